@@ -1,0 +1,1 @@
+"""cnn_jax: landmark convolutional networks in pure JAX/Flax."""

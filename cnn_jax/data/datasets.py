@@ -1,0 +1,108 @@
+"""What the trainer needs to know about each dataset, and where it comes from.
+
+``get_builder`` returns a prepared TFDS builder or fails with a message that
+says how to prepare the dataset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional
+
+import tensorflow_datasets as tfds
+
+from cnn_jax.data import local_idx
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+  name: str
+  num_classes: int
+  image_shape: tuple[int, int, int]  # native (H, W, C); ImageNet: model input.
+  mean: tuple[float, ...]  # per-channel, on the 0-1 scale.
+  std: tuple[float, ...]
+  train_split: str = 'train'
+  test_split: str = 'test'
+  how_to_prepare: str = ''
+
+
+_IMAGENET_HELP = (
+    'ImageNet cannot be downloaded automatically. Get ILSVRC2012_img_train.tar '
+    'and ILSVRC2012_img_val.tar from image-net.org, put them in {manual_dir} '
+    '(or pass --config.manual_dir=DIR), then run '
+    '`tfds build imagenet2012 --data_dir={data_dir} --manual_dir={manual_dir}`.')
+_TFDS_HELP = (
+    'Run `tfds build {name} --data_dir={data_dir}` on a machine with internet '
+    'access (or copy a prepared {data_dir}/{name} directory here).')
+
+DATASETS = {
+    'mnist': DatasetSpec(
+        'mnist', 10, (28, 28, 1), (0.1307,), (0.3081,),
+        how_to_prepare=_TFDS_HELP + ' Offline, put the four MNIST IDX files in '
+        '{manual_dir} and they are prepared automatically.'),
+    'fashion_mnist': DatasetSpec(
+        'fashion_mnist', 10, (28, 28, 1), (0.2860,), (0.3530,),
+        how_to_prepare='Install the Debian package: `apt-get install '
+        'dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist), '
+        'or put the four IDX files in {manual_dir}; they are prepared '
+        'automatically on first use.'),
+    'cifar10': DatasetSpec(
+        'cifar10', 10, (32, 32, 3), (0.4914, 0.4822, 0.4465),
+        (0.2470, 0.2435, 0.2616), how_to_prepare=_TFDS_HELP),
+    'cifar100': DatasetSpec(
+        'cifar100', 100, (32, 32, 3), (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762), how_to_prepare=_TFDS_HELP),
+    'imagenet2012': DatasetSpec(
+        'imagenet2012', 1000, (224, 224, 3), (0.485, 0.456, 0.406),
+        (0.229, 0.224, 0.225), test_split='validation',
+        how_to_prepare=_IMAGENET_HELP),
+    'synthetic': DatasetSpec('synthetic', 10, (32, 32, 3), (0.5,), (0.29,)),
+}
+
+
+def get_spec(name: str) -> DatasetSpec:
+  try:
+    return DATASETS[name]
+  except KeyError:
+    raise ValueError(f'Unknown dataset {name!r}. Known datasets: '
+                     f'{", ".join(sorted(DATASETS))}') from None
+
+
+def default_data_dir(data_dir: str = '') -> str:
+  return os.path.expanduser(
+      data_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'))
+
+
+def default_manual_dir(name: str, data_dir: str, manual_dir: str = '') -> str:
+  if manual_dir:
+    return manual_dir
+  if name in local_idx.DEBIAN_DIRS:
+    return local_idx.DEBIAN_DIRS[name][1]
+  return os.path.join(data_dir, 'downloads', 'manual')
+
+
+class DatasetNotPreparedError(RuntimeError):
+  pass
+
+
+def get_builder(name: str, data_dir: str = '',
+                manual_dir: str = '') -> tfds.core.DatasetBuilder:
+  """A prepared TFDS builder for ``name``; prepares local IDX data if needed."""
+  spec = get_spec(name)
+  data_dir = default_data_dir(data_dir)
+  manual = default_manual_dir(name, data_dir, manual_dir)
+  builder = tfds.builder(name, data_dir=data_dir)
+  if builder.is_prepared():
+    return builder
+  if name in local_idx.LOCAL_BUILDERS and _has_idx_files(manual):
+    local_idx.prepare(name, data_dir, manual)
+    return tfds.builder(name, data_dir=data_dir)
+  raise DatasetNotPreparedError(
+      f'Dataset {name!r} is not prepared in {data_dir}. ' +
+      spec.how_to_prepare.format(name=name, data_dir=data_dir,
+                                 manual_dir=manual))
+
+
+def _has_idx_files(directory: Optional[str]) -> bool:
+  return bool(directory) and os.path.isdir(directory) and any(
+      f.startswith('train-images-idx3-ubyte') for f in os.listdir(directory))

@@ -1,0 +1,229 @@
+"""TFDS + tf.data input pipelines for training and evaluation.
+
+* Splits: the validation set is carved from the end of the training split
+  (``config.validation_examples``); the test split is kept for the final
+  figure. Each process reads its own contiguous shard of every split.
+* Training is an endless stream of epochs. Epoch ``e`` is shuffled with a seed
+  derived from ``(config.seed, e)`` and each example is augmented with a seed
+  derived from ``(config.seed, e, position)``, so the stream is a pure function
+  of the config: a run resumed at step ``s`` rebuilds it and skips the first
+  ``s`` batches, seeing exactly what the uninterrupted run saw.
+* Evaluation sees every example exactly once: the last batch is padded with
+  ``mask == 0`` examples, and every process runs the same number of batches.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Iterator, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from cnn_jax.data import augment, datasets
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(frozen=True)
+class Slice:
+  """Examples ``[start, stop)`` of a base split (e.g. 'train')."""
+  split: str
+  start: int
+  stop: int
+
+  @property
+  def size(self) -> int:
+    return self.stop - self.start
+
+  def shard(self, index: int, count: int) -> 'Slice':
+    """The ``index``-th of ``count`` near-equal contiguous parts."""
+    bounds = [self.start + self.size * i // count for i in range(count + 1)]
+    return Slice(self.split, bounds[index], bounds[index + 1])
+
+
+@dataclasses.dataclass(frozen=True)
+class InputInfo:
+  dataset: str
+  num_classes: int
+  image_shape: tuple[int, int, int]  # what the model sees.
+  splits: dict  # 'train' / 'validation' / 'test' -> Slice (global).
+  mean: tuple[float, ...]
+  std: tuple[float, ...]
+
+  def num_examples(self, split: str) -> int:
+    return self.splits[split].size if split in self.splits else 0
+
+
+def _spec_shape(config, spec) -> tuple[int, int, int]:
+  if spec.name == 'synthetic':
+    return tuple(config.synthetic_shape)
+  return spec.image_shape
+
+
+def _split_sizes(config, spec) -> dict[str, int]:
+  if spec.name == 'synthetic':
+    return {'train': config.synthetic_examples,
+            'test': max(1, config.synthetic_examples // 10)}
+  builder = datasets.get_builder(spec.name, config.data_dir, config.manual_dir)
+  return {name: builder.info.splits[split].num_examples
+          for name, split in (('train', spec.train_split),
+                              ('test', spec.test_split))}
+
+
+def get_info(config) -> InputInfo:
+  """Dataset facts for ``config`` (prepares local data on first use)."""
+  spec = datasets.get_spec(config.dataset)
+  sizes = _split_sizes(config, spec)
+  n_val = config.validation_examples
+  if not 0 <= n_val < sizes['train']:
+    raise ValueError(f'validation_examples={n_val} must be in '
+                     f'[0, {sizes["train"]}) for {spec.name}.')
+  n_train = sizes['train'] - n_val
+  splits = {'train': Slice(spec.train_split, 0, n_train),
+            'test': Slice(spec.test_split, 0, sizes['test'])}
+  if n_val:
+    splits['validation'] = Slice(spec.train_split, n_train, sizes['train'])
+  shape = _spec_shape(config, spec)
+  if config.image_size > 0:
+    shape = (config.image_size, config.image_size, shape[2])
+  num_classes = (config.synthetic_classes if spec.name == 'synthetic'
+                 else spec.num_classes)
+  channels = shape[2]
+  mean = tuple(config.mean) or _per_channel(spec.mean, channels)
+  std = tuple(config.std) or _per_channel(spec.std, channels)
+  return InputInfo(spec.name, num_classes, shape, splits, mean, std)
+
+
+def _per_channel(values, channels):
+  return tuple(values) * channels if len(values) == 1 else tuple(values)
+
+
+def _read(config, sl: Slice) -> tf.data.Dataset:
+  """Decoded examples ``{'image': uint8 HWC, 'label': int32}`` of a slice."""
+  if config.dataset == 'synthetic':
+    return _synthetic(config, sl)
+  builder = datasets.get_builder(config.dataset, config.data_dir,
+                                 config.manual_dir)
+  ds = builder.as_dataset(split=f'{sl.split}[{sl.start}:{sl.stop}]',
+                          shuffle_files=False)
+  return ds.map(lambda ex: {'image': ex['image'],
+                            'label': tf.cast(ex['label'], tf.int32)},
+                num_parallel_calls=AUTOTUNE)
+
+
+def _synthetic(config, sl: Slice) -> tf.data.Dataset:
+  """Random images and labels, a pure function of the example index."""
+  shape = tuple(config.synthetic_shape)
+  offset = 0 if sl.split == 'train' else 1 << 30
+
+  def make(i):
+    seed = tf.stack([tf.cast(i + offset, tf.int64), tf.constant(17, tf.int64)])
+    image = tf.random.stateless_uniform(shape, seed, 0, 256, tf.int32)
+    label = tf.random.stateless_uniform([], seed + 1, 0,
+                                        config.synthetic_classes, tf.int32)
+    return {'image': tf.cast(image, tf.uint8), 'label': label}
+
+  return tf.data.Dataset.range(sl.start, sl.stop).map(
+      make, num_parallel_calls=AUTOTUNE)
+
+
+def _to_float(image):
+  return tf.cast(image, tf.float32) / 255.0
+
+
+def local_batch_size(global_batch: int, process_count: int) -> int:
+  if global_batch % process_count:
+    raise ValueError(f'Batch size {global_batch} does not divide over '
+                     f'{process_count} processes.')
+  return global_batch // process_count
+
+
+def steps_per_epoch(config, info: InputInfo, process_count: int = 1) -> int:
+  """Train steps per epoch: full global batches of the smallest shard."""
+  local_batch = local_batch_size(config.batch_size, process_count)
+  smallest = info.num_examples('train') // process_count
+  steps = smallest // local_batch
+  if steps == 0:
+    raise ValueError(f'batch_size={config.batch_size} is larger than the '
+                     f'{info.num_examples("train")} training examples.')
+  return steps
+
+
+def train_dataset(config, info: InputInfo, *, start_step: int = 0,
+                  process_index: int = 0,
+                  process_count: int = 1) -> tf.data.Dataset:
+  """Endless stream of local training batches, starting at ``start_step``."""
+  sl = info.splits['train'].shard(process_index, process_count)
+  local_batch = local_batch_size(config.batch_size, process_count)
+  spe = steps_per_epoch(config, info, process_count)
+  base = _read(config, sl)
+  if config.cache:
+    base = base.cache()
+  transform = augment.make_train_transform(
+      [a for a in config.augment.split(',') if a],
+      size=config.image_size, padding=config.crop_padding,
+      scale=config.rrc_scale, ratio=config.rrc_ratio)
+  seed = config.seed
+
+  def epoch(e):
+    shuffled = base.shuffle(config.shuffle_buffer,
+                            seed=seed * 1_000_003 + e * 7919 + process_index,
+                            reshuffle_each_iteration=False)
+    return shuffled.take(spe * local_batch).enumerate().map(
+        lambda i, ex: (e, i, ex))
+
+  def preprocess(e, i, ex):
+    example_seed = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + e,
+                             i + (process_index << 32)])
+    image = transform(_to_float(ex['image']), example_seed)
+    image = augment.normalize(image, info.mean, info.std)
+    return {'image': image, 'label': ex['label']}
+
+  start_epoch, offset = divmod(start_step, spe)
+  ds = tf.data.Dataset.range(start_epoch, 1 << 40).flat_map(epoch)
+  ds = ds.skip(offset * local_batch)
+  ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=True)
+  ds = ds.batch(local_batch, drop_remainder=True)
+  return ds.prefetch(AUTOTUNE)
+
+
+def eval_dataset(config, info: InputInfo, split: str, *,
+                 process_index: int = 0,
+                 process_count: int = 1) -> tuple[tf.data.Dataset, int]:
+  """One pass over ``split`` in padded batches with a ``mask``; and #batches."""
+  if split not in info.splits:
+    raise ValueError(f'No {split!r} split (validation_examples=0?).')
+  full = info.splits[split]
+  sl = full.shard(process_index, process_count)
+  local_batch = local_batch_size(config.eval_batch_size, process_count)
+  largest = max(full.shard(i, process_count).size for i in range(process_count))
+  num_batches = math.ceil(largest / local_batch)
+  size = config.image_size
+
+  def preprocess(ex):
+    image = _to_float(ex['image'])
+    if size > 0:
+      image = augment.central_crop_resize(image, size, config.eval_crop_fraction)
+    image = augment.normalize(image, info.mean, info.std)
+    return {'image': image, 'label': ex['label'], 'mask': tf.constant(True)}
+
+  ds = _read(config, sl).map(preprocess, num_parallel_calls=AUTOTUNE)
+  padding = num_batches * local_batch - sl.size
+  if padding:
+    blank = {'image': tf.zeros(info.image_shape, tf.float32),
+             'label': tf.constant(0, tf.int32), 'mask': tf.constant(False)}
+    ds = ds.concatenate(tf.data.Dataset.from_tensors(blank).repeat(padding))
+  ds = ds.batch(local_batch, drop_remainder=True)
+  if config.cache:
+    ds = ds.cache()
+  return ds.prefetch(AUTOTUNE), num_batches
+
+
+def as_numpy(ds: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
+  return iter(ds.as_numpy_iterator())
+
+
+def hide_gpus_from_tensorflow(tf_module: Optional[object] = None) -> None:
+  """tf.data must not grab accelerator memory that JAX needs."""
+  (tf_module or tf).config.set_visible_devices([], 'GPU')

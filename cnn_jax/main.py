@@ -1,0 +1,27 @@
+"""Entry point: ``python -m cnn_jax.main --config=configs/X.py --workdir=DIR``.
+
+Every config field can be overridden, e.g. ``--config.num_epochs=2``. The
+logic lives in ``cnn_jax.train``; this file only parses flags.
+"""
+from absl import app, flags
+from ml_collections import config_flags
+
+from cnn_jax import sharding
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
+                                lock_config=True)
+flags.DEFINE_string('workdir', None, 'Checkpoints, summaries and results.')
+flags.mark_flags_as_required(['config', 'workdir'])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  sharding.maybe_initialize_distributed()
+  from cnn_jax import train  # pylint: disable=g-import-not-at-top
+  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+
+
+if __name__ == '__main__':
+  app.run(main)

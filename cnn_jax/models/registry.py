@@ -1,0 +1,58 @@
+"""Model registry: every architecture is looked up by the name users know.
+
+Each entry is a factory (usually a ``functools.partial`` over a Flax module with
+its stage sizes and block class filled in) plus the input shape it was designed
+for, so tools such as ``cnn_jax.summary`` can build any model by name alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import flax.linen as nn
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  name: str
+  factory: Callable[..., nn.Module]
+  input_shape: tuple[int, int, int]  # (height, width, channels) of one example.
+  num_classes: int  # the class count the reference figures are for.
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register(name: str, factory: Callable[..., nn.Module], *,
+             input_shape: tuple[int, int, int] = (224, 224, 3),
+             num_classes: int = 1000) -> None:
+  """Registers ``factory`` (a module class or partial) under ``name``."""
+  if name in _MODELS:
+    raise ValueError(f'Model {name!r} is registered twice.')
+  _MODELS[name] = ModelSpec(name, factory, tuple(input_shape), num_classes)
+
+
+def known_models() -> list[str]:
+  _load_families()
+  return sorted(_MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+  _load_families()
+  try:
+    return _MODELS[name]
+  except KeyError:
+    raise ValueError(
+        f'Unknown model {name!r}. Known models: {", ".join(sorted(_MODELS))}'
+    ) from None
+
+
+def build(name: str, **kwargs: Any) -> nn.Module:
+  """Builds model ``name``; ``kwargs`` (num_classes, dtype, ...) go to it."""
+  return get_spec(name).factory(**kwargs)
+
+
+def _load_families() -> None:
+  # Importing the family modules runs their ``register`` calls.
+  from cnn_jax import models  # pylint: disable=g-import-not-at-top
+  models.import_all()

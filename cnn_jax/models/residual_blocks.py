@@ -1,0 +1,420 @@
+"""Residual units shared by every ResNet-like family (no models registered here).
+
+Post-activation units (He et al. 2016, "Deep Residual Learning for Image
+Recognition"): ``out = act(branch(x) + shortcut(x))``.
+
+* :class:`BasicBlock`: conv3x3-BN-act-conv3x3-BN (ResNet-18/34, CIFAR ResNets,
+  the seed report's ResNetBlock).
+* :class:`BottleneckBlock`: conv1x1-BN-act-conv3x3-BN-act-conv1x1-BN with a
+  4x expansion (ResNet-50+, ResNeXt, Wide ResNet, SE-ResNet(X)t, SENet-154).
+
+Pre-activation units (He et al. 2016, "Identity Mappings in Deep Residual
+Networks"): ``out = branch(x) + shortcut(x)`` with BN-act *before* each conv,
+so the identity path carries no BN and no nonlinearity.
+
+* :class:`PreActBasicBlock`: BN-act-conv3x3-BN-act-conv3x3 (Wide ResNets, the
+  seed report's PreActResNetBlock, timm ``resnetv2_18/34``).
+* :class:`PreActBottleneck`: BN-act-conv1x1-BN-act-conv3x3-BN-act-conv1x1
+  (ResNet-164/1001, Keras ``ResNet50V2``, timm ``resnetv2_50``).
+
+Options shared by the units:
+
+* ``shortcut=False`` removes the addition (the "plain" nets of He et al.):
+  the very same branch, and no projection parameters.
+* ``shortcut_type``: ``'A'`` is a parameter-free identity, subsampled with a
+  stride when the resolution drops and zero-padded with extra channels when
+  the width grows (the paper's CIFAR nets); ``'B'`` is a projection (a 1x1
+  conv, + BN in post-activation units) whenever the shape changes.
+  ``project_on_stride=False`` keeps a strided-subsampling identity when only
+  the resolution changes (Keras ``ResNetV2``'s ``MaxPooling2D(1, stride)``).
+* ``proj_bn`` / ``proj_bias`` / ``proj_kernel_size``: projection details (the
+  seed's ResNetBlock uses a 1x1 conv with bias and no BN; SENet-154 a 3x3
+  strided projection); ``proj_preact``: pre-activation units project either
+  the branch's pre-activation (``'shared'``, He et al.'s and Keras' code, WRN,
+  timm) or ``x`` through a BN-act of their own (``'own'``, the seed report).
+* ``stride_on_3x3`` (bottleneck): True puts the stride on the 3x3 conv
+  (ResNet v1.5, torchvision, timm, the default); False on the first 1x1 (v1:
+  the paper, Caffe and Keras ``ResNet50``). Same parameters, different maps.
+* ``groups`` / ``base_width`` (bottleneck): grouped 3x3 conv of width
+  ``int(planes * base_width / 64) * groups`` (ResNeXt, Wide ResNet).
+* ``zero_init_last``: post-activation units start the last BN scale at zero
+  (Goyal et al. 2017; torchvision's ``zero_init_residual``); pre-activation
+  units, whose branch ends in a conv, start that conv's kernel at zero. Either
+  way the unit starts as its shortcut.
+* ``se_ratio``: squeeze-and-excitation on the branch before the addition
+  (Hu et al. 2018, timm's ``SEModule``: 1x1 convs with bias, reduction 16,
+  width rounded to a multiple of 8).
+* ``dropout_rate``: dropout between the two 3x3 convs (basic units; Wide
+  ResNets). ``drop_path_rate``: stochastic depth on the branch (Huang et al.
+  2016).
+
+Parameter names follow torchvision / timm so that weights can be mapped:
+a :class:`~cnn_jax.models.layers.ConvBNAct` named ``convN`` holds torch's
+``convN`` (``convN/conv``) and ``bnN`` (``convN/bn``); a projection is
+``downsample/conv`` + ``downsample/bn`` (torch ``downsample.0`` / ``.1``); the
+SE module is ``se/reduce`` + ``se/expand`` (timm ``se.fc1`` / ``se.fc2``).
+Pre-activation units name their BNs ``bn1..3`` (timm ``norm1..3``) and their
+convs ``conv1..3``.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, ClassVar, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from cnn_jax.models import layers
+
+ModuleDef = Any
+
+
+def se_width(channels: int, ratio: float = 1 / 16, divisor: int = 8) -> int:
+  """timm's SE width: ``channels * ratio`` rounded to ``divisor`` (never up)."""
+  value = channels * ratio
+  return max(divisor, int(value + divisor / 2) // divisor * divisor)
+
+
+def conv(features: int, kernel_size: int, strides: int = 1, *, groups: int = 1,
+         use_bias: bool = False, padding: layers.Padding = 'torch',
+         zero_init: bool = False, dtype: Any = jnp.float32,
+         name: Optional[str] = None) -> nn.Conv:
+  """A bare convolution (no norm) in this project's conventions."""
+  if isinstance(padding, str) and padding == 'torch':
+    padding = layers.symmetric_padding(kernel_size)
+  return nn.Conv(features, (kernel_size, kernel_size), (strides, strides),
+                 padding=padding, feature_group_count=groups,
+                 use_bias=use_bias,
+                 kernel_init=(nn.initializers.zeros if zero_init
+                              else layers.conv_kernel_init),
+                 dtype=dtype, name=name)
+
+
+def pad_identity(x: jax.Array, features: int, strides: int) -> jax.Array:
+  """Option A shortcut: strided subsampling, extra channels zero-filled.
+
+  Subsampling keeps pixels ``0, s, 2s, ...`` (what a 1x1 stride-s conv or
+  Keras' ``MaxPooling2D(1, s)`` sees); the new channels are appended after the
+  existing ones ("extra zero entries padded", He et al. 2016).
+  """
+  if strides > 1:
+    x = x[:, ::strides, ::strides, :]
+  extra = features - x.shape[-1]
+  if extra < 0:
+    raise ValueError(f'Option A cannot reduce channels ({x.shape[-1]} -> '
+                     f'{features}); use shortcut_type="B".')
+  if extra:
+    x = jnp.pad(x, [(0, 0)] * 3 + [(0, extra)])
+  return x
+
+
+class Shortcut(nn.Module):
+  """The identity path of a residual unit, transformed only if shapes differ.
+
+  Attributes:
+    features: output channels of the unit.
+    strides: stride of the unit.
+    shortcut_type: ``'A'`` (parameter-free) or ``'B'`` (projection).
+    project_on_stride: with ``'B'``, also project when only the stride changes
+      (torchvision); False subsamples instead (Keras ResNetV2).
+    kernel_size: kernel of a *strided* projection (1; 3 for SENet-154, whose
+      stride-1 projections stay 1x1 as in timm).
+    use_bn, use_bias: the projection's BN and conv bias.
+    pre_norm: BN-act of the shortcut's own before the projection (the seed
+      report's PreActResNetBlock).
+  """
+  features: int
+  strides: int = 1
+  shortcut_type: str = 'B'
+  project_on_stride: bool = True
+  kernel_size: int = 1
+  use_bn: bool = True
+  use_bias: bool = False
+  pre_norm: bool = False
+  act: Any = 'relu'
+  padding: layers.Padding = 'torch'
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = jnp.float32
+
+  def needs_projection(self, in_features: int) -> bool:
+    if self.shortcut_type == 'A':
+      return False
+    if self.shortcut_type != 'B':
+      raise ValueError(f'Unknown shortcut_type {self.shortcut_type!r}.')
+    return in_features != self.features or (self.strides > 1 and
+                                            self.project_on_stride)
+
+  @nn.compact
+  def __call__(self, x, preact=None, train: bool = False):
+    """``preact``: the branch's pre-activation, projected instead of ``x``."""
+    in_features = x.shape[-1]
+    if in_features == self.features and self.strides == 1:
+      return x
+    if not self.needs_projection(in_features):
+      return pad_identity(x, self.features, self.strides)
+    if preact is not None:
+      x = preact
+    if self.pre_norm:
+      x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
+                            epsilon=self.bn_epsilon, name='pre_bn')(x)
+      x = layers.get_activation(self.act)(x)
+    k = self.kernel_size if self.strides > 1 else 1
+    x = conv(self.features, k, self.strides, use_bias=self.use_bias,
+             padding=self.padding, dtype=self.dtype, name='conv')(x)
+    if self.use_bn:
+      x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
+                            epsilon=self.bn_epsilon, name='bn')(x)
+    return x
+
+
+def _merge(unit, x, y, train: bool, out_features: int, preact=None,
+           pre_norm: bool = False, use_bn: bool = True):
+  """Adds the shortcut of ``x`` to the branch output ``y`` (if enabled).
+
+  Called from a unit's compact ``__call__``: the modules it makes are the
+  unit's children.
+  """
+  if not unit.shortcut:
+    return y
+  if unit.drop_path_rate:
+    y = layers.StochasticDepth(unit.drop_path_rate, name='drop_path')(y, train)
+  identity = Shortcut(
+      out_features, unit.strides, unit.shortcut_type,
+      project_on_stride=unit.project_on_stride,
+      kernel_size=unit.proj_kernel_size, use_bn=use_bn,
+      use_bias=unit.proj_bias, pre_norm=pre_norm, act=unit.act,
+      padding=unit.padding, bn_momentum=unit.bn_momentum,
+      bn_epsilon=unit.bn_epsilon, dtype=unit.dtype,
+      name='downsample')(x, preact, train)
+  return y + identity.astype(y.dtype)
+
+
+class BasicBlock(nn.Module):
+  """conv3x3(stride)-BN-act-[dropout]-conv3x3-BN-[SE], + shortcut, act.
+
+  torchvision's ``BasicBlock`` (stride on the first conv); ``conv_bias`` and
+  ``padding='SAME'`` give the Keras form.
+  """
+  features: int
+  strides: int = 1
+  shortcut: bool = True
+  shortcut_type: str = 'B'
+  project_on_stride: bool = True
+  proj_bn: bool = True
+  proj_bias: bool = False
+  proj_kernel_size: int = 1
+  zero_init_last: bool = False
+  se_ratio: float = 0.0
+  dropout_rate: float = 0.0
+  drop_path_rate: float = 0.0
+  conv_bias: bool = False
+  act: Any = 'relu'
+  padding: layers.Padding = 'torch'
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = jnp.float32
+
+  expansion: ClassVar[int] = 1
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    cba = functools.partial(layers.ConvBNAct, padding=self.padding,
+                            use_bias=self.conv_bias,
+                            bn_momentum=self.bn_momentum,
+                            bn_epsilon=self.bn_epsilon, dtype=self.dtype)
+    y = cba(self.features, 3, self.strides, act=self.act, name='conv1')(
+        x, train)
+    if self.dropout_rate:
+      y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+    y = cba(self.features, 3, act=None, zero_init_bn=self.zero_init_last,
+            name='conv2')(y, train)
+    if self.se_ratio:
+      y = layers.SqueezeExcite(se_width(self.features, self.se_ratio),
+                               dtype=self.dtype, name='se')(y)
+    y = _merge(self, x, y, train, self.features, use_bn=self.proj_bn)
+    return layers.get_activation(self.act)(y)
+
+
+class BottleneckBlock(nn.Module):
+  """conv1x1-BN-act-conv3x3(groups)-BN-act-conv1x1-BN-[SE], + shortcut, act.
+
+  ``features`` is the "planes" of torchvision: the unit outputs
+  ``features * expansion`` channels; its 3x3 conv has
+  ``int(features * base_width / 64) * groups`` channels, its first 1x1 conv
+  that many divided by ``reduce_first`` (2 in SENet-154, as timm).
+  """
+  features: int
+  strides: int = 1
+  groups: int = 1
+  base_width: int = 64
+  expansion: int = 4
+  reduce_first: int = 1
+  stride_on_3x3: bool = True
+  shortcut: bool = True
+  shortcut_type: str = 'B'
+  project_on_stride: bool = True
+  proj_bn: bool = True
+  proj_bias: bool = False
+  proj_kernel_size: int = 1
+  zero_init_last: bool = False
+  se_ratio: float = 0.0
+  dropout_rate: float = 0.0  # between the 3x3 and the last 1x1 conv.
+  drop_path_rate: float = 0.0
+  conv_bias: bool = False
+  act: Any = 'relu'
+  padding: layers.Padding = 'torch'
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    width = int(self.features * self.base_width / 64) * self.groups
+    out = self.features * self.expansion
+    s1, s3 = ((1, self.strides) if self.stride_on_3x3 else (self.strides, 1))
+    cba = functools.partial(layers.ConvBNAct, padding=self.padding,
+                            use_bias=self.conv_bias,
+                            bn_momentum=self.bn_momentum,
+                            bn_epsilon=self.bn_epsilon, dtype=self.dtype)
+    y = cba(width // self.reduce_first, 1, s1, act=self.act, name='conv1')(
+        x, train)
+    y = cba(width, 3, s3, groups=self.groups, act=self.act, name='conv2')(
+        y, train)
+    if self.dropout_rate:
+      y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+    y = cba(out, 1, act=None, zero_init_bn=self.zero_init_last,
+            name='conv3')(y, train)
+    if self.se_ratio:
+      y = layers.SqueezeExcite(se_width(out, self.se_ratio), dtype=self.dtype,
+                               name='se')(y)
+    y = _merge(self, x, y, train, out, use_bn=self.proj_bn)
+    return layers.get_activation(self.act)(y)
+
+
+class PreActBasicBlock(nn.Module):
+  """BN-act-conv3x3(stride)-BN-act-[dropout]-conv3x3, + shortcut (no act).
+
+  The Wide ResNet unit (Zagoruyko & Komodakis 2016) and timm's ``PreActBasic``.
+  Projections take the shared pre-activation (``proj_preact='shared'``) or a
+  BN-act of their own (``'own'``: the seed report's PreActResNetBlock).
+  """
+  features: int
+  strides: int = 1
+  shortcut: bool = True
+  shortcut_type: str = 'B'
+  project_on_stride: bool = True
+  proj_preact: str = 'shared'
+  proj_bias: bool = False
+  proj_kernel_size: int = 1
+  zero_init_last: bool = False
+  dropout_rate: float = 0.0
+  drop_path_rate: float = 0.0
+  conv_bias: bool = False
+  act: Any = 'relu'
+  padding: layers.Padding = 'torch'
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = jnp.float32
+
+  expansion: ClassVar[int] = 1
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    act = layers.get_activation(self.act)
+    bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
+                           momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+    cv = functools.partial(conv, use_bias=self.conv_bias, padding=self.padding,
+                           dtype=self.dtype)
+    preact = act(bn(name='bn1')(x))
+    y = cv(self.features, 3, self.strides, name='conv1')(preact)
+    y = act(bn(name='bn2')(y))
+    if self.dropout_rate:
+      y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+    y = cv(self.features, 3, zero_init=self.zero_init_last, name='conv2')(y)
+    return _pre_act_merge(self, x, y, preact, train, self.features)
+
+
+class PreActBottleneck(nn.Module):
+  """BN-act-conv1x1-BN-act-conv3x3(stride, groups)-BN-act-conv1x1, + shortcut.
+
+  He et al. 2016 (ResNet-164/1001), timm's ``PreActBottleneck`` and, with
+  ``last_conv_bias=True, proj_bias=True, project_on_stride=False``, Keras'
+  ``ResNet50V2`` unit.
+  """
+  features: int
+  strides: int = 1
+  groups: int = 1
+  base_width: int = 64
+  expansion: int = 4
+  shortcut: bool = True
+  shortcut_type: str = 'B'
+  project_on_stride: bool = True
+  proj_preact: str = 'shared'
+  proj_bias: bool = False
+  proj_kernel_size: int = 1
+  last_conv_bias: bool = False
+  zero_init_last: bool = False
+  dropout_rate: float = 0.0
+  drop_path_rate: float = 0.0
+  act: Any = 'relu'
+  padding: layers.Padding = 'torch'
+  bn_momentum: float = 0.9
+  bn_epsilon: float = 1e-5
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    act = layers.get_activation(self.act)
+    bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
+                           momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+    cv = functools.partial(conv, padding=self.padding, dtype=self.dtype)
+    width = int(self.features * self.base_width / 64) * self.groups
+    out = self.features * self.expansion
+    preact = act(bn(name='bn1')(x))
+    y = cv(width, 1, name='conv1')(preact)
+    y = act(bn(name='bn2')(y))
+    y = cv(width, 3, self.strides, groups=self.groups, name='conv2')(y)
+    y = act(bn(name='bn3')(y))
+    if self.dropout_rate:
+      y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
+    y = cv(out, 1, use_bias=self.last_conv_bias, zero_init=self.zero_init_last,
+           name='conv3')(y)
+    return _pre_act_merge(self, x, y, preact, train, out)
+
+
+def _pre_act_merge(unit, x, y, preact, train, out_features):
+  if unit.proj_preact not in ('shared', 'own'):
+    raise ValueError(f'Unknown proj_preact {unit.proj_preact!r}.')
+  own = unit.proj_preact == 'own'
+  return _merge(unit, x, y, train, out_features,
+                preact=None if own else preact, pre_norm=own, use_bn=False)
+
+
+def residual_stages(x, *, block_cls: ModuleDef, stage_sizes: Sequence[int],
+                    widths: Sequence[int], strides: Sequence[int],
+                    train: bool, stride_in_last_block: bool = False,
+                    drop_path_rate: float = 0.0, **block_kwargs):
+  """Runs the stages of units; call from a model's compact ``__call__``.
+
+  Units are named ``layer{stage}_{index}`` (torchvision's ``layerS.I``). The
+  stride of a stage goes to its first unit, or to its last one with
+  ``stride_in_last_block`` (Keras ResNetV2). Stochastic depth grows linearly
+  with the unit index from 0 to ``drop_path_rate`` (timm's rule).
+  """
+  if not len(stage_sizes) == len(widths) == len(strides):
+    raise ValueError('stage_sizes, widths and strides differ in length.')
+  total = sum(stage_sizes)
+  index = 0
+  for s, (size, width, stride) in enumerate(zip(stage_sizes, widths, strides)):
+    strided = size - 1 if stride_in_last_block else 0
+    for b in range(size):
+      kwargs = dict(block_kwargs)
+      if drop_path_rate:
+        kwargs['drop_path_rate'] = drop_path_rate * index / max(total - 1, 1)
+      x = block_cls(features=width, strides=stride if b == strided else 1,
+                    name=f'layer{s + 1}_{b}', **kwargs)(x, train)
+      index += 1
+  return x
+

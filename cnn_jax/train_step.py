@@ -1,0 +1,161 @@
+# NB: no `from __future__ import annotations`: CLU reads the metric annotations.
+"""The train state, the loss, and the jit-compiled train and eval steps.
+
+Both steps are compiled once over the device mesh: the state is replicated,
+the batch is sharded on the ``data`` axis, and the state's buffers are donated
+so an update happens in place. XLA inserts the gradient all-reduce; BatchNorm
+statistics are computed over the whole global batch (``bn_group_size`` splits
+them into per-group "ghost" statistics instead).
+"""
+
+import functools
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+from clu import metrics as clu_metrics
+from flax import struct
+from flax.training import train_state
+
+from cnn_jax import sharding
+
+
+class TrainState(train_state.TrainState):
+  """params + optimizer state + BatchNorm statistics + the run's RNG key."""
+  batch_stats: Any = None
+  rng: jax.Array = None
+
+
+@struct.dataclass
+class TrainMetrics(clu_metrics.Collection):
+  loss: clu_metrics.Average.from_output('loss')
+  accuracy: clu_metrics.Average.from_output('accuracy')
+  learning_rate: clu_metrics.LastValue.from_output('learning_rate')
+
+
+@struct.dataclass
+class EvalMetrics(clu_metrics.Collection):
+  loss: clu_metrics.Average.from_output('loss')
+  accuracy: clu_metrics.Average.from_output('accuracy')
+  top5_accuracy: clu_metrics.Average.from_output('top5_accuracy')
+
+
+def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
+                       input_shape, rng: jax.Array) -> TrainState:
+  """Initializes variables on a batch of one; the run's key rides along."""
+  params_rng, dropout_rng, state_rng = jax.random.split(rng, 3)
+  variables = model.init({'params': params_rng, 'dropout': dropout_rng},
+                         jnp.zeros((1, *input_shape), jnp.float32), train=False)
+  return TrainState.create(apply_fn=model.apply, params=variables['params'],
+                           tx=tx, batch_stats=variables.get('batch_stats', {}),
+                           rng=state_rng)
+
+
+def cross_entropy(logits, labels, num_classes: int, label_smoothing: float):
+  """Per-example softmax cross-entropy with optional label smoothing."""
+  targets = jax.nn.one_hot(labels, num_classes)
+  if label_smoothing > 0:
+    targets = optax.smooth_labels(targets, label_smoothing)
+  return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets)
+
+
+def split_outputs(outputs):
+  """Models return logits, or ``(logits, [aux_logits, ...])`` in training."""
+  if isinstance(outputs, tuple):
+    logits, aux = outputs
+    return logits, list(aux)
+  return outputs, []
+
+
+def topk_correct(logits, labels, k: int):
+  k = min(k, logits.shape[-1])
+  top = jax.lax.top_k(logits, k)[1]
+  return jnp.any(top == labels[:, None], axis=-1)
+
+
+def _apply_train(state: TrainState, params, images, rng, group_size: int):
+  """Forward pass in training mode; per-group BN statistics if asked."""
+  variables = {'params': params, 'batch_stats': state.batch_stats}
+
+  def apply(images, rng):
+    return state.apply_fn(variables, images, train=True, rngs={'dropout': rng},
+                          mutable=['batch_stats'])
+
+  n = images.shape[0]
+  if group_size <= 0 or group_size >= n:
+    return apply(images, rng)
+  if n % group_size:
+    raise ValueError(f'bn_group_size {group_size} does not divide the batch '
+                     f'of {n}.')
+  groups = images.reshape((n // group_size, group_size, *images.shape[1:]))
+  outputs, updates = jax.vmap(apply)(
+      groups, jax.random.split(rng, n // group_size))
+  outputs = jax.tree.map(lambda y: y.reshape((n, *y.shape[2:])), outputs)
+  # Each group updated the running averages from the same start; their mean
+  # is the update by the mean of the groups' batch statistics.
+  updates = jax.tree.map(lambda y: jnp.mean(y, axis=0), updates)
+  return outputs, updates
+
+
+def train_step(state: TrainState, batch, *, num_classes: int,
+               learning_rate_fn: Callable, label_smoothing: float = 0.0,
+               aux_loss_weight: float = 0.3, dtype=jnp.float32,
+               bn_group_size: int = 0):
+  """One SGD step on a global batch; returns the new state and metrics."""
+  rng = jax.random.fold_in(state.rng, state.step)
+  images = batch['image'].astype(dtype)
+  labels = batch['label']
+
+  def loss_fn(params):
+    outputs, updates = _apply_train(state, params, images, rng, bn_group_size)
+    logits, aux_logits = split_outputs(outputs)
+    loss = jnp.mean(cross_entropy(logits, labels, num_classes, label_smoothing))
+    for aux in aux_logits:
+      loss += aux_loss_weight * jnp.mean(
+          cross_entropy(aux, labels, num_classes, label_smoothing))
+    return loss, (logits, updates)
+
+  (loss, (logits, updates)), grads = jax.value_and_grad(
+      loss_fn, has_aux=True)(state.params)
+  state = state.apply_gradients(
+      grads=grads, batch_stats=updates.get('batch_stats', state.batch_stats))
+  metrics = TrainMetrics.single_from_model_output(
+      loss=loss,
+      accuracy=jnp.mean(jnp.argmax(logits, -1) == labels),
+      learning_rate=learning_rate_fn(state.step - 1))
+  return state, metrics
+
+
+def eval_step(state: TrainState, batch, *, num_classes: int, dtype=jnp.float32):
+  """Masked metrics of one padded eval batch (padding has ``mask == 0``)."""
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  logits = state.apply_fn(variables, batch['image'].astype(dtype), train=False)
+  labels, mask = batch['label'], batch['mask']
+  return EvalMetrics.single_from_model_output(
+      loss=cross_entropy(logits, labels, num_classes, 0.0),
+      accuracy=topk_correct(logits, labels, 1).astype(jnp.float32),
+      top5_accuracy=topk_correct(logits, labels, 5).astype(jnp.float32),
+      mask=mask)
+
+
+def compile_steps(config, mesh, state: TrainState, num_classes: int,
+                  learning_rate_fn: Callable):
+  """jit-compiled (train_step, eval_step) over ``mesh`` with donation."""
+  dtype = jnp.dtype(config.dtype)
+  state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), state)
+  data = sharding.data_sharding(mesh)
+  rep = sharding.replicated(mesh)
+  train = jax.jit(
+      functools.partial(train_step, num_classes=num_classes,
+                        learning_rate_fn=learning_rate_fn,
+                        label_smoothing=config.label_smoothing,
+                        aux_loss_weight=config.aux_loss_weight, dtype=dtype,
+                        bn_group_size=config.bn_group_size),
+      in_shardings=(state_sharding, data), out_shardings=(state_sharding, rep),
+      donate_argnums=0)
+  evaluate = jax.jit(
+      functools.partial(eval_step, num_classes=num_classes, dtype=dtype),
+      in_shardings=(state_sharding, data), out_shardings=rep)
+  return train, evaluate

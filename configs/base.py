@@ -1,0 +1,81 @@
+"""Base config: every field the trainer reads, with its default.
+
+Experiment configs import this, call ``get_config()`` and change what they
+need. Every field can be overridden on the command line, e.g.
+``--config.num_epochs=2 --config.batch_size=256 --config.optimizer=adamw``.
+"""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+
+  # --- Model ---------------------------------------------------------------
+  c.model = 'lenet5'  # a registered name: `python -m cnn_jax.summary --list`.
+  c.model_kwargs = ml_collections.ConfigDict()  # extra arguments to the model.
+  c.num_classes = -1  # -1: the dataset's class count.
+  c.dtype = 'float32'  # compute dtype: 'float32' or 'bfloat16' (params f32).
+  c.aux_loss_weight = 0.3  # weight of auxiliary classifier losses, if any.
+
+  # --- Data ----------------------------------------------------------------
+  c.dataset = 'fashion_mnist'  # mnist, fashion_mnist, cifar10, cifar100,
+  # imagenet2012 or synthetic.
+  c.data_dir = ''  # TFDS data dir; '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
+  c.manual_dir = ''  # where manually downloaded files are ('' = the default).
+  c.validation_examples = 5000  # carved from the end of the training split.
+  c.image_size = -1  # side of the (square) model input; -1 = native size.
+  # Training augmentation: a comma-separated list applied in order, from
+  # crop_pad (random crop after zero padding), flip (horizontal), rrc
+  # (RandomResizedCrop), inception_crop (Inception-style crop + resize).
+  c.augment = ''
+  c.crop_padding = 4  # pixels of padding for crop_pad.
+  c.rrc_scale = (0.08, 1.0)  # area range for rrc / inception_crop.
+  c.rrc_ratio = (3 / 4, 4 / 3)  # aspect ratio range for rrc / inception_crop.
+  c.eval_crop_fraction = 1.0  # central crop before resizing (0.875 ImageNet).
+  c.mean = ()  # per-channel mean (0-1 scale); () = the dataset's.
+  c.std = ()  # per-channel std; () = the dataset's.
+  c.shuffle_buffer = 60_000
+  c.cache = True  # cache decoded examples in memory (small datasets).
+  c.synthetic_shape = (32, 32, 3)  # image shape of the synthetic dataset.
+  c.synthetic_classes = 10
+  c.synthetic_examples = 10_000
+
+  # --- Optimization ----------------------------------------------------------
+  c.batch_size = 128  # global batch, split over all devices and processes.
+  c.eval_batch_size = 512
+  c.num_epochs = 10.0
+  c.num_train_steps = -1  # > 0 overrides num_epochs.
+  c.optimizer = 'sgd'  # sgd, adam, adamw, rmsprop.
+  c.learning_rate = 0.1
+  c.lr_scaling_base_batch = 0  # > 0: lr *= batch_size / this (Goyal et al.).
+  c.momentum = 0.9
+  c.nesterov = False
+  c.b1 = 0.9  # Adam/AdamW
+  c.b2 = 0.999
+  c.rmsprop_decay = 0.9
+  c.rmsprop_eps = 1e-3
+  c.weight_decay = 0.0  # L2 coefficient (decoupled for adamw).
+  c.weight_decay_on_bn_and_bias = True  # False: mask BN params and biases.
+  c.lr_schedule = 'constant'  # constant, cosine, multistep, exponential.
+  c.lr_boundaries = ()  # multistep: epochs at which lr *= lr_decay_factor.
+  c.lr_decay_factor = 0.1
+  c.lr_decay_epochs = 2.4  # exponential: decay by lr_decay_factor every N.
+  c.warmup_epochs = 0.0  # linear warmup from 0.
+  c.label_smoothing = 0.0
+  c.grad_clip_norm = 0.0  # > 0: clip the global gradient norm.
+
+  # --- Distribution ------------------------------------------------------
+  c.num_devices = -1  # -1: all devices; N: the first N (ablations).
+  c.bn_group_size = 0  # > 0: BatchNorm statistics over groups of this many
+  # examples ("ghost" BN); 0: over the whole global batch.
+
+  # --- Run -----------------------------------------------------------------
+  c.seed = 0
+  c.log_every_steps = 100
+  c.eval_every_epochs = 1.0
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 2  # latest checkpoints kept, plus the best one.
+  c.eval_only = False  # restore the workdir's checkpoint, report test metrics.
+  c.init_from = ''  # checkpoint dir to start from (e.g. converted weights).
+  c.debug = False  # NaN checks and jax_transfer_guard='disallow'.
+  return c

@@ -1,0 +1,595 @@
+"""Tests of the residual families: ResNet, ResNeXt, WRN, SENet, pre-act, plain.
+
+Reference counts: /work/shared/reference/params.md (torchvision 0.29.1, timm
+1.0.31, keras 3.15.1). timm's ``resnetv2_*`` counts (our ``preact_resnet*``)
+are not in that table; they were read off timm 1.0.31 the same way. Small-image
+models without a library reference are checked against parameter formulas
+written here independently of the model code (sums of conv / BN / dense
+sizes), and against the papers' rounded figures.
+"""
+import functools
+import importlib
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cnn_jax import model_stats
+from cnn_jax import models
+from cnn_jax.models import residual_blocks as rb
+
+# --------------------------------------------------------------------------
+# Reference counts.
+
+TORCHVISION = {
+    'resnet18': 11_689_512,
+    'resnet34': 21_797_672,
+    'resnet50': 25_557_032,
+    'resnet101': 44_549_160,
+    'resnet152': 60_192_808,
+    'resnext50_32x4d': 25_028_904,
+    'resnext101_32x8d': 88_791_336,
+    'resnext101_64x4d': 83_455_272,
+    'wide_resnet50_2': 68_883_240,
+    'wide_resnet101_2': 126_886_696,
+}
+TIMM = {
+    'seresnet50': 28_088_024,
+    'seresnext50_32x4d': 27_559_896,
+    'senet154': 115_088_984,
+    # timm resnetv2_18/34/50/101/152 (read off timm 1.0.31).
+    'preact_resnet18': 11_687_720,
+    'preact_resnet34': 21_795_880,
+    'preact_resnet50': 25_549_352,
+    'preact_resnet101': 44_541_480,
+    'preact_resnet152': 60_185_128,
+}
+# Keras counts include the BN moving mean / variance.
+KERAS = {
+    'resnet50v2': 25_613_800,
+    'resnet101v2': 44_675_560,
+    'resnet152v2': 60_380_648,
+    'resnet50_keras': 25_636_712,
+}
+SEED = {'resnet_seed': 272_378, 'preact_resnet_seed': 272_250}
+
+
+@pytest.mark.parametrize('name', sorted({**TORCHVISION, **TIMM}))
+def test_imagenet_counts_exact(name):
+  params, _ = model_stats.count_registered(name)
+  assert params == {**TORCHVISION, **TIMM}[name]
+
+
+@pytest.mark.parametrize('name', sorted(KERAS))
+def test_keras_counts_exact_with_bn_statistics(name):
+  params, stats = model_stats.count_registered(name)
+  assert params + stats == KERAS[name]
+
+
+@pytest.mark.parametrize('name', sorted(SEED))
+def test_seed_counts_exact(name):
+  params, _ = model_stats.count_registered(name)
+  assert params == SEED[name]
+
+
+# --------------------------------------------------------------------------
+# Independent parameter formulas for the small-image nets.
+
+
+def conv(k, cin, cout, groups=1, bias=False):
+  return k * k * (cin // groups) * cout + (cout if bias else 0)
+
+
+def bn(c):
+  return 2 * c  # scale + bias (and as many running statistics).
+
+
+def dense(cin, cout):
+  return cin * cout + cout
+
+
+class Tally:
+  """Sums parameters and BN channels separately."""
+
+  def __init__(self):
+    self.params = 0
+    self.bn_stats = 0
+
+  def conv(self, *args, **kwargs):
+    self.params += conv(*args, **kwargs)
+
+  def bn(self, c):
+    self.params += bn(c)
+    self.bn_stats += 2 * c
+
+  def dense(self, cin, cout):
+    self.params += dense(cin, cout)
+
+
+def he2016_cifar(n, shortcut='A', in_ch=3, classes=10):
+  """ResNet-(6n+2): stem conv-BN, 3 stages x n basic units, 16/32/64."""
+  t = Tally()
+  t.conv(3, in_ch, 16)
+  t.bn(16)
+  cin = 16
+  for width in (16, 32, 64):
+    for _ in range(n):
+      t.conv(3, cin, width)
+      t.bn(width)
+      t.conv(3, width, width)
+      t.bn(width)
+      if cin != width and shortcut == 'B':
+        t.conv(1, cin, width)
+        t.bn(width)
+      cin = width
+  t.dense(64, classes)
+  return t
+
+
+def preact_bottleneck_cifar(depth, classes=10):
+  """He et al. 2016b: conv 16, 3 x (depth-2)/9 pre-act bottlenecks, BN."""
+  n = (depth - 2) // 9
+  t = Tally()
+  t.conv(3, 3, 16)
+  cin = 16
+  for planes in (16, 32, 64):
+    for _ in range(n):
+      t.bn(cin)
+      t.conv(1, cin, planes)
+      t.bn(planes)
+      t.conv(3, planes, planes)
+      t.bn(planes)
+      t.conv(1, planes, 4 * planes)
+      if cin != 4 * planes:
+        t.conv(1, cin, 4 * planes)
+      cin = 4 * planes
+  t.bn(cin)
+  t.dense(cin, classes)
+  return t
+
+
+def wrn(depth, k, classes=10):
+  """WRN-d-k: conv 16, 3 x (d-4)/6 pre-act basic units of 16k/32k/64k, BN."""
+  n = (depth - 4) // 6
+  t = Tally()
+  t.conv(3, 3, 16)
+  cin = 16
+  for width in (16 * k, 32 * k, 64 * k):
+    for _ in range(n):
+      t.bn(cin)
+      t.conv(3, cin, width)
+      t.bn(width)
+      t.conv(3, width, width)
+      if cin != width:
+        t.conv(1, cin, width)
+      cin = width
+  t.bn(cin)
+  t.dense(cin, classes)
+  return t
+
+
+def resnext29(cardinality, group_width=64, classes=10):
+  """Xie et al. 2017: conv 64, 3 x 3 bottlenecks out 256/512/1024."""
+  t = Tally()
+  t.conv(3, 3, 64)
+  t.bn(64)
+  cin = 64
+  for stage, out in enumerate((256, 512, 1024)):
+    inner = cardinality * group_width * 2 ** stage
+    for b in range(3):
+      t.conv(1, cin, inner)
+      t.bn(inner)
+      t.conv(3, inner, inner, groups=cardinality)
+      t.bn(inner)
+      t.conv(1, inner, out)
+      t.bn(out)
+      if cin != out or (b == 0 and stage > 0):
+        t.conv(1, cin, out)
+        t.bn(out)
+      cin = out
+  t.dense(1024, classes)
+  return t
+
+
+def net_2552(residual=True, classes=10):
+  """conv3x3-64 + BN, basic units 2-5-5-2 of 64..512, all convs with bias."""
+  t = Tally()
+  t.conv(3, 3, 64, bias=True)
+  t.bn(64)
+  cin = 64
+  for n, width in zip((2, 5, 5, 2), (64, 128, 256, 512)):
+    for _ in range(n):
+      t.conv(3, cin, width, bias=True)
+      t.bn(width)
+      t.conv(3, width, width, bias=True)
+      t.bn(width)
+      if residual and cin != width:
+        t.conv(1, cin, width, bias=True)
+        t.bn(width)
+      cin = width
+  t.dense(512, classes)
+  return t
+
+
+FORMULAS = {
+    'resnet20': he2016_cifar(3),
+    'resnet32': he2016_cifar(5),
+    'resnet44': he2016_cifar(7),
+    'resnet56': he2016_cifar(9),
+    'resnet110': he2016_cifar(18),
+    'plain20': he2016_cifar(3),  # option A shortcuts have no parameters.
+    'plain32': he2016_cifar(5),
+    'plain44': he2016_cifar(7),
+    'plain56': he2016_cifar(9),
+    'preact_resnet164': preact_bottleneck_cifar(164),
+    'preact_resnet1001': preact_bottleneck_cifar(1001),
+    'wrn16_8': wrn(16, 8),
+    'wrn28_10': wrn(28, 10),
+    'wrn40_4': wrn(40, 4),
+    'resnext29_8x64d': resnext29(8),
+    'resnext29_16x64d': resnext29(16),
+    'resnet_2552': net_2552(True),
+    'plainnet_2552': net_2552(False),
+}
+
+# The papers' rounded figures (millions, as printed).
+PAPER_MILLIONS = {
+    'resnet20': '0.27', 'resnet32': '0.46', 'resnet44': '0.66',
+    'resnet56': '0.85', 'resnet110': '1.7', 'preact_resnet164': '1.7',
+    'wrn16_8': '11.0', 'wrn28_10': '36.5', 'wrn40_4': '8.9',
+    'resnext29_8x64d': '34.4', 'resnext29_16x64d': '68.1',
+}
+
+
+@pytest.mark.parametrize('name', sorted(FORMULAS))
+def test_small_image_counts_match_formulas(name):
+  params, stats = model_stats.count_registered(name)
+  assert params == FORMULAS[name].params
+  assert stats == FORMULAS[name].bn_stats
+
+
+def test_formula_values_pinned():
+  # The formulas themselves, pinned so that a change to them is noticed.
+  assert FORMULAS['resnet20'].params == 269_722
+  assert FORMULAS['resnet20'].bn_stats == 2 * 688
+  assert FORMULAS['preact_resnet164'].params == 1_703_258
+  assert FORMULAS['preact_resnet1001'].params == 10_327_706
+  assert FORMULAS['wrn28_10'].params == 36_479_194
+  assert FORMULAS['resnext29_8x64d'].params == 34_426_698
+
+
+@pytest.mark.parametrize('name', sorted(PAPER_MILLIONS))
+def test_small_image_counts_near_paper(name):
+  # Within 1% of the printed figure, or within its rounding.
+  printed = PAPER_MILLIONS[name]
+  decimals = len(printed.split('.')[1])
+  tolerance = max(0.01 * float(printed), 0.5 * 10 ** -decimals)
+  assert abs(FORMULAS[name].params / 1e6 - float(printed)) <= tolerance
+
+
+def test_resnet1001_vs_paper():
+  # He et al. 2016b print 10.2M; the formula (as common re-implementations)
+  # gives 10.33M: 1.3% more, outside the rule above.
+  assert 10.2e6 < FORMULAS['preact_resnet1001'].params < 10.4e6
+
+
+def test_option_a_vs_b_shortcuts():
+  a, a_stats = model_stats.count_registered('resnet20')
+  b, b_stats = model_stats.count_registered('resnet20', shortcut_type='B')
+  # Two projections (16->32 and 32->64) with their BN.
+  assert b - a == conv(1, 16, 32) + bn(32) + conv(1, 32, 64) + bn(64) == 2752
+  assert b_stats - a_stats == 2 * (32 + 64)
+  assert b == he2016_cifar(3, shortcut='B').params == 272_474
+
+
+def test_fashion_mnist_resnet20_native_28x28():
+  model = models.build('resnet20', num_classes=10)
+  params, _ = model_stats.count_params(model, (28, 28, 1))
+  assert params == he2016_cifar(3, in_ch=1).params == 269_434
+  assert model_stats.output_shape(model, (28, 28, 1)) == (2, 10)
+
+
+# --------------------------------------------------------------------------
+# Registry, shapes and parameter layout.
+
+IMAGENET_NAMES = sorted({**TORCHVISION, **TIMM, **KERAS})
+SMALL_NAMES = sorted({**FORMULAS, **SEED})
+
+
+def test_registered_with_native_shapes():
+  for name in IMAGENET_NAMES:
+    spec = models.get_spec(name)
+    assert (spec.input_shape, spec.num_classes) == ((224, 224, 3), 1000), name
+  for name in SMALL_NAMES:
+    spec = models.get_spec(name)
+    assert (spec.input_shape, spec.num_classes) == ((32, 32, 3), 10), name
+
+
+@pytest.mark.parametrize('name', IMAGENET_NAMES + SMALL_NAMES)
+def test_output_shape(name):
+  spec = models.get_spec(name)
+  model = spec.factory(num_classes=7)
+  assert model_stats.output_shape(model, spec.input_shape) == (2, 7)
+
+
+def _kernel_shapes(name, **kwargs):
+  spec = models.get_spec(name)
+  variables = model_stats.abstract_variables(
+      spec.factory(num_classes=spec.num_classes, **kwargs), spec.input_shape)
+  flat = flax.traverse_util.flatten_dict(variables['params'], sep='/')
+  return {k: v.shape for k, v in flat.items()}
+
+
+def test_parameter_layout_torchvision_resnet50():
+  s = _kernel_shapes('resnet50')
+  assert s['conv1/conv/kernel'] == (7, 7, 3, 64)
+  assert s['layer1_0/conv1/conv/kernel'] == (1, 1, 64, 64)
+  assert s['layer1_0/downsample/conv/kernel'] == (1, 1, 64, 256)
+  # v1.5: the stride-2 unit keeps its 1x1 convs unstrided; 3x3 is strided
+  # (checked on shapes in test_stride_placement_v1_vs_v1_5).
+  assert s['layer2_0/conv2/conv/kernel'] == (3, 3, 128, 128)
+  assert s['layer4_2/conv3/bn/scale'] == (2048,)
+  assert s['fc/kernel'] == (2048, 1000)
+  assert 'layer1_1/downsample/conv/kernel' not in s
+
+
+def test_parameter_layout_senet154():
+  s = _kernel_shapes('senet154')
+  assert s['conv1_0/conv/kernel'] == (3, 3, 3, 64)
+  assert s['conv1_2/conv/kernel'] == (3, 3, 64, 128)
+  assert s['layer1_0/conv1/conv/kernel'] == (1, 1, 128, 128)
+  assert s['layer1_0/conv2/conv/kernel'] == (3, 3, 2, 256)  # 64 groups.
+  assert s['layer1_0/downsample/conv/kernel'] == (1, 1, 128, 256)
+  assert s['layer2_0/downsample/conv/kernel'] == (3, 3, 256, 512)
+  assert s['layer2_0/se/reduce/kernel'] == (1, 1, 512, 32)
+  assert s['layer2_0/se/expand/bias'] == (512,)
+
+
+def test_parameter_layout_keras_v2():
+  s = _kernel_shapes('resnet50v2')
+  assert s['conv1/conv/bias'] == (64,)
+  assert 'conv1/bn/scale' not in s
+  assert s['layer1_0/downsample/conv/bias'] == (256,)  # conv_shortcut
+  assert 'layer1_2/downsample/conv/kernel' not in s  # strided identity.
+  assert s['layer1_2/conv3/bias'] == (256,)
+  assert 'layer1_2/conv2/bias' not in s
+  assert s['final_bn/scale'] == (2048,)
+
+
+# --------------------------------------------------------------------------
+# Shortcuts really there (or really gone).
+
+
+def _zero_branch(params, block):
+  """Zeroes the last layer of the residual branch."""
+  params = flax.core.unfreeze(params)
+  if isinstance(block, (rb.BasicBlock, rb.BottleneckBlock)):
+    last = 'conv2' if isinstance(block, rb.BasicBlock) else 'conv3'
+    params[last]['bn']['scale'] = jnp.zeros_like(params[last]['bn']['scale'])
+    params[last]['bn']['bias'] = jnp.zeros_like(params[last]['bn']['bias'])
+  else:
+    last = 'conv2' if isinstance(block, rb.PreActBasicBlock) else 'conv3'
+    params[last] = jax.tree.map(jnp.zeros_like, params[last])
+  return params
+
+
+@pytest.mark.parametrize('block_cls,features,post_act', [
+    (rb.BasicBlock, 16, True),
+    (rb.BottleneckBlock, 4, True),
+    (rb.PreActBasicBlock, 16, False),
+    (rb.PreActBottleneck, 4, False),
+])
+def test_zeroed_branch_gives_shortcut_or_nothing(block_cls, features,
+                                                 post_act):
+  x = jax.random.normal(jax.random.key(0), (2, 6, 6, 16))
+  residual = block_cls(features=features)
+  plain = block_cls(features=features, shortcut=False)
+  variables = residual.init(jax.random.key(1), x)
+  # Same parameters: an identity shortcut has none.
+  assert (model_stats.tree_size(variables) ==
+          model_stats.tree_size(plain.init(jax.random.key(1), x)))
+  variables = {**variables,
+               'params': _zero_branch(variables['params'], residual)}
+  out_res = residual.apply(variables, x)
+  out_plain = plain.apply(variables, x)
+  expected = jax.nn.relu(x) if post_act else x
+  np.testing.assert_allclose(out_res, expected, atol=1e-6)
+  np.testing.assert_allclose(out_plain, 0.0, atol=1e-6)
+  # And with the branch intact, residual minus plain is the identity
+  # (pre-activation units add nothing after the addition).
+  if not post_act:
+    variables = residual.init(jax.random.key(1), x)
+    np.testing.assert_allclose(
+        residual.apply(variables, x) - plain.apply(variables, x), x,
+        atol=1e-5)
+
+
+def test_option_a_strided_shortcut_subsamples_and_pads():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 8))
+  block = rb.BasicBlock(features=16, strides=2, shortcut_type='A')
+  variables = block.init(jax.random.key(1), x)
+  assert 'downsample' not in variables['params']
+  variables = {**variables,
+               'params': _zero_branch(variables['params'], block)}
+  out = block.apply(variables, x)
+  assert out.shape == (2, 4, 4, 16)
+  np.testing.assert_allclose(out[..., :8], jax.nn.relu(x[:, ::2, ::2]),
+                             atol=1e-6)
+  np.testing.assert_allclose(out[..., 8:], 0.0)
+
+
+def test_option_b_strided_shortcut_projects():
+  x = jax.random.normal(jax.random.key(0), (2, 8, 8, 8))
+  block = rb.BasicBlock(features=16, strides=2)
+  variables = block.init(jax.random.key(1), x)
+  kernel = variables['params']['downsample']['conv']['kernel']
+  assert kernel.shape == (1, 1, 8, 16)
+  variables = {**variables,
+               'params': _zero_branch(variables['params'], block)}
+  out = block.apply(variables, x)
+  # BN at init in eval mode: y / sqrt(1 + eps).
+  proj = jnp.einsum('nhwc,cd->nhwd', x[:, ::2, ::2], kernel[0, 0])
+  np.testing.assert_allclose(out, jax.nn.relu(proj / np.sqrt(1 + 1e-5)),
+                             atol=1e-5)
+
+
+def test_zero_init_residual_makes_units_identities():
+  x = jax.random.normal(jax.random.key(0), (2, 32, 32, 3))
+  res = models.build('resnet20', num_classes=10, zero_init_residual=True)
+  plain = models.build('plain20', num_classes=10, zero_init_residual=True)
+  variables = res.init(jax.random.key(1), x)
+  _, inter = res.apply(
+      variables, x, capture_intermediates=lambda m, n: n == '__call__',
+      mutable=['intermediates'])
+  inter = inter['intermediates']
+  stem = inter['conv1']['__call__'][0]
+  # Stage 1 (no shape change): every unit passes its input through.
+  np.testing.assert_allclose(inter['layer1_2']['__call__'][0], stem,
+                             atol=1e-6)
+  # The plain net has nothing to pass through: constant logits.
+  pv = plain.init(jax.random.key(1), x)
+  logits = plain.apply(pv, x)
+  np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
+  logits = res.apply(variables, x)
+  assert np.abs(np.asarray(logits[0] - logits[1])).max() > 1e-4
+
+
+# --------------------------------------------------------------------------
+# Stride placement: v1 (first 1x1) vs v1.5 (3x3).
+
+
+def test_stride_placement_v1_vs_v1_5():
+  x = jnp.ones((1, 8, 8, 16))
+  shapes = {}
+  for on_3x3 in (True, False):
+    block = rb.BottleneckBlock(features=8, strides=2, stride_on_3x3=on_3x3)
+
+    def run(x, block=block):
+      v = block.init(jax.random.key(0), x)
+      out, inter = block.apply(
+          v, x, capture_intermediates=lambda m, n: n == '__call__',
+          mutable=['intermediates'])
+      return v, out, inter['intermediates']
+
+    v, out, inter = jax.eval_shape(run, x)
+    shapes[on_3x3] = (model_stats.tree_size(v), out.shape,
+                      inter['conv1']['__call__'][0].shape)
+  assert shapes[True][:2] == shapes[False][:2] == (shapes[True][0],
+                                                   (1, 4, 4, 32))
+  assert shapes[True][2] == (1, 8, 8, 8)  # v1.5: conv1 keeps the resolution.
+  assert shapes[False][2] == (1, 4, 4, 8)  # v1: conv1 is strided.
+  # Same count for whole nets too: resnet50_keras is v1.
+  keras_v1_params, _ = model_stats.count_registered(
+      'resnet50', block_cls=functools.partial(rb.BottleneckBlock,
+                                              stride_on_3x3=False))
+  assert keras_v1_params == TORCHVISION['resnet50']
+
+
+# --------------------------------------------------------------------------
+# Forward + backward passes.
+
+
+def _check_train_step(model, shape, batch=2, classes=10):
+  x = jax.random.normal(jax.random.key(0), (batch, *shape))
+  labels = jnp.arange(batch) % classes
+  variables = jax.jit(lambda x: model.init(
+      {'params': jax.random.key(1), 'dropout': jax.random.key(2)}, x))(x)
+
+  @jax.jit
+  def step(params, batch_stats):
+    def loss_fn(params):
+      logits, updates = model.apply(
+          {'params': params, 'batch_stats': batch_stats}, x, train=True,
+          rngs={'dropout': jax.random.key(3)}, mutable=['batch_stats'])
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+      return loss.mean(), (logits, updates)
+    return jax.value_and_grad(loss_fn, has_aux=True)(params)
+
+  (loss, (logits, updates)), grads = step(variables['params'],
+                                          variables['batch_stats'])
+  assert logits.shape == (batch, classes)
+  assert np.isfinite(loss)
+  leaves = flax.traverse_util.flatten_dict(grads, sep='/')
+  for path, g in leaves.items():
+    g = np.asarray(g)
+    assert np.all(np.isfinite(g)), path
+    assert np.any(g != 0), path
+  old = jax.tree.leaves(variables['batch_stats'])
+  new = jax.tree.leaves(updates['batch_stats'])
+  assert any(not np.allclose(a, b) for a, b in zip(old, new))
+
+
+SMALL_TRAIN = [
+    ('resnet20', {}, (32, 32, 3)),
+    ('resnet20', {}, (28, 28, 1)),
+    ('plain20', {}, (32, 32, 3)),
+    ('resnet_seed', {}, (32, 32, 3)),
+    ('preact_resnet_seed', {}, (32, 32, 3)),
+    ('preact_resnet164', {'stage_sizes': (2, 2, 2)}, (32, 32, 3)),
+    ('resnext29_8x64d', {'stage_sizes': (1, 1, 1), 'widths': (8, 16, 32)},
+     (32, 32, 3)),
+    ('wrn16_8', {'block_dropout_rate': 0.3}, (32, 32, 3)),
+    ('resnet_2552', {}, (32, 32, 3)),
+    ('plainnet_2552', {}, (32, 32, 3)),
+    ('resnet18', {'small_input_stem': True}, (28, 28, 1)),
+]
+
+
+@pytest.mark.parametrize('name,kwargs,shape', SMALL_TRAIN,
+                         ids=[f'{n}-{s[0]}' for n, _, s in SMALL_TRAIN])
+def test_small_image_train_step(name, kwargs, shape):
+  model = models.build(name, num_classes=10, **kwargs)
+  _check_train_step(model, shape)
+
+
+# ImageNet families at 64x64, most at reduced depth (one unit per stage).
+IMAGENET_TRAIN = [
+    ('resnet18', {}),
+    ('resnext50_32x4d', {'stage_sizes': (1, 1, 1, 1), 'drop_path_rate': 0.2}),
+    ('seresnext50_32x4d', {'stage_sizes': (1, 1, 1, 1)}),
+    ('senet154', {'stage_sizes': (1, 1, 1, 1)}),
+    ('preact_resnet50', {'stage_sizes': (1, 1, 1, 1)}),
+    ('resnet50v2', {'stage_sizes': (2, 2, 1, 1)}),
+    ('resnet50_keras', {'stage_sizes': (1, 1, 1, 1)}),
+]
+
+
+@pytest.mark.parametrize('name,kwargs', IMAGENET_TRAIN,
+                         ids=[n for n, _ in IMAGENET_TRAIN])
+def test_imagenet_family_train_step_64px(name, kwargs):
+  model = models.build(name, num_classes=5, **kwargs)
+  _check_train_step(model, (64, 64, 3), classes=5)
+
+
+# --------------------------------------------------------------------------
+# Configs.
+
+DATASETS = {'cifar10': ((32, 32, 3), 10), 'fashion_mnist': ((28, 28, 1), 10),
+            'imagenet2012': (None, 1000)}
+CONFIGS = [
+    'resnet18_imagenet', 'resnet34_imagenet', 'resnet101_imagenet',
+    'resnet152_imagenet', 'resnext50_32x4d_imagenet',
+    'wide_resnet50_2_imagenet', 'seresnet50_imagenet', 'senet154_imagenet',
+    'resnet50v2_imagenet', 'resnet20_cifar10', 'resnet_seed_cifar10',
+    'preact_resnet_seed_cifar10', 'resnet20_fashion_mnist',
+    'plain20_fashion_mnist', 'wrn28_10_cifar10', 'resnet18_fashion_mnist',
+    'resnext29_8x64d_cifar10',
+]
+
+
+@pytest.mark.parametrize('config_name', CONFIGS)
+def test_config_loads_and_builds(config_name):
+  module = importlib.import_module(f'configs.{config_name}')
+  doc = module.__doc__
+  assert (f'python -m cnn_jax.main --config=configs/{config_name}.py '
+          '--workdir=') in doc
+  assert 'Expect' in doc and 'Runtime' in doc
+  c = module.get_config()
+  shape, classes = DATASETS[c.dataset]
+  if shape is None:
+    shape = (c.image_size, c.image_size, 3)
+  model = models.build(c.model, num_classes=classes, **c.model_kwargs)
+  assert model_stats.output_shape(model, shape) == (2, classes)
