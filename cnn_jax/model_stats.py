@@ -16,10 +16,14 @@ from cnn_jax import models
 
 def abstract_variables(model, input_shape, batch_size: int = 1,
                        dtype=jnp.float32) -> dict[str, Any]:
-  """Shapes of ``model.init`` variables for one ``(H, W, C)`` input shape."""
+  """Shapes of ``model.init`` variables for one ``(H, W, C)`` input shape.
+
+  Initialized in training mode, as the trainer does, so that parts used only
+  in training (auxiliary classifiers) get their parameters too.
+  """
   x = jax.ShapeDtypeStruct((batch_size, *input_shape), dtype)
   rngs = {'params': jax.random.key(0), 'dropout': jax.random.key(1)}
-  return jax.eval_shape(lambda x: model.init(rngs, x, train=False), x)
+  return jax.eval_shape(lambda x: model.init(rngs, x, train=True), x)
 
 
 def tree_size(tree) -> int:

@@ -9,7 +9,7 @@ Usage (from the repository root):
   python -m cnn_jax.summary --list            # registered names and shapes
   python -m cnn_jax.summary --list --count    # ... with parameter counts
 
-Nothing is run: output shapes come from ``jax.eval_shape`` of an evaluation-
+Nothing is run: output shapes come from tracing (``jax.jit(...).trace``) an eval-
 mode forward pass with every submodule call recorded (``nn.intercept_methods``),
 parameter counts from the abstract variables, FLOPs from XLA's cost analysis of
 the lowered forward pass and MACs from the convolutions and matrix products of
@@ -103,22 +103,17 @@ def summarize(model: nn.Module, input_shape: Sequence[int],
                          params.get(path, 0), stats.get(path, 0))
     return out
 
-  def forward(variables, x):
-    with nn.intercept_methods(record):
-      return model.apply(variables, x, train=False,
-                         rngs={'dropout': jax.random.key(0)})
-
-  x = jax.ShapeDtypeStruct((batch_size, *input_shape), jnp.float32)
-  output = _shapes(jax.eval_shape(forward, variables, x))
+  traced = flops_lib.trace_forward(model, input_shape, batch_size,
+                                   interceptor=record)
+  output = _shapes(traced.out_info)
   layers = [c for c in calls if c is not None and c.path]
   other = {k: model_stats.tree_size(v) for k, v in variables.items()
            if k not in ('params', 'batch_stats')}
   result = Summary(name or type(model).__name__, input_shape, batch_size,
                    layers, output, params.get((), 0), stats.get((), 0), other)
   if compute_flops:
-    result.flops = flops_lib.count_flops(model, input_shape, batch_size)
-    result.macs = flops_lib.count_conv_dense_macs(model, input_shape,
-                                                  batch_size)
+    result.flops = flops_lib.traced_flops(traced)
+    result.macs = flops_lib.traced_conv_dense_macs(traced)
   return result
 
 

@@ -44,10 +44,15 @@ class EvalMetrics(clu_metrics.Collection):
 
 def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
                        input_shape, rng: jax.Array) -> TrainState:
-  """Initializes variables on a batch of one; the run's key rides along."""
+  """Initializes variables on a batch of one; the run's key rides along.
+
+  Initialized in training mode so that training-only parts (auxiliary
+  classifiers) get parameters too.
+  """
   params_rng, dropout_rng, state_rng = jax.random.split(rng, 3)
-  variables = model.init({'params': params_rng, 'dropout': dropout_rng},
-                         jnp.zeros((1, *input_shape), jnp.float32), train=False)
+  variables = jax.jit(functools.partial(model.init, train=True))(
+      {'params': params_rng, 'dropout': dropout_rng},
+      jnp.zeros((1, *input_shape), jnp.float32))
   return TrainState.create(apply_fn=model.apply, params=variables['params'],
                            tx=tx, batch_stats=variables.get('batch_stats', {}),
                            rng=state_rng)

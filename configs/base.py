@@ -22,6 +22,7 @@ def get_config() -> ml_collections.ConfigDict:
   # imagenet2012 or synthetic.
   c.data_dir = ''  # TFDS data dir; '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.manual_dir = ''  # where manually downloaded files are ('' = the default).
+  c.download = False  # let TFDS download and prepare a missing dataset.
   c.validation_examples = 5000  # carved from the end of the training split.
   c.image_size = -1  # side of the (square) model input; -1 = native size.
   # Training augmentation: a comma-separated list applied in order, from

@@ -21,6 +21,13 @@ from cnn_jax import model_stats
 from cnn_jax import models
 from cnn_jax.models import residual_blocks as rb
 
+
+def key(seed):
+  # 'rbg' keys compile several times faster than threefry on XLA:CPU, and
+  # init compiles one random draw per parameter.
+  return jax.random.key(seed, impl='rbg')
+
+
 # --------------------------------------------------------------------------
 # Reference counts.
 
@@ -308,7 +315,10 @@ def test_registered_with_native_shapes():
     assert (spec.input_shape, spec.num_classes) == ((32, 32, 3), 10), name
 
 
-@pytest.mark.parametrize('name', IMAGENET_NAMES + SMALL_NAMES)
+@pytest.mark.parametrize(
+    'name', [n for n in IMAGENET_NAMES + SMALL_NAMES
+             # 333 units: 25 s to trace twice; its count test traces it once.
+             if n != 'preact_resnet1001'])
 def test_output_shape(name):
   spec = models.get_spec(name)
   model = spec.factory(num_classes=7)
@@ -387,34 +397,32 @@ def test_zeroed_branch_gives_shortcut_or_nothing(block_cls, features,
   x = jax.random.normal(jax.random.key(0), (2, 6, 6, 16))
   residual = block_cls(features=features)
   plain = block_cls(features=features, shortcut=False)
-  variables = residual.init(jax.random.key(1), x)
+  variables = jax.jit(residual.init)(key(1), x)
   # Same parameters: an identity shortcut has none.
   assert (model_stats.tree_size(variables) ==
-          model_stats.tree_size(plain.init(jax.random.key(1), x)))
-  variables = {**variables,
-               'params': _zero_branch(variables['params'], residual)}
-  out_res = residual.apply(variables, x)
-  out_plain = plain.apply(variables, x)
+          model_stats.tree_size(jax.eval_shape(plain.init, key(1), x)))
+  zeroed = {**variables,
+            'params': _zero_branch(variables['params'], residual)}
+  apply_res, apply_plain = jax.jit(residual.apply), jax.jit(plain.apply)
   expected = jax.nn.relu(x) if post_act else x
-  np.testing.assert_allclose(out_res, expected, atol=1e-6)
-  np.testing.assert_allclose(out_plain, 0.0, atol=1e-6)
-  # And with the branch intact, residual minus plain is the identity
-  # (pre-activation units add nothing after the addition).
+  np.testing.assert_allclose(apply_res(zeroed, x), expected, atol=1e-6)
+  np.testing.assert_allclose(apply_plain(zeroed, x), 0.0, atol=1e-6)
+  # With the branch intact the two differ; for pre-activation units (nothing
+  # after the addition) residual minus plain is exactly the identity.
+  diff = apply_res(variables, x) - apply_plain(variables, x)
+  assert np.abs(np.asarray(diff)).max() > 1e-3
   if not post_act:
-    variables = residual.init(jax.random.key(1), x)
-    np.testing.assert_allclose(
-        residual.apply(variables, x) - plain.apply(variables, x), x,
-        atol=1e-5)
+    np.testing.assert_allclose(diff, x, atol=1e-5)
 
 
 def test_option_a_strided_shortcut_subsamples_and_pads():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 8))
   block = rb.BasicBlock(features=16, strides=2, shortcut_type='A')
-  variables = block.init(jax.random.key(1), x)
+  variables = jax.jit(block.init)(key(1), x)
   assert 'downsample' not in variables['params']
   variables = {**variables,
                'params': _zero_branch(variables['params'], block)}
-  out = block.apply(variables, x)
+  out = jax.jit(block.apply)(variables, x)
   assert out.shape == (2, 4, 4, 16)
   np.testing.assert_allclose(out[..., :8], jax.nn.relu(x[:, ::2, ::2]),
                              atol=1e-6)
@@ -424,12 +432,12 @@ def test_option_a_strided_shortcut_subsamples_and_pads():
 def test_option_b_strided_shortcut_projects():
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 8))
   block = rb.BasicBlock(features=16, strides=2)
-  variables = block.init(jax.random.key(1), x)
+  variables = jax.jit(block.init)(key(1), x)
   kernel = variables['params']['downsample']['conv']['kernel']
   assert kernel.shape == (1, 1, 8, 16)
   variables = {**variables,
                'params': _zero_branch(variables['params'], block)}
-  out = block.apply(variables, x)
+  out = jax.jit(block.apply)(variables, x)
   # BN at init in eval mode: y / sqrt(1 + eps).
   proj = jnp.einsum('nhwc,cd->nhwd', x[:, ::2, ::2], kernel[0, 0])
   np.testing.assert_allclose(out, jax.nn.relu(proj / np.sqrt(1 + 1e-5)),
@@ -440,21 +448,19 @@ def test_zero_init_residual_makes_units_identities():
   x = jax.random.normal(jax.random.key(0), (2, 32, 32, 3))
   res = models.build('resnet20', num_classes=10, zero_init_residual=True)
   plain = models.build('plain20', num_classes=10, zero_init_residual=True)
-  variables = res.init(jax.random.key(1), x)
-  _, inter = res.apply(
-      variables, x, capture_intermediates=lambda m, n: n == '__call__',
-      mutable=['intermediates'])
+  variables = jax.jit(res.init)(key(1), x)
+  logits, inter = jax.jit(functools.partial(
+      res.apply, capture_intermediates=lambda m, n: n == '__call__',
+      mutable=['intermediates']))(variables, x)
   inter = inter['intermediates']
   stem = inter['conv1']['__call__'][0]
   # Stage 1 (no shape change): every unit passes its input through.
   np.testing.assert_allclose(inter['layer1_2']['__call__'][0], stem,
                              atol=1e-6)
-  # The plain net has nothing to pass through: constant logits.
-  pv = plain.init(jax.random.key(1), x)
-  logits = plain.apply(pv, x)
-  np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
-  logits = res.apply(variables, x)
   assert np.abs(np.asarray(logits[0] - logits[1])).max() > 1e-4
+  # The plain net has nothing to pass through: constant logits.
+  logits = jax.jit(plain.apply)(variables, x)  # same parameters.
+  np.testing.assert_allclose(logits[0], logits[1], atol=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -496,14 +502,14 @@ def _check_train_step(model, shape, batch=2, classes=10):
   x = jax.random.normal(jax.random.key(0), (batch, *shape))
   labels = jnp.arange(batch) % classes
   variables = jax.jit(lambda x: model.init(
-      {'params': jax.random.key(1), 'dropout': jax.random.key(2)}, x))(x)
+      {'params': key(1), 'dropout': key(2)}, x))(x)
 
   @jax.jit
   def step(params, batch_stats):
     def loss_fn(params):
       logits, updates = model.apply(
           {'params': params, 'batch_stats': batch_stats}, x, train=True,
-          rngs={'dropout': jax.random.key(3)}, mutable=['batch_stats'])
+          rngs={'dropout': key(3)}, mutable=['batch_stats'])
       loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
       return loss.mean(), (logits, updates)
     return jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -522,24 +528,25 @@ def _check_train_step(model, shape, batch=2, classes=10):
   assert any(not np.allclose(a, b) for a, b in zip(old, new))
 
 
+slow = pytest.mark.slow
 SMALL_TRAIN = [
     ('resnet20', {}, (32, 32, 3)),
-    ('resnet20', {}, (28, 28, 1)),
+    pytest.param('resnet20', {}, (28, 28, 1), marks=slow),
     ('plain20', {}, (32, 32, 3)),
     ('resnet_seed', {}, (32, 32, 3)),
     ('preact_resnet_seed', {}, (32, 32, 3)),
-    ('preact_resnet164', {'stage_sizes': (2, 2, 2)}, (32, 32, 3)),
+    ('preact_resnet164', {'stage_sizes': (1, 1, 1), 'drop_path_rate': 0.2},
+     (32, 32, 3)),
     ('resnext29_8x64d', {'stage_sizes': (1, 1, 1), 'widths': (8, 16, 32)},
      (32, 32, 3)),
     ('wrn16_8', {'block_dropout_rate': 0.3}, (32, 32, 3)),
     ('resnet_2552', {}, (32, 32, 3)),
-    ('plainnet_2552', {}, (32, 32, 3)),
+    pytest.param('plainnet_2552', {}, (32, 32, 3), marks=slow),
     ('resnet18', {'small_input_stem': True}, (28, 28, 1)),
 ]
 
 
-@pytest.mark.parametrize('name,kwargs,shape', SMALL_TRAIN,
-                         ids=[f'{n}-{s[0]}' for n, _, s in SMALL_TRAIN])
+@pytest.mark.parametrize('name,kwargs,shape', SMALL_TRAIN)
 def test_small_image_train_step(name, kwargs, shape):
   model = models.build(name, num_classes=10, **kwargs)
   _check_train_step(model, shape)
@@ -547,18 +554,20 @@ def test_small_image_train_step(name, kwargs, shape):
 
 # ImageNet families at 64x64, most at reduced depth (one unit per stage).
 IMAGENET_TRAIN = [
-    ('resnet18', {}),
-    ('resnext50_32x4d', {'stage_sizes': (1, 1, 1, 1), 'drop_path_rate': 0.2}),
+    # ResNet + ResNeXt + SE in one.
     ('seresnext50_32x4d', {'stage_sizes': (1, 1, 1, 1)}),
-    ('senet154', {'stage_sizes': (1, 1, 1, 1)}),
-    ('preact_resnet50', {'stage_sizes': (1, 1, 1, 1)}),
+    # Keras pre-activation: stride in the last unit, strided identities.
     ('resnet50v2', {'stage_sizes': (2, 2, 1, 1)}),
-    ('resnet50_keras', {'stage_sizes': (1, 1, 1, 1)}),
+    pytest.param('resnet18', {}, marks=slow),
+    pytest.param('resnext50_32x4d', {'stage_sizes': (1, 1, 1, 1),
+                                     'drop_path_rate': 0.2}, marks=slow),
+    pytest.param('senet154', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
+    pytest.param('preact_resnet50', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
+    pytest.param('resnet50_keras', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
 ]
 
 
-@pytest.mark.parametrize('name,kwargs', IMAGENET_TRAIN,
-                         ids=[n for n, _ in IMAGENET_TRAIN])
+@pytest.mark.parametrize('name,kwargs', IMAGENET_TRAIN)
 def test_imagenet_family_train_step_64px(name, kwargs):
   model = models.build(name, num_classes=5, **kwargs)
   _check_train_step(model, (64, 64, 3), classes=5)

@@ -85,9 +85,14 @@ class DatasetNotPreparedError(RuntimeError):
   pass
 
 
-def get_builder(name: str, data_dir: str = '',
-                manual_dir: str = '') -> tfds.core.DatasetBuilder:
-  """A prepared TFDS builder for ``name``; prepares local IDX data if needed."""
+def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
+                download: bool = False) -> tfds.core.DatasetBuilder:
+  """A prepared TFDS builder for ``name``.
+
+  Local IDX files (Fashion-MNIST from Debian) are prepared on first use; with
+  ``download`` TFDS may fetch and prepare the dataset itself (needs network,
+  or the manual files for ImageNet).
+  """
   spec = get_spec(name)
   data_dir = default_data_dir(data_dir)
   manual = default_manual_dir(name, data_dir, manual_dir)
@@ -97,10 +102,19 @@ def get_builder(name: str, data_dir: str = '',
   if name in local_idx.LOCAL_BUILDERS and _has_idx_files(manual):
     local_idx.prepare(name, data_dir, manual)
     return tfds.builder(name, data_dir=data_dir)
-  raise DatasetNotPreparedError(
-      f'Dataset {name!r} is not prepared in {data_dir}. ' +
+  message = f'Dataset {name!r} is not prepared in {data_dir}. ' + (
       spec.how_to_prepare.format(name=name, data_dir=data_dir,
                                  manual_dir=manual))
+  if not download:
+    raise DatasetNotPreparedError(
+        message + ' With network access, --config.download=True lets TFDS '
+        'download and prepare it.')
+  try:
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=manual))
+  except Exception as e:  # network, checksum or missing manual files
+    raise DatasetNotPreparedError(f'{message} ({type(e).__name__}: {e})') from e
+  return builder
 
 
 def _has_idx_files(directory: Optional[str]) -> bool:

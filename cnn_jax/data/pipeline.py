@@ -65,7 +65,8 @@ def _split_sizes(config, spec) -> dict[str, int]:
   if spec.name == 'synthetic':
     return {'train': config.synthetic_examples,
             'test': max(1, config.synthetic_examples // 10)}
-  builder = datasets.get_builder(spec.name, config.data_dir, config.manual_dir)
+  builder = datasets.get_builder(spec.name, config.data_dir, config.manual_dir,
+                                 config.download)
   return {name: builder.info.splits[split].num_examples
           for name, split in (('train', spec.train_split),
                               ('test', spec.test_split))}
@@ -104,7 +105,7 @@ def _read(config, sl: Slice) -> tf.data.Dataset:
   if config.dataset == 'synthetic':
     return _synthetic(config, sl)
   builder = datasets.get_builder(config.dataset, config.data_dir,
-                                 config.manual_dir)
+                                 config.manual_dir, config.download)
   ds = builder.as_dataset(split=f'{sl.split}[{sl.start}:{sl.stop}]',
                           shuffle_files=False)
   return ds.map(lambda ex: {'image': ex['image'],

@@ -1,0 +1,93 @@
+"""Learning-rate schedules, optimizers and the weight-decay mask."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cnn_jax import optim
+from configs import base
+
+
+def _config(**kw):
+  c = base.get_config()
+  for k, v in kw.items():
+    setattr(c, k, v)
+  return c
+
+
+def test_multistep_schedule_drops_at_epoch_boundaries():
+  c = _config(lr_schedule='multistep', learning_rate=0.1,
+              lr_boundaries=(100, 150), lr_decay_factor=0.1)
+  f = optim.learning_rate_schedule(c, steps_per_epoch=10, total_steps=1800)
+  assert float(f(999)) == pytest.approx(0.1)
+  assert float(f(1000)) == pytest.approx(0.01)
+  assert float(f(1499)) == pytest.approx(0.01)
+  assert float(f(1500)) == pytest.approx(0.001)
+
+
+def test_warmup_then_cosine_and_linear_scaling():
+  c = _config(lr_schedule='cosine', learning_rate=0.1, warmup_epochs=5,
+              lr_scaling_base_batch=256, batch_size=1024)
+  f = optim.learning_rate_schedule(c, steps_per_epoch=100, total_steps=9000)
+  assert float(f(0)) == pytest.approx(0.0)
+  assert float(f(250)) == pytest.approx(0.2)  # half of 0.4 during warmup
+  assert float(f(500)) == pytest.approx(0.4)
+  assert float(f(500 + 4250)) == pytest.approx(0.2, rel=1e-3)
+  assert float(f(9000)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_exponential_decay_staircase():
+  c = _config(lr_schedule='exponential', learning_rate=0.016,
+              lr_decay_factor=0.97, lr_decay_epochs=2.4)
+  f = optim.learning_rate_schedule(c, steps_per_epoch=10, total_steps=1000)
+  assert float(f(23)) == pytest.approx(0.016)
+  assert float(f(24)) == pytest.approx(0.016 * 0.97)
+
+
+def test_unknown_schedule_and_optimizer():
+  with pytest.raises(ValueError, match='constant, cosine, multistep'):
+    optim.learning_rate_schedule(_config(lr_schedule='poly'), 10, 100)
+  with pytest.raises(ValueError, match='sgd, adam, adamw, rmsprop'):
+    optim.make_optimizer(_config(optimizer='lamb'), lambda s: 0.1)
+
+
+PARAMS = {'conv': {'kernel': jnp.ones((3, 3, 1, 2)), 'bias': jnp.ones(2)},
+          'bn': {'scale': jnp.ones(2), 'bias': jnp.ones(2)}}
+
+
+@pytest.mark.parametrize('name', ['sgd', 'adam', 'adamw', 'rmsprop'])
+def test_weight_decay_mask_spares_bn_and_biases(name):
+  zero_grads = jax.tree.map(jnp.zeros_like, PARAMS)
+  updates = {}
+  for on_all in (True, False):
+    c = _config(optimizer=name, weight_decay=0.1, momentum=0.0,
+                weight_decay_on_bn_and_bias=on_all)
+    tx = optim.make_optimizer(c, optax.constant_schedule(0.1))
+    updates[on_all], _ = tx.update(zero_grads, tx.init(PARAMS), PARAMS)
+  # With zero gradients only weight decay moves the parameters.
+  assert np.abs(updates[True]['conv']['kernel']).min() > 0
+  assert np.abs(updates[False]['conv']['kernel']).min() > 0
+  assert np.abs(updates[True]['bn']['scale']).min() > 0
+  assert np.all(updates[False]['bn']['scale'] == 0)
+  assert np.all(updates[False]['conv']['bias'] == 0)
+
+
+def test_gradient_clipping():
+  c = _config(optimizer='sgd', momentum=0.0, grad_clip_norm=1.0)
+  tx = optim.make_optimizer(c, optax.constant_schedule(1.0))
+  grads = jax.tree.map(lambda p: 100 * jnp.ones_like(p), PARAMS)
+  updates, _ = tx.update(grads, tx.init(PARAMS), PARAMS)
+  assert float(optax.tree.norm(updates)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_label_smoothing():
+  from cnn_jax import train_step  # pylint: disable=g-import-not-at-top
+  logits = jnp.array([[10.0, 0.0, 0.0]])
+  hard = train_step.cross_entropy(logits, jnp.array([0]), 3, 0.0)
+  smooth = train_step.cross_entropy(logits, jnp.array([0]), 3, 0.3)
+  assert float(smooth[0]) > float(hard[0])
+  # Smoothing 0.3 over 3 classes: targets (0.8, 0.1, 0.1).
+  logp = jax.nn.log_softmax(logits)
+  assert float(smooth[0]) == pytest.approx(
+      -float(0.8 * logp[0, 0] + 0.1 * logp[0, 1] + 0.1 * logp[0, 2]), rel=1e-5)

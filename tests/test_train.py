@@ -1,0 +1,147 @@
+"""End to end on real Fashion-MNIST: learning, determinism, kill and resume,
+non-finite loss, eval-only and init_from."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from cnn_jax import checkpointing, summaries, train
+from configs import lenet5_fashion_mnist
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A short run: 240 steps of 64, final evaluation on 2,000 val + 10,000 test.
+OVERRIDES = dict(num_train_steps=240, batch_size=64, validation_examples=2000,
+                 eval_every_epochs=1000.0, log_every_steps=40,
+                 checkpoint_every_steps=40, eval_batch_size=1000,
+                 shuffle_buffer=10_000)
+
+
+def _config(**overrides):
+  c = lenet5_fashion_mnist.get_config()
+  for k, v in {**OVERRIDES, **overrides}.items():
+    setattr(c, k, v)
+  return c
+
+
+def _cli_overrides(**overrides):
+  return [f'--config.{k}={v}' for k, v in {**OVERRIDES, **overrides}.items()]
+
+
+@pytest.fixture(scope='module')
+def reference_run(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('reference'))
+  return workdir, train.train_and_evaluate(_config(), workdir)
+
+
+def test_loss_goes_down_and_learns(reference_run):
+  workdir, results = reference_run
+  losses = [v for _, v in summaries.read_scalars(workdir)['train_loss']]
+  assert len(losses) == 6
+  assert losses[-1] < 0.5 * losses[0]
+  assert results['validation']['accuracy'] > 0.75
+  assert results['test']['accuracy'] > 0.75
+  assert results['test']['num_examples'] == 10_000
+  assert results['validation']['num_examples'] == 2_000
+  assert results['num_params'] == 61_706
+  scalars = summaries.read_scalars(workdir)
+  for tag in ('train_accuracy', 'train_learning_rate', 'train_images_per_sec',
+              'train_steps_per_sec', 'validation_accuracy',
+              'validation_top5_accuracy', 'final_test_accuracy'):
+    assert tag in scalars, sorted(scalars)
+  with open(os.path.join(workdir, 'results.json')) as f:
+    assert json.load(f)['test'] == results['test']
+
+
+def test_same_seed_same_metrics(reference_run, tmp_path):
+  _, reference = reference_run
+  again = train.train_and_evaluate(_config(), str(tmp_path))
+  assert again['validation'] == reference['validation']
+  assert again['test'] == reference['test']
+
+
+def test_killed_run_resumes_to_the_same_result(reference_run, tmp_path):
+  """SIGTERM to a real training process, then the same command resumes."""
+  _, reference = reference_run
+  workdir = str(tmp_path)
+  cmd = [sys.executable, '-m', 'cnn_jax.main',
+         '--config=configs/lenet5_fashion_mnist.py', f'--workdir={workdir}',
+         *_cli_overrides()]
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE,
+                          text=True)
+  log = []
+  deadline = time.time() + 300
+  for line in proc.stderr:
+    log.append(line)
+    if 'step 80/240' in line:  # mid-way: kill it
+      proc.send_signal(signal.SIGTERM)
+      break
+    assert time.time() < deadline, ''.join(log[-20:])
+  _, rest = proc.communicate(timeout=120)
+  log.append(rest)
+  assert proc.returncode == 0, ''.join(log[-30:])
+  assert 'Stopped by signal 15' in rest
+  stopped = checkpointing.Checkpointer(workdir).latest_step()
+  assert 80 <= stopped < 240
+  assert not os.path.exists(os.path.join(workdir, 'results.json'))
+
+  resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=300)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert f'Resumed from {workdir} at step {stopped}' in resumed.stderr
+  with open(os.path.join(workdir, 'results.json')) as f:
+    results = json.load(f)
+  assert results['step'] == 240
+  assert results['validation'] == reference['validation']
+  assert results['test'] == reference['test']
+
+
+def test_eval_only_restores_and_reports(reference_run, tmp_path):
+  workdir, reference = reference_run
+  results = train.train_and_evaluate(_config(eval_only=True), workdir)
+  assert results['step'] == 240
+  assert results['test'] == reference['test']
+  with pytest.raises(FileNotFoundError, match='no checkpoint'):
+    train.train_and_evaluate(_config(eval_only=True), str(tmp_path))
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+  workdir = str(tmp_path)
+  train.train_and_evaluate(_config(num_train_steps=40), workdir)
+  with pytest.raises(train.NonFiniteLossError,
+                     match='last good checkpoint \\(step 40\\)'):
+    train.train_and_evaluate(
+        _config(num_train_steps=120, learning_rate=1e30, lr_schedule='constant'),
+        workdir)
+  checkpointer = checkpointing.Checkpointer(workdir)
+  assert checkpointer.latest_step() == 40
+  params = checkpointing.load_variables(workdir)['params']
+  assert all(np.isfinite(x).all() for x in jax.tree.leaves(params))
+
+
+def test_init_from_replaces_a_mismatched_head(reference_run):
+  workdir, _ = reference_run
+  config = _config(num_classes=5, num_train_steps=1)
+  model = train.build_model(config, 5)
+  import optax  # pylint: disable=g-import-not-at-top
+  from cnn_jax import train_step  # pylint: disable=g-import-not-at-top
+  state = train_step.create_train_state(model, optax.sgd(0.1), (28, 28, 1),
+                                        jax.random.key(1))
+  loaded = train.init_from_checkpoint(state, workdir)
+  saved = checkpointing.load_variables(workdir)['params']
+  np.testing.assert_array_equal(loaded.params['c1']['kernel'],
+                                saved['c1']['kernel'])
+  assert loaded.params['output']['kernel'].shape == (84, 5)
+  np.testing.assert_array_equal(loaded.params['output']['kernel'],
+                                state.params['output']['kernel'])
+
+
+def test_unknown_model_lists_known_names(tmp_path):
+  with pytest.raises(ValueError, match='Unknown model .*Known models: .*lenet5'):
+    train.train_and_evaluate(_config(model='lenet7'), str(tmp_path))
