@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for cnn_jax: the Fashion-MNIST files from Debian
 # (when missing) and a virtual environment .venv with the pinned packages.
-# Safe to run again: it only does what is missing.
+# With --reference it also installs the reference libraries (PyTorch,
+# torchvision, timm) used by the equivalence tests, weight conversion and
+# benchmarks. Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")"
+REFERENCE=0
+for arg in "$@"; do
+  case "$arg" in
+    --reference) REFERENCE=1 ;;
+    *) echo "usage: setup.sh [--reference]" >&2; exit 2 ;;
+  esac
+done
 
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -14,7 +23,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import sys; sys.exit(0 if open('requirements.txt').read() == open('.venv/.requirements.installed').read() else 1)" 2>/dev/null; then
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-  cp requirements.txt .venv/.requirements.installed
+# Installs a requirements file unless this exact version of it already was.
+install() {
+  local stamp=".venv/.installed-$(basename "$1")"
+  if ! cmp -s "$1" "$stamp"; then
+    .venv/bin/pip install --quiet --disable-pip-version-check -r "$1"
+    cp "$1" "$stamp"
+  fi
+}
+install requirements.txt
+if [ "$REFERENCE" = 1 ]; then
+  install tests/requirements-reference.txt
 fi

@@ -15,17 +15,16 @@ import orbax.checkpoint as ocp
 
 
 def _to_tree(state) -> dict[str, Any]:
-  """The parts of a TrainState worth saving (typed RNG keys as raw data)."""
+  """The parts of a TrainState worth saving."""
   return {'step': state.step, 'params': state.params,
           'batch_stats': state.batch_stats, 'opt_state': state.opt_state,
-          'rng': jax.random.key_data(state.rng)}
+          'rng': state.rng}
 
 
 def _from_tree(state, tree):
   return state.replace(step=tree['step'], params=tree['params'],
                        batch_stats=tree['batch_stats'],
-                       opt_state=tree['opt_state'],
-                       rng=jax.random.wrap_key_data(tree['rng']))
+                       opt_state=tree['opt_state'], rng=tree['rng'])
 
 
 class Checkpointer:
@@ -60,7 +59,10 @@ class Checkpointer:
     return True
 
   def restore(self, state, step: Optional[int] = None, best: bool = False):
-    """``state`` with the saved values of ``step`` (default: the latest)."""
+    """``state`` with the saved values of ``step`` (default: the latest).
+
+    Arrays come back with the shardings of ``state``'s arrays.
+    """
     manager = self.best if best else self.latest
     step = (manager.best_step() if best else manager.latest_step()) \
         if step is None else step

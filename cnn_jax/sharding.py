@@ -62,6 +62,29 @@ def check_batch_divides(batch_size: int, mesh: Mesh, what: str) -> None:
         ' or set --config.num_devices.')
 
 
+def replicate(tree, mesh: Mesh):
+  """Copies a host-local pytree to arrays replicated over ``mesh``.
+
+  Works across processes too: each process supplies its own devices' copies
+  (``device_put`` to a sharding that spans other hosts is refused). Every
+  process must pass the same values.
+  """
+  sharding = replicated(mesh)
+  return jax.tree.map(
+      lambda x: jax.make_array_from_callback(
+          np.shape(x), sharding, lambda index, x=np.asarray(x): x[index]),
+      tree)
+
+
+def to_host(tree):
+  """Fetches replicated (possibly multi-host) arrays as numpy, explicitly."""
+  def fetch(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      return np.asarray(jax.device_get(x.addressable_data(0)))
+    return np.asarray(jax.device_get(x))
+  return jax.tree.map(fetch, tree)
+
+
 def global_batch(local_batch: dict[str, np.ndarray], mesh: Mesh) -> dict:
   """Assembles each process's local batch into one batch-sharded array."""
   sharding = data_sharding(mesh)

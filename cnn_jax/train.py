@@ -106,8 +106,8 @@ def evaluate(eval_fn, state, config, info, mesh, split: str) -> dict[str, float]
   for batch in pipeline.as_numpy(ds):
     m = eval_fn(state, sharding.global_batch(batch, mesh))
     total = m if total is None else total.merge(m)
-  result = {k: float(v) for k, v in jax.device_get(total.compute()).items()}
-  result['num_examples'] = int(jax.device_get(total.loss.count))
+  result = {k: float(v) for k, v in sharding.to_host(total.compute()).items()}
+  result['num_examples'] = int(sharding.to_host(total.loss.count))
   if info.num_classes <= 5:
     result.pop('top5_accuracy')
   return result
@@ -141,11 +141,19 @@ def _setup_logging():
 
 
 def _debug_context(config):
-  """NaN checks and no implicit host<->device transfers (big_vision style)."""
-  if not config.debug:
-    return contextlib.nullcontext()
-  jax.config.update('jax_debug_nans', True)
-  return jax.transfer_guard('disallow')
+  """NaN checks and no implicit host<->device transfers (big_vision style).
+
+  Every device-to-host transfer in the loop is explicit (``device_get``), so
+  'disallow' catches an accidental per-step host synchronization such as
+  ``float(loss)``. Implicit host-to-device transfers are logged, not refused:
+  the NaN checker's op-by-op re-run of a failing step makes some itself.
+  """
+  stack = contextlib.ExitStack()
+  if config.debug:
+    stack.enter_context(jax.debug_nans(True))
+    stack.enter_context(jax.transfer_guard_device_to_host('disallow'))
+    stack.enter_context(jax.transfer_guard_host_to_device('log'))
+  return stack
 
 
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
@@ -171,12 +179,12 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
                                         jax.random.key(config.seed))
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   latest = checkpointer.latest_step()
+  if latest is None and config.init_from:
+    state = init_from_checkpoint(state, config.init_from)
+  state = sharding.replicate(state, mesh)
   if latest is not None:
     state = checkpointer.restore(state, latest)
     logging.info('Resumed from %s at step %d.', workdir, latest)
-  elif config.init_from:
-    state = init_from_checkpoint(state, config.init_from)
-  state = jax.device_put(state, sharding.replicated(mesh))
   train_fn, eval_fn = train_step.compile_steps(config, mesh, state,
                                                num_classes, schedule)
   writer = metric_writers.create_default_writer(
@@ -197,7 +205,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   if latest is None:
     writer.write_hparams({k: v for k, v in config.to_dict().items()
                           if isinstance(v, (int, float, str, bool))})
-  start_step = int(jax.device_get(state.step))
+  start_step = int(sharding.to_host(state.step))
   logging.info('%s on %s: %d train / %d val examples, %d steps per epoch, '
                '%d steps, %d devices, %d processes.', config.model,
                info.dataset, info.num_examples('train'),
@@ -212,7 +220,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   last_val = None
 
   def check_finite(metrics) -> dict[str, float]:
-    values = {k: float(v) for k, v in jax.device_get(metrics.compute()).items()}
+    values = {k: float(v) for k, v in sharding.to_host(metrics.compute()).items()}
     if not math.isfinite(values['loss']):
       raise NonFiniteLossError(
           f'The training loss became {values["loss"]} between steps '

@@ -23,7 +23,11 @@ from cnn_jax import sharding
 
 
 class TrainState(train_state.TrainState):
-  """params + optimizer state + BatchNorm statistics + the run's RNG key."""
+  """params + optimizer state + BatchNorm statistics + the run's RNG key.
+
+  ``rng`` holds raw key data (uint32), so that the whole state is plain
+  arrays that checkpoint and replicate across hosts like any other.
+  """
   batch_stats: Any = None
   rng: jax.Array = None
 
@@ -55,7 +59,7 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
       jnp.zeros((1, *input_shape), jnp.float32))
   return TrainState.create(apply_fn=model.apply, params=variables['params'],
                            tx=tx, batch_stats=variables.get('batch_stats', {}),
-                           rng=state_rng)
+                           rng=jax.random.key_data(state_rng))
 
 
 def cross_entropy(logits, labels, num_classes: int, label_smoothing: float):
@@ -109,7 +113,7 @@ def train_step(state: TrainState, batch, *, num_classes: int,
                aux_loss_weight: float = 0.3, dtype=jnp.float32,
                bn_group_size: int = 0):
   """One SGD step on a global batch; returns the new state and metrics."""
-  rng = jax.random.fold_in(state.rng, state.step)
+  rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   images = batch['image'].astype(dtype)
   labels = batch['label']
 

@@ -65,6 +65,7 @@ def test_same_seed_same_metrics(reference_run, tmp_path):
   assert again['test'] == reference['test']
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_result(reference_run, tmp_path):
   """SIGTERM to a real training process, then the same command resumes."""
   _, reference = reference_run
@@ -145,3 +146,15 @@ def test_init_from_replaces_a_mismatched_head(reference_run):
 def test_unknown_model_lists_known_names(tmp_path):
   with pytest.raises(ValueError, match='Unknown model .*Known models: .*lenet5'):
     train.train_and_evaluate(_config(model='lenet7'), str(tmp_path))
+
+
+def test_debug_mode_catches_nans_and_runs_without_implicit_transfers(tmp_path):
+  """debug=True: the loop has no implicit transfer, and NaNs raise at once."""
+  results = train.train_and_evaluate(
+      _config(debug=True, num_train_steps=40), str(tmp_path / 'ok'))
+  assert results['step'] == 40
+  with pytest.raises(FloatingPointError):
+    train.train_and_evaluate(
+        _config(debug=True, num_train_steps=40, learning_rate=1e30,
+                lr_schedule='constant'), str(tmp_path / 'nan'))
+  assert not jax.config.jax_debug_nans  # restored after the run

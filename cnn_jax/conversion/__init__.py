@@ -1,0 +1,1 @@
+"""Weight conversion from torchvision / timm / Keras models to ours."""
