@@ -9,11 +9,11 @@ Usage (from the repository root):
   python -m cnn_jax.summary --list            # registered names and shapes
   python -m cnn_jax.summary --list --count    # ... with parameter counts
 
-Nothing is run: output shapes come from tracing (``jax.jit(...).trace``) an eval-
-mode forward pass with every submodule call recorded (``nn.intercept_methods``),
-parameter counts from the abstract variables, FLOPs from XLA's cost analysis of
-the lowered forward pass and MACs from the convolutions and matrix products of
-its jaxpr (``cnn_jax.flops``). ``--depth`` limits how deep the nesting of
+Nothing is run: output shapes come from tracing (``jax.jit(...).trace``) an
+eval-mode forward pass with every submodule call recorded
+(``nn.intercept_methods``), parameter counts from the abstract variables,
+FLOPs from XLA's cost analysis of the lowered forward pass and MACs from the
+convolutions and matrix products of its jaxpr (``cnn_jax.flops``). ``--depth`` limits how deep the nesting of
 submodules the table shows (0: no table, -1: everything); totals always cover
 the whole model.
 """
@@ -62,6 +62,7 @@ class Summary:
   params: int
   stats: int
   other: dict[str, int]  # sizes of any other variable collections.
+  dtype: str = 'float32'  # the model's compute dtype.
   flops: Optional[float] = None  # XLA count; a MAC is 2 FLOPs.
   macs: Optional[int] = None  # convolutions and matmuls only.
 
@@ -69,6 +70,11 @@ class Summary:
 def _shapes(tree):
   return jax.tree.map(lambda a: tuple(a.shape), tree,
                       is_leaf=lambda a: hasattr(a, 'shape'))
+
+
+def _dtype_name(model) -> str:
+  dtype = getattr(model, 'dtype', None)
+  return jnp.dtype(dtype).name if dtype is not None else 'float32'
 
 
 def _prefix_sizes(tree) -> dict[tuple[str, ...], int]:
@@ -110,7 +116,8 @@ def summarize(model: nn.Module, input_shape: Sequence[int],
   other = {k: model_stats.tree_size(v) for k, v in variables.items()
            if k not in ('params', 'batch_stats')}
   result = Summary(name or type(model).__name__, input_shape, batch_size,
-                   layers, output, params.get((), 0), stats.get((), 0), other)
+                   layers, output, params.get((), 0), stats.get((), 0), other,
+                   dtype=_dtype_name(model))
   if compute_flops:
     result.flops = flops_lib.traced_flops(traced)
     result.macs = flops_lib.traced_conv_dense_macs(traced)
@@ -132,7 +139,7 @@ def _fmt_shape(shapes) -> str:
 def format_summary(s: Summary, depth: int = 2, width: int = 100) -> str:
   """Renders a summary as a table; ``depth`` limits the nesting shown."""
   lines = [f'Model: {s.name}   input: {_fmt_shape(s.input_shape)}, '
-           f'batch {s.batch_size}']
+           f'batch {s.batch_size}, compute dtype {s.dtype}']
   rows = [l for l in s.layers if depth < 0 or len(l.path) <= depth]
   if rows:
     name_w = max(34, min(56, max(2 * (len(l.path) - 1) + len(l.path[-1])

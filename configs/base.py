@@ -25,6 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.download = False  # let TFDS download and prepare a missing dataset.
   c.validation_examples = 5000  # carved from the end of the training split.
   c.image_size = -1  # side of the (square) model input; -1 = native size.
+  c.grayscale_to_rgb = False  # repeat 1-channel images to 3 channels (for
+  # ImageNet-shaped models and converted weights on MNIST-like data).
   # Training augmentation: a comma-separated list applied in order, from
   # crop_pad (random crop after zero padding), flip (horizontal), rrc
   # (RandomResizedCrop), inception_crop (Inception-style crop + resize).

@@ -3,8 +3,8 @@
 Run:
   python -m cnn_jax.main --config=configs/mobilenetv1_100_imagenet.py --workdir=/tmp/mobilenetv1_100
 
-Other widths and resolutions with the same recipe: --config.model=mobilenetv1_075
-(or mobilenetv1_050, mobilenetv1_025, mobilenetv1_125, mobilenet_keras) and
+Other widths and resolutions with the same recipe:
+--config.model=mobilenetv1_075 (or mobilenetv1_050, mobilenetv1_025, mobilenetv1_125, mobilenet_keras) and
 --config.image_size=192 (or 160, 128): the network is fully convolutional up to
 the global pool, so the resolution multiplier is just the input size.
 

@@ -223,3 +223,15 @@ def test_fashion_mnist_prepares_from_idx_files(tmp_path):
 def test_batch_not_dividing_processes():
   with pytest.raises(ValueError, match='does not divide over 3 processes'):
     pipeline.local_batch_size(128, 3)
+
+
+def test_grayscale_to_rgb(fmnist):
+  config, _ = fmnist
+  config = _config(**{**config.to_dict(), 'grayscale_to_rgb': True,
+                      'image_size': 32})
+  info = pipeline.get_info(config)
+  assert info.image_shape == (32, 32, 3) and len(info.mean) == 3
+  ds, _ = pipeline.eval_dataset(config, info, 'validation')
+  batch = next(pipeline.as_numpy(ds))
+  assert batch['image'].shape[1:] == (32, 32, 3)
+  np.testing.assert_array_equal(batch['image'][..., 0], batch['image'][..., 2])

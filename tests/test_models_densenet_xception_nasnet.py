@@ -4,8 +4,10 @@ Reference counts: /work/shared/reference/params.md (torchvision / timm count
 trainable parameters; Keras counts include the BN moving statistics, so those
 rows are compared against params + batch_stats).
 """
+import functools
 import importlib
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,8 +19,8 @@ from cnn_jax.models import densenet, nasnet, xception
 
 
 def _counts(name):
-  params, stats = model_stats.count_registered(name)
-  return params, stats
+  """(params, batch_stats) of a registered model at its native input."""
+  return model_stats.count_registered(name)
 
 
 # --------------------------------------------------------------------------
@@ -75,7 +77,7 @@ def test_densenet_torchvision_counts(name):
   params, stats = _counts(name)
   assert params == TORCHVISION[name]
   # The formula agrees too, and BN statistics are as many as BN parameters.
-  kw = densenet.__dict__[name].keywords
+  kw = getattr(densenet, name).keywords
   assert (params, stats) == _densenet_formula(
       kw['growth_rate'], kw['block_config'], kw['num_init_features'], 4,
       'imagenet', 1000)
@@ -186,17 +188,22 @@ def test_nasnet_large_cell_widths():
 # Real forward + backward passes at small sizes.
 
 
+_FAST_COMPILE = {'xla_backend_optimization_level': 0}
+
+
 def _check_train_step(model, shape, batch=2):
   """A training-mode gradient; checks it is finite and nonzero.
 
   Initialization and gradient are one jitted function: XLA drops the unused
-  forward pass of ``init``, so the model is compiled once (compilation, not
-  running, is what costs time on CPU).
+  forward pass of ``init``, so the model is compiled once. Compilation, not
+  running, is what costs time on CPU: LLVM optimization level 0 halves it
+  (e.g. 25 -> 12 CPU seconds for densenet_seed) and runs these tiny inputs
+  as fast.
   """
   x = jax.random.normal(jax.random.key(0), (batch, *shape))
   labels = jnp.arange(batch) % model.num_classes
 
-  @jax.jit
+  @functools.partial(jax.jit, compiler_options=_FAST_COMPILE)
   def init_and_grads(x):
     variables = model.init(
         {'params': jax.random.key(1), 'dropout': jax.random.key(2)}, x)
@@ -242,18 +249,58 @@ def test_densenet_imagenet_reduced_train_step():
   _check_train_step(model, (32, 32, 3))
 
 
+@pytest.mark.slow
 def test_xception_train_step():
   # Keras' minimum input size; 1 middle-flow block instead of 8 keeps the
-  # compile short (the middle blocks are identical).
+  # compile shorter (the middle blocks are identical).
   _check_train_step(models.build('xception', num_classes=7, middle_blocks=1,
                                  dropout_rate=0.5), (71, 71, 3))
 
 
+class _XceptionBlocks(nn.Module):
+  """Entry-flow block, middle-flow block and exit block of Xception."""
+  num_classes: int = 3
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = xception.XceptionBlock(8, 2, 2, start_with_relu=False)(x, train)
+    x = xception.XceptionBlock(8, 3, 1)(x, train)
+    x = xception.XceptionBlock(12, 2, 2, grow_first=False)(x, train)
+    return nn.Dense(self.num_classes)(x.mean(axis=(1, 2)))
+
+
+def test_xception_blocks_train_step():
+  _check_train_step(_XceptionBlocks(), (8, 8, 3))
+
+
+@pytest.mark.slow
 def test_nasnetamobile_train_step():
   # NASNet-A Mobile's widths and wiring with 1 normal cell per stage (every
   # cell kind and both adjust paths), at 32x32.
   _check_train_step(models.build('nasnetamobile', num_classes=7, num_blocks=1,
                                  dropout_rate=0.5), (32, 32, 3))
+
+
+class _NASNetCells(nn.Module):
+  """A reduction cell (p=None) then two normal cells: the first adjusts p by
+  factorized reduction, the second by projection."""
+  num_classes: int = 3
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    x = nn.Conv(8, (3, 3))(x)
+    x, p = nasnet.NASNetCell(4, reduction=True)(x, None, train)
+    x, p = nasnet.NASNetCell(4)(x, p, train)
+    x, p = nasnet.NASNetCell(4)(x, p, train)
+    return nn.Dense(self.num_classes)(x.mean(axis=(1, 2)))
+
+
+def test_nasnet_cells_train_step():
+  model = _NASNetCells()
+  _check_train_step(model, (8, 8, 3))
+  params = model_stats.abstract_variables(model, (8, 8, 3))['params']
+  assert set(params['NASNetCell_1']) >= {'adjust_reduction', 'conv_1x1'}
+  assert 'adjust_projection' in params['NASNetCell_2']
 
 
 # --------------------------------------------------------------------------
@@ -264,7 +311,7 @@ def test_dense_layer_concat_order():
   x = jax.random.normal(jax.random.key(0), (1, 4, 4, 5))
   for new_first in (False, True):
     layer = densenet.DenseLayer(growth_rate=3, bn_size=2, new_first=new_first)
-    y, _ = layer.init_with_output(jax.random.key(1), x)
+    y, _ = jax.jit(layer.init_with_output)(jax.random.key(1), x)
     assert y.shape == (1, 4, 4, 8)
     kept = y[..., 3:] if new_first else y[..., :5]
     np.testing.assert_array_equal(kept, x)
@@ -276,9 +323,9 @@ def test_xception_padding_conventions_differ_only_at_even_pools():
   torch_block = xception.XceptionBlock(4, reps=1, strides=2, padding='torch')
   for size, same in ((9, True), (8, False)):
     x = jax.random.normal(jax.random.key(size), (1, size, size, 3))
-    variables = block.init(jax.random.key(0), x)
-    a = block.apply(variables, x)
-    b = torch_block.apply(variables, x)
+    variables = jax.jit(block.init)(jax.random.key(0), x)
+    a = jax.jit(block.apply)(variables, x)
+    b = jax.jit(torch_block.apply)(variables, x)
     assert a.shape == b.shape == (1, (size + 1) // 2, (size + 1) // 2, 4)
     assert np.allclose(a, b) == same
 
@@ -287,13 +334,13 @@ def test_nasnet_factorized_reduction_paths():
   """Path 1 samples even pixels, path 2 the odd ones (shifted by one)."""
   p = jnp.arange(1 * 4 * 4 * 2, dtype=jnp.float32).reshape(1, 4, 4, 2)
   module = nasnet.FactorizedReduction(4)
-  variables = module.init(jax.random.key(0), p)
+  variables = jax.jit(module.init)(jax.random.key(0), p)
   identity = jnp.eye(2)[None, None]
   params = {'conv_1': {'kernel': identity}, 'conv_2': {'kernel': identity},
             'bn': variables['params']['bn']}
   # BN in inference mode with fresh statistics is x / sqrt(1 + eps).
-  out = module.apply({'params': params,
-                      'batch_stats': variables['batch_stats']}, p)
+  out = jax.jit(module.apply)({'params': params,
+                               'batch_stats': variables['batch_stats']}, p)
   out = out * np.sqrt(1 + 1e-3)
   np.testing.assert_allclose(out[..., :2], p[:, ::2, ::2], rtol=1e-6)
   np.testing.assert_allclose(out[..., 2:], p[:, 1::2, 1::2], rtol=1e-6)

@@ -49,12 +49,10 @@ TIMM = {
 KERAS_MOBILENET = 4_253_864  # count_params(), BN statistics included.
 
 
-def _count_and_output_shape(name, train=False, num_classes=1000):
-  """(params, BN statistics), output shape: one init trace + one apply trace."""
-  spec = models.get_spec(name)
-  model = models.build(name, num_classes=num_classes)
-  variables = model_stats.abstract_variables(model, spec.input_shape)
-  x = jax.ShapeDtypeStruct((2, *spec.input_shape), jnp.float32)
+def _counts_and_output_shape(model, input_shape, train=False):
+  """(params, BN statistics), output shape: one init and one apply trace."""
+  variables = model_stats.abstract_variables(model, input_shape)
+  x = jax.ShapeDtypeStruct((2, *input_shape), jnp.float32)
 
   def apply(variables, x):
     out = model.apply(variables, x, train=train,
@@ -65,6 +63,12 @@ def _count_and_output_shape(name, train=False, num_classes=1000):
   counts = (model_stats.tree_size(variables['params']),
             model_stats.tree_size(variables['batch_stats']))
   return counts, jax.eval_shape(apply, variables, x).shape
+
+
+def _count_and_output_shape(name, train=False, num_classes=1000):
+  spec = models.get_spec(name)
+  return _counts_and_output_shape(
+      models.build(name, num_classes=num_classes), spec.input_shape, train)
 
 
 @pytest.mark.parametrize('name', sorted({**TORCHVISION, **TIMM}))
@@ -253,24 +257,74 @@ def test_efficientnet_stochastic_depth_rates_follow_torchvision():
   np.testing.assert_allclose(rates[-1], 0.2 * 25 / 26)
 
 
+def _numpy_init(model, x):
+  """Variables for ``model`` without running ``model.init``.
+
+  Shapes come from an abstract init (a trace); values from NumPy: He-normal
+  kernels, unit BN scales and variances, zero biases and means. Eager or even
+  jitted ``init`` of a 150-layer net costs 20-100 s of XLA compilation on this
+  2-core machine, which these tests do not need.
+  """
+  rng = np.random.default_rng(0)
+  abstract = model_stats.abstract_variables(model, x.shape[1:],
+                                            batch_size=x.shape[0])
+
+  def value(path, leaf):
+    name = path[-1].key
+    if name == 'kernel':
+      fan_in = int(np.prod(leaf.shape[:-1]))
+      return jnp.asarray(rng.normal(0.0, np.sqrt(2.0 / fan_in), leaf.shape),
+                         jnp.float32)
+    if name in ('scale', 'var'):
+      return jnp.ones(leaf.shape, jnp.float32)
+    return jnp.zeros(leaf.shape, jnp.float32)
+
+  return jax.tree_util.tree_map_with_path(value, abstract)
+
+
+# XLA:CPU's LLVM optimizations roughly double compile times of these
+# backward passes; the tests run each compiled step once or twice.
+_FAST_COMPILE = {'xla_backend_optimization_level': 0}
+
+
+def _compile(fn, *args):
+  return jax.jit(fn).lower(*args).compile(compiler_options=_FAST_COMPILE)
+
+
+def _apply(model, variables, x, train, rngs=(0,)):
+  """Jitted apply, one output per dropout seed in ``rngs``.
+
+  (Eager op-by-op dispatch is slow on this machine; one compile serves all
+  seeds.)
+  """
+
+  def f(variables, x, key):
+    out = model.apply(variables, x, train=train, rngs={'dropout': key},
+                      mutable=['batch_stats'] if train else False)
+    return out[0] if train else out
+
+  keys = [jax.random.key(k) for k in rngs]
+  f = _compile(f, variables, x, keys[0])
+  outs = [f(variables, x, key) for key in keys]
+  return outs[0] if len(outs) == 1 else outs
+
+
 def test_stochastic_depth_drops_branches_in_training_only():
   block = InvertedResidual(8, 16, se_features=2, drop_path_rate=0.5)
+  no_sd = InvertedResidual(8, 16, se_features=2)
   x = jax.random.normal(jax.random.key(0), (64, 4, 4, 8))
-  variables = block.init(jax.random.key(1), x)
-  branch = block.apply(variables, x) - x  # eval: deterministic, all kept.
+  variables = _numpy_init(block, x)
+  branch = _apply(block, variables, x, False) - x  # eval: all kept.
   assert float(jnp.abs(branch).max(axis=(1, 2, 3)).min()) > 0
   # Eval mode ignores the rate: the same as a block without stochastic depth.
-  no_sd = InvertedResidual(8, 16, se_features=2)
-  np.testing.assert_allclose(block.apply(variables, x),
-                             no_sd.apply(variables, x), rtol=1e-6)
-  out, _ = block.apply(variables, x, train=True, mutable=['batch_stats'],
-                       rngs={'dropout': jax.random.key(2)})
-  train_branch, _ = no_sd.apply(variables, x, train=True,
-                                mutable=['batch_stats'])
-  train_branch = train_branch - x
-  dropped = np.all(np.asarray(out) == np.asarray(x), axis=(1, 2, 3))
-  kept = np.all(np.isclose(np.asarray(out - x), 2 * np.asarray(train_branch),
-                           rtol=1e-4, atol=1e-5), axis=(1, 2, 3))
+  np.testing.assert_allclose(_apply(block, variables, x, False),
+                             _apply(no_sd, variables, x, False), rtol=1e-6)
+  out = np.asarray(_apply(block, variables, x, True, rngs=(2,)))
+  train_branch = np.asarray(_apply(no_sd, variables, x, True) - x)
+  x = np.asarray(x)
+  dropped = np.all(out == x, axis=(1, 2, 3))
+  kept = np.all(np.isclose(out - x, 2 * train_branch, rtol=1e-4, atol=1e-5),
+                axis=(1, 2, 3))
   assert np.all(dropped | kept)  # Each example: branch dropped or scaled 2x.
   assert 16 <= dropped.sum() <= 48  # ~Binomial(64, 0.5).
 
@@ -282,12 +336,10 @@ def test_stochastic_depth_only_on_residual_blocks():
                            (dict(features=8, strides=2), False)):
     block = InvertedResidual(expanded_features=16, drop_path_rate=0.5,
                              **kwargs)
-    variables = block.init(jax.random.key(1), x)
+    variables = _numpy_init(block, x)
     # Train-mode outputs depend on the dropout rng only where a residual
     # branch can be dropped (BatchNorm uses batch statistics, no dropout).
-    outs = [block.apply(variables, x, train=True, mutable=['batch_stats'],
-                        rngs={'dropout': jax.random.key(k)})[0]
-            for k in (0, 1)]
+    outs = _apply(block, variables, x, True, rngs=(0, 1))
     assert (not np.array_equal(outs[0], outs[1])) == residual, kwargs
 
 
@@ -297,13 +349,10 @@ def test_tiny_efficientnet_train_mode_depends_on_rng_only_with_sd():
     model = efficientnet.EfficientNet(
         num_classes=5, width_mult=0.25, depth_mult=0.5, dropout_rate=0.0,
         stochastic_depth_rate=rate)
-    variables = model.init(jax.random.key(1), x)
-    outs = [model.apply(variables, x, train=True, mutable=['batch_stats'],
-                        rngs={'dropout': jax.random.key(k)})[0]
-            for k in (0, 1)]
+    variables = _numpy_init(model, x)
+    outs = _apply(model, variables, x, True, rngs=(0, 1))
     assert (not np.allclose(outs[0], outs[1])) == differs
-    evals = [model.apply(variables, x, rngs={'dropout': jax.random.key(k)})
-             for k in (0, 1)]
+    evals = _apply(model, variables, x, False, rngs=(0, 1))
     np.testing.assert_array_equal(evals[0], evals[1])
 
 
@@ -321,30 +370,32 @@ def test_hard_swish_and_hard_sigmoid():
 def _check_train_step(model, shape, batch=2, classes=10):
   x = jax.random.normal(jax.random.key(0), (batch, *shape))
   y = jnp.arange(batch) % classes
-  variables = model.init(jax.random.key(1), x, train=True)
+  variables = _numpy_init(model, x)
   params, batch_stats = variables['params'], variables['batch_stats']
 
-  def loss_fn(params):
-    logits, updates = model.apply(
-        {'params': params, 'batch_stats': batch_stats}, x, train=True,
-        mutable=['batch_stats'], rngs={'dropout': jax.random.key(2)})
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    return loss, (logits, updates)
+  def step(params, batch_stats, x, y):
+    def loss_fn(params):
+      logits, updates = model.apply(
+          {'params': params, 'batch_stats': batch_stats}, x, train=True,
+          mutable=['batch_stats'], rngs={'dropout': jax.random.key(2)})
+      loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+      return loss, (logits, updates['batch_stats'])
+    return jax.value_and_grad(loss_fn, has_aux=True)(params)
 
-  (loss, (logits, updates)), grads = jax.jit(
-      jax.value_and_grad(loss_fn, has_aux=True))(params)
+  (loss, (logits, new_stats)), grads = jax.device_get(
+      _compile(step, params, batch_stats, x, y)(params, batch_stats, x, y))
   assert logits.shape == (batch, classes)
-  assert np.isfinite(float(loss))
-  leaves = jax.tree.leaves(grads)
-  assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
-  assert sum(float(jnp.abs(g).sum()) for g in leaves) > 0
+  assert np.isfinite(loss)
+  leaves = jax.tree.leaves(grads)  # NumPy arrays from here on.
+  assert all(np.all(np.isfinite(g)) for g in leaves)
+  assert sum(float(np.abs(g).sum()) for g in leaves) > 0
   # Most parameter tensors get a gradient (a few, e.g. SE biases of blocks
   # that see a tiny map, can legitimately be ~0).
-  nonzero = sum(bool(jnp.any(g != 0)) for g in leaves)
+  nonzero = sum(bool(np.any(g != 0)) for g in leaves)
   assert nonzero >= 0.9 * len(leaves)
   # BatchNorm statistics were updated in training mode.
-  changed = jax.tree.map(lambda a, b: bool(jnp.any(a != b)), batch_stats,
-                         updates['batch_stats'])
+  changed = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != b)),
+                         batch_stats, new_stats)
   assert any(jax.tree.leaves(changed))
 
 
@@ -386,7 +437,8 @@ def test_config_loads_and_builds(config_name):
   assert c.model == {**IMAGENET_CONFIGS, **SMALL_CONFIGS}[config_name]
   name, kwargs, shape, num_classes, dtype = summary.from_config(c)
   model = models.build(name, num_classes=num_classes, dtype=dtype, **kwargs)
-  params, _ = model_stats.count_params(model, shape)
+  (params, _), out_shape = _counts_and_output_shape(model, shape)
+  assert out_shape == (2, num_classes)
   if config_name in IMAGENET_CONFIGS:
     assert c.dataset == 'imagenet2012' and num_classes == 1000
     assert shape == models.get_spec(name).input_shape  # native resolution.
@@ -395,7 +447,6 @@ def test_config_loads_and_builds(config_name):
   else:
     assert c.dataset == 'fashion_mnist' and shape == (32, 32, 1)
     assert num_classes == 10
-  assert model_stats.output_shape(model, shape) == (2, num_classes)
 
 
 def test_efficientnet_configs_share_one_recipe():

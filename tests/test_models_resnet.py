@@ -315,14 +315,25 @@ def test_registered_with_native_shapes():
     assert (spec.input_shape, spec.num_classes) == ((32, 32, 3), 10), name
 
 
-@pytest.mark.parametrize(
-    'name', [n for n in IMAGENET_NAMES + SMALL_NAMES
-             # 333 units: 25 s to trace twice; its count test traces it once.
-             if n != 'preact_resnet1001'])
+# One of each kind of stem / unit / head (the count tests above trace every
+# model's init, forward pass included).
+SHAPE_NAMES = [
+    'resnet18', 'resnet50', 'resnext50_32x4d', 'wide_resnet50_2',
+    'seresnet50', 'senet154', 'preact_resnet18', 'preact_resnet50',
+    'resnet50v2', 'resnet50_keras', 'resnet20', 'plain20', 'resnet_seed',
+    'preact_resnet_seed', 'preact_resnet164', 'wrn16_8', 'resnext29_8x64d',
+    'resnet_2552', 'plainnet_2552',
+]
+
+
+@pytest.mark.parametrize('name', SHAPE_NAMES)
 def test_output_shape(name):
   spec = models.get_spec(name)
   model = spec.factory(num_classes=7)
   assert model_stats.output_shape(model, spec.input_shape) == (2, 7)
+  if spec.num_classes == 10 and name not in ('resnet_2552', 'plainnet_2552'):
+    # Fully convolutional up to the global pooling: any size runs.
+    assert model_stats.output_shape(model, (28, 28, 1)) == (2, 7)
 
 
 def _kernel_shapes(name, **kwargs):
@@ -374,8 +385,8 @@ def test_parameter_layout_keras_v2():
 
 
 def _zero_branch(params, block):
-  """Zeroes the last layer of the residual branch."""
-  params = flax.core.unfreeze(params)
+  """A copy of ``params`` with the residual branch's last layer zeroed."""
+  params = jax.tree.map(jnp.array, params)  # new containers and arrays.
   if isinstance(block, (rb.BasicBlock, rb.BottleneckBlock)):
     last = 'conv2' if isinstance(block, rb.BasicBlock) else 'conv3'
     params[last]['bn']['scale'] = jnp.zeros_like(params[last]['bn']['scale'])
@@ -487,22 +498,46 @@ def test_stride_placement_v1_vs_v1_5():
                                                    (1, 4, 4, 32))
   assert shapes[True][2] == (1, 8, 8, 8)  # v1.5: conv1 keeps the resolution.
   assert shapes[False][2] == (1, 4, 4, 8)  # v1: conv1 is strided.
-  # Same count for whole nets too: resnet50_keras is v1.
-  keras_v1_params, _ = model_stats.count_registered(
+  # A whole ResNet-50 with v1 units (as Keras' ResNet50, less its conv
+  # biases) has the same count too.
+  v1_params, _ = model_stats.count_registered(
       'resnet50', block_cls=functools.partial(rb.BottleneckBlock,
                                               stride_on_3x3=False))
-  assert keras_v1_params == TORCHVISION['resnet50']
+  assert v1_params == TORCHVISION['resnet50']
 
 
 # --------------------------------------------------------------------------
 # Forward + backward passes.
 
 
+def _random_variables(model, x):
+  """Variables with init's shapes, filled by numpy (no init compile).
+
+  Tracing ``model.init`` (eval_shape) checks the shapes; filling the leaves
+  here instead of running init saves compiling init's forward pass and its
+  random draws, which cost as much as the train step itself on XLA:CPU.
+  """
+  abstract = jax.eval_shape(
+      lambda x: model.init({'params': key(1), 'dropout': key(2)}, x), x)
+  rng = np.random.default_rng(0)
+
+  def fill(path, leaf):
+    name = path[-1].key
+    if name in ('scale', 'var'):
+      return np.ones(leaf.shape, np.float32)
+    if name in ('bias', 'mean'):
+      return np.zeros(leaf.shape, np.float32)
+    fan_in = int(np.prod(leaf.shape[:-1]))
+    return (rng.standard_normal(leaf.shape) *
+            np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+  return jax.tree_util.tree_map_with_path(fill, abstract)
+
+
 def _check_train_step(model, shape, batch=2, classes=10):
   x = jax.random.normal(jax.random.key(0), (batch, *shape))
   labels = jnp.arange(batch) % classes
-  variables = jax.jit(lambda x: model.init(
-      {'params': key(1), 'dropout': key(2)}, x))(x)
+  variables = _random_variables(model, x)
 
   @jax.jit
   def step(params, batch_stats):
@@ -540,9 +575,14 @@ SMALL_TRAIN = [
     ('resnext29_8x64d', {'stage_sizes': (1, 1, 1), 'widths': (8, 16, 32)},
      (32, 32, 3)),
     ('wrn16_8', {'block_dropout_rate': 0.3}, (32, 32, 3)),
-    ('resnet_2552', {}, (32, 32, 3)),
-    pytest.param('plainnet_2552', {}, (32, 32, 3), marks=slow),
-    ('resnet18', {'small_input_stem': True}, (28, 28, 1)),
+    # Keras-style nets at one unit per stage (the 4x4 pool needs 32x32).
+    ('resnet_2552', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
+    ('plainnet_2552', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
+    pytest.param('resnet_2552', {}, (32, 32, 3), marks=slow),
+    ('resnet18', {'small_input_stem': True, 'stage_sizes': (1, 1, 1, 1)},
+     (28, 28, 1)),
+    pytest.param('resnet18', {'small_input_stem': True}, (28, 28, 1),
+                 marks=slow),
 ]
 
 

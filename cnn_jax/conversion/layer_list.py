@@ -18,6 +18,25 @@ the reference side, where the reference's convention lives:
 * padding: PyTorch's symmetric padding vs TF/Keras 'SAME' (extra row/column
   at the end for even inputs with stride 2) is likewise part of each model's
   definition (``layers.ConvBNAct(padding=...)``), not of the weights.
+
+Two ways to pair the layers:
+
+* ``assemble(ref, ours)``: by position in execution order. PyTorch forward
+  hooks give the reference's execution order, which is ours wherever our
+  module calls its layers in the reference's ``forward`` order.
+* ``assemble_by_dataflow(ref, model, batch)``: by *data flow*, for references
+  whose layer list is not in our call order (a Keras functional model lists
+  its layers in a depth-first walk of the graph, and its application code
+  builds e.g. the ResNet shortcut before the main branch, while we call it
+  after). Our model runs once, eagerly, on a probe batch; each time it calls a
+  conv/BN/dense layer, the reference layer with the same input activation
+  (and weight shapes) provides the weights, so every later input is again
+  comparable. Parallel branches that read the same tensor with the same
+  weight shapes (Inception's 1x1 reductions, NASNet's two 3x3 separable convs
+  on ``p``) cannot be told apart by their input: those ties go to the
+  reference's call order (``RefLayer`` order), which must then match ours.
+  A layer whose input matches no reference input pinpoints where the wiring
+  differs.
 """
 from __future__ import annotations
 
@@ -38,6 +57,17 @@ class RefLayer:
   kind: str
   name: str  # the reference's own name for it, for error messages.
   tensors: dict[str, np.ndarray]  # kernel/bias or scale/bias/mean/var.
+  # For ``assemble_by_dataflow``: the layer's input on the probe batch (NHWC
+  # or (N, features)), or ``input_from``: the index of the reference layer
+  # whose output (as computed by *our* matched layer) is this one's input --
+  # the pointwise half of a Keras SeparableConv2D, which has no tensor of its
+  # own between depthwise and pointwise.
+  input: Optional[np.ndarray] = None
+  input_from: Optional[int] = None
+  # Other tensors our layer may see as its input instead: the input before a
+  # ZeroPadding2D that the reference applies as a separate layer and we as
+  # the conv's own padding.
+  input_alternatives: tuple[np.ndarray, ...] = ()
 
 
 @dataclasses.dataclass
@@ -130,3 +160,150 @@ def assemble(ref: list[RefLayer], ours: list[OurLayer],
         node = node.setdefault(key, {})
       node[name] = np.asarray(value, np.float32)
   return out
+
+
+def _relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+  return float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12))
+
+
+def _fit_error(r: RefLayer, o: OurLayer) -> Optional[str]:
+  """Why reference layer ``r`` cannot fill our layer ``o`` (None if it can)."""
+  where = '/'.join(o.path)
+  if r.kind != o.kind or set(r.tensors) != set(o.shapes):
+    return (f'Reference layer {r.name!r} ({r.kind}: {sorted(r.tensors)}) does '
+            f'not fit our {where!r} ({o.kind}: {sorted(o.shapes)}).')
+  for name, value in r.tensors.items():
+    if tuple(value.shape) != o.shapes[name]:
+      return (f'Reference tensor {r.name}.{name} has shape '
+              f'{tuple(value.shape)} (in our layout) but our {where}/{name} '
+              f'has shape {o.shapes[name]}.')
+  return None
+
+
+def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
+                         batch: np.ndarray, rtol: float = 1e-3
+                         ) -> tuple[dict[str, Any], np.ndarray]:
+  """Pairs layers by their input activations on ``batch`` (see module doc).
+
+  Every ``RefLayer`` needs ``input`` (its input on ``batch``) or
+  ``input_from`` (then it pairs with the layer we call right after the one
+  paired with ``ref[input_from]``). Our model runs once, jitted: at each of
+  its conv/BN/dense layers a host callback receives the layer's input, picks
+  the reference layer and returns its tensors, which the layer then uses.
+
+  Returns ``({'params', 'batch_stats'}, our_logits)``; the logits are those
+  of our model with the assembled variables, in eval mode. Raises
+  ConversionError at the first of our layers whose input matches no unused
+  reference layer or whose match has differently shaped weights (naming the
+  tensor and both shapes), or if layers are left unpaired on either side.
+  """
+  from jax.experimental import io_callback  # pylint: disable=g-import-not-at-top
+  batch = jnp.asarray(batch, jnp.float32)
+  shapes = jax.eval_shape(
+      lambda: model.init({'params': jax.random.key(0),
+                          'dropout': jax.random.key(1)}, batch, train=False))
+  variables = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+  used: dict[int, tuple[str, ...]] = {}  # ref index -> our path.
+  seen: set[tuple[str, ...]] = set()
+  last = [None]  # ref index paired with our previous layer call.
+  errors: list[Exception] = []
+
+  def ref_inputs(r: RefLayer) -> list[np.ndarray]:
+    return [a for a in (r.input, *r.input_alternatives) if a is not None]
+
+  def match(o: OurLayer, x: np.ndarray) -> int:
+    where = '/'.join(o.path)
+    inputs_match, nearest = [], (np.inf, None)
+    for i, r in enumerate(ref):
+      if i in used or r.kind != o.kind:
+        continue
+      if r.input_from is not None:
+        if r.input_from == last[0]:
+          inputs_match.append(i)
+        continue
+      diffs = [_relative_difference(x, rx) for rx in ref_inputs(r)
+               if tuple(rx.shape) == x.shape]
+      if not diffs:
+        continue
+      if min(diffs) <= rtol:
+        inputs_match.append(i)
+      elif min(diffs) < nearest[0]:
+        nearest = (min(diffs), r.name)
+    for i in inputs_match:  # ties: the reference's order.
+      if _fit_error(ref[i], o) is None:
+        return i
+    if inputs_match:
+      raise ConversionError(_fit_error(ref[inputs_match[0]], o))
+    hint = (f' The nearest unused one, {nearest[1]!r}, differs by '
+            f'{nearest[0]:.3g} (relative).' if nearest[1] else '')
+    raise ConversionError(
+        f'Our layer {where!r} ({o.kind}, {o.shapes}) gets an input {x.shape} '
+        f'that matches no unused reference {o.kind} layer\'s input: the '
+        f'models are wired differently here or just before (a layer without '
+        f'weights: padding, pooling, activation, concatenation order).{hint}')
+
+  def intercept(next_fun, args, kwargs, context):
+    module = context.module
+    if context.method_name != '__call__' or not isinstance(
+        module, (nn.Conv, nn.BatchNorm, nn.Dense)):
+      return next_fun(*args, **kwargs)
+    path = tuple(module.path)
+    if path in seen:
+      raise ConversionError(f'{"/".join(path)} is called twice: shared '
+                            'layers are not supported by the converter.')
+    seen.add(path)
+    o_shapes, collection = {}, {}
+    for col, tree in module.variables.items():
+      for name, leaf in tree.items():
+        if hasattr(leaf, 'shape'):
+          o_shapes[name], collection[name] = tuple(leaf.shape), col
+    kind = 'bn' if 'mean' in o_shapes else (
+        'conv' if len(o_shapes.get('kernel', ())) == 4 else 'dense')
+    o = OurLayer(kind, path, o_shapes, collection)
+    structs = {n: jax.ShapeDtypeStruct(s, jnp.float32)
+               for n, s in o_shapes.items()}
+
+    def host(x):
+      try:
+        if errors:  # an earlier layer failed: finish quickly, report that.
+          raise ConversionError('(an earlier layer failed)')
+        i = match(o, np.asarray(x, np.float32))
+      except ConversionError as e:
+        errors.append(e)
+        return {n: np.zeros(s.shape, s.dtype) for n, s in structs.items()}
+      used[i] = o.path
+      last[0] = i
+      return {n: np.asarray(ref[i].tensors[n], np.float32) for n in structs}
+
+    values = io_callback(host, structs, args[0], ordered=True)
+    for name, value in values.items():
+      module.put_variable(collection[name], name, value)
+    return next_fun(*args, **kwargs)
+
+  def run(v, x):
+    with nn.intercept_methods(intercept):
+      return model.apply(v, x, train=False, mutable=True)
+
+  logits, assembled = jax.jit(run)(variables, batch)
+  if errors:
+    raise errors[0]
+  left = [r.name for i, r in enumerate(ref) if i not in used]
+  if left:
+    raise ConversionError(
+        f'{len(left)} reference layers have no counterpart in our model, '
+        f'starting with {left[:5]}.')
+  # Every variable must come from the reference (a layer type the converter
+  # does not know would otherwise keep its zero placeholder silently).
+  unset = [jax.tree_util.keystr(p) for p, _ in
+           jax.tree_util.tree_flatten_with_path(variables)[0]
+           if p[1:-1] and tuple(k.key for k in p[1:-1]) not in seen]
+  if unset:
+    raise ConversionError(f'Our variables {unset[:5]} belong to no conv, '
+                          'BatchNorm or Dense layer: the converter cannot '
+                          'fill them.')
+  out = {'params': jax.tree.map(np.asarray, dict(assembled.get('params', {}))),
+         'batch_stats': jax.tree.map(np.asarray,
+                                     dict(assembled.get('batch_stats', {})))}
+  if isinstance(logits, (tuple, list)):
+    logits = logits[0]
+  return out, np.asarray(logits)

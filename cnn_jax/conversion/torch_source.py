@@ -91,10 +91,15 @@ def reference_layers(module, input_shape, batch: Optional[np.ndarray] = None
       layers.append(RefLayer('bn', name, t))
     elif isinstance(m, torch.nn.Linear):
       kernel = _np(m.weight).T
-      chw = next((s for s in reversed(last_4d)
-                  if s[0] * s[1] * s[2] == kernel.shape[0]), None)
-      if chw is not None and inputs[0].dim() == 2:
+      # Only the *latest* 4-D output can be what was flattened into this
+      # layer: searching further back matches unrelated feature maps whose
+      # C*H*W happens to equal in_features (MobileNet v2 at 64x64: the
+      # (320, 2, 2) block output vs. the 1280 pooled features).
+      chw = last_4d[-1] if last_4d else None
+      if (chw is not None and inputs[0].dim() == 2
+          and chw[0] * chw[1] * chw[2] == kernel.shape[0]):
         kernel = nchw_flatten_to_nhwc(kernel, chw)
+      last_4d.clear()  # a later dense layer reads this one's output.
       t = {'kernel': kernel}
       if m.bias is not None:
         t['bias'] = _np(m.bias)

@@ -86,6 +86,8 @@ def get_info(config) -> InputInfo:
   if n_val:
     splits['validation'] = Slice(spec.train_split, n_train, sizes['train'])
   shape = _spec_shape(config, spec)
+  if config.grayscale_to_rgb and shape[2] == 1:
+    shape = (*shape[:2], 3)
   if config.image_size > 0:
     shape = (config.image_size, config.image_size, shape[2])
   num_classes = (config.synthetic_classes if spec.name == 'synthetic'
@@ -129,8 +131,13 @@ def _synthetic(config, sl: Slice) -> tf.data.Dataset:
       make, num_parallel_calls=AUTOTUNE)
 
 
-def _to_float(image):
-  return tf.cast(image, tf.float32) / 255.0
+def _decoder(config):
+  """uint8 image -> float32 in [0, 1], 3 channels if asked."""
+  def to_float(image):
+    if config.grayscale_to_rgb and image.shape[-1] == 1:
+      image = tf.repeat(image, 3, axis=-1)
+    return tf.cast(image, tf.float32) / 255.0
+  return to_float
 
 
 def local_batch_size(global_batch: int, process_count: int) -> int:
@@ -166,6 +173,7 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
       size=config.image_size, padding=config.crop_padding,
       scale=config.rrc_scale, ratio=config.rrc_ratio)
   seed = config.seed
+  to_float = _decoder(config)
 
   def epoch(e):
     shuffled = base.shuffle(config.shuffle_buffer,
@@ -177,7 +185,7 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
   def preprocess(e, i, ex):
     example_seed = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + e,
                              i + (process_index << 32)])
-    image = transform(_to_float(ex['image']), example_seed)
+    image = transform(to_float(ex['image']), example_seed)
     image = augment.normalize(image, info.mean, info.std)
     return {'image': image, 'label': ex['label']}
 
@@ -201,9 +209,10 @@ def eval_dataset(config, info: InputInfo, split: str, *,
   largest = max(full.shard(i, process_count).size for i in range(process_count))
   num_batches = math.ceil(largest / local_batch)
   size = config.image_size
+  to_float = _decoder(config)
 
   def preprocess(ex):
-    image = _to_float(ex['image'])
+    image = to_float(ex['image'])
     if size > 0:
       image = augment.central_crop_resize(image, size, config.eval_crop_fraction)
     image = augment.normalize(image, info.mean, info.std)

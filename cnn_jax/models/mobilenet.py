@@ -254,7 +254,9 @@ class MobileNetV3(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    width = lambda c: layers.make_divisible(c * self.width_mult, 8)  # noqa: E731
+    def width(c):
+      return layers.make_divisible(c * self.width_mult, 8)
+
     conv = functools.partial(layers.ConvBNAct, bn_momentum=0.99,
                              bn_epsilon=1e-3, dtype=self.dtype)
     # The last stage (from the last stride-2 block on) is C4 in torchvision.

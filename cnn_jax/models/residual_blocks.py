@@ -6,7 +6,7 @@ Recognition"): ``out = act(branch(x) + shortcut(x))``.
 * :class:`BasicBlock`: conv3x3-BN-act-conv3x3-BN (ResNet-18/34, CIFAR ResNets,
   the seed report's ResNetBlock).
 * :class:`BottleneckBlock`: conv1x1-BN-act-conv3x3-BN-act-conv1x1-BN with a
-  4x expansion (ResNet-50+, ResNeXt, Wide ResNet, SE-ResNet(X)t, SENet-154).
+  4x expansion (ResNet-50+, ResNeXt, Wide ResNet, SE-ResNe(X)t, SENet-154).
 
 Pre-activation units (He et al. 2016, "Identity Mappings in Deep Residual
 Networks"): ``out = branch(x) + shortcut(x)`` with BN-act *before* each conv,
@@ -59,7 +59,7 @@ convs ``conv1..3``.
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import flax.linen as nn
 import jax
@@ -71,7 +71,10 @@ ModuleDef = Any
 
 
 def se_width(channels: int, ratio: float = 1 / 16, divisor: int = 8) -> int:
-  """timm's SE width: ``channels * ratio`` rounded to ``divisor`` (never up)."""
+  """timm's SE width: ``channels * ratio`` to the nearest multiple of ``divisor``.
+
+  (timm's ``make_divisible`` with ``round_limit=0``; exact for SENet's widths.)
+  """
   value = channels * ratio
   return max(divisor, int(value + divisor / 2) // divisor * divisor)
 
@@ -216,8 +219,6 @@ class BasicBlock(nn.Module):
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
 
-  expansion: ClassVar[int] = 1
-
   @nn.compact
   def __call__(self, x, train: bool = False):
     cba = functools.partial(layers.ConvBNAct, padding=self.padding,
@@ -317,8 +318,6 @@ class PreActBasicBlock(nn.Module):
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
-
-  expansion: ClassVar[int] = 1
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -1,0 +1,164 @@
+"""Reference model -> our Flax variables: the code path of ``cnn_jax.convert``.
+
+``convert(source, model)`` builds the reference (torchvision, timm or
+keras.applications) with random weights or a user's weights file, pairs its
+conv/BN/dense layers with ours (``layer_list``), checks that both compute the
+same logits on a random batch, and returns ``{'params', 'batch_stats'}``.
+``save`` writes them as the Orbax checkpoint that
+``checkpointing.load_variables`` (and ``--config.init_from``) reads.
+
+Where each layout convention is handled:
+
+* kernels (OIHW -> HWIO, (out, in) -> (in, out), grouped/depthwise kernels)
+  and the NCHW flatten before a first dense layer: ``torch_source``,
+  ``keras_source`` and ``layer_list.nchw_flatten_to_nhwc``;
+* BatchNorm epsilon/momentum and TF 'SAME' vs PyTorch symmetric padding:
+  hyper-parameters of each registered model (e.g. ``mobilenet_keras`` uses
+  Keras' epsilon 1e-3 and 'SAME' padding), so the converter only copies
+  tensors; the logit check catches a model whose conventions differ.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any, Optional
+
+import jax
+import numpy as np
+
+from cnn_jax import models
+from cnn_jax.conversion import layer_list
+from cnn_jax.conversion.layer_list import ConversionError
+
+SOURCES = ('torchvision', 'timm', 'keras')
+
+# Our registered name -> the reference's name, where they differ. torchvision
+# and timm models are registered under their own names; Keras names are in
+# keras_source.KERAS_MODELS.
+TORCH_NAMES: dict[str, dict[str, str]] = {'torchvision': {}, 'timm': {}}
+
+
+def reference_name(source: str, model: str) -> str:
+  """The reference's own name for our registered ``model``."""
+  if source == 'keras':
+    from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+    return keras_source.KERAS_MODELS.get(model, model)
+  if source in TORCH_NAMES:
+    return TORCH_NAMES[source].get(model, model)
+  raise ValueError(f'Unknown source {source!r}; one of {", ".join(SOURCES)}.')
+
+
+@dataclasses.dataclass
+class Conversion:
+  variables: dict[str, Any]  # {'params': ..., 'batch_stats': ...}, numpy.
+  model: Any  # our Flax module.
+  reference: Any  # the torch.nn.Module / keras.Model.
+  input_shape: tuple[int, int, int]
+  batch: np.ndarray  # the random probe batch (NHWC).
+  our_logits: np.ndarray
+  reference_logits: np.ndarray
+  seconds: float
+
+  @property
+  def relative_error(self) -> float:
+    """max |ours - reference| / max |reference| over the probe batch."""
+    ref = self.reference_logits
+    return float(np.max(np.abs(self.our_logits - ref)) /
+                 (np.max(np.abs(ref)) + 1e-30))
+
+
+def convert(source: str, model: str, *, reference: Optional[str] = None,
+            weights: str = '', num_classes: int = 1000,
+            input_size: Optional[int] = None, batch_size: int = 2,
+            seed: int = 0, randomize_batch_norm: bool = False,
+            reference_kwargs: Optional[dict[str, Any]] = None) -> Conversion:
+  """Converts a reference model's weights into our ``model``'s variables.
+
+  Args:
+    source: 'torchvision', 'timm' or 'keras'.
+    model: our registered model name.
+    reference: the reference's name (default: ``reference_name``).
+    weights: a weights file (torch state_dict .pth/.pt, or Keras
+      .weights.h5/.h5/.keras); '' keeps the reference's random init.
+    num_classes: classifier outputs of the reference (and of ours).
+    input_size: side of the square probe input (default: our model's native
+      size). Fully convolutional parts make the weights independent of it.
+    batch_size: probe batch size.
+    seed: seed of the probe batch (and of the randomized BN statistics).
+    randomize_batch_norm: give the reference's BN layers random statistics
+      and affine parameters first (tests: freshly initialized BN is the
+      identity and would hide mistakes in the statistics).
+    reference_kwargs: extra arguments to the reference's constructor.
+
+  Raises:
+    ConversionError: the weights file does not fit the reference, or the
+      reference's layers do not fit ours (naming the first misfit).
+  """
+  start = time.perf_counter()
+  spec = models.get_spec(model)
+  size = input_size or spec.input_shape[0]
+  input_shape = (size, size, spec.input_shape[2])
+  ref_name = reference or reference_name(source, model)
+  ours = models.build(model, num_classes=num_classes)
+  batch = np.random.default_rng(seed).normal(
+      size=(batch_size, *input_shape)).astype(np.float32)
+
+  if source == 'keras':
+    from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+    ref = keras_source.build_reference(ref_name, input_shape, num_classes,
+                                       weights_path=weights,
+                                       **(reference_kwargs or {}))
+    if randomize_batch_norm:
+      keras_source.randomize_batch_norm(ref, seed)
+    ref_layers, ref_logits = keras_source.reference_layers_and_logits(
+        ref, batch)
+    # The pairing pass runs our model with exactly the variables it returns
+    # (every variable checked to come from the reference): its logits are
+    # our model's, and a second compile is saved.
+    variables, logits = layer_list.assemble_by_dataflow(ref_layers, ours,
+                                                        batch)
+  elif source in ('torchvision', 'timm'):
+    from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
+    ref = torch_source.build_reference(source, ref_name, num_classes,
+                                       **(reference_kwargs or {}))
+    if weights:
+      torch_source.load_weights(ref, weights)
+    if randomize_batch_norm:
+      torch_source.randomize_batch_norm(ref, seed)
+    ref_layers = torch_source.reference_layers(ref, input_shape)
+    variables = layer_list.assemble(
+        ref_layers, layer_list.our_layers(ours, input_shape))
+    ref_logits = torch_source.reference_logits(ref, batch)
+    # Jitted: one XLA compile of the model costs less CPU than running it op
+    # by op (each op compiled on its own).
+    logits = jax.jit(lambda v, x: ours.apply(v, x, train=False))(variables,
+                                                                   batch)
+  else:
+    raise ValueError(f'Unknown source {source!r}; one of {", ".join(SOURCES)}.')
+  if isinstance(logits, (tuple, list)):
+    logits = logits[0]
+  return Conversion(variables, ours, ref, input_shape, batch,
+                    np.asarray(logits), np.asarray(ref_logits),
+                    time.perf_counter() - start)
+
+
+def save(variables: dict[str, Any], directory: str) -> str:
+  """Writes ``variables`` as step 0 of an Orbax CheckpointManager directory.
+
+  ``checkpointing.load_variables(directory)`` reads it back, and so does
+  ``--config.init_from=directory``.
+  """
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  directory = os.path.abspath(directory)
+  tree = {'params': variables['params'],
+          'batch_stats': variables.get('batch_stats', {})}
+  manager = ocp.CheckpointManager(
+      directory, options=ocp.CheckpointManagerOptions(create=True))
+  if 0 in manager.all_steps():
+    raise FileExistsError(f'{directory} already holds a checkpoint (step 0); '
+                          'choose an empty --out.')
+  manager.save(0, args=ocp.args.StandardSave(tree))
+  manager.wait_until_finished()
+  manager.close()
+  return directory

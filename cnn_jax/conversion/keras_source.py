@@ -1,0 +1,301 @@
+"""Reads a Keras 3 (``keras.applications``) model as an ordered list of layers.
+
+Keras applications are functional models whose ``layers`` list is in graph
+construction order, which is the order their code runs the layers in. Keras
+already uses our layouts (NHWC, HWIO conv kernels, (in, out) dense kernels);
+what differs is handled here:
+
+* ``DepthwiseConv2D`` kernels are (kh, kw, C, multiplier); ours, a grouped
+  conv with ``feature_group_count=C``, are (kh, kw, 1, C * multiplier).
+* ``SeparableConv2D`` is one Keras layer but two of ours (depthwise, then
+  pointwise 1x1, see ``layers.SeparableConv``).
+* BatchNormalization: gamma/beta/moving_mean/moving_variance; ``scale=False``
+  layers (InceptionV3) have no gamma, and ours are built without a scale.
+
+Keras counts BN moving statistics in ``count_params()``; we keep them in the
+``batch_stats`` collection.
+
+Order. ``model.layers`` of a functional model is a depth-first walk of the
+graph, not the order its code calls the layers, and the code's order is not
+always ours either (``ResNet50V2`` builds each block's shortcut conv before
+the main branch; we call it after). So Keras layers are paired with ours by
+data flow (``layer_list.assemble_by_dataflow``): ``reference_layers(model,
+batch)`` records each layer's input on a probe batch. The list itself is in
+the order the application code *called* the layers (recorded while
+``build_reference`` builds the model; ``model.layers`` order otherwise),
+which decides only between parallel branches that read the same tensor with
+the same weight shapes.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Optional
+
+import numpy as np
+
+from cnn_jax.conversion.layer_list import ConversionError, RefLayer
+
+# Our registered name -> keras.applications class.
+KERAS_MODELS = {
+    'xception': 'Xception',
+    'mobilenet_keras': 'MobileNet',
+    'resnet50_keras': 'ResNet50',
+    'resnet50v2': 'ResNet50V2',
+    'resnet101v2': 'ResNet101V2',
+    'resnet152v2': 'ResNet152V2',
+    'nasnetamobile': 'NASNetMobile',
+    'nasnetalarge': 'NASNetLarge',
+    'inception_v3_keras': 'InceptionV3',
+    'densenet121_keras': 'DenseNet121',
+}
+
+
+def _keras():
+  os.environ.setdefault('KERAS_BACKEND', 'jax')
+  import keras  # pylint: disable=g-import-not-at-top
+  return keras
+
+
+@contextlib.contextmanager
+def _record_call_order(order: list):
+  """Appends every Keras operation to ``order`` as it is called symbolically.
+
+  Building a functional model calls its layers on symbolic tensors, each call
+  creating a graph ``Node``; their creation order is the code's call order.
+  """
+  try:
+    from keras.src.ops import node as node_lib  # pylint: disable=g-import-not-at-top
+  except ImportError:  # another Keras layout: fall back to model.layers.
+    yield
+    return
+  original = node_lib.Node.__init__
+
+  def init(self, operation, *args, **kwargs):
+    original(self, operation, *args, **kwargs)
+    order.append(operation)
+
+  node_lib.Node.__init__ = init
+  try:
+    yield
+  finally:
+    node_lib.Node.__init__ = original
+
+
+@contextlib.contextmanager
+def _numpy_initializers(seed: int = 0):
+  """Keras' random initializers drawing from NumPy instead of JAX.
+
+  Same distributions; only the generator differs. With the JAX backend every
+  weight shape otherwise compiles its own threefry program (about 0.5 s of
+  CPU each, dozens per model), which dominates building a reference.
+  """
+  try:
+    from keras.src import backend  # pylint: disable=g-import-not-at-top
+    module = backend.random
+    originals = {k: getattr(module, k)
+                 for k in ('uniform', 'normal', 'truncated_normal')}
+  except (ImportError, AttributeError):
+    yield
+    return
+  rng = np.random.default_rng(seed)
+
+  def cast(x, dtype):
+    return np.asarray(x, dtype=dtype or 'float32')
+
+  def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
+    del seed
+    return cast(rng.uniform(minval, maxval, shape), dtype)
+
+  def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    del seed
+    return cast(rng.normal(mean, stddev, shape), dtype)
+
+  def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    del seed
+    x = rng.normal(size=shape)
+    bad = np.abs(x) > 2
+    while bad.any():  # resample outside [-2, 2], as jax.random does.
+      x[bad] = rng.normal(size=int(bad.sum()))
+      bad = np.abs(x) > 2
+    return cast(x * stddev + mean, dtype)
+
+  for k, f in (('uniform', uniform), ('normal', normal),
+               ('truncated_normal', truncated_normal)):
+    setattr(module, k, f)
+  try:
+    yield
+  finally:
+    for k, f in originals.items():
+      setattr(module, k, f)
+
+
+def build_reference(name: str, input_shape, num_classes: int = 1000,
+                    weights_path: str = '', **kwargs):
+  """A keras.applications model, random or from a user's weights file.
+
+  ``name`` is our registered name (see ``KERAS_MODELS``) or a
+  keras.applications class name.
+  """
+  keras = _keras()
+  cls_name = KERAS_MODELS.get(name, name)
+  if not hasattr(keras.applications, cls_name):
+    raise ValueError(f'keras.applications has no {cls_name!r}.')
+  order = []
+  with _record_call_order(order), _numpy_initializers():
+    model = getattr(keras.applications, cls_name)(
+        weights=None, input_shape=tuple(input_shape), classes=num_classes,
+        include_top=True, **kwargs)
+  if weights_path:
+    try:
+      model.load_weights(weights_path)
+    except ValueError as e:  # Keras names the misfit layer and both shapes.
+      raise ConversionError(
+          f'{weights_path} does not fit keras.applications.{cls_name} with '
+          f'input {tuple(input_shape)} and {num_classes} classes: {e}') from e
+  layers = set(id(l) for l in model.layers)
+  seen, call_order = set(), []
+  for op in order:
+    if id(op) in layers and id(op) not in seen:
+      seen.add(id(op))
+      call_order.append(op)
+  model._cnn_jax_call_order = call_order  # pylint: disable=protected-access
+  return model
+
+
+def randomize_batch_norm(model, seed: int = 0) -> None:
+  keras = _keras()
+  rng = np.random.default_rng(seed)
+  for layer in model.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+      new = []
+      for w in layer.weights:
+        shape = tuple(w.shape)
+        if 'moving_variance' in w.path:
+          new.append(rng.uniform(0.5, 1.5, shape))
+        elif 'gamma' in w.path:
+          new.append(rng.uniform(0.5, 1.5, shape))
+        else:
+          new.append(rng.normal(0, 0.1, shape))
+      layer.set_weights([a.astype(np.float32) for a in new])
+
+
+@contextlib.contextmanager
+def _without_softmax(model):
+  """Keras applications end in a softmax: run the head's Dense without it."""
+  keras = _keras()
+  head = model.layers[-1]
+  act = getattr(head, 'activation', None)
+  if act is None or getattr(act, '__name__', '') != 'softmax':
+    yield
+    return
+  head.activation = keras.activations.linear
+  try:
+    yield
+  finally:
+    head.activation = act
+
+
+def _run(model, batch: np.ndarray) -> list[np.ndarray]:
+  """Eval-mode outputs of ``model`` on ``batch``, as one jitted function.
+
+  ``predict`` compiles the whole graph once; calling the model eagerly
+  compiles every op separately, several times slower on CPU.
+  """
+  out = model.predict(np.asarray(batch, np.float32), batch_size=len(batch),
+                      verbose=0)
+  out = out if isinstance(out, (list, tuple)) else [out]
+  return [np.asarray(a, np.float32) for a in out]
+
+
+def reference_layers_and_logits(model, batch: np.ndarray
+                                ) -> tuple[list[RefLayer], np.ndarray]:
+  """``reference_layers(model, batch)`` and the logits, in one forward pass."""
+  return _reference_layers(model, batch, logits=True)
+
+
+def reference_layers(model, batch: Optional[np.ndarray] = None
+                     ) -> list[RefLayer]:
+  """``model``'s conv/BN/dense layers in its code's call order, our layout.
+
+  With ``batch`` (NHWC), each ``RefLayer`` also carries its input on that
+  batch, for ``layer_list.assemble_by_dataflow``.
+  """
+  return _reference_layers(model, batch, logits=False)[0]
+
+
+def _reference_layers(model, batch, logits: bool):
+  keras = _keras()
+  L = keras.layers
+  kinds = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D,
+           L.BatchNormalization, L.Dense)
+  ordered = getattr(model, '_cnn_jax_call_order', None) or model.layers
+  ordered = [l for l in ordered if isinstance(l, kinds)]
+  inputs = [None] * len(ordered)
+  unpadded = [()] * len(ordered)
+  ref_logits = None
+  if batch is not None:
+    # Each layer's input and, where that comes out of ZeroPadding2D layers,
+    # the tensor before them (see RefLayer.input_alternatives).
+    tensors, chains = [], []
+    for layer in ordered:
+      tensors.append(layer.input)
+      t, chain = layer.input, []
+      while isinstance(t._keras_history.operation, L.ZeroPadding2D):  # pylint: disable=protected-access
+        t = t._keras_history.operation.input  # pylint: disable=protected-access
+        chain.append(len(tensors))
+        tensors.append(t)
+      chains.append(chain)
+    outputs = tensors + (list(model.outputs) if logits else [])
+    with _without_softmax(model):
+      values = _run(keras.Model(model.inputs, outputs), batch)
+    if logits:
+      ref_logits = values[len(tensors)]
+    k = 0
+    for j, chain in enumerate(chains):
+      inputs[j] = values[k]
+      unpadded[j] = tuple(values[c] for c in chain)
+      k += 1 + len(chain)
+  out = []
+  for layer, x, alt in zip(ordered, inputs, unpadded):
+    w = {v.path.split('/')[-1]: np.asarray(v.numpy(), np.float32)
+         for v in layer.weights}
+    name = layer.name
+    if isinstance(layer, L.SeparableConv2D):
+      dw = w['depthwise_kernel']
+      kh, kw, c, mult = dw.shape
+      out.append(RefLayer('conv', name + '.depthwise',
+                          {'kernel': dw.reshape(kh, kw, 1, c * mult)},
+                          input=x, input_alternatives=alt))
+      t = {'kernel': w['pointwise_kernel']}
+      if 'bias' in w:
+        t['bias'] = w['bias']
+      out.append(RefLayer('conv', name + '.pointwise', t,
+                          input_from=len(out) - 1))
+      continue
+    elif isinstance(layer, L.DepthwiseConv2D):
+      dw = w['kernel']
+      kh, kw, c, mult = dw.shape
+      t = {'kernel': dw.reshape(kh, kw, 1, c * mult)}
+      if 'bias' in w:
+        t['bias'] = w['bias']
+      out.append(RefLayer('conv', name, t, input=x, input_alternatives=alt))
+    elif isinstance(layer, L.Conv2D):
+      out.append(RefLayer('conv', name, dict(w), input=x,
+                          input_alternatives=alt))
+    elif isinstance(layer, L.BatchNormalization):
+      t = {'mean': w['moving_mean'], 'var': w['moving_variance']}
+      if 'gamma' in w:
+        t['scale'] = w['gamma']
+      if 'beta' in w:
+        t['bias'] = w['beta']
+      out.append(RefLayer('bn', name, t, input=x))
+    elif isinstance(layer, L.Dense):
+      out.append(RefLayer('dense', name, dict(w), input=x))
+  return out, ref_logits
+
+
+def reference_logits(model, batch: np.ndarray) -> np.ndarray:
+  """Eval-mode logits of an NHWC batch (without the final softmax)."""
+  with _without_softmax(model):
+    return _run(model, batch)[0]
