@@ -35,3 +35,8 @@ install requirements.txt
 if [ "$REFERENCE" = 1 ]; then
   install tests/requirements-reference.txt
 fi
+
+# Prepare Fashion-MNIST for TFDS once (offline, from the Debian files), so the
+# first training run or parallel test workers find it ready.
+.venv/bin/python -c "from cnn_jax.data import datasets; datasets.get_builder('fashion_mnist')" 2>&1 \
+  | grep -vE '^(W|I)0000|oneDNN|cpu_feature_guard|AVX|absl::InitializeLog' || true

@@ -6,7 +6,8 @@ Run:
 Model: ``alexnet_2012`` (62,378,344 parameters): 227x227 input, conv 96-256-
 384-384-256 with LRN (k=2, n=5, alpha=1e-4, beta=0.75) after conv1 and conv2,
 FC 4096-4096-1000 with dropout 0.5 after fc6 and fc7. The paper's two-GPU
-split (grouped conv2/4/5, 60,965,224 parameters): --config.model_kwargs.two_tower=True.
+split (grouped conv2/4/5, 60,965,224 parameters):
+--config.model_kwargs.two_tower=True.
 
 Recipe (paper, section 5): SGD batch 128, momentum 0.9, weight decay 5e-4, lr
 0.01 divided by 10 three times (when validation error stopped improving; here

@@ -1,4 +1,4 @@
-"""AlexNet (torchvision's single-tower variant) on ImageNet, torchvision's recipe.
+"""AlexNet (torchvision's single-tower form) on ImageNet, torchvision's recipe.
 
 Run:
   python -m cnn_jax.main --config=configs/alexnet_imagenet.py --workdir=/tmp/alexnet

@@ -393,6 +393,16 @@ def _write_meta(workdir: str, meta: dict[str, Any]) -> None:
   os.replace(tmp, os.path.join(workdir, META_FILE))
 
 
+class SweepStopped(KeyboardInterrupt):
+  """The runner got SIGTERM/SIGINT during a run: the sweep stops there."""
+
+  def __init__(self, status: str, message: str):
+    super().__init__(message)
+    self.status = status
+
+
+_INVOCATION: Optional[str] = None  # the runner's command line, set by main()
+
 _ECHO = re.compile(r'train\.py:\d+\]|Error|Traceback|error:')
 
 
@@ -433,6 +443,7 @@ def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
                          for k, v in run_overrides(sweep, run).items()},
               env=run.env, labels=run.labels, command=shown)
   attempt = {'start': _now(), 'resumed_from_step': resume_step,
+             'runner': _INVOCATION,
              'commit': git_commit(), 'host': cpu_info(),
              'devices': probe_devices(run.env),
              'loadavg_start': list(os.getloadavg())}
@@ -492,7 +503,7 @@ def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
   log(f'[{sweep.name}] {run.name}: {status} (rc {rc}, '
       f'{attempt["wall_s"]:.0f} s)')
   if stop['signal'] is not None:
-    raise KeyboardInterrupt(f'signal {stop["signal"]}')
+    raise SweepStopped(status, f'signal {stop["signal"]}')
   return status
 
 
@@ -513,8 +524,8 @@ def run_sweep(sweep: Sweep, *, filters: Optional[str] = None,
     try:
       statuses[run.name] = run_one(sweep, run, runs_dir=runs_dir,
                                    dry_run=dry_run, verbose=verbose, log=log)
-    except KeyboardInterrupt:
-      statuses[run.name] = 'interrupted'
+    except KeyboardInterrupt as e:
+      statuses[run.name] = getattr(e, 'status', 'interrupted')
       log(f'[{sweep.name}] stopped; run the same command to resume.')
       break
   return statuses
@@ -840,12 +851,15 @@ def write_report(sweep: Sweep, results: list[RunResult], results_dir: str,
   if sweep.description:
     out += [sweep.description.strip(), '']
   sweep_rel = _rel(sweep.path)
+  invocations = sorted({a['runner'] for a in attempts if a.get('runner')})
+  made_with = ('; the runs were made with ' + ', '.join(
+      f'`{c}`' for c in invocations)) if invocations else ''
   out += [
       f'- **Runs finished:** {len(done)} of {len(results)}'
       + ('' if len(done) == len(results) else
          ' (the others read "not run": they have not been run yet)') + '.',
-      f'- **Command:** `{command}` (sweep file `{sweep_rel}`; the per-run '
-      'commands are listed at the end).',
+      f'- **Command:** `{command}` (sweep file `{sweep_rel}`{made_with}; '
+      'the per-run commands are listed at the end).',
       '- **Hardware:** ' + '; '.join(_hardware_lines(results)) + '.',
   ]
   if sweep.hardware_note:
@@ -914,6 +928,9 @@ def write_report(sweep: Sweep, results: list[RunResult], results_dir: str,
       status += f' (dataset {r.config.dataset} not prepared on this machine)'
     if r.done and len(a) > 1:
       status = f'finished ({len(a)} attempts, resumed)'
+    codes = [x['rc'] for x in a if x.get('rc') not in (None, 0)]
+    if codes:
+      status += f' (exit codes {codes})'
     load = ('; '.join(f"{x['loadavg_start'][0]:.1f} → "
                       f"{x.get('loadavg_end', [float('nan')])[0]:.1f}"
                       for x in a if 'loadavg_start' in x) or '—')
@@ -961,6 +978,9 @@ def main(argv=None) -> int:
   parser.add_argument('--quiet', action='store_true',
                       help='do not echo the trainer\'s progress lines')
   args = parser.parse_args(argv)
+  global _INVOCATION
+  _INVOCATION = ' '.join(['python -m experiments.sweep'] + [
+      shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)])
   sweep = load_sweep(args.sweep)
   statuses = {}
   if not args.collect_only:

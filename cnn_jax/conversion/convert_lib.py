@@ -24,7 +24,6 @@ import os
 import time
 from typing import Any, Optional
 
-import jax
 import numpy as np
 
 from cnn_jax import models
@@ -126,14 +125,14 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
       torch_source.load_weights(ref, weights)
     if randomize_batch_norm:
       torch_source.randomize_batch_norm(ref, seed)
-    ref_layers = torch_source.reference_layers(ref, input_shape)
+    ref_layers, ref_logits = torch_source.reference_layers_and_logits(
+        ref, batch)
     variables = layer_list.assemble(
         ref_layers, layer_list.our_layers(ours, input_shape))
-    ref_logits = torch_source.reference_logits(ref, batch)
     # Jitted: one XLA compile of the model costs less CPU than running it op
     # by op (each op compiled on its own).
-    logits = jax.jit(lambda v, x: ours.apply(v, x, train=False))(variables,
-                                                                   batch)
+    logits = layer_list.run_once(
+        lambda v, x: ours.apply(v, x, train=False), variables, batch)
   else:
     raise ValueError(f'Unknown source {source!r}; one of {", ".join(SOURCES)}.')
   if isinstance(logits, (tuple, list)):

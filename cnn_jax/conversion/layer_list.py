@@ -119,6 +119,23 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
   return layers
 
 
+# XLA options for one-off CPU runs (the conversion's forward passes): LLVM's
+# optimizations triple the compile time of a large model and save nothing
+# on a batch of two small images.
+_QUICK_COMPILE = {'xla_backend_optimization_level': 0,
+                  'xla_llvm_disable_expensive_passes': True}
+
+
+def run_once(fn, *args):
+  """``jax.jit(fn)(*args)``, compiled for a single run (see _QUICK_COMPILE)."""
+  lowered = jax.jit(fn).lower(*args)
+  try:
+    compiled = lowered.compile(_QUICK_COMPILE)
+  except Exception:  # pylint: disable=broad-except
+    compiled = lowered.compile()  # an XLA without these options.
+  return compiled(*args)
+
+
 def nchw_flatten_to_nhwc(kernel: np.ndarray, chw: tuple[int, int, int]):
   """Dense kernel (C*H*W, out) with rows in CHW order -> rows in HWC order."""
   c, h, w = chw
@@ -284,7 +301,7 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
     with nn.intercept_methods(intercept):
       return model.apply(v, x, train=False, mutable=True)
 
-  logits, assembled = jax.jit(run)(variables, batch)
+  logits, assembled = run_once(run, variables, batch)
   if errors:
     raise errors[0]
   left = [r.name for i, r in enumerate(ref) if i not in used]

@@ -2,10 +2,16 @@
 
 A forward pass in eval mode with hooks on every Conv2d, BatchNorm2d and Linear
 records them in execution order, which is what ``layer_list.assemble`` pairs
-with our model's order. Layout conversions are documented in ``layer_list``.
+with our model's order. Layout conversions are documented in ``layer_list``;
+the NCHW flatten is detected here: a Linear whose 2-D input has as many
+features as the *latest* 4-D module output has C*H*W elements reads a
+flattened feature map (AlexNet, VGG), and its rows are permuted from (C, H, W)
+to our (H, W, C) order. After global pooling (H = W = 1, or a functional
+pool/flatten the hooks do not see) nothing is permuted.
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import numpy as np
@@ -13,46 +19,101 @@ import numpy as np
 from cnn_jax.conversion.layer_list import ConversionError, RefLayer, nchw_flatten_to_nhwc
 
 
+def import_torch():
+  """``import torch``, safe in a process that has already loaded TensorFlow.
+
+  Triton's native library (which torchvision and timm import through
+  ``torch._dynamo``) segfaults when it is loaded after TensorFlow's, e.g. in
+  a test session or training process that imported the data pipeline
+  first. The converter runs PyTorch on CPU in eager mode and never needs
+  Triton, so in that case it is made unimportable (torch then treats it as
+  absent) before torch is imported.
+  """
+  if 'tensorflow' in sys.modules and 'triton' not in sys.modules:
+    sys.modules['triton'] = None
+  import torch  # pylint: disable=g-import-not-at-top
+  return torch
+
+
 def _np(t):
   return t.detach().cpu().numpy().astype(np.float32)
 
 
-def build_reference(source: str, name: str, num_classes: int = 1000):
+def build_reference(source: str, name: str, num_classes: int = 1000,
+                    **kwargs):
   """A randomly initialized torchvision or timm model (nothing downloaded)."""
   if source == 'torchvision':
+    import_torch()
     import torchvision  # pylint: disable=g-import-not-at-top
     return torchvision.models.get_model(name, weights=None,
-                                        num_classes=num_classes)
+                                        num_classes=num_classes, **kwargs)
   if source == 'timm':
+    import_torch()
     import timm  # pylint: disable=g-import-not-at-top
-    return timm.create_model(name, pretrained=False, num_classes=num_classes)
+    return timm.create_model(name, pretrained=False, num_classes=num_classes,
+                             **kwargs)
   raise ValueError(f'Unknown PyTorch source {source!r}.')
 
 
+# Auxiliary classifiers torchvision builds for training only: absent from
+# its released GoogLeNet weights, never run in eval mode, never converted.
+_OPTIONAL_PREFIXES = ('aux1.', 'aux2.', 'AuxLogits.')
+
+
 def load_weights(module, path: str) -> None:
-  """Loads a state_dict file into ``module``, naming the first misfit."""
-  import torch  # pylint: disable=g-import-not-at-top
-  state = torch.load(path, map_location='cpu', weights_only=True)
-  if isinstance(state, dict) and 'state_dict' in state:
-    state = state['state_dict']
+  """Loads a state_dict file into ``module``, naming the first misfit.
+
+  Accepts a bare state_dict or one under 'state_dict' / 'model' (training
+  checkpoints), with or without DataParallel's 'module.' prefix. Raises
+  ConversionError naming the first tensor the file lacks, the first it has
+  that the model does not (in the file's order), or the first whose shape
+  differs (with both shapes).
+  """
+  torch = import_torch()
+  try:
+    state = torch.load(path, map_location='cpu', weights_only=True)
+  except Exception as e:  # pylint: disable=broad-except
+    raise ConversionError(f'{path} is not a readable torch state_dict: '
+                          f'{e}') from e
+  for key in ('state_dict', 'model'):
+    if isinstance(state, dict) and isinstance(state.get(key), dict):
+      state = state[key]
+  if not isinstance(state, dict):
+    raise ConversionError(f'{path} holds a {type(state).__name__}, not a '
+                          'state_dict (save model.state_dict()).')
+  if state and all(k.startswith('module.') for k in state):
+    state = {k[len('module.'):]: v for k, v in state.items()}
   expected = module.state_dict()
+  model_name = type(module).__name__
+  linears = [n for n, m in module.named_modules()
+             if isinstance(m, torch.nn.Linear)]
   for key, value in expected.items():
     if key not in state:
-      raise ConversionError(f'{path} has no tensor {key!r} (shape '
-                            f'{tuple(value.shape)}) that the model needs.')
+      if key.startswith(_OPTIONAL_PREFIXES):
+        continue
+      raise ConversionError(
+          f'{path} has no tensor {key!r} (shape {tuple(value.shape)}) that '
+          f'{model_name} needs: are these the weights of another model?')
     if tuple(state[key].shape) != tuple(value.shape):
+      hint = (' (a different class count? pass --num_classes)'
+              if linears and key.startswith(linears[-1] + '.') else '')
       raise ConversionError(
           f'{path}: tensor {key!r} has shape {tuple(state[key].shape)}, the '
-          f'model expects {tuple(value.shape)}.')
-  extra = sorted(set(state) - set(expected))
+          f'model expects {tuple(value.shape)}{hint}.')
+  extra = [k for k in state if k not in expected]
   if extra:
-    raise ConversionError(f'{path} has tensors the model does not: {extra[:5]}')
-  module.load_state_dict(state)
+    raise ConversionError(
+        f'{path} has tensor {extra[0]!r} (shape '
+        f'{tuple(state[extra[0]].shape)}) that {model_name} does not have '
+        f'({len(extra)} such tensors): are these the weights of another '
+        'model?')
+  missing_optional = [k for k in expected if k not in state]
+  module.load_state_dict(state, strict=not missing_optional)
 
 
 def randomize_batch_norm(module, seed: int = 0) -> None:
   """Non-trivial BN statistics, so a test exercises them."""
-  import torch  # pylint: disable=g-import-not-at-top
+  torch = import_torch()
   gen = torch.Generator().manual_seed(seed)
   for m in module.modules():
     if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):  # pylint: disable=protected-access
@@ -68,9 +129,20 @@ def reference_layers(module, input_shape, batch: Optional[np.ndarray] = None
                      ) -> list[RefLayer]:
   """``module``'s conv/BN/linear layers in execution order, our layout.
 
-  ``input_shape`` is (H, W, C). Runs one eval-mode forward pass.
+  ``input_shape`` is (H, W, C). Runs one eval-mode forward pass (on zeros,
+  or on ``batch``).
   """
-  import torch  # pylint: disable=g-import-not-at-top
+  return _reference_layers(module, input_shape, batch)[0]
+
+
+def reference_layers_and_logits(module, batch: np.ndarray
+                                ) -> tuple[list[RefLayer], np.ndarray]:
+  """``reference_layers`` and the eval-mode logits of ``batch``, one pass."""
+  return _reference_layers(module, batch.shape[1:], batch)
+
+
+def _reference_layers(module, input_shape, batch):
+  torch = import_torch()
   names = {m: n for n, m in module.named_modules()}
   layers: list[RefLayer] = []
   last_4d: list[tuple[int, int, int]] = []  # (C, H, W) of the latest 4-D output
@@ -114,16 +186,18 @@ def reference_layers(module, input_shape, batch: Optional[np.ndarray] = None
   x = np.zeros((1, *input_shape), np.float32) if batch is None else batch
   try:
     with torch.no_grad():
-      module(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
+      out = module(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
   finally:
     for h in handles:
       h.remove()
-  return layers
+  if isinstance(out, tuple):
+    out = out[0]
+  return layers, out.numpy()
 
 
 def reference_logits(module, batch: np.ndarray) -> np.ndarray:
   """Eval-mode logits of an NHWC batch."""
-  import torch  # pylint: disable=g-import-not-at-top
+  torch = import_torch()
   module.eval()
   with torch.no_grad():
     out = module(torch.from_numpy(batch.transpose(0, 3, 1, 2).copy()))

@@ -52,3 +52,20 @@ NOTES = ("**Reduced budget (CPU):** 100 training steps of batch 128 per net "
          "validation curve is measured every 20 steps on 1,000 held-out "
          "training images; the table's test error is on the 10,000 test "
          "images after the last step.")
+NOTES += """
+
+**What the CPU run of 2026-11-23 showed** (100 steps): the plain nets go the
+way of the paper's Figure 6, plain-56 well behind plain-20 in training error
+(58% vs 28% in the last 10-step window) and in test error (57.6% vs 35.8%).
+But ResNet-56 is *also* far behind ResNet-20 at this point (train error 67%
+vs 28%, test error 70.0% vs 45.1%), even more than plain-56: its loss spikes
+at the start (mean 7.8 over the first 10 steps, against 2.2-2.4 for the
+20-layer nets and 2.3 for plain-56) at lr 0.1 without warmup, and 100 steps
+are not enough to recover. So this short run shows the plain nets'
+degradation direction but does **not** reproduce the paper's ResNet result
+(deeper ResNet = lower error), which appears over tens of thousands of
+iterations; it neither confirms nor refutes it. The full comparison is the
+same sweep without the step limit (or degradation_cifar10.py) on an
+accelerator. The 20-layer validation errors are noisy at this stage
+(ResNet-20: 30% at step 80, 45% at step 100), BatchNorm running averages
+being only a few dozen steps old."""

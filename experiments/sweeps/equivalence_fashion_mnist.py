@@ -28,3 +28,16 @@ HARDWARE_NOTE = ('XLA CPU host devices on a 2-core CPU: not real '
                  'accelerators.')
 NOTES = ('**Reduced budget (CPU):** 8 steps per run: a numerical comparison, '
          'not a trained model.')
+NOTES += """
+
+**What the CPU run of 2026-11-23 showed:** the first step's loss is the
+same to all printed digits on 1 and 8 devices (3.261907: same data, same
+initialization, same forward pass); from step 2 the runs differ by float
+rounding (1.5e-5), and at lr 0.1 that difference grows about a hundredfold
+per step through steps 3-5 (1.3e-3, 2.3e-2, 6.0e-2) while the first updates
+are large and unstable (the loss rises to 3.7 at step 4). This is why the
+40-step runs of scaling_fashion_mnist.py end at different accuracies: the
+devices compute the same update, not bit-identical numbers. (The 8-device
+run's process was hit by a SIGTERM from outside just after it had written
+results.json, hence its exit code -15 in the run record; its results are
+complete.)"""

@@ -1,0 +1,114 @@
+"""Converts torchvision / timm / Keras weights into an Orbax checkpoint of ours.
+
+Usage (from the repository root):
+
+  # A torchvision ResNet-18 (random weights, or a state_dict you have):
+  python -m cnn_jax.convert --source=torchvision --model=resnet18 \\
+      --weights=resnet18-f37072fd.pth --out=/tmp/resnet18_converted
+  # keras.applications (our name -> Keras class: conversion.keras_source):
+  python -m cnn_jax.convert --source=keras --model=resnet50v2 \\
+      --weights=resnet50v2_weights_tf_dim_ordering_tf_kernels.h5 \\
+      --out=/tmp/resnet50v2_converted
+  # timm:
+  python -m cnn_jax.convert --source=timm --model=seresnet50 --out=/tmp/se50
+
+  # Then evaluate or fine-tune from it (a new head if the class count differs):
+  python -m cnn_jax.main --config=configs/resnet18_finetune_fashion_mnist.py \\
+      --config.init_from=/tmp/resnet18_converted --workdir=/tmp/ft
+
+Nothing is downloaded: without ``--weights`` the reference keeps its random
+initialization (useful to check a model's wiring). The reference model is
+built, its weights are paired with our layers (``cnn_jax.conversion``), both
+models run on a random batch, and the checkpoint is written only if their
+logits agree (``--max_relative_error``). ``--out`` then holds
+``{'params', 'batch_stats'}`` at step 0 of an Orbax CheckpointManager
+directory, which ``checkpointing.load_variables`` and ``--config.init_from``
+read. A weights file that does not fit the model stops the conversion with an
+error naming the first mismatched tensor and both shapes.
+"""
+from __future__ import annotations
+
+from absl import app
+from absl import flags
+import jax
+import numpy as np
+
+
+
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
+  """Defines the CLI flags (on a fresh FlagValues in tests)."""
+  fv = flag_values
+  flags.DEFINE_enum('source', None, ['torchvision', 'timm', 'keras'],
+                    'Library of the reference model.', flag_values=fv)
+  flags.DEFINE_string('model', None, 'Our registered model name (python -m '
+                      'cnn_jax.summary --list).', flag_values=fv)
+  flags.DEFINE_string('reference_name', '', "The reference's name for it "
+                      '(default: the same for torchvision/timm, the '
+                      'keras.applications class in keras_source.KERAS_MODELS '
+                      'for keras).', flag_values=fv)
+  flags.DEFINE_string('weights', '', 'Weights file: a torch state_dict '
+                      '(.pth/.pt) or Keras weights (.weights.h5/.h5/.keras). '
+                      'Empty: random initialization.', flag_values=fv)
+  flags.DEFINE_integer('num_classes', 1000, 'Classes of the reference head.',
+                       flag_values=fv)
+  flags.DEFINE_integer('input_size', 0, 'Side of the square input of the '
+                       "verification pass (0: the model's native size). "
+                       'Keras models are built for this size.',
+                       flag_values=fv)
+  flags.DEFINE_float('max_relative_error', 1e-4, 'Refuse to write the '
+                     'checkpoint if max|ours - reference| / max|reference| '
+                     'over the verification batch exceeds this (< 0: never '
+                     'refuse).', flag_values=fv)
+  flags.DEFINE_string('out', None, 'Output directory (must not hold a '
+                      'checkpoint yet).', flag_values=fv)
+
+
+def run(source: str, model: str, out: str, *, reference_name: str = '',
+        weights: str = '', num_classes: int = 1000, input_size: int = 0,
+        max_relative_error: float = 1e-4) -> float:
+  """The CLI's work; returns the verified relative logit difference."""
+  from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
+  result = convert_lib.convert(
+      source, model, reference=reference_name or None, weights=weights,
+      num_classes=num_classes, input_size=input_size or None)
+  err = result.relative_error
+  num_params = sum(int(np.prod(x.shape))
+                   for x in jax.tree.leaves(result.variables['params']))
+  ref = reference_name or convert_lib.reference_name(source, model)
+  print(f'{source} {ref} -> {model}: {num_params:,} parameters; on a random batch of '
+        f'{len(result.batch)} at {result.input_shape}, max relative logit '
+        f'difference {err:.3g} ({result.seconds:.1f} s).')
+  if 0 <= max_relative_error < err:
+    raise SystemExit(
+        f'Not written: the logits differ by {err:.3g} (relative) > '
+        f'--max_relative_error={max_relative_error}. The weights fit, but our '
+        f'{model} does not compute the same function as the reference.')
+  path = convert_lib.save(result.variables, out)
+  print(f'Wrote {path} (load with --config.init_from={path}).')
+  return err
+
+
+def run_flags(fv: flags.FlagValues = flags.FLAGS) -> float:
+  """Runs the parsed flags; ConversionError becomes a SystemExit message."""
+  from cnn_jax.conversion.layer_list import ConversionError  # pylint: disable=g-import-not-at-top
+  for name in ('source', 'model', 'out'):
+    if not fv[name].value:
+      raise app.UsageError(f'--{name} is required.')
+  try:
+    return run(fv.source, fv.model, fv.out,
+               reference_name=fv.reference_name, weights=fv.weights,
+               num_classes=fv.num_classes, input_size=fv.input_size,
+               max_relative_error=fv.max_relative_error)
+  except ConversionError as e:
+    raise SystemExit(f'Conversion failed: {e}') from e
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  run_flags(flags.FLAGS)
+
+
+if __name__ == '__main__':
+  define_flags()
+  app.run(main)
