@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from absl import app
 from absl import flags
+from absl import logging
 import jax
 import numpy as np
 
@@ -68,6 +69,7 @@ def run(source: str, model: str, out: str, *, reference_name: str = '',
         max_relative_error: float = 1e-4) -> float:
   """The CLI's work; returns the verified relative logit difference."""
   from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
+  convert_lib.check_empty(out)  # before the work, not after.
   result = convert_lib.convert(
       source, model, reference=reference_name or None, weights=weights,
       num_classes=num_classes, input_size=input_size or None)
@@ -75,9 +77,19 @@ def run(source: str, model: str, out: str, *, reference_name: str = '',
   num_params = sum(int(np.prod(x.shape))
                    for x in jax.tree.leaves(result.variables['params']))
   ref = reference_name or convert_lib.reference_name(source, model)
-  print(f'{source} {ref} -> {model}: {num_params:,} parameters; on a random batch of '
-        f'{len(result.batch)} at {result.input_shape}, max relative logit '
-        f'difference {err:.3g} ({result.seconds:.1f} s).')
+  print(f'{source} {ref} -> {model}: {num_params:,} parameters; on a random '
+        f'batch of {len(result.batch)} at {result.input_shape}, max relative '
+        f'logit difference {err:.3g} ({result.seconds:.1f} s).')
+  if result.momentum_mismatches:
+    print(f'Note: {len(result.momentum_mismatches)} BatchNorm momenta differ '
+          'from the reference\'s (only fine-tuning is affected), e.g. '
+          f'{result.momentum_mismatches[0]}.')
+  scale = float(np.abs(result.reference_logits).max())
+  if scale < 1e-6:
+    print(f'Note: the reference\'s logits are nearly zero on this batch (max '
+          f'{scale:.3g}; random weights with untrained BatchNorm often vanish '
+          'like this), so the logit check says little here; the weights were '
+          'still paired layer by layer with matching shapes.')
   if 0 <= max_relative_error < err:
     raise SystemExit(
         f'Not written: the logits differ by {err:.3g} (relative) > '
@@ -99,13 +111,14 @@ def run_flags(fv: flags.FlagValues = flags.FLAGS) -> float:
                reference_name=fv.reference_name, weights=fv.weights,
                num_classes=fv.num_classes, input_size=fv.input_size,
                max_relative_error=fv.max_relative_error)
-  except ConversionError as e:
+  except (ConversionError, FileExistsError) as e:
     raise SystemExit(f'Conversion failed: {e}') from e
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every file at INFO.
   run_flags(flags.FLAGS)
 
 

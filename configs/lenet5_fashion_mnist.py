@@ -3,8 +3,9 @@
 Run:
   python -m cnn_jax.main --config=configs/lenet5_fashion_mnist.py --workdir=/tmp/lenet5
 
-Expect: ~90.5% test accuracy after 10 epochs (55k train / 5k validation images,
-batch 128); about 3 minutes on 2 CPU cores. Measured figures are in README.md.
+Expect: 90.82% test / 91.88% validation accuracy after 10 epochs (55k train /
+5k validation images, batch 128; the run is deterministic), 2 min 9 s on an
+idle 2-core CPU (measured 2026-11-23; README.md).
 """
 from configs import base
 

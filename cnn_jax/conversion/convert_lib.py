@@ -40,6 +40,7 @@ TORCH_NAMES: dict[str, dict[str, str]] = {'torchvision': {}, 'timm': {}}
 
 def reference_name(source: str, model: str) -> str:
   """The reference's own name for our registered ``model``."""
+  pairs = []
   if source == 'keras':
     from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
     return keras_source.KERAS_MODELS.get(model, model)
@@ -58,6 +59,10 @@ class Conversion:
   our_logits: np.ndarray
   reference_logits: np.ndarray
   seconds: float
+  # Our BatchNorm layers whose momentum differs from the reference's: no
+  # effect on the converted function, only on how fine-tuning updates the
+  # statistics.
+  momentum_mismatches: list[str] = dataclasses.field(default_factory=list)
 
   @property
   def relative_error(self) -> float:
@@ -84,7 +89,8 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
     input_size: side of the square probe input (default: our model's native
       size). Fully convolutional parts make the weights independent of it.
     batch_size: probe batch size.
-    seed: seed of the probe batch (and of the randomized BN statistics).
+    seed: seed of the probe batch, of the reference's random initialization
+      and of the randomized BN statistics.
     randomize_batch_norm: give the reference's BN layers random statistics
       and affine parameters first (tests: freshly initialized BN is the
       identity and would hide mistakes in the statistics).
@@ -103,6 +109,7 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
   batch = np.random.default_rng(seed).normal(
       size=(batch_size, *input_shape)).astype(np.float32)
 
+  pairs = []
   if source == 'keras':
     from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
     ref = keras_source.build_reference(ref_name, input_shape, num_classes,
@@ -116,9 +123,10 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
     # (every variable checked to come from the reference): its logits are
     # our model's, and a second compile is saved.
     variables, logits = layer_list.assemble_by_dataflow(ref_layers, ours,
-                                                        batch)
+                                                        batch, pairs=pairs)
   elif source in ('torchvision', 'timm'):
     from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
+    torch_source.import_torch().manual_seed(seed)  # reproducible random init
     ref = torch_source.build_reference(source, ref_name, num_classes,
                                        **(reference_kwargs or {}))
     if weights:
@@ -127,8 +135,9 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
       torch_source.randomize_batch_norm(ref, seed)
     ref_layers, ref_logits = torch_source.reference_layers_and_logits(
         ref, batch)
-    variables = layer_list.assemble(
-        ref_layers, layer_list.our_layers(ours, input_shape))
+    our_layers = layer_list.our_layers(ours, input_shape)
+    variables = layer_list.assemble(ref_layers, our_layers)
+    pairs.extend(zip(ref_layers, our_layers))
     # Jitted: one XLA compile of the model costs less CPU than running it op
     # by op (each op compiled on its own).
     logits = layer_list.run_once(
@@ -139,7 +148,16 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
     logits = logits[0]
   return Conversion(variables, ours, ref, input_shape, batch,
                     np.asarray(logits), np.asarray(ref_logits),
-                    time.perf_counter() - start)
+                    time.perf_counter() - start,
+                    layer_list.momentum_mismatches(pairs))
+
+
+def check_empty(directory: str) -> None:
+  """Raises FileExistsError if ``directory`` already holds a checkpoint."""
+  if os.path.isdir(directory) and any(
+      name.isdigit() for name in os.listdir(directory)):
+    raise FileExistsError(f'{os.path.abspath(directory)} already holds a '
+                          'checkpoint (step 0); choose an empty --out.')
 
 
 def save(variables: dict[str, Any], directory: str) -> str:
@@ -150,13 +168,11 @@ def save(variables: dict[str, Any], directory: str) -> str:
   """
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   directory = os.path.abspath(directory)
+  check_empty(directory)
   tree = {'params': variables['params'],
           'batch_stats': variables.get('batch_stats', {})}
   manager = ocp.CheckpointManager(
       directory, options=ocp.CheckpointManagerOptions(create=True))
-  if 0 in manager.all_steps():
-    raise FileExistsError(f'{directory} already holds a checkpoint (step 0); '
-                          'choose an empty --out.')
   manager.save(0, args=ocp.args.StandardSave(tree))
   manager.wait_until_finished()
   manager.close()

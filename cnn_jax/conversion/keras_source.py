@@ -1,9 +1,9 @@
-"""Reads a Keras 3 (``keras.applications``) model as an ordered list of layers.
+"""Reads a Keras 3 (``keras.applications``) model as a list of layers.
 
-Keras applications are functional models whose ``layers`` list is in graph
-construction order, which is the order their code runs the layers in. Keras
-already uses our layouts (NHWC, HWIO conv kernels, (in, out) dense kernels);
-what differs is handled here:
+Keras runs on any backend (JAX by default: ``KERAS_BACKEND`` is set to
+'jax' unless Keras was already imported, e.g. by TensorFlow, with another).
+It already uses our layouts (NHWC, HWIO conv kernels, (in, out) dense
+kernels); what differs is handled here:
 
 * ``DepthwiseConv2D`` kernels are (kh, kw, C, multiplier); ours, a grouped
   conv with ``feature_group_count=C``, are (kh, kw, 1, C * multiplier).
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -52,14 +53,29 @@ KERAS_MODELS = {
 
 
 def _keras():
-  """Keras on the JAX backend (set before Keras is first imported)."""
+  """Keras, on the backend it was (or will be) imported with.
+
+  Any backend works; JAX is the default here (``KERAS_BACKEND`` unset before
+  Keras' first import). Note that ``import tensorflow`` imports Keras too,
+  with its default TensorFlow backend, unless KERAS_BACKEND is set first.
+  """
   os.environ.setdefault('KERAS_BACKEND', 'jax')
   import keras  # pylint: disable=g-import-not-at-top
-  if keras.backend.backend() != 'jax':
-    raise RuntimeError(
-        f'Keras runs on the {keras.backend.backend()!r} backend; the '
-        'converter needs KERAS_BACKEND=jax, set before Keras is imported.')
   return keras
+
+
+def _numpy(value) -> np.ndarray:
+  """A Keras variable's or tensor's value as a float32 NumPy array."""
+  value = getattr(value, 'value', value)  # a Keras variable's backend value
+  if hasattr(value, 'numpy'):  # TensorFlow / PyTorch tensors
+    value = value.numpy()
+  return np.asarray(value, np.float32)
+
+
+# Model -> its layers in the order its code called them (see the module
+# docstring). Kept outside the model: Keras tracks a list attribute of a model
+# as part of its saved state.
+_CALL_ORDER: 'weakref.WeakKeyDictionary' = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
@@ -91,7 +107,7 @@ def _record_call_order(order: list):
 def _numpy_initializers(seed: int = 0):
   """Keras' random initializers drawing from NumPy instead of JAX.
 
-  Same distributions; only the generator differs. With the JAX backend every
+  Same distributions; only the generator differs. On the JAX backend every
   weight shape otherwise compiles its own threefry program (about 0.5 s of
   CPU each, dozens per model), which dominates building a reference.
   """
@@ -164,7 +180,7 @@ def build_reference(name: str, input_shape, num_classes: int = 1000,
     if id(op) in layers and id(op) not in seen:
       seen.add(id(op))
       call_order.append(op)
-  model._cnn_jax_call_order = call_order  # pylint: disable=protected-access
+  _CALL_ORDER[model] = call_order
   return model
 
 
@@ -202,21 +218,26 @@ def _without_softmax(model):
 
 
 def _run(model, batch: np.ndarray) -> list[np.ndarray]:
-  """Eval-mode outputs of ``model`` on ``batch``, as one jitted function.
+  """Eval-mode outputs of ``model`` on ``batch``.
 
-  Compiling the whole graph once costs far less than calling the model
-  eagerly, which compiles every op separately (JAX backend).
+  On the JAX backend, as one jitted function: calling the model eagerly
+  compiles every op separately, which costs far more than compiling the
+  whole graph once.
   """
-  trainable = [v.value for v in model.trainable_variables]
-  non_trainable = [v.value for v in model.non_trainable_variables]
+  keras = _keras()
+  batch = np.asarray(batch, np.float32)
+  if keras.backend.backend() == 'jax':
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
 
-  def fn(t, n, x):
-    return model.stateless_call(t, n, x, training=False)[0]
+    def fn(t, n, x):
+      return model.stateless_call(t, n, x, training=False)[0]
 
-  out = run_once(fn, trainable, non_trainable,
-                 np.asarray(batch, np.float32))
+    out = run_once(fn, trainable, non_trainable, batch)
+  else:
+    out = model(batch, training=False)
   out = out if isinstance(out, (list, tuple)) else [out]
-  return [np.asarray(a, np.float32) for a in out]
+  return [_numpy(a) for a in out]
 
 
 def reference_layers_and_logits(model, batch: np.ndarray
@@ -240,7 +261,7 @@ def _reference_layers(model, batch, logits: bool):
   L = keras.layers
   kinds = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D,
            L.BatchNormalization, L.Dense)
-  ordered = getattr(model, '_cnn_jax_call_order', None) or model.layers
+  ordered = _CALL_ORDER.get(model) or model.layers
   ordered = [l for l in ordered if isinstance(l, kinds)]
   inputs = [None] * len(ordered)
   unpadded = [()] * len(ordered)
@@ -259,7 +280,7 @@ def _reference_layers(model, batch, logits: bool):
       chains.append(chain)
     outputs = tensors + (list(model.outputs) if logits else [])
     with _without_softmax(model):
-      values = _run(keras.Model(model.inputs, outputs), batch)
+      values = _run(keras.Model(model.input, outputs), batch)
     if logits:
       ref_logits = values[len(tensors)]
     k = 0
@@ -269,7 +290,7 @@ def _reference_layers(model, batch, logits: bool):
       k += 1 + len(chain)
   out = []
   for layer, x, alt in zip(ordered, inputs, unpadded):
-    w = {v.path.split('/')[-1]: np.asarray(v.value, np.float32)
+    w = {v.path.split('/')[-1]: _numpy(v)
          for v in layer.weights}
     name = layer.name
     if isinstance(layer, L.SeparableConv2D):
@@ -300,7 +321,9 @@ def _reference_layers(model, batch, logits: bool):
         t['scale'] = w['gamma']
       if 'beta' in w:
         t['bias'] = w['beta']
-      out.append(RefLayer('bn', name, t, input=x))
+      # Keras' momentum weights the running value, as Flax's does.
+      out.append(RefLayer('bn', name, t, input=x, epsilon=layer.epsilon,
+                          momentum=layer.momentum))
     elif isinstance(layer, L.Dense):
       out.append(RefLayer('dense', name, dict(w), input=x))
   return out, ref_logits

@@ -1,9 +1,9 @@
-"""Models as ordered lists of parameterized layers, and matching two lists.
+"""Models as lists of parameterized layers, and pairing two such lists.
 
 Conversion pairs the reference's parameterized layers (conv, batch norm,
-dense) with ours in *execution order*: both sides run a forward pass and
-record each such layer as it is called. Layouts differ and are converted on
-the reference side, where the reference's convention lives:
+dense) with ours (by execution order or by data flow, below). Layouts differ
+and are converted on the reference side, where the reference's convention
+lives:
 
 * conv kernels: PyTorch OIHW -> HWIO; grouped/depthwise kernels keep their
   per-group input dimension (PyTorch (C*m, 1, kh, kw) -> (kh, kw, 1, C*m)).
@@ -14,7 +14,12 @@ the reference side, where the reference's convention lives:
   moving_mean/moving_variance (Keras) -> scale/bias/mean/var. Epsilon and
   momentum are model hyper-parameters, set in each model's definition to the
   reference's values (PyTorch 1e-5 unless the model says otherwise, Keras
-  1e-3 or 1.001e-5); they are not part of the weights.
+  1e-3 or 1.001e-5); they are not part of the weights, but each pair is
+  checked: an epsilon that differs is a ConversionError (it changes the
+  function), a momentum that differs is reported (``momentum_mismatches``;
+  it changes only fine-tuning). Momentum is compared in Flax's convention,
+  which weights the running value: PyTorch's ``momentum=0.1`` is Flax's 0.9,
+  Keras' 0.99 is Flax's 0.99.
 * padding: PyTorch's symmetric padding vs TF/Keras 'SAME' (extra row/column
   at the end for even inputs with stride 2) is likewise part of each model's
   definition (``layers.ConvBNAct(padding=...)``), not of the weights.
@@ -28,15 +33,18 @@ Two ways to pair the layers:
   whose layer list is not in our call order (a Keras functional model lists
   its layers in a depth-first walk of the graph, and its application code
   builds e.g. the ResNet shortcut before the main branch, while we call it
-  after). Our model runs once, eagerly, on a probe batch; each time it calls a
+  after). Our model runs once on a probe batch; each time it calls a
   conv/BN/dense layer, the reference layer with the same input activation
-  (and weight shapes) provides the weights, so every later input is again
-  comparable. Parallel branches that read the same tensor with the same
-  weight shapes (Inception's 1x1 reductions, NASNet's two 3x3 separable convs
-  on ``p``) cannot be told apart by their input: those ties go to the
-  reference's call order (``RefLayer`` order), which must then match ours.
-  A layer whose input matches no reference input pinpoints where the wiring
-  differs.
+  (within ``rtol``) and weight shapes provides the weights, so every later
+  input is again comparable. An input may also match the reference layer's
+  input before a separate ZeroPadding2D (``RefLayer.input_alternatives``),
+  which we fold into the conv's padding. Parallel branches that read the
+  same tensor with the same weight shapes (Inception's 1x1 reductions,
+  NASNet's two 3x3 separable convs on ``p``) cannot be told apart by their
+  input: those ties go to the reference's call order (``RefLayer`` order),
+  which must then match ours (a wrong guess shows up one layer later as an
+  input that matches nothing). A layer whose input matches no reference
+  input pinpoints where the wiring differs.
 """
 from __future__ import annotations
 
@@ -68,6 +76,10 @@ class RefLayer:
   # ZeroPadding2D that the reference applies as a separate layer and we as
   # the conv's own padding.
   input_alternatives: tuple[np.ndarray, ...] = ()
+  # BatchNorm hyper-parameters in Flax's convention (``momentum`` weights the
+  # running average: PyTorch's 0.1 is 0.9), checked against ours.
+  epsilon: Optional[float] = None
+  momentum: Optional[float] = None
 
 
 @dataclasses.dataclass
@@ -76,6 +88,8 @@ class OurLayer:
   path: tuple[str, ...]
   shapes: dict[str, tuple[int, ...]]
   collection: dict[str, str]  # tensor name -> 'params' / 'batch_stats'
+  epsilon: Optional[float] = None  # BatchNorm only.
+  momentum: Optional[float] = None
 
 
 class ConversionError(ValueError):
@@ -94,13 +108,14 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
     module = context.module
     if context.method_name == '__call__' and isinstance(
         module, (nn.Conv, nn.BatchNorm, nn.Dense)):
-      order.append(tuple(module.path))
+      order.append((tuple(module.path), getattr(module, 'epsilon', None),
+                    getattr(module, 'momentum', None)))
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(record):
     jax.eval_shape(lambda v: model.apply(v, x, train=False), variables)
   layers, seen = [], set()
-  for path in order:
+  for path, epsilon, momentum in order:
     if path in seen:
       raise ConversionError(f'{"/".join(path)} is called twice: shared layers '
                             'are not supported by the converter.')
@@ -115,7 +130,7 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
           shapes[name], collection[name] = tuple(leaf.shape), col
     kind = 'bn' if 'mean' in shapes else ('conv' if len(
         shapes.get('kernel', ())) == 4 else 'dense')
-    layers.append(OurLayer(kind, path, shapes, collection))
+    layers.append(OurLayer(kind, path, shapes, collection, epsilon, momentum))
   return layers
 
 
@@ -154,33 +169,39 @@ def assemble(ref: list[RefLayer], ours: list[OurLayer],
   naming the first pair that does not fit.
   """
   ours = [layer for layer in ours if not skip or layer.path not in skip]
-  if len(ref) != len(ours):
-    kinds = lambda ls: {k: sum(l.kind == k for l in ls) for k in KINDS}
-    raise ConversionError(
-        f'The reference has {len(ref)} parameterized layers {kinds(ref)}, '
-        f'our model {len(ours)} {kinds(ours)}.')
+  kinds = lambda ls: {k: sum(l.kind == k for l in ls) for k in KINDS}  # noqa: E731
+  counts = (f'The reference has {len(ref)} parameterized layers {kinds(ref)}, '
+            f'our model {len(ours)} {kinds(ours)}.')
   out = {'params': {}, 'batch_stats': {}}
-  for r, o in zip(ref, ours):
-    where = '/'.join(o.path)
-    if r.kind != o.kind or set(r.tensors) != set(o.shapes):
+  for i, (r, o) in enumerate(zip(ref, ours)):
+    error = _fit_error(r, o)
+    if error:
       raise ConversionError(
-          f'Reference layer {r.name!r} ({r.kind}: {sorted(r.tensors)}) does '
-          f'not fit our {where!r} ({o.kind}: {sorted(o.shapes)}).')
+          f'Layer {i + 1}: {error}' + (f' {counts}' if len(ref) != len(ours)
+                                       else ''))
     for name, value in r.tensors.items():
-      if tuple(value.shape) != o.shapes[name]:
-        raise ConversionError(
-            f'Reference tensor {r.name}.{name} has shape {tuple(value.shape)} '
-            f'(in our layout) but our {where}/{name} has shape '
-            f'{o.shapes[name]}.')
       node = out[o.collection[name]]
       for key in o.path:
         node = node.setdefault(key, {})
       node[name] = np.asarray(value, np.float32)
+  if len(ref) != len(ours):
+    first = (f'reference layer {ref[len(ours)].name!r}' if len(ref) > len(ours)
+             else f'our {"/".join(ours[len(ref)].path)!r}')
+    raise ConversionError(f'{counts} The first without a counterpart: '
+                          f'{first}.')
   return out
 
 
 def _relative_difference(a: np.ndarray, b: np.ndarray) -> float:
-  return float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12))
+  """max|a - b| / max|b|, without an absolute floor.
+
+  Random weights with untrained BatchNorm can shrink activations to 1e-19
+  (Keras' MobileNet at 224): a floor would make every such tensor "equal".
+  """
+  diff, scale = np.max(np.abs(a - b)), np.max(np.abs(b))
+  if scale == 0:
+    return 0.0 if diff == 0 else np.inf
+  return float(diff / scale)
 
 
 def _fit_error(r: RefLayer, o: OurLayer) -> Optional[str]:
@@ -194,11 +215,33 @@ def _fit_error(r: RefLayer, o: OurLayer) -> Optional[str]:
       return (f'Reference tensor {r.name}.{name} has shape '
               f'{tuple(value.shape)} (in our layout) but our {where}/{name} '
               f'has shape {o.shapes[name]}.')
+  if (r.epsilon is not None and o.epsilon is not None
+      and not np.isclose(r.epsilon, o.epsilon, rtol=1e-6, atol=0)):
+    # Part of the function, not of the weights: our model must set it.
+    return (f'Reference BatchNorm {r.name!r} has epsilon {r.epsilon:g} but '
+            f'our {where!r} has {o.epsilon:g}: the model definition must use '
+            "the reference's epsilon.")
   return None
 
 
+def momentum_mismatches(pairs) -> list[str]:
+  """BatchNorm momenta (Flax convention) that differ from the reference's.
+
+  They do not change the eval-mode function, only how fine-tuning updates
+  the statistics, so the converter reports them instead of refusing.
+  """
+  out = []
+  for r, o in pairs:
+    if (r.momentum is not None and o.momentum is not None
+        and not np.isclose(r.momentum, o.momentum, rtol=1e-6, atol=0)):
+      out.append(f'{"/".join(o.path)}: {o.momentum:g} (reference '
+                 f'{r.name}: {r.momentum:g})')
+  return out
+
+
 def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
-                         batch: np.ndarray, rtol: float = 1e-3
+                         batch: np.ndarray, rtol: float = 1e-3,
+                         pairs: Optional[list] = None
                          ) -> tuple[dict[str, Any], np.ndarray]:
   """Pairs layers by their input activations on ``batch`` (see module doc).
 
@@ -209,7 +252,8 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
   the reference layer and returns its tensors, which the layer then uses.
 
   Returns ``({'params', 'batch_stats'}, our_logits)``; the logits are those
-  of our model with the assembled variables, in eval mode. Raises
+  of our model with the assembled variables, in eval mode. ``pairs``, if
+  given, receives the (RefLayer, OurLayer) pairs in our call order. Raises
   ConversionError at the first of our layers whose input matches no unused
   reference layer or whose match has differently shaped weights (naming the
   tensor and both shapes), or if layers are left unpaired on either side.
@@ -221,6 +265,8 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
                           'dropout': jax.random.key(1)}, batch, train=False))
   variables = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
   used: dict[int, tuple[str, ...]] = {}  # ref index -> our path.
+  ours: dict[tuple[str, ...], OurLayer] = {}
+  call_order: dict[tuple[str, ...], int] = {}
   seen: set[tuple[str, ...]] = set()
   last = [None]  # ref index paired with our previous layer call.
   errors: list[Exception] = []
@@ -276,7 +322,11 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
           o_shapes[name], collection[name] = tuple(leaf.shape), col
     kind = 'bn' if 'mean' in o_shapes else (
         'conv' if len(o_shapes.get('kernel', ())) == 4 else 'dense')
-    o = OurLayer(kind, path, o_shapes, collection)
+    o = OurLayer(kind, path, o_shapes, collection,
+                 getattr(module, 'epsilon', None),
+                 getattr(module, 'momentum', None))
+    ours[path] = o
+    call_order[path] = len(call_order)
     structs = {n: jax.ShapeDtypeStruct(s, jnp.float32)
                for n, s in o_shapes.items()}
 
@@ -323,4 +373,7 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
                                      dict(assembled.get('batch_stats', {})))}
   if isinstance(logits, (tuple, list)):
     logits = logits[0]
+  if pairs is not None:
+    pairs.extend(sorted(((ref[i], ours[p]) for i, p in used.items()),
+                        key=lambda pair: call_order[pair[1].path]))
   return out, np.asarray(logits)

@@ -160,7 +160,9 @@ def _reference_layers(module, input_shape, batch):
       t = {'mean': _np(m.running_mean), 'var': _np(m.running_var)}
       if m.weight is not None:
         t.update(scale=_np(m.weight), bias=_np(m.bias))
-      layers.append(RefLayer('bn', name, t))
+      # PyTorch's momentum weights the new batch; Flax's the running value.
+      momentum = None if m.momentum is None else 1.0 - m.momentum
+      layers.append(RefLayer('bn', name, t, epsilon=m.eps, momentum=momentum))
     elif isinstance(m, torch.nn.Linear):
       kernel = _np(m.weight).T
       # Only the *latest* 4-D output can be what was flattened into this

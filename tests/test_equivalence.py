@@ -1,0 +1,129 @@
+"""Each ImageNet architecture computes its reference's function.
+
+For every architecture a reference library has (torchvision, keras.applications,
+timm), the test builds the reference with random weights and random BatchNorm
+statistics, converts it with the code path of ``python -m cnn_jax.convert``
+(``conversion.convert_lib.convert``) and compares eval-mode logits on the same
+random batch of two: max|ours - reference| / max|reference| < 1e-4 in float32
+on CPU. A parameter count can match while the wiring is wrong; this cannot.
+BatchNorm epsilon (part of the function) and momentum (a training setting)
+must equal the reference's too.
+
+Inputs are reduced to keep the suite in its time budget: 32x32 where the
+architecture allows it (the global pool makes the weights independent of the
+resolution; AlexNet and VGG's adaptive pooling repeats a 1x1 map), 64 for
+AlexNet (its stride-4 stem and three pools need 63), 75 for Inception v3 (its
+minimum), 71 for Xception. Heads have 10 classes. The heaviest variants are
+marked ``slow`` (every family keeps a quick member); CI runs them all.
+"""
+import importlib.util
+import os
+
+import pytest
+
+# Keras must come up on the JAX backend (the converter runs it jitted).
+os.environ.setdefault('KERAS_BACKEND', 'jax')
+
+from cnn_jax import models
+
+TOL = 1e-4
+slow = pytest.mark.slow
+
+
+def case(source, model, size=32, marks=()):
+  return pytest.param(source, model, size, id=f'{source}-{model}',
+                      marks=marks)
+
+
+TORCHVISION = [
+    case('torchvision', 'alexnet', 64),
+    *[case('torchvision', f'vgg{d}{bn}', marks=slow if d >= 16 else ())
+      for d in (11, 13, 16, 19) for bn in ('', '_bn')],
+    case('torchvision', 'googlenet'),
+    case('torchvision', 'inception_v3', 75),
+    case('torchvision', 'resnet18'),
+    case('torchvision', 'resnet34'),
+    case('torchvision', 'resnet50'),
+    case('torchvision', 'resnet101', marks=slow),
+    case('torchvision', 'resnet152', marks=slow),
+    case('torchvision', 'resnext50_32x4d'),
+    case('torchvision', 'resnext101_32x8d', marks=slow),
+    case('torchvision', 'resnext101_64x4d', marks=slow),
+    case('torchvision', 'wide_resnet50_2'),
+    case('torchvision', 'wide_resnet101_2', marks=slow),
+    case('torchvision', 'densenet121'),
+    case('torchvision', 'densenet161', marks=slow),
+    case('torchvision', 'densenet169', marks=slow),
+    case('torchvision', 'densenet201', marks=slow),
+    case('torchvision', 'mobilenet_v2'),
+    case('torchvision', 'mobilenet_v3_large'),
+    case('torchvision', 'mobilenet_v3_small'),
+    *[case('torchvision', f'efficientnet_b{i}', marks=slow if i >= 2 else ())
+      for i in range(8)],
+]
+KERAS = [
+    case('keras', 'xception', 71),
+    case('keras', 'mobilenet_keras'),
+    case('keras', 'resnet50_keras'),
+    case('keras', 'resnet50v2'),
+    case('keras', 'resnet101v2', marks=slow),
+    case('keras', 'resnet152v2', marks=slow),
+    case('keras', 'inception_v3_keras', 75),
+    case('keras', 'densenet121_keras'),
+    case('keras', 'nasnetamobile'),
+    case('keras', 'nasnetalarge', marks=slow),
+]
+TIMM = [
+    case('timm', 'seresnet50'),
+    case('timm', 'seresnext50_32x4d'),
+    case('timm', 'senet154', marks=slow),
+    case('timm', 'mobilenetv1_100'),
+    case('timm', 'mobilenetv1_125'),
+    case('timm', 'legacy_xception', 71),
+]
+CASES = TORCHVISION + KERAS + TIMM
+
+_NEEDS = {'torchvision': ('torch', 'torchvision'), 'timm': ('torch', 'timm'),
+          'keras': ('keras',)}
+
+
+def _require(source):
+  if 'torch' in _NEEDS[source]:
+    from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
+    try:  # safe after TensorFlow (see import_torch)
+      torch_source.import_torch()
+    except ImportError:
+      pass
+  for module in _NEEDS[source]:
+    pytest.importorskip(module)
+
+
+def test_every_listed_architecture_is_registered():
+  known = set(models.known_models())
+  listed = [p.values[1] for p in CASES]
+  assert sorted(set(listed) - known) == []
+  assert len(listed) == len(set(listed))
+
+
+@pytest.mark.skipif(importlib.util.find_spec('keras') is None,
+                    reason='keras is not installed')
+def test_every_keras_model_in_the_name_table_is_tested():
+  from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+  tested = {p.values[1] for p in KERAS}
+  assert set(keras_source.KERAS_MODELS) == tested
+
+
+@pytest.mark.parametrize('source,model,size', CASES)
+def test_logits_match_the_reference(source, model, size):
+  _require(source)
+  from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
+  result = convert_lib.convert(source, model, num_classes=10,
+                               input_size=size, randomize_batch_norm=True)
+  err = result.relative_error
+  print(f'{source} {model} at {size}x{size}: relative error {err:.2e} '
+        f'({result.seconds:.1f} s)')
+  assert result.our_logits.shape == result.reference_logits.shape == (2, 10)
+  assert err < TOL, f'{model}: relative logit error {err:.3g}'
+  # BatchNorm epsilon is checked during conversion; momentum (a training
+  # convention: PyTorch's 0.1 is Flax's 0.9) must match too.
+  assert not result.momentum_mismatches, result.momentum_mismatches[:3]
