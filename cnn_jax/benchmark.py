@@ -5,7 +5,8 @@ Run::
   python -m cnn_jax.benchmark --config=configs/resnet20_cifar10.py \
       [--config.dtype=bfloat16] [--config.batch_size=N] [--steps=50] \
       [--warmup=5] [--mode=train|eval|input|all] [--json_out=FILE] \
-      [--peak_flops=F] [--host_devices=N] [--cpu_tuning=auto|none|fast]
+      [--peak_flops=F] [--config.host_devices=N] \
+      [--config.cpu_tuning=auto|none]
 
 Train / eval (``--mode=train``, ``eval``): the config's model, optimizer and
 batch size on random images shaped like the config's dataset (the dataset is
@@ -34,9 +35,9 @@ Input (``--mode=input``): images/s of the real training pipeline
 augmentation, normalization, batching, ``as_numpy``) on the config's real
 dataset, and per CPU core of this process.
 
-CPU hosts: ``--host_devices=N`` splits the host into N XLA devices before JAX
+CPU hosts: ``--config.host_devices=N`` splits the host into N XLA devices before JAX
 starts (``--xla_force_host_platform_device_count``) and, with the default
-``--config.num_devices=-1``, the batch over all of them; ``--cpu_tuning``
+``--config.num_devices=-1``, the batch over all of them; ``--config.cpu_tuning``
 applies :mod:`cnn_jax.ops.cpu_tuning` (``auto``: the fast settings on a CPU
 backend). ``python -m experiments.benchmarks.torch_peer`` times the same
 models in PyTorch in the same process.
@@ -425,9 +426,9 @@ def run(argv) -> dict[str, Any]:
   if len(argv) > 1:
     raise ValueError(f'Unexpected arguments: {argv[1:]}')
   from cnn_jax.ops import cpu_tuning  # pylint: disable=g-import-not-at-top
-  cpu_tuning.configure(host_devices=flags_.host_devices,
-                       tuning=flags_.cpu_tuning)
   config = flags_.config
+  cpu_tuning.configure(host_devices=config.host_devices,
+                       tuning=config.cpu_tuning)
   modes = ('train', 'eval') if flags_.mode == 'all' else (flags_.mode,)
   results: dict[str, Any] = {}
   step_modes = tuple(m for m in modes if m in ('train', 'eval'))
@@ -462,10 +463,6 @@ def define_flags():
   flags.DEFINE_integer('input_batches', 50, 'Timed input-pipeline batches.')
   flags.DEFINE_float('peak_flops', 0.0,
                      'Peak FLOP/s per device for MFU (0: from the table).')
-  flags.DEFINE_integer('host_devices', 0, 'CPU only: split the host into this'
-                       ' many XLA devices (0: leave as is).')
-  flags.DEFINE_enum('cpu_tuning', 'auto', ['auto', 'none', 'fast'],
-                    'XLA:CPU settings (cnn_jax.ops.cpu_tuning).')
   flags.DEFINE_string('json_out', '', 'Also write the figures here.')
   flags.mark_flags_as_required(['config'])
 

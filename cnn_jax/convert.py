@@ -35,7 +35,6 @@ import jax
 import numpy as np
 
 
-
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines the CLI flags (on a fresh FlagValues in tests)."""
   fv = flag_values

@@ -7,6 +7,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from cnn_jax import sharding
+from cnn_jax.ops import cpu_tuning
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
@@ -18,6 +19,9 @@ flags.mark_flags_as_required(['config', 'workdir'])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  # Before anything starts JAX's backend: XLA_FLAGS are read once.
+  cpu_tuning.configure(host_devices=FLAGS.config.host_devices,
+                       tuning=FLAGS.config.cpu_tuning)
   sharding.maybe_initialize_distributed()
   from cnn_jax import train  # pylint: disable=g-import-not-at-top
   train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

@@ -347,6 +347,17 @@ def probe_devices(env: dict[str, str]) -> dict[str, Any]:
   return _probe_cache[key]
 
 
+def _probe_env(sweep: Sweep, run: Run) -> dict[str, str]:
+  """The run's environment plus the host devices its config asks for."""
+  env = dict(run.env)
+  n = run_overrides(sweep, run).get('host_devices', 0)
+  if n and int(n) > 0:
+    flags = re.sub(re.escape(HOST_DEVICE_FLAG) + r'=\S*', '',
+                   env.get('XLA_FLAGS', os.environ.get('XLA_FLAGS', '')))
+    env['XLA_FLAGS'] = f'{flags} {HOST_DEVICE_FLAG}={int(n)}'.strip()
+  return env
+
+
 def describe_devices(d: dict[str, Any]) -> str:
   if not d:
     return 'unknown devices'
@@ -445,7 +456,7 @@ def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
   attempt = {'start': _now(), 'resumed_from_step': resume_step,
              'runner': _INVOCATION,
              'commit': git_commit(), 'host': cpu_info(),
-             'devices': probe_devices(run.env),
+             'devices': probe_devices(_probe_env(sweep, run)),
              'loadavg_start': list(os.getloadavg())}
   meta.setdefault('attempts', []).append(attempt)
   _write_meta(workdir, meta)

@@ -73,6 +73,11 @@ def test_grid_and_commands():
   env = sweep_lib.child_env({'XLA_FLAGS': '--xla_force_host_platform_'
                                           'device_count=4'})
   assert env['XLA_FLAGS'].count('device_count') == 1
+  # A run whose config asks for host devices is probed (and labelled) with
+  # them, whatever its environment says.
+  sweep.common['host_devices'] = 3
+  probe_env = sweep_lib._probe_env(sweep, runs[0])  # pylint: disable=protected-access
+  assert probe_env['XLA_FLAGS'] == '--xla_force_host_platform_device_count=3'
 
 
 def test_runs_then_skips_finished_runs(tiny):

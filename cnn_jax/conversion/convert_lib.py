@@ -40,7 +40,6 @@ TORCH_NAMES: dict[str, dict[str, str]] = {'torchvision': {}, 'timm': {}}
 
 def reference_name(source: str, model: str) -> str:
   """The reference's own name for our registered ``model``."""
-  pairs = []
   if source == 'keras':
     from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
     return keras_source.KERAS_MODELS.get(model, model)

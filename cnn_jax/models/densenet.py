@@ -41,8 +41,8 @@ from cnn_jax.models.registry import register
 
 
 def _conv(features: int, kernel_size: int, dtype: Any, name: str,
-          use_bias: bool = False) -> nn.Conv:
-  return nn.Conv(features, (kernel_size, kernel_size),
+          use_bias: bool = False) -> layers.Conv:
+  return layers.Conv(features, (kernel_size, kernel_size),
                  padding=layers.symmetric_padding(kernel_size),
                  use_bias=use_bias, kernel_init=layers.conv_kernel_init,
                  dtype=dtype, name=name)

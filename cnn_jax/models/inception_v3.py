@@ -46,7 +46,7 @@ class ConvBNNoScale(nn.Module):
     k = ((self.kernel_size,) * 2 if isinstance(self.kernel_size, int)
          else tuple(self.kernel_size))
     s = (self.strides,) * 2 if isinstance(self.strides, int) else self.strides
-    x = nn.Conv(self.features, k, s, padding=self.padding, use_bias=False,
+    x = layers.Conv(self.features, k, s, padding=self.padding, use_bias=False,
                 kernel_init=layers.conv_kernel_init, dtype=self.dtype,
                 name='conv')(x)
     x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,

@@ -177,7 +177,7 @@ class LeNet5(nn.Module):
       if name == 'c3' and self.c3_table:
         x = PartialConv(C3_TABLE, dtype=self.dtype, name=name)(x)
       else:
-        x = nn.Conv(features, (5, 5), padding='VALID', dtype=self.dtype,
+        x = layers.Conv(features, (5, 5), padding='VALID', dtype=self.dtype,
                     name=name)(x)
       if self.act_after_conv:
         x = act(x)
@@ -188,7 +188,7 @@ class LeNet5(nn.Module):
         x = layers.avg_pool(x, 2, 2)
       else:
         raise ValueError(f'Unknown subsampling {self.subsampling!r}')
-    x = act(nn.Conv(120, (5, 5), padding='VALID', dtype=self.dtype,
+    x = act(layers.Conv(120, (5, 5), padding='VALID', dtype=self.dtype,
                     name='c5')(x))
     x = x.reshape((x.shape[0], -1))
     x = act(nn.Dense(84, dtype=self.dtype, name='f6')(x))

@@ -125,7 +125,7 @@ class MobileNetV1(nn.Module):
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     if self.keras:
-      x = nn.Conv(self.num_classes, (1, 1), dtype=self.dtype,
+      x = layers.Conv(self.num_classes, (1, 1), dtype=self.dtype,
                   name='conv_preds')(x[:, None, None, :])
       return x.reshape((x.shape[0], -1))
     return layers.dense(self.num_classes, self.dtype, name='classifier')(x)

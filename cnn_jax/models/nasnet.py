@@ -116,7 +116,7 @@ class FactorizedReduction(nn.Module):
     paths = []
     for i, y in enumerate((p, shifted)):
       y = y[:, ::2, ::2]  # 1x1 average pooling with stride 2.
-      paths.append(nn.Conv(self.features // 2, (1, 1), use_bias=False,
+      paths.append(layers.Conv(self.features // 2, (1, 1), use_bias=False,
                            kernel_init=layers.conv_kernel_init,
                            dtype=self.dtype, name=f'conv_{i + 1}')(y))
     p = jnp.concatenate(paths, axis=-1)

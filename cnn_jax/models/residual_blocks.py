@@ -82,11 +82,11 @@ def se_width(channels: int, ratio: float = 1 / 16, divisor: int = 8) -> int:
 def conv(features: int, kernel_size: int, strides: int = 1, *, groups: int = 1,
          use_bias: bool = False, padding: layers.Padding = 'torch',
          zero_init: bool = False, dtype: Any = jnp.float32,
-         name: Optional[str] = None) -> nn.Conv:
+         name: Optional[str] = None) -> layers.Conv:
   """A bare convolution (no norm) in this project's conventions."""
   if isinstance(padding, str) and padding == 'torch':
     padding = layers.symmetric_padding(kernel_size)
-  return nn.Conv(features, (kernel_size, kernel_size), (strides, strides),
+  return layers.Conv(features, (kernel_size, kernel_size), (strides, strides),
                  padding=padding, feature_group_count=groups,
                  use_bias=use_bias,
                  kernel_init=(nn.initializers.zeros if zero_init

@@ -55,6 +55,10 @@ _M_ARENA_MAX = -8
 MALLOC_SETTINGS = {'arena_max': 1, 'mmap_max': 0,
                    'trim_threshold': 2 ** 31 - 1}
 
+# 'auto' (= 'fast'): everything below; 'flags': all but the folded
+# convolutions (to measure them); 'none': XLA's and glibc's defaults.
+TUNINGS = ('auto', 'fast', 'flags', 'none')
+
 _applied: dict = {}
 
 
@@ -106,7 +110,9 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
   Args:
     host_devices: > 0: split the CPU into this many XLA devices.
     tuning: 'fast' or 'auto' (the same: the flags only touch XLA:CPU) set
-      :data:`FAST_FLAGS` unless ``XLA_FLAGS`` already sets them; 'none' leaves
+      :data:`FAST_FLAGS` unless ``XLA_FLAGS`` already sets them, the malloc
+      settings, and switch on the folded convolutions (``ops.conv``);
+      'flags': the same without the folded convolutions; 'none' leaves
       XLA's defaults.
     environ: the environment to change (tests pass a dict).
 
@@ -116,16 +122,17 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
   """
   env = os.environ if environ is None else environ
   malloc = False
-  if tuning not in ('auto', 'fast', 'none'):
-    raise ValueError(f'Unknown cpu tuning {tuning!r}: auto, fast or none.')
+  if tuning not in TUNINGS:
+    raise ValueError(f'Unknown cpu tuning {tuning!r}: auto, fast, flags or '
+                     'none.')
   old = env.get('XLA_FLAGS', '')
   flags = old
-  if tuning in ('auto', 'fast'):
+  if tuning != 'none':
     for name, value in FAST_FLAGS.items():
       flags = _set_flag(flags, name, value, keep_user=True)
   if host_devices and host_devices > 0:
     flags = _set_flag(flags, DEVICE_COUNT_FLAG, host_devices, keep_user=False)
-    if host_devices > 1 and tuning in ('auto', 'fast'):
+    if host_devices > 1 and tuning != 'none':
       flags = _set_flag(flags, EIGEN_THREADS_FLAG, 'false', keep_user=True)
   if flags != old:
     if environ is None and backend_started():
@@ -135,10 +142,13 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
           'XLA_FLAGS in the environment.')
     env['XLA_FLAGS'] = flags
   if environ is None:
-    if tuning in ('auto', 'fast'):
+    from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
+    conv.enable(tuning in ('auto', 'fast'))
+    if tuning != 'none':
       malloc = keep_freed_memory()
     _applied.update(tuning=tuning, host_devices=host_devices,
-                    xla_flags=flags, malloc_keep_freed=malloc)
+                    xla_flags=flags, malloc_keep_freed=malloc,
+                    folded_convs=conv.ENABLED)
   return flags
 
 
