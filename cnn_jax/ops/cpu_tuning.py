@@ -4,8 +4,13 @@ Call :func:`configure` before JAX starts its backend (before the first
 ``jax.devices()``, ``jit`` call or array creation): XLA reads ``XLA_FLAGS``
 once, when the backend starts.
 
-What ``tuning='fast'`` sets, and why (measured on a 2-core AMD EPYC, jaxlib
-0.10.2; figures in BENCHMARKS.md):
+What ``tuning='fast'`` (= ``'auto'``, the configs' default) sets, and why
+(measured on a 2-core AMD EPYC, jaxlib 0.10.2; figures in BENCHMARKS.md).
+``'flags'`` sets the same but leaves the folded convolutions off; ``'none'``
+changes nothing.
+
+* Folded few-channel convolutions (:mod:`cnn_jax.ops.conv`), switched on for
+  everything traced afterwards.
 
 * ``--xla_cpu_experimental_ynn_fusion_type=individual_dot,
   individual_convolution,eltwise,reduce``: XLA:CPU hands dots and
