@@ -350,11 +350,11 @@ def probe_devices(env: dict[str, str]) -> dict[str, Any]:
 def _probe_env(sweep: Sweep, run: Run) -> dict[str, str]:
   """The run's environment plus the host devices its config asks for."""
   env = dict(run.env)
-  n = run_overrides(sweep, run).get('host_devices', 0)
-  if n and int(n) > 0:
-    flags = re.sub(re.escape(HOST_DEVICE_FLAG) + r'=\S*', '',
-                   env.get('XLA_FLAGS', os.environ.get('XLA_FLAGS', '')))
-    env['XLA_FLAGS'] = f'{flags} {HOST_DEVICE_FLAG}={int(n)}'.strip()
+  n = int(run_overrides(sweep, run).get('host_devices', 0) or 0)
+  if n > 0:  # the same XLA_FLAGS edit as cnn_jax.main makes in the child.
+    from cnn_jax.ops import cpu_tuning  # pylint: disable=g-import-not-at-top
+    env.setdefault('XLA_FLAGS', os.environ.get('XLA_FLAGS', ''))
+    cpu_tuning.configure(host_devices=n, tuning='none', environ=env)
   return env
 
 

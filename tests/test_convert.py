@@ -123,19 +123,17 @@ def test_a_tensor_of_the_wrong_shape_names_both_shapes(converted, tmp_path):
   state['fc.weight'] = torch.zeros(10, 512)  # and a 10-class head
   state['fc.bias'] = torch.zeros(10)
   weights = str(tmp_path / 'bad.pth')
-  torch.save(state, weights)
-  with pytest.raises(ConversionError, match=(
-      r"tensor 'conv1\.weight' has shape \(64, 1, 7, 7\), the model expects "
-      r"\(64, 3, 7, 7\)")):
-    convert_lib.convert('torchvision', 'resnet18', weights=weights,
-                        input_size=SIZE)
-  state['conv1.weight'] = torch.zeros(64, 3, 7, 7)
-  torch.save(state, weights)
-  with pytest.raises(ConversionError, match=(
-      r"tensor 'fc\.weight' has shape \(10, 512\), the model expects "
-      r"\(1000, 512\) \(a different class count\? pass --num_classes\)")):
-    convert_lib.convert('torchvision', 'resnet18', weights=weights,
-                        input_size=SIZE)
+  for fix, message in [
+      ({}, r"tensor 'conv1\.weight' has shape \(64, 1, 7, 7\), the model "
+           r"expects \(64, 3, 7, 7\)"),
+      ({'conv1.weight': torch.zeros(64, 3, 7, 7)},
+       r"tensor 'fc\.weight' has shape \(10, 512\), the model expects "
+       r"\(1000, 512\) \(a different class count\? pass --num_classes\)")]:
+    state.update(fix)
+    torch.save(state, weights)
+    with pytest.raises(ConversionError, match=message):
+      convert_lib.convert('torchvision', 'resnet18', weights=weights,
+                          input_size=SIZE)
 
 
 def test_layers_of_another_width_name_the_tensor_and_both_shapes():
