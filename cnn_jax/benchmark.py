@@ -151,17 +151,17 @@ class StepBench:
     import jax  # pylint: disable=g-import-not-at-top
     import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
     import numpy as np  # pylint: disable=g-import-not-at-top
-    from cnn_jax import optim, sharding, train, train_step  # pylint: disable=g-import-not-at-top
+    from cnn_jax.training import optim, sharding, trainer, train_step  # pylint: disable=g-import-not-at-top
     from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
 
     self.config = config
     self.info = pipeline.get_info(config)
-    self.num_classes = train.num_classes_for(config, self.info)
+    self.num_classes = trainer.num_classes_for(config, self.info)
     self.mesh = sharding.make_mesh(config.num_devices)
     sharding.check_batch_divides(config.batch_size, self.mesh, 'batch_size')
     sharding.check_batch_divides(config.eval_batch_size, self.mesh,
                                  'eval_batch_size')
-    self.model = train.build_model(config, self.num_classes)
+    self.model = trainer.build_model(config, self.num_classes)
     steps_per_epoch = max(1, pipeline.steps_per_epoch(config, self.info))
     total = (config.num_train_steps if config.num_train_steps > 0 else
              int(math.ceil(config.num_epochs * steps_per_epoch)))

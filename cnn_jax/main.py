@@ -1,12 +1,12 @@
 """Entry point: ``python -m cnn_jax.main --config=configs/X.py --workdir=DIR``.
 
 Every config field can be overridden, e.g. ``--config.num_epochs=2``. The
-logic lives in ``cnn_jax.train``; this file only parses flags.
+logic lives in ``cnn_jax.training.trainer``; this file only parses flags.
 """
 from absl import app, flags
 from ml_collections import config_flags
 
-from cnn_jax import sharding
+from cnn_jax.training import sharding
 from cnn_jax.ops import cpu_tuning
 
 FLAGS = flags.FLAGS
@@ -23,8 +23,8 @@ def main(argv):
   cpu_tuning.configure(host_devices=FLAGS.config.host_devices,
                        tuning=FLAGS.config.cpu_tuning)
   sharding.maybe_initialize_distributed()
-  from cnn_jax import train  # pylint: disable=g-import-not-at-top
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  from cnn_jax.training import trainer  # pylint: disable=g-import-not-at-top
+  trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 
 
 if __name__ == '__main__':

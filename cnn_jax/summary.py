@@ -30,8 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_jax import flops as flops_lib
-from cnn_jax import model_stats
+from cnn_jax.analysis import flops as flops_lib
+from cnn_jax.analysis import model_stats
 from cnn_jax import models
 
 # Classes and native (H, W, C) of each dataset a config can name (kept here so

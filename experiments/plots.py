@@ -1,7 +1,7 @@
 """PNG figures for sweep reports (matplotlib, Agg backend).
 
 Curves come from the TensorBoard scalars each run wrote
-(:func:`cnn_jax.summaries.read_scalars`), final metrics from its
+(:func:`cnn_jax.scalars.read_scalars`), final metrics from its
 ``results.json``. :func:`make_plot` dispatches on ``spec['kind']``:
 
 * ``curves``: ``tags`` (e.g. ``['train_loss', 'validation_accuracy']``), one

@@ -646,8 +646,8 @@ def load_results(sweep: Sweep, runs_dir: Optional[str] = None,
     scalars = {}
     if read_curves and glob.glob(os.path.join(workdir, 'events.out.*')):
       os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-      from cnn_jax import summaries  # pylint: disable=g-import-not-at-top
-      scalars = summaries.read_scalars(workdir)
+      from cnn_jax.analysis import scalars as scalars_lib  # pylint: disable=g-import-not-at-top
+      scalars = scalars_lib.read_scalars(workdir)
     out.append(RunResult(run, workdir, results, read_meta(workdir), scalars,
                          _steps_per_epoch(workdir),
                          effective_config(sweep, run)))

@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import optax
 
-from cnn_jax import sharding, train_step
+from cnn_jax.training import sharding, train_step
 from configs import base
 from tests.tiny_models import TinyBNNet
 

@@ -6,7 +6,7 @@
 * Weights that do not fit stop it with an error naming the first mismatched
   tensor and both shapes; a model wired differently from its reference stops
   it naming the first layer where the data flow differs.
-* ``train.train_and_evaluate`` with ``init_from`` fine-tunes the converted
+* ``trainer.train_and_evaluate`` with ``init_from`` fine-tunes the converted
   ResNet-18 on Fashion-MNIST with a new 10-class head.
 """
 import os
@@ -19,7 +19,9 @@ from absl import flags
 # Keras must come up on the JAX backend (the converter runs it jitted).
 os.environ.setdefault('KERAS_BACKEND', 'jax')
 
-from cnn_jax import checkpointing, models, summaries, train  # noqa: E402
+from cnn_jax import models  # noqa: E402
+from cnn_jax.analysis import scalars as scalars_lib  # noqa: E402
+from cnn_jax.training import checkpointing, trainer  # noqa: E402
 from cnn_jax.conversion import convert_lib  # noqa: E402
 from cnn_jax.conversion.layer_list import ConversionError  # noqa: E402
 
@@ -240,11 +242,11 @@ def test_fine_tunes_on_fashion_mnist_with_a_new_head(converted, tmp_path):
 
   # The state training starts from: converted body, fresh 10-class head.
   import optax  # pylint: disable=g-import-not-at-top
-  from cnn_jax import train_step  # pylint: disable=g-import-not-at-top
-  model = train.build_model(config, 10)
+  from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
+  model = trainer.build_model(config, 10)
   state = train_step.create_train_state(model, optax.sgd(0.01), (32, 32, 3),
                                         jax.random.key(config.seed))
-  start = train.init_from_checkpoint(state, out)
+  start = trainer.init_from_checkpoint(state, out)
   assert start.params['fc']['kernel'].shape == (512, 10)
   np.testing.assert_array_equal(start.params['fc']['kernel'],
                                 state.params['fc']['kernel'])
@@ -255,7 +257,7 @@ def test_fine_tunes_on_fashion_mnist_with_a_new_head(converted, tmp_path):
       saved['layer4_1']['conv2']['conv']['kernel'])
 
   workdir = str(tmp_path / 'finetune')
-  results = train.train_and_evaluate(config, workdir)
+  results = trainer.train_and_evaluate(config, workdir)
   assert results['step'] == 20
   assert results['num_params'] == 11_181_642  # resnet18 with 10 classes
   assert results['test']['num_examples'] == 10_000
@@ -263,7 +265,7 @@ def test_fine_tunes_on_fashion_mnist_with_a_new_head(converted, tmp_path):
   # The converted weights are random (nothing is downloaded): 20 steps only
   # show that the new head learns (train loss 2.0 at step 10, 1.4 at step
   # 20; test accuracy 22.5% when written).
-  losses = [v for _, v in summaries.read_scalars(workdir)['train_loss']]
+  losses = [v for _, v in scalars_lib.read_scalars(workdir)['train_loss']]
   assert len(losses) == 2 and losses[1] < losses[0]
   assert results['test']['accuracy'] > 0.15  # 10 classes: chance is 0.1
   trained = checkpointing.load_variables(workdir)['params']

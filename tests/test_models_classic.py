@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnn_jax import model_stats
+from cnn_jax.analysis import model_stats
 from cnn_jax.models import alexnet, build, get_spec, layers, lenet
 
 # name -> trainable parameters (BatchNorm statistics excluded).

@@ -14,7 +14,8 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax import model_stats, models
+from cnn_jax import models
+from cnn_jax.analysis import model_stats
 from cnn_jax.models import densenet, nasnet, xception
 
 

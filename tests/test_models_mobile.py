@@ -16,12 +16,12 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax import model_stats
+from cnn_jax.analysis import model_stats
 from cnn_jax import models
 from cnn_jax import summary
 from cnn_jax.models import efficientnet
 from cnn_jax.models import layers
-from cnn_jax.models.inverted_residual import InvertedResidual
+from cnn_jax.models.blocks.inverted_residual import InvertedResidual
 
 # name: (trainable params, BatchNorm statistics) of the reference.
 TORCHVISION = {

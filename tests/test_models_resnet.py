@@ -17,9 +17,9 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax import model_stats
+from cnn_jax.analysis import model_stats
 from cnn_jax import models
-from cnn_jax.models import residual_blocks as rb
+from cnn_jax.models.blocks import residual as rb
 
 
 def key(seed):

@@ -5,7 +5,7 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax import optim
+from cnn_jax.training import optim
 from configs import base
 
 
@@ -82,7 +82,7 @@ def test_gradient_clipping():
 
 
 def test_label_smoothing():
-  from cnn_jax import train_step  # pylint: disable=g-import-not-at-top
+  from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
   logits = jnp.array([[10.0, 0.0, 0.0]])
   hard = train_step.cross_entropy(logits, jnp.array([0]), 3, 0.0)
   smooth = train_step.cross_entropy(logits, jnp.array([0]), 3, 0.3)

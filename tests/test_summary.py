@@ -12,8 +12,8 @@ import flax.linen as nn
 import pytest
 
 from configs import base
-from cnn_jax import flops
-from cnn_jax import model_stats
+from cnn_jax.analysis import flops
+from cnn_jax.analysis import model_stats
 from cnn_jax import models
 from cnn_jax import summary
 

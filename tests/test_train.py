@@ -11,7 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from cnn_jax import checkpointing, summaries, train
+from cnn_jax.analysis import scalars as scalars_lib
+from cnn_jax.training import checkpointing, trainer
 from configs import lenet5_fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,12 +37,12 @@ def _cli_overrides(**overrides):
 @pytest.fixture(scope='module')
 def reference_run(tmp_path_factory):
   workdir = str(tmp_path_factory.mktemp('reference'))
-  return workdir, train.train_and_evaluate(_config(), workdir)
+  return workdir, trainer.train_and_evaluate(_config(), workdir)
 
 
 def test_loss_goes_down_and_learns(reference_run):
   workdir, results = reference_run
-  losses = [v for _, v in summaries.read_scalars(workdir)['train_loss']]
+  losses = [v for _, v in scalars_lib.read_scalars(workdir)['train_loss']]
   assert len(losses) == 6
   assert losses[-1] < 0.5 * losses[0]
   assert results['validation']['accuracy'] > 0.75
@@ -49,7 +50,7 @@ def test_loss_goes_down_and_learns(reference_run):
   assert results['test']['num_examples'] == 10_000
   assert results['validation']['num_examples'] == 2_000
   assert results['num_params'] == 61_706
-  scalars = summaries.read_scalars(workdir)
+  scalars = scalars_lib.read_scalars(workdir)
   for tag in ('train_accuracy', 'train_learning_rate', 'train_images_per_sec',
               'train_steps_per_sec', 'validation_accuracy',
               'validation_top5_accuracy', 'final_test_accuracy'):
@@ -60,7 +61,7 @@ def test_loss_goes_down_and_learns(reference_run):
 
 def test_same_seed_same_metrics(reference_run, tmp_path):
   _, reference = reference_run
-  again = train.train_and_evaluate(_config(), str(tmp_path))
+  again = trainer.train_and_evaluate(_config(), str(tmp_path))
   assert again['validation'] == reference['validation']
   assert again['test'] == reference['test']
 
@@ -108,19 +109,19 @@ def test_killed_run_resumes_to_the_same_result(reference_run, tmp_path):
 
 def test_eval_only_restores_and_reports(reference_run, tmp_path):
   workdir, reference = reference_run
-  results = train.train_and_evaluate(_config(eval_only=True), workdir)
+  results = trainer.train_and_evaluate(_config(eval_only=True), workdir)
   assert results['step'] == 240
   assert results['test'] == reference['test']
   with pytest.raises(FileNotFoundError, match='no checkpoint'):
-    train.train_and_evaluate(_config(eval_only=True), str(tmp_path))
+    trainer.train_and_evaluate(_config(eval_only=True), str(tmp_path))
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   workdir = str(tmp_path)
-  train.train_and_evaluate(_config(num_train_steps=40), workdir)
-  with pytest.raises(train.NonFiniteLossError,
+  trainer.train_and_evaluate(_config(num_train_steps=40), workdir)
+  with pytest.raises(trainer.NonFiniteLossError,
                      match='last good checkpoint \\(step 40\\)'):
-    train.train_and_evaluate(
+    trainer.train_and_evaluate(
         _config(num_train_steps=120, learning_rate=1e30, lr_schedule='constant'),
         workdir)
   checkpointer = checkpointing.Checkpointer(workdir)
@@ -132,12 +133,12 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_init_from_replaces_a_mismatched_head(reference_run):
   workdir, _ = reference_run
   config = _config(num_classes=5, num_train_steps=1)
-  model = train.build_model(config, 5)
+  model = trainer.build_model(config, 5)
   import optax  # pylint: disable=g-import-not-at-top
-  from cnn_jax import train_step  # pylint: disable=g-import-not-at-top
+  from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
   state = train_step.create_train_state(model, optax.sgd(0.1), (28, 28, 1),
                                         jax.random.key(1))
-  loaded = train.init_from_checkpoint(state, workdir)
+  loaded = trainer.init_from_checkpoint(state, workdir)
   saved = checkpointing.load_variables(workdir)['params']
   np.testing.assert_array_equal(loaded.params['c1']['kernel'],
                                 saved['c1']['kernel'])
@@ -148,16 +149,16 @@ def test_init_from_replaces_a_mismatched_head(reference_run):
 
 def test_unknown_model_lists_known_names(tmp_path):
   with pytest.raises(ValueError, match='Unknown model .*Known models: .*lenet5'):
-    train.train_and_evaluate(_config(model='lenet7'), str(tmp_path))
+    trainer.train_and_evaluate(_config(model='lenet7'), str(tmp_path))
 
 
 def test_debug_mode_catches_nans_and_runs_without_implicit_transfers(tmp_path):
   """debug=True: the loop has no implicit transfer, and NaNs raise at once."""
-  results = train.train_and_evaluate(
+  results = trainer.train_and_evaluate(
       _config(debug=True, num_train_steps=40), str(tmp_path / 'ok'))
   assert results['step'] == 40
   with pytest.raises(FloatingPointError):
-    train.train_and_evaluate(
+    trainer.train_and_evaluate(
         _config(debug=True, num_train_steps=40, learning_rate=1e30,
                 lr_schedule='constant'), str(tmp_path / 'nan'))
   assert not jax.config.jax_debug_nans  # restored after the run

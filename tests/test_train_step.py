@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from cnn_jax import sharding, train_step
+from cnn_jax.training import sharding, train_step
 from configs import base
 from tests.tiny_models import TinyBNNet
 
@@ -118,7 +118,7 @@ def test_ghost_batch_norm_uses_group_statistics():
 
 _MULTI_DEVICE = textwrap.dedent('''
     import jax, numpy as np, optax
-    from cnn_jax import sharding, train_step
+    from cnn_jax.training import sharding, train_step
     from configs import base
     from tests.tiny_models import TinyBNNet
     assert jax.device_count() == 8, jax.devices()

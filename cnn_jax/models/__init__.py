@@ -4,7 +4,7 @@ import pkgutil
 
 from cnn_jax.models.registry import build, get_spec, known_models, register  # noqa: F401
 
-_NOT_FAMILIES = frozenset({'registry', 'layers'})
+_NOT_FAMILIES = frozenset({'registry', 'layers', 'blocks'})
 
 
 def import_all() -> None:

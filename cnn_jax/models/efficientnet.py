@@ -44,7 +44,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_jax.models import layers
-from cnn_jax.models.inverted_residual import InvertedResidual
+from cnn_jax.models.blocks.inverted_residual import InvertedResidual
 from cnn_jax.models.registry import register
 
 # B0 stages: (expansion, kernel, stride, input channels, output channels,

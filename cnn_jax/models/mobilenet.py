@@ -55,7 +55,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_jax.models import layers
-from cnn_jax.models.inverted_residual import InvertedResidual
+from cnn_jax.models.blocks.inverted_residual import InvertedResidual
 from cnn_jax.models.registry import register
 
 # --- MobileNet v1 ------------------------------------------------------------

@@ -1,7 +1,7 @@
 """ImageNet ResNets and their descendants, all one module: :class:`ResNet`.
 
 Every variant is a ``functools.partial`` over :class:`ResNet` with stage sizes
-and a residual unit from :mod:`cnn_jax.models.residual_blocks`:
+and a residual unit from :mod:`cnn_jax.models.blocks.residual`:
 
 * ResNet v1.5 (He et al. 2016, "Deep Residual Learning for Image
   Recognition"; stride on the 3x3 conv as torchvision): ``resnet18``,
@@ -54,7 +54,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_jax.models import layers
-from cnn_jax.models import residual_blocks as rb
+from cnn_jax.models.blocks import residual as rb
 from cnn_jax.models.registry import register
 
 
@@ -63,7 +63,7 @@ class ResNet(nn.Module):
 
   Attributes:
     stage_sizes: units per stage.
-    block_cls: the unit (class or partial) from ``residual_blocks``.
+    block_cls: the unit (class or partial) from ``blocks.residual``.
     num_classes: classifier outputs.
     widths: per-stage ``features`` of the unit ("planes": bottleneck units
       output 4x as many channels).
@@ -83,7 +83,7 @@ class ResNet(nn.Module):
     final_norm: BN-ReLU after the last stage (pre-activation nets).
     shortcut: False removes every shortcut (a plain net).
     zero_init_residual: start every unit as its shortcut (see
-      ``residual_blocks``).
+      ``blocks.residual``).
     drop_path_rate: stochastic depth of the last unit (linear from 0).
     dropout_rate: dropout before the classifier.
     bn_momentum, bn_epsilon: BatchNorm settings (Flax momentum convention).

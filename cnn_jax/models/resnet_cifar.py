@@ -1,7 +1,7 @@
 """Small-image residual nets (CIFAR-style), all one module: :class:`CifarResNet`.
 
 A 3x3 stride-1 stem, stages of residual units from
-:mod:`cnn_jax.models.residual_blocks` (no max pool), global average pooling
+:mod:`cnn_jax.models.blocks.residual` (no max pool), global average pooling
 and a dense classifier. Variants (10 classes, 32x32x3 unless noted):
 
 * ``resnet20/32/44/56/110`` (He et al. 2016, "Deep Residual Learning", sec.
@@ -56,7 +56,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_jax.models import layers
-from cnn_jax.models import residual_blocks as rb
+from cnn_jax.models.blocks import residual as rb
 from cnn_jax.models.registry import register
 
 
@@ -74,7 +74,7 @@ class CifarResNet(nn.Module):
     stem_bias: bias in the stem conv.
     final_norm: BN-ReLU before pooling (pre-activation nets).
     shortcut: False for plain nets.
-    shortcut_type: ``'A'`` or ``'B'`` (see ``residual_blocks``).
+    shortcut_type: ``'A'`` or ``'B'`` (see ``blocks.residual``).
     zero_init_residual: start every unit as its shortcut.
     block_dropout_rate: dropout inside each unit (Wide ResNets).
     drop_path_rate: stochastic depth of the last unit (linear from 0).

@@ -3,7 +3,7 @@
 Each twin has exactly the parameter count of the cnn_jax model of the same
 name (``tests/test_benchmark.py`` checks it), the same layer order and the same
 conventions (option-A shortcuts append the new zero channels after the old
-ones, as ``cnn_jax.models.residual_blocks.pad_identity`` does; BatchNorm
+ones, as ``cnn_jax.models.blocks.residual.pad_identity`` does; BatchNorm
 epsilon 1e-5). Initialization does not matter for speed and is torch's.
 
 * ``lenet5``: conv5x5-6, tanh, 2x2 average pool, conv5x5-16, tanh, pool,

@@ -159,7 +159,8 @@ def compare(model: str, batch_size: int, dtype: str = 'float32', *,
             compile_mode: str = 'auto', num_classes: int = 0,
             torch_threads: int = 0) -> dict[str, Any]:
   """Times our and PyTorch's train steps in alternating rounds."""
-  from cnn_jax import benchmark, model_stats  # pylint: disable=g-import-not-at-top
+  from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
+  from cnn_jax.analysis import model_stats  # pylint: disable=g-import-not-at-top
   config = jax_config(model, batch_size, dtype, num_classes)
   ours = benchmark.StepBench(config)
   t = time.perf_counter()

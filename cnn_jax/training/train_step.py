@@ -19,7 +19,7 @@ from clu import metrics as clu_metrics
 from flax import struct
 from flax.training import train_state
 
-from cnn_jax import sharding
+from cnn_jax.training import sharding
 from cnn_jax.ops import conv
 
 

@@ -33,7 +33,7 @@ import jax
 import jax.extend.core as jex_core
 import jax.numpy as jnp
 
-from cnn_jax import model_stats
+from cnn_jax.analysis import model_stats
 from cnn_jax import models
 
 

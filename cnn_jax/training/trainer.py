@@ -1,0 +1,381 @@
+"""The training loop: build a run from the config, train, evaluate.
+
+``train_and_evaluate(config, workdir)`` is the whole job. It resumes from the
+workdir's latest checkpoint, evaluates on the validation split every
+``eval_every_epochs``, keeps the best state by validation accuracy, saves on
+SIGTERM/SIGINT and stops on a non-finite loss without overwriting the last
+good checkpoint. At the end it scores the test split and writes
+``<workdir>/results.json``.
+
+Every exit returns the same shape of result (:func:`result_of`): ``status``
+('finished', 'interrupted' or 'evaluated'), ``step``, the model and dataset,
+and one metrics dict per evaluated split.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging as pylogging
+import math
+import os
+import signal
+import time
+from typing import Any, Callable, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import logging
+from clu import metric_writers
+
+from cnn_jax import models
+from cnn_jax.data import pipeline
+from cnn_jax.training import checkpointing, optim, sharding, train_step
+
+
+class NonFiniteLossError(FloatingPointError):
+  pass
+
+
+class _StopSignal:
+  """Turns SIGTERM/SIGINT into a flag the loop checks between steps."""
+
+  def __init__(self):
+    self.received: Optional[int] = None
+    self._previous = {}
+
+  def __enter__(self):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+      self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def _handle(self, signum, frame):
+    del frame
+    self.received = signum
+
+  def __exit__(self, *exc):
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+
+def build_model(config, num_classes: int):
+  return models.build(config.model, num_classes=num_classes,
+                      dtype=jnp.dtype(config.dtype), **config.model_kwargs)
+
+
+def num_classes_for(config, info: pipeline.InputInfo) -> int:
+  return config.num_classes if config.num_classes > 0 else info.num_classes
+
+
+def init_from_checkpoint(state, directory: str):
+  """Copies params/batch_stats of matching shape from ``directory``.
+
+  Leaves whose shape differs (a classifier head for another class count) keep
+  their fresh initialization, so a converted ImageNet model fine-tunes on a
+  10-class dataset with a new head.
+  """
+  loaded = checkpointing.load_variables(directory)
+  kept, fresh = [], []
+
+  def merge(new_tree, old_tree):
+    flat_old = {jax.tree_util.keystr(p): v for p, v in
+                jax.tree_util.tree_flatten_with_path(old_tree)[0]}
+
+    def pick(path, new):
+      name = jax.tree_util.keystr(path)
+      old = flat_old.get(name)
+      if old is not None and tuple(old.shape) == tuple(new.shape):
+        kept.append(name)
+        return jnp.asarray(old, new.dtype)
+      fresh.append(name)
+      return new
+
+    return jax.tree_util.tree_map_with_path(pick, new_tree)
+
+  params = merge(state.params, loaded['params'])
+  batch_stats = merge(state.batch_stats, loaded['batch_stats'])
+  logging.info('init_from %s: %d tensors loaded, %d freshly initialized: %s',
+               directory, len(kept), len(fresh), fresh[:10])
+  if not kept:
+    raise ValueError(f'No tensor in {directory} fits model {state.apply_fn}.')
+  return state.replace(params=params, batch_stats=batch_stats,
+                       opt_state=state.tx.init(params))
+
+
+@dataclasses.dataclass
+class Run:
+  """Everything a training run is built from (see :func:`setup`)."""
+  config: Any
+  workdir: str
+  info: pipeline.InputInfo
+  mesh: jax.sharding.Mesh
+  num_classes: int
+  steps_per_epoch: int
+  total_steps: int
+  eval_every_steps: int
+  checkpointer: checkpointing.Checkpointer
+  train_fn: Callable
+  eval_fn: Callable
+  writer: Any
+  restored_step: Optional[int]  # the checkpoint resumed from, if any.
+
+  @property
+  def eval_splits(self) -> list[str]:
+    return [s for s in ('validation', 'test') if s in self.info.splits]
+
+
+def setup(config, workdir: str):
+  """Builds the run and its initial (or restored) train state."""
+  info = pipeline.get_info(config)
+  num_classes = num_classes_for(config, info)
+  mesh = sharding.make_mesh(config.num_devices)
+  sharding.check_batch_divides(config.batch_size, mesh, 'batch_size')
+  sharding.check_batch_divides(config.eval_batch_size, mesh, 'eval_batch_size')
+  steps_per_epoch = pipeline.steps_per_epoch(config, info, jax.process_count())
+  total_steps = (config.num_train_steps if config.num_train_steps > 0 else
+                 int(math.ceil(config.num_epochs * steps_per_epoch)))
+  eval_every = max(1, int(round(config.eval_every_epochs * steps_per_epoch)))
+
+  model = build_model(config, num_classes)
+  schedule = optim.learning_rate_schedule(config, steps_per_epoch, total_steps)
+  tx = optim.make_optimizer(config, schedule)
+  state = train_step.create_train_state(model, tx, info.image_shape,
+                                        jax.random.key(config.seed))
+  checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
+  latest = checkpointer.latest_step()
+  if latest is None and config.init_from:
+    state = init_from_checkpoint(state, config.init_from)
+  state = sharding.replicate(state, mesh)
+  if latest is not None:
+    state = checkpointer.restore(state, latest)
+    logging.info('Resumed from %s at step %d.', workdir, latest)
+  train_fn, eval_fn = train_step.compile_steps(config, mesh, state,
+                                               num_classes, schedule)
+  writer = metric_writers.create_default_writer(
+      workdir, just_logging=jax.process_index() > 0, asynchronous=True)
+  run = Run(config, workdir, info, mesh, num_classes, steps_per_epoch,
+            total_steps, eval_every, checkpointer, train_fn, eval_fn, writer,
+            latest)
+  return run, state
+
+
+def evaluate(run: Run, state, split: str) -> dict[str, float]:
+  """Metrics over every example of ``split`` exactly once."""
+  ds, _ = pipeline.eval_dataset(run.config, run.info, split,
+                                process_index=jax.process_index(),
+                                process_count=jax.process_count())
+  total = None
+  for batch in pipeline.as_numpy(ds):
+    m = run.eval_fn(state, sharding.global_batch(batch, run.mesh))
+    total = m if total is None else total.merge(m)
+  result = {k: float(v) for k, v in sharding.to_host(total.compute()).items()}
+  result['num_examples'] = int(sharding.to_host(total.loss.count))
+  if run.info.num_classes <= 5:
+    result.pop('top5_accuracy')
+  return result
+
+
+def _format_eta(seconds: float) -> str:
+  seconds = int(seconds)
+  return f'{seconds // 3600}h{seconds % 3600 // 60:02d}m{seconds % 60:02d}s'
+
+
+class _MetricsWindow:
+  """Training metrics accumulated on device between two log lines."""
+
+  def __init__(self):
+    self.reset()
+
+  def reset(self):
+    self.metrics, self.steps, self.start = None, 0, time.perf_counter()
+
+  def add(self, metrics):
+    self.metrics = metrics if self.metrics is None else self.metrics.merge(
+        metrics)
+    self.steps += 1
+
+  def values(self) -> dict[str, float]:
+    """The window's averages (one device-to-host transfer)."""
+    return {k: float(v)
+            for k, v in sharding.to_host(self.metrics.compute()).items()}
+
+
+def _check_finite(values: dict[str, float], run: Run, first: int,
+                  last: int) -> None:
+  if math.isfinite(values['loss']):
+    return
+  kept = run.checkpointer.latest_step()
+  where = (f'The last good checkpoint (step {kept}) is kept in '
+           f'{run.workdir}.' if kept is not None else
+           'No checkpoint had been saved yet.')
+  raise NonFiniteLossError(
+      f'The training loss became {values["loss"]} between steps {first} and '
+      f'{last}. {where} Lower the learning rate, set '
+      '--config.grad_clip_norm, or rerun with --config.debug=True to find the '
+      'first non-finite value.')
+
+
+def _log_window(run: Run, window: _MetricsWindow, step: int) -> None:
+  values = window.values()
+  _check_finite(values, run, step - window.steps, step)
+  elapsed = time.perf_counter() - window.start
+  values['steps_per_sec'] = window.steps / elapsed
+  values['images_per_sec'] = values['steps_per_sec'] * run.config.batch_size
+  run.writer.write_scalars(step, {f'train_{k}': v for k, v in values.items()})
+  eta = (run.total_steps - step) / values['steps_per_sec']
+  logging.info(
+      'step %d/%d (epoch %.2f, %.1f%%) loss %.4f acc %.2f%% lr %.4g '
+      '%.0f img/s ETA %s', step, run.total_steps, step / run.steps_per_epoch,
+      100 * step / run.total_steps, values['loss'], 100 * values['accuracy'],
+      values['learning_rate'], values['images_per_sec'], _format_eta(eta))
+  window.reset()
+
+
+def _save(run: Run, state, step: int, window: _MetricsWindow) -> None:
+  """Saves ``state`` unless the metrics since the last log line are bad."""
+  if window.metrics is not None:
+    _check_finite(window.values(), run, step - window.steps, step)
+  run.checkpointer.save(state, step)
+
+
+def train(run: Run, state) -> tuple[Any, int, Optional[int]]:
+  """Trains from ``state`` to ``run.total_steps``.
+
+  Returns ``(state, step, signal)``: ``signal`` is the SIGTERM/SIGINT that
+  stopped the loop early (a checkpoint of ``step`` is saved), or None.
+  """
+  config = run.config
+  step = int(sharding.to_host(state.step))
+  batches = pipeline.as_numpy(pipeline.train_dataset(
+      config, run.info, start_step=step, process_index=jax.process_index(),
+      process_count=jax.process_count()))
+  window = _MetricsWindow()
+  with _StopSignal() as stop, _debug_context(config):
+    next_batch = sharding.global_batch(next(batches), run.mesh)
+    while step < run.total_steps:
+      state, metrics = run.train_fn(state, next_batch)
+      step += 1
+      window.add(metrics)
+      if step < run.total_steps:  # feed the next batch while this step runs
+        next_batch = sharding.global_batch(next(batches), run.mesh)
+
+      if step % config.log_every_steps == 0 or step == run.total_steps:
+        _log_window(run, window, step)
+      if step % run.eval_every_steps == 0 or step == run.total_steps:
+        _evaluate_during_training(run, state, step)
+        _save(run, state, step, window)
+        window.start = time.perf_counter()  # evaluation is not training time
+      elif step % config.checkpoint_every_steps == 0:
+        _save(run, state, step, window)
+      if stop.received is not None:
+        _save(run, state, step, window)
+        return state, step, stop.received
+  _save(run, state, step, window)
+  return state, step, None
+
+
+def _evaluate_during_training(run: Run, state, step: int) -> None:
+  split = run.eval_splits[0]
+  metrics = evaluate(run, state, split)
+  run.writer.write_scalars(step, {f'{split}_{k}': v for k, v in
+                                  metrics.items()})
+  logging.info('step %d %s: %s', step, split, metrics)
+  if split == 'validation':
+    run.checkpointer.save_if_best(state, step, metrics['accuracy'])
+
+
+def result_of(run: Run, state, status: str, step: int,
+              splits: tuple[str, ...] = ()) -> dict[str, Any]:
+  """The run's result: the same keys whichever way it ended."""
+  result = {'status': status, 'step': int(step), 'model': run.config.model,
+            'dataset': run.config.dataset,
+            'steps_per_epoch': run.steps_per_epoch,
+            'num_params': int(sum(np.prod(x.shape) for x in
+                                  jax.tree.leaves(state.params)))}
+  for split in splits:
+    result[split] = evaluate(run, state, split)
+  return result
+
+
+def _write_results(workdir: str, results: dict[str, Any]) -> None:
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'results.json'), 'w') as f:
+      json.dump(results, f, indent=2, sort_keys=True)
+
+
+class _QuietLibraries(pylogging.Filter):
+  """Keeps Orbax's and TFDS's per-save / per-read INFO lines off the console."""
+  _NOISY = ('/orbax/', '/tensorflow_datasets/')
+
+  def filter(self, record):
+    return record.levelno >= pylogging.WARNING or not any(
+        n in record.pathname for n in self._NOISY)
+
+
+def _setup_logging():
+  pylogging.getLogger('absl').setLevel(pylogging.INFO)
+  handler = logging.get_absl_handler()
+  if not any(isinstance(f, _QuietLibraries) for f in handler.filters):
+    handler.addFilter(_QuietLibraries())
+
+
+def _debug_context(config):
+  """NaN checks and no implicit host<->device transfers (big_vision style).
+
+  Every device-to-host transfer in the loop is explicit (``device_get``), so
+  'disallow' catches an accidental per-step host synchronization such as
+  ``float(loss)``. Implicit host-to-device transfers are logged, not refused:
+  the NaN checker's op-by-op re-run of a failing step makes some itself.
+  """
+  stack = contextlib.ExitStack()
+  if config.debug:
+    stack.enter_context(jax.debug_nans(True))
+    stack.enter_context(jax.transfer_guard_device_to_host('disallow'))
+    stack.enter_context(jax.transfer_guard_host_to_device('log'))
+  return stack
+
+
+def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
+  """Trains ``config`` in ``workdir`` (resuming if possible); its result."""
+  os.makedirs(workdir, exist_ok=True)
+  _setup_logging()
+  pipeline.hide_gpus_from_tensorflow()
+  run, state = setup(config, workdir)
+  try:
+    if config.eval_only:
+      if run.restored_step is None:
+        raise FileNotFoundError(f'eval_only: no checkpoint in {workdir}.')
+      result = result_of(run, state, 'evaluated', run.restored_step,
+                         tuple(run.eval_splits))
+      logging.info('Evaluation of step %d: %s', run.restored_step, result)
+      _write_results(workdir, result)
+      return result
+
+    if run.restored_step is None:
+      run.writer.write_hparams({k: v for k, v in config.to_dict().items()
+                                if isinstance(v, (int, float, str, bool))})
+    logging.info('%s on %s: %d train / %d val examples, %d steps per epoch, '
+                 '%d steps, %d devices, %d processes.', config.model,
+                 run.info.dataset, run.info.num_examples('train'),
+                 run.info.num_examples('validation'), run.steps_per_epoch,
+                 run.total_steps, run.mesh.devices.size, jax.process_count())
+    state, step, stopped_by = train(run, state)
+    if stopped_by is not None:
+      run.checkpointer.wait()
+      logging.warning('Stopped by signal %d at step %d; checkpoint saved. '
+                      'Run the same command to resume.', stopped_by, step)
+      return result_of(run, state, 'interrupted', step)
+
+    result = result_of(run, state, 'finished', step, tuple(run.eval_splits))
+    run.writer.write_scalars(step, {f'final_{s}_accuracy': result[s]['accuracy']
+                                    for s in run.eval_splits})
+    _write_results(workdir, result)
+    logging.info('Final (step %d): %s', step, ', '.join(
+        f'{s} accuracy {100 * result[s]["accuracy"]:.2f}% '
+        f'({result[s]["num_examples"]} examples)' for s in run.eval_splits))
+    return result
+  finally:
+    run.writer.flush()
+    run.checkpointer.wait()
+    run.checkpointer.close()
