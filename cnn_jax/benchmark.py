@@ -44,6 +44,7 @@ models in PyTorch in the same process.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import json
@@ -51,7 +52,6 @@ import math
 import os
 import resource
 import statistics
-import sys
 import time
 from typing import Any, Callable, Optional
 
@@ -85,7 +85,9 @@ def benchmark_config(config):
   """``config`` reading random images shaped like its dataset's (a copy)."""
   from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
   config = copy.deepcopy(config)
-  with config.unlocked() if hasattr(config, 'unlocked') else _nullcontext():
+  with contextlib.ExitStack() as stack:
+    if hasattr(config, 'unlocked'):  # a locked ConfigDict from the flags
+      stack.enter_context(config.unlocked())
     if config.dataset != 'synthetic':
       spec = datasets.get_spec(config.dataset)
       shape = tuple(spec.image_shape)
@@ -100,15 +102,6 @@ def benchmark_config(config):
                                     2 * config.batch_size)
     config.validation_examples = 0
   return config
-
-
-class _nullcontext:  # pylint: disable=invalid-name
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    return False
 
 
 @dataclasses.dataclass
@@ -149,7 +142,6 @@ class StepBench:
 
   def __init__(self, config, *, seed: int = 0):
     import jax  # pylint: disable=g-import-not-at-top
-    import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
     import numpy as np  # pylint: disable=g-import-not-at-top
     from cnn_jax.training import optim, sharding, trainer, train_step  # pylint: disable=g-import-not-at-top
     from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
@@ -387,32 +379,12 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def machine_info() -> dict[str, Any]:
-  """CPU model, cores, load and the commit, for the record."""
-  info: dict[str, Any] = {'cpu_cores': cpu_count()}
-  try:
-    with open('/proc/cpuinfo') as f:
-      for line in f:
-        if line.startswith('model name'):
-          info['cpu_model'] = line.split(':', 1)[1].strip()
-          break
-  except OSError:
-    pass
-  try:
-    info['load_avg'] = list(os.getloadavg())
-  except OSError:
-    pass
-  try:
-    import subprocess  # pylint: disable=g-import-not-at-top
-    info['commit'] = subprocess.run(
-        ['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
-        text=True, check=False,
-        cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-  except OSError:
-    pass
-  info['date'] = time.strftime('%Y-%m-%d %H:%M:%S %Z')
-  info['argv'] = sys.argv
-  info['xla_flags'] = os.environ.get('XLA_FLAGS', '')
-  return info
+  """The machine (CPU model and vector flags), load, commit and command."""
+  from cnn_jax.analysis import provenance  # pylint: disable=g-import-not-at-top
+  record = provenance.record()
+  machine = record.pop('machine')
+  return {**record, **machine, 'cpu_model': machine['cpu'],
+          'cpu_cores': cpu_count()}
 
 
 def main(argv):

@@ -12,7 +12,7 @@ import flax.linen as nn
 import pytest
 
 from configs import base
-from cnn_jax.analysis import flops
+from cnn_jax.analysis import flops, layer_table
 from cnn_jax.analysis import model_stats
 from cnn_jax import models
 from cnn_jax import summary
@@ -102,9 +102,9 @@ def test_from_config_dataset_table():
 
 def test_depth_limits_rows_and_parents_precede_children():
   model = models.build('efficientnet_b0')
-  s = summary.summarize(model, (64, 64, 3), compute_flops=False)
-  text1 = summary.format_summary(s, depth=1)
-  text2 = summary.format_summary(s, depth=2)
+  s = layer_table.summarize(model, (64, 64, 3), compute_flops=False)
+  text1 = layer_table.format_summary(s, depth=1)
+  text2 = layer_table.format_summary(s, depth=2)
   assert len(text1.splitlines()) < len(text2.splitlines())
   paths = [l.path for l in s.layers]
   for i, path in enumerate(paths):
@@ -156,7 +156,7 @@ def test_macs_match_published(name):
   if name not in models.known_models():
     pytest.skip(f'{name} is not registered')
   spec = models.get_spec(name)
-  s = summary.summarize(models.build(name, num_classes=spec.num_classes),
+  s = layer_table.summarize(models.build(name, num_classes=spec.num_classes),
                         spec.input_shape, name=name)
   published = PUBLISHED_GMACS[name] * 1e9
   # Convolutions + dense layers: the papers' / torchvision's convention.
@@ -165,7 +165,7 @@ def test_macs_match_published(name):
   assert s.flops / 2 == pytest.approx(published, rel=0.10)
 
 
-SAMPLE = ['lenet5', 'lenet5_1998', 'resnet20', 'densenet_seed', 'alexnet',
+SAMPLE = ['lenet5', 'lenet5_1998', 'resnet20', 'densenet_uvadl', 'alexnet',
           'googlenet_aux', 'inception_v3_aux', 'xception', 'vgg11_bn',
           'mobilenet_keras', 'efficientnet_b1']
 
@@ -175,12 +175,12 @@ def test_summary_of_other_families(name):
   if name not in models.known_models():
     pytest.skip(f'{name} is not registered')
   spec = models.get_spec(name)
-  s = summary.summarize(models.build(name, num_classes=spec.num_classes),
+  s = layer_table.summarize(models.build(name, num_classes=spec.num_classes),
                         spec.input_shape, name=name)
   assert (s.params, s.stats) == model_stats.count_registered(name)
   assert s.output == (1, spec.num_classes)  # eval mode: no aux outputs.
   assert s.macs > 0 and s.flops > 0
-  text = summary.format_summary(s, depth=2)
+  text = layer_table.format_summary(s, depth=2)
   assert f'Trainable params: {s.params:,}' in text
 
 
@@ -188,10 +188,10 @@ def test_summary_of_other_families(name):
 def test_summary_of_every_registered_model():
   for name in models.known_models():
     spec = models.get_spec(name)
-    s = summary.summarize(models.build(name, num_classes=spec.num_classes),
+    s = layer_table.summarize(models.build(name, num_classes=spec.num_classes),
                           spec.input_shape, name=name,
                           compute_flops=False)
     assert (s.params, s.stats) == model_stats.count_registered(name), name
     assert s.output == (1, spec.num_classes), name
-    assert f'Trainable params: {s.params:,}' in summary.format_summary(
+    assert f'Trainable params: {s.params:,}' in layer_table.format_summary(
         s, depth=-1)

@@ -34,7 +34,6 @@ import jax.extend.core as jex_core
 import jax.numpy as jnp
 
 from cnn_jax.analysis import model_stats
-from cnn_jax import models
 
 
 def _flops_from(cost: Any) -> float | None:
@@ -133,15 +132,3 @@ def count_conv_dense_macs(model, input_shape, batch_size: int = 1) -> int:
   """
   return traced_conv_dense_macs(
       trace_forward(model, input_shape, batch_size))
-
-
-def count_macs(model, input_shape, batch_size: int = 1) -> float:
-  """Multiply-accumulates (``flops / 2``) of one forward pass."""
-  return count_flops(model, input_shape, batch_size) / 2
-
-
-def count_registered_macs(name: str, input_shape=None, **kwargs) -> float:
-  """MACs of registered model ``name`` at its native (or the given) shape."""
-  spec = models.get_spec(name)
-  kwargs.setdefault('num_classes', spec.num_classes)
-  return count_macs(spec.factory(**kwargs), input_shape or spec.input_shape)

@@ -28,7 +28,7 @@ import numpy as np
 
 from cnn_jax import models
 from cnn_jax.conversion import layer_list
-from cnn_jax.conversion.layer_list import ConversionError
+from cnn_jax.conversion.layer_list import ConversionError  # noqa: F401  (re-exported)
 
 SOURCES = ('torchvision', 'timm', 'keras')
 

@@ -68,6 +68,28 @@ def get_spec(name: str) -> DatasetSpec:
                      f'{", ".join(sorted(DATASETS))}') from None
 
 
+def model_input(config) -> tuple[tuple[int, int, int], int]:
+  """The (H, W, C) a config's model sees and its class count.
+
+  From the dataset's facts and the config's ``image_size``,
+  ``grayscale_to_rgb``, ``num_classes`` (and the synthetic dataset's shape):
+  no data is read.
+  """
+  if config.dataset == 'synthetic':
+    shape, classes = tuple(config.synthetic_shape), config.synthetic_classes
+  else:
+    spec = get_spec(config.dataset)
+    shape, classes = spec.image_shape, spec.num_classes
+  height, width, channels = shape
+  if config.grayscale_to_rgb and channels == 1:
+    channels = 3
+  if config.image_size > 0:
+    height = width = config.image_size
+  if config.num_classes > 0:
+    classes = config.num_classes
+  return (height, width, channels), classes
+
+
 def default_data_dir(data_dir: str = '') -> str:
   return os.path.expanduser(
       data_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'))

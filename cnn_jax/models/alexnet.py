@@ -3,7 +3,7 @@ deep convolutional neural networks", NeurIPS).
 
 One module, configured by a table of conv layers:
 
-``alexnet_2012`` -- the paper's network as one tower (the seed's table): 227x227
+``alexnet_2012`` -- the paper's network as one tower (the tutorial's table): 227x227
 input, conv 11x11/4-96, ReLU, LRN, max-pool 3/2, conv 5x5-256 (pad 2), ReLU,
 LRN, max-pool 3/2, conv 3x3 384-384-256 (pad 1), max-pool 3/2, FC 4096-4096-
 classes with ReLU and dropout 0.5 on the outputs of the two 4096-wide layers

@@ -10,19 +10,19 @@ and a linear classifier.
 One module, :class:`DenseNet`, configured by partials:
 
 * ImageNet models (7x7/2 conv, BN, ReLU, 3x3/2 max pool stem), as torchvision:
-  ``densenet121`` / ``161`` / ``169`` / ``201`` (torchvision's counts),
-  ``densenet264`` (the paper's deepest ImageNet model; no torchvision model),
-  ``densenet121_keras``: ``keras.applications.DenseNet121``, which has the same
+  ``DenseNet121`` / ``161`` / ``169`` / ``201`` (torchvision's counts),
+  ``DenseNet264`` (the paper's deepest ImageNet model; no torchvision model),
+  ``DenseNet121Keras``: ``keras.applications.DenseNet121``, which has the same
   layers and order as torchvision's (its ZeroPadding + 'valid' conv and pool are
   torchvision's symmetric padding; zero padding before the max pool equals
   -inf padding since it follows a ReLU); only the BN settings differ
   (epsilon 1.001e-5, Keras momentum 0.99) and Keras counts the BN statistics.
 * CIFAR models (3x3 conv stem with ``2 * growth_rate`` filters, 3 blocks of
-  ``(depth - 4) / 6`` layers, Huang et al. section 4): ``densenet_bc_100_12``,
-  ``densenet_bc_250_24``, ``densenet_bc_190_40`` (0.8M, 15.3M, 25.6M in the
+  ``(depth - 4) / 6`` layers, Huang et al. section 4): ``DenseNetBC100_12``,
+  ``DenseNetBC250_24``, ``DenseNetBC190_40`` (0.8M, 15.3M, 25.6M in the
   paper's Table 2). Convolutions without bias, as the common PyTorch ports
   (the paper's Lua code has conv biases; the counts differ by < 0.3%).
-* ``densenet_seed``: the DenseNet of the UvA DL course tutorial 5 "Inception,
+* ``DenseNetUvaDL``: the DenseNet of the UvA DL course tutorial 5 "Inception,
   ResNet and DenseNet" (239,146 parameters for CIFAR-10): a 3x3 conv stem with
   bias and 32 filters and no BN, four blocks of 6 layers (growth 16,
   bottleneck 2 * 16), transitions halving the channels, and dense layers that
@@ -39,13 +39,6 @@ import jax.numpy as jnp
 from cnn_jax.models import layers
 from cnn_jax.models.registry import register
 
-
-def _conv(features: int, kernel_size: int, dtype: Any, name: str,
-          use_bias: bool = False) -> layers.Conv:
-  return layers.Conv(features, (kernel_size, kernel_size),
-                 padding=layers.symmetric_padding(kernel_size),
-                 use_bias=use_bias, kernel_init=layers.conv_kernel_init,
-                 dtype=dtype, name=name)
 
 
 class DenseLayer(nn.Module):
@@ -65,9 +58,10 @@ class DenseLayer(nn.Module):
     bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
                            epsilon=self.bn_epsilon, momentum=self.bn_momentum)
     y = nn.relu(bn(name='norm1')(x))
-    y = _conv(self.bn_size * self.growth_rate, 1, self.dtype, 'conv1')(y)
+    y = layers.conv(self.bn_size * self.growth_rate, 1, dtype=self.dtype,
+                    name='conv1')(y)
     y = nn.relu(bn(name='norm2')(y))
-    y = _conv(self.growth_rate, 3, self.dtype, 'conv2')(y)
+    y = layers.conv(self.growth_rate, 3, dtype=self.dtype, name='conv2')(y)
     return jnp.concatenate([y, x] if self.new_first else [x, y], axis=-1)
 
 
@@ -82,7 +76,7 @@ class Transition(nn.Module):
   def __call__(self, x, train: bool = False):
     x = layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
                           momentum=self.bn_momentum, name='norm')(x)
-    x = _conv(self.features, 1, self.dtype, 'conv')(nn.relu(x))
+    x = layers.conv(self.features, 1, dtype=self.dtype, name='conv')(nn.relu(x))
     return layers.avg_pool(x, 2, 2)
 
 
@@ -99,7 +93,7 @@ class DenseNet(nn.Module):
     stem: ``'imagenet'`` (7x7/2 conv, BN, ReLU, 3x3/2 max pool) or
       ``'small'`` (a single 3x3 conv, no BN, for 32x32 inputs).
     stem_bias: bias on the stem conv.
-    new_first: concatenate new features before the old ones (the seed model).
+    new_first: concatenate new features before the old ones (the UvA DL tutorial's model).
     bn_epsilon, bn_momentum: BatchNorm settings (Flax momentum convention).
     dtype: compute dtype.
   """
@@ -126,8 +120,8 @@ class DenseNet(nn.Module):
                            name='conv0', **bn_kw)(x, train)
       x = layers.max_pool(x, 3, 2, padding=1)
     elif self.stem == 'small':
-      x = _conv(self.num_init_features, 3, self.dtype, 'conv0',
-                use_bias=self.stem_bias)(x)
+      x = layers.conv(self.num_init_features, 3, use_bias=self.stem_bias,
+                      dtype=self.dtype, name='conv0')(x)
     else:
       raise ValueError(f'Unknown stem {self.stem!r}.')
 
@@ -148,27 +142,27 @@ class DenseNet(nn.Module):
 
 
 # ImageNet models (torchvision names; 224x224, 1000 classes).
-densenet121 = functools.partial(DenseNet, growth_rate=32,
+DenseNet121 = functools.partial(DenseNet, growth_rate=32,
                                 block_config=(6, 12, 24, 16),
                                 num_init_features=64)
-densenet161 = functools.partial(DenseNet, growth_rate=48,
+DenseNet161 = functools.partial(DenseNet, growth_rate=48,
                                 block_config=(6, 12, 36, 24),
                                 num_init_features=96)
-densenet169 = functools.partial(DenseNet, growth_rate=32,
+DenseNet169 = functools.partial(DenseNet, growth_rate=32,
                                 block_config=(6, 12, 32, 32),
                                 num_init_features=64)
-densenet201 = functools.partial(DenseNet, growth_rate=32,
+DenseNet201 = functools.partial(DenseNet, growth_rate=32,
                                 block_config=(6, 12, 48, 32),
                                 num_init_features=64)
-densenet264 = functools.partial(DenseNet, growth_rate=32,
+DenseNet264 = functools.partial(DenseNet, growth_rate=32,
                                 block_config=(6, 12, 64, 48),
                                 num_init_features=64)
 # keras.applications.DenseNet121: same layers, Keras BN settings.
-densenet121_keras = functools.partial(densenet121, bn_epsilon=1.001e-5,
+DenseNet121Keras = functools.partial(DenseNet121, bn_epsilon=1.001e-5,
                                       bn_momentum=0.99)
 
 
-def densenet_bc_cifar(depth: int, growth_rate: int, **kwargs) -> DenseNet:
+def _densenet_bc(depth: int, growth_rate: int, **kwargs) -> DenseNet:
   """DenseNet-BC for 32x32 images (Huang et al. 2017, section 4)."""
   if (depth - 4) % 6:
     raise ValueError(f'DenseNet-BC depth must be 6n + 4, got {depth}.')
@@ -179,25 +173,26 @@ def densenet_bc_cifar(depth: int, growth_rate: int, **kwargs) -> DenseNet:
                   **kwargs)
 
 
-densenet_bc_100_12 = functools.partial(densenet_bc_cifar, 100, 12)
-densenet_bc_250_24 = functools.partial(densenet_bc_cifar, 250, 24)
-densenet_bc_190_40 = functools.partial(densenet_bc_cifar, 190, 40)
+DenseNetBC100_12 = functools.partial(_densenet_bc, 100, 12)
+DenseNetBC250_24 = functools.partial(_densenet_bc, 250, 24)
+DenseNetBC190_40 = functools.partial(_densenet_bc, 190, 40)
 
-# The seed report's DenseNet (UvA DL tutorial 5): 239,146 params on CIFAR-10.
-densenet_seed = functools.partial(DenseNet, num_classes=10, growth_rate=16,
-                                  block_config=(6, 6, 6, 6),
-                                  num_init_features=32, bn_size=2,
-                                  stem='small', stem_bias=True, new_first=True)
+# The UvA DL course's tutorial 5 DenseNet: 239,146 params on CIFAR-10.
+DenseNetUvaDL = functools.partial(DenseNet, num_classes=10, growth_rate=16,
+                                   block_config=(6, 6, 6, 6),
+                                   num_init_features=32, bn_size=2,
+                                   stem='small', stem_bias=True,
+                                   new_first=True)
 
-for _name, _factory in [('densenet121', densenet121),
-                        ('densenet161', densenet161),
-                        ('densenet169', densenet169),
-                        ('densenet201', densenet201),
-                        ('densenet264', densenet264),
-                        ('densenet121_keras', densenet121_keras)]:
-  register(_name, _factory, input_shape=(224, 224, 3), num_classes=1000)
-for _name, _factory in [('densenet_bc_100_12', densenet_bc_100_12),
-                        ('densenet_bc_250_24', densenet_bc_250_24),
-                        ('densenet_bc_190_40', densenet_bc_190_40),
-                        ('densenet_seed', densenet_seed)]:
-  register(_name, _factory, input_shape=(32, 32, 3), num_classes=10)
+_IMAGENET = dict(input_shape=(224, 224, 3), num_classes=1000)
+register('densenet121', DenseNet121, **_IMAGENET)
+register('densenet161', DenseNet161, **_IMAGENET)
+register('densenet169', DenseNet169, **_IMAGENET)
+register('densenet201', DenseNet201, **_IMAGENET)
+register('densenet264', DenseNet264, **_IMAGENET)
+register('densenet121_keras', DenseNet121Keras, **_IMAGENET)
+_CIFAR = dict(input_shape=(32, 32, 3), num_classes=10)
+register('densenet_bc_100_12', DenseNetBC100_12, **_CIFAR)
+register('densenet_bc_250_24', DenseNetBC250_24, **_CIFAR)
+register('densenet_bc_190_40', DenseNetBC190_40, **_CIFAR)
+register('densenet_uvadl', DenseNetUvaDL, **_CIFAR)

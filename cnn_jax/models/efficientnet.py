@@ -146,9 +146,19 @@ EfficientNetB5 = functools.partial(EfficientNet, **scaled('b5'))
 EfficientNetB6 = functools.partial(EfficientNet, **scaled('b6'))
 EfficientNetB7 = functools.partial(EfficientNet, **scaled('b7'))
 
-for _variant, _factory in zip(SCALING, (
-    EfficientNetB0, EfficientNetB1, EfficientNetB2, EfficientNetB3,
-    EfficientNetB4, EfficientNetB5, EfficientNetB6, EfficientNetB7)):
-  _resolution = SCALING[_variant][2]
-  register(f'efficientnet_{_variant}', _factory,
-           input_shape=(_resolution, _resolution, 3))
+register('efficientnet_b0', EfficientNetB0,
+         input_shape=(SCALING['b0'][2],) * 2 + (3,))
+register('efficientnet_b1', EfficientNetB1,
+         input_shape=(SCALING['b1'][2],) * 2 + (3,))
+register('efficientnet_b2', EfficientNetB2,
+         input_shape=(SCALING['b2'][2],) * 2 + (3,))
+register('efficientnet_b3', EfficientNetB3,
+         input_shape=(SCALING['b3'][2],) * 2 + (3,))
+register('efficientnet_b4', EfficientNetB4,
+         input_shape=(SCALING['b4'][2],) * 2 + (3,))
+register('efficientnet_b5', EfficientNetB5,
+         input_shape=(SCALING['b5'][2],) * 2 + (3,))
+register('efficientnet_b6', EfficientNetB6,
+         input_shape=(SCALING['b6'][2],) * 2 + (3,))
+register('efficientnet_b7', EfficientNetB7,
+         input_shape=(SCALING['b7'][2],) * 2 + (3,))

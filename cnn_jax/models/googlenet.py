@@ -19,7 +19,7 @@ ceil-mode pools (a 2x2/2 pool before 5a), dropout 0.2, aux heads with 4x4
 adaptive average pooling. 6,624,904 parameters without the aux heads and
 13,004,888 with them, as torchvision.models.googlenet(aux_logits=False/True).
 
-``googlenet_cifar`` -- the small GoogleNet of the UvA deep learning course
+``googlenet_uvadl`` -- the small GoogleNet of the UvA deep learning course
 (tutorial 5, "Inception, ResNet and DenseNet"): 3x3 conv-64 stem and eight
 inception blocks on 32x32 inputs (convs keep their biases next to BatchNorm,
 PyTorch's default), global average pooling and a linear layer: 260,650
@@ -32,7 +32,7 @@ are returned.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -208,12 +208,12 @@ class GoogLeNet(nn.Module):
 GoogLeNet2014 = functools.partial(
     GoogLeNet, blocks=INCEPTION_V1, batch_norm=False, lrn=True,
     branch3_kernel=5, aux_logits=True, aux_pool='paper', dropout=0.4)
-GoogLeNetCifar = functools.partial(
+GoogLeNetUvaDL = functools.partial(
     GoogLeNet, blocks=INCEPTION_CIFAR, stem='cifar', conv_bias=True,
     bn_epsilon=1e-5, branch3_kernel=5, ceil_mode=False, dropout=0.0)
 
 register('googlenet', GoogLeNet)
 register('googlenet_aux', functools.partial(GoogLeNet, aux_logits=True))
 register('googlenet_2014', GoogLeNet2014)
-register('googlenet_cifar', GoogLeNetCifar, input_shape=(32, 32, 3),
+register('googlenet_uvadl', GoogLeNetUvaDL, input_shape=(32, 32, 3),
          num_classes=10)

@@ -18,41 +18,13 @@ including BN statistics, as Keras counts.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_jax.models import layers
 from cnn_jax.models.registry import register
-
-
-class ConvBNNoScale(nn.Module):
-  """Conv (no bias) -> BatchNorm without scale -> ReLU (Keras ``conv2d_bn``).
-
-  ``layers.ConvBNAct`` cannot drop the BN scale; this keeps its submodule names
-  (``conv``, ``bn``) and call signature.
-  """
-  features: int
-  kernel_size: Union[int, Sequence[int]] = 3
-  strides: Union[int, Sequence[int]] = 1
-  padding: Any = 'SAME'
-  bn_momentum: float = 0.99
-  bn_epsilon: float = 1e-3
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x, train: bool = False):
-    k = ((self.kernel_size,) * 2 if isinstance(self.kernel_size, int)
-         else tuple(self.kernel_size))
-    s = (self.strides,) * 2 if isinstance(self.strides, int) else self.strides
-    x = layers.Conv(self.features, k, s, padding=self.padding, use_bias=False,
-                kernel_init=layers.conv_kernel_init, dtype=self.dtype,
-                name='conv')(x)
-    x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
-                          epsilon=self.bn_epsilon, use_scale=False,
-                          name='bn')(x)
-    return nn.relu(x)
 
 
 class _Block(nn.Module):
@@ -182,7 +154,9 @@ class InceptionV3(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     if self.keras:
-      conv = functools.partial(ConvBNNoScale, dtype=self.dtype)
+      conv = functools.partial(
+          layers.ConvBNAct, padding='SAME', bn_scale=False, bn_momentum=0.99,
+          bn_epsilon=1e-3, dtype=self.dtype)
     else:
       conv = functools.partial(layers.ConvBNAct, use_bias=False,
                                bn_epsilon=1e-3, dtype=self.dtype)

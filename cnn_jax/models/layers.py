@@ -95,6 +95,25 @@ def symmetric_padding(kernel_size: Union[int, Sequence[int]],
   return [(dilation * (k - 1) // 2,) * 2 for k in _pair(kernel_size)]
 
 
+def conv(features: int, kernel_size: Union[int, Sequence[int]],
+         strides: Union[int, Sequence[int]] = 1, *, groups: int = 1,
+         dilation: int = 1, padding: Padding = 'torch', use_bias: bool = False,
+         zero_init: bool = False, kernel_init: Callable = conv_kernel_init,
+         dtype: Dtype = jnp.float32, name: Optional[str] = None) -> Conv:
+  """A bare convolution (no norm, no activation) in this project's conventions.
+
+  ``padding='torch'`` is PyTorch's symmetric padding; ``zero_init`` starts the
+  kernel at zero (the last conv of a pre-activation residual branch).
+  """
+  if isinstance(padding, str) and padding == 'torch':
+    padding = symmetric_padding(kernel_size, dilation)
+  return Conv(features, _pair(kernel_size), _pair(strides), padding=padding,
+              kernel_dilation=dilation, feature_group_count=groups,
+              use_bias=use_bias,
+              kernel_init=nn.initializers.zeros if zero_init else kernel_init,
+              dtype=dtype, name=name)
+
+
 def batch_norm(train: bool, *, dtype: Dtype = jnp.float32,
                momentum: float = 0.9, epsilon: float = 1e-5,
                scale_init: Callable = nn.initializers.ones,
@@ -122,6 +141,8 @@ class ConvBNAct(nn.Module):
     use_bias: conv bias; defaults to ``not use_bn``.
     bn_momentum, bn_epsilon: BatchNorm settings.
     zero_init_bn: start the BN scale at zero (last BN of a residual branch).
+    bn_scale: False drops the BN scale (Keras ``conv2d_bn`` in Inception-v3).
+    kernel_init: the conv kernel's initializer.
     dtype: compute dtype.
   """
   features: int
@@ -136,25 +157,22 @@ class ConvBNAct(nn.Module):
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   zero_init_bn: bool = False
+  bn_scale: bool = True
   kernel_init: Callable = conv_kernel_init
   dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    padding = self.padding
-    if isinstance(padding, str) and padding == 'torch':
-      padding = symmetric_padding(self.kernel_size, self.dilation)
     use_bias = (not self.use_bn) if self.use_bias is None else self.use_bias
-    x = Conv(self.features, _pair(self.kernel_size), _pair(self.strides),
-                padding=padding, kernel_dilation=self.dilation,
-                feature_group_count=self.groups, use_bias=use_bias,
-                kernel_init=self.kernel_init, dtype=self.dtype, name='conv')(x)
+    x = conv(self.features, self.kernel_size, self.strides, groups=self.groups,
+             dilation=self.dilation, padding=self.padding, use_bias=use_bias,
+             kernel_init=self.kernel_init, dtype=self.dtype, name='conv')(x)
     if self.use_bn:
       scale_init = (nn.initializers.zeros if self.zero_init_bn
                     else nn.initializers.ones)
       x = batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
                      epsilon=self.bn_epsilon, scale_init=scale_init,
-                     name='bn')(x)
+                     use_scale=self.bn_scale, name='bn')(x)
     act = get_activation(self.act)
     return act(x) if act is not None else x
 
@@ -292,15 +310,9 @@ class SeparableConv(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    padding = self.padding
-    if isinstance(padding, str) and padding == 'torch':
-      padding = symmetric_padding(self.kernel_size, self.dilation)
     channels = x.shape[-1]
-    x = Conv(channels * self.depth_multiplier, _pair(self.kernel_size),
-                _pair(self.strides), padding=padding,
-                kernel_dilation=self.dilation, feature_group_count=channels,
-                use_bias=False, kernel_init=conv_kernel_init,
-                dtype=self.dtype, name='depthwise')(x)
-    return Conv(self.features, (1, 1), use_bias=self.use_bias,
-                   kernel_init=conv_kernel_init, dtype=self.dtype,
-                   name='pointwise')(x)
+    x = conv(channels * self.depth_multiplier, self.kernel_size, self.strides,
+             groups=channels, dilation=self.dilation, padding=self.padding,
+             dtype=self.dtype, name='depthwise')(x)
+    return conv(self.features, 1, use_bias=self.use_bias, dtype=self.dtype,
+                name='pointwise')(x)

@@ -134,9 +134,11 @@ class MobileNetV1(nn.Module):
 MobileNetV1Keras = functools.partial(MobileNetV1, keras=True,
                                      dropout_rate=1e-3)
 
-for _alpha in (0.25, 0.5, 0.75, 1.0, 1.25):
-  register(f'mobilenetv1_{round(_alpha * 100):03d}',
-           functools.partial(MobileNetV1, width_mult=_alpha))
+register('mobilenetv1_025', functools.partial(MobileNetV1, width_mult=0.25))
+register('mobilenetv1_050', functools.partial(MobileNetV1, width_mult=0.5))
+register('mobilenetv1_075', functools.partial(MobileNetV1, width_mult=0.75))
+register('mobilenetv1_100', functools.partial(MobileNetV1, width_mult=1.0))
+register('mobilenetv1_125', functools.partial(MobileNetV1, width_mult=1.25))
 register('mobilenet_keras', MobileNetV1Keras)
 
 

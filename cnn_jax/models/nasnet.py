@@ -25,11 +25,11 @@ average pooling and a linear classifier.
 References (``keras.applications.nasnet``, whose wiring and layer order this
 module follows; BN epsilon 1e-3 and momentum 0.9997; 'SAME' padding):
 
-* ``nasnetamobile``: NASNet-A Mobile (4 @ 1056), stem 32, 224x224;
+* ``NASNetAMobile``: NASNet-A Mobile (4 @ 1056), stem 32, 224x224;
   ``keras.applications.NASNetMobile``: 5,326,716 incl. BN statistics.
-* ``nasnetalarge``: NASNet-A Large (6 @ 4032), stem 96, 331x331;
+* ``NASNetALarge``: NASNet-A Large (6 @ 4032), stem 96, 331x331;
   ``keras.applications.NASNetLarge``: 88,949,818 incl. BN statistics. timm's
-  ``nasnetalarge`` (the Cadene port of the TF-slim weights) has the same
+  ``NASNetALarge`` (the Cadene port of the TF-slim weights) has the same
   layers: its 88,753,150 trainable parameters are exactly our params, and
   Keras' figure is the same plus the 196,668 BN moving statistics. timm pads
   the stride-2 3x3 poolings of reduction cells TF-'SAME' style (max pooling
@@ -244,14 +244,14 @@ class NASNetA(nn.Module):
     return layers.dense(self.num_classes, self.dtype, name='predictions')(x)
 
 
-nasnetamobile = functools.partial(NASNetA, penultimate_filters=1056,
+NASNetAMobile = functools.partial(NASNetA, penultimate_filters=1056,
                                   num_blocks=4, stem_filters=32,
                                   skip_reduction=False)
-nasnetalarge = functools.partial(NASNetA, penultimate_filters=4032,
+NASNetALarge = functools.partial(NASNetA, penultimate_filters=4032,
                                  num_blocks=6, stem_filters=96,
                                  skip_reduction=True)
 
-register('nasnetamobile', nasnetamobile, input_shape=(224, 224, 3),
+register('nasnetamobile', NASNetAMobile, input_shape=(224, 224, 3),
          num_classes=1000)
-register('nasnetalarge', nasnetalarge, input_shape=(331, 331, 3),
+register('nasnetalarge', NASNetALarge, input_shape=(331, 331, 3),
          num_classes=1000)

@@ -103,6 +103,7 @@ register('vgg13', VGG13)
 register('vgg16_c', VGG16C)
 register('vgg16', VGG16)
 register('vgg19', VGG19)
-for _name, _partial in (('vgg11_bn', VGG11), ('vgg13_bn', VGG13),
-                        ('vgg16_bn', VGG16), ('vgg19_bn', VGG19)):
-  register(_name, functools.partial(_partial, batch_norm=True))
+register('vgg11_bn', functools.partial(VGG11, batch_norm=True))
+register('vgg13_bn', functools.partial(VGG13, batch_norm=True))
+register('vgg16_bn', functools.partial(VGG16, batch_norm=True))
+register('vgg19_bn', functools.partial(VGG19, batch_norm=True))

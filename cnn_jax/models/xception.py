@@ -15,7 +15,7 @@ Keras count also includes the BN moving statistics):
   'SAME' max pooling (pads only at the end for even inputs) and Keras BN
   (epsilon 1e-3, momentum 0.99). 22,855,952 params + 54,528 BN statistics
   = Keras' 22,910,480.
-* ``legacy_xception``: timm's ``legacy_xception`` (formerly ``xception``, the
+* ``LegacyXception``: timm's ``LegacyXception`` (formerly ``xception``, the
   Cadene port of the Keras weights): PyTorch symmetric padding (max pool pad 1
   on both sides) and PyTorch BN (epsilon 1e-5, momentum 0.1). 22,855,952
   params, timm's count. With the same weights, the two differ only where the
@@ -136,10 +136,9 @@ class Xception(nn.Module):
     return layers.dense(self.num_classes, self.dtype, name='fc')(x)
 
 
-xception = Xception  # Keras / Chollet settings.
-legacy_xception = functools.partial(Xception, padding='torch', bn_epsilon=1e-5,
+LegacyXception = functools.partial(Xception, padding='torch', bn_epsilon=1e-5,
                                     bn_momentum=0.9)
 
-register('xception', xception, input_shape=(299, 299, 3), num_classes=1000)
-register('legacy_xception', legacy_xception, input_shape=(299, 299, 3),
+register('xception', Xception, input_shape=(299, 299, 3), num_classes=1000)
+register('legacy_xception', LegacyXception, input_shape=(299, 299, 3),
          num_classes=1000)

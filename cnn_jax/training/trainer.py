@@ -288,9 +288,14 @@ def _evaluate_during_training(run: Run, state, step: int) -> None:
 def result_of(run: Run, state, status: str, step: int,
               splits: tuple[str, ...] = ()) -> dict[str, Any]:
   """The run's result: the same keys whichever way it ended."""
+  device = run.mesh.devices.flat[0]
   result = {'status': status, 'step': int(step), 'model': run.config.model,
             'dataset': run.config.dataset,
             'steps_per_epoch': run.steps_per_epoch,
+            'devices': {'platform': device.platform,
+                        'kind': device.device_kind,
+                        'count': int(run.mesh.devices.size),
+                        'processes': jax.process_count()},
             'num_params': int(sum(np.prod(x.shape) for x in
                                   jax.tree.leaves(state.params)))}
   for split in splits:

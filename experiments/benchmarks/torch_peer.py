@@ -45,9 +45,9 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 # PyTorch first: importing triton (torch.optim and torch.compile do) after
 # JAX's XLA backend has started crashes the process (clashing LLVM symbols).
 import torch  # pylint: disable=g-bad-import-order
-import torch._dynamo  # pylint: disable=g-bad-import-order,unused-import
+import torch._dynamo  # noqa: F401  pylint: disable=g-bad-import-order,unused-import
 try:
-  import triton  # pylint: disable=g-bad-import-order,unused-import
+  import triton  # noqa: F401  pylint: disable=g-bad-import-order,unused-import
 except ImportError:
   pass
 

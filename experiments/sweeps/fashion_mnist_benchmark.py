@@ -5,7 +5,7 @@ models for, each with its Fashion-MNIST config where one exists
 (resnet18 / densenet_bc_100_12 / mobilenet_v2 / vgg16 / alexnet
 _fashion_mnist.py) and otherwise the CIFAR recipe on Fashion-MNIST
 (WRN-28-10 from wrn28_10_cifar10.py, GoogleNet from googlenet_cifar10.py: the
-seed report's small GoogleNet). The published rows were submitted by
+UvA DL tutorial's small GoogleNet). The published rows were submitted by
 different people with their own preprocessing and budgets; they are the
 targets, not a controlled comparison.
 
@@ -27,7 +27,7 @@ MODELS = {  # benchmark row -> (config, extra overrides)
     'WRN-28-10': ('configs/wrn28_10_cifar10.py', FMNIST),
     'DenseNet-BC-768K': ('configs/densenet_bc_100_12_fashion_mnist.py', {}),
     'MobileNet': ('configs/mobilenet_v2_fashion_mnist.py', {}),
-    'GoogleNet': ('configs/googlenet_cifar10.py', FMNIST),
+    'GoogleNet': ('configs/uvadl_cifar10.py:googlenet', FMNIST),
     'VGG16': ('configs/vgg16_fashion_mnist.py', {}),
     'AlexNet': ('configs/alexnet_fashion_mnist.py', {}),
 }

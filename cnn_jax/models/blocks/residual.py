@@ -4,7 +4,7 @@ Post-activation units (He et al. 2016, "Deep Residual Learning for Image
 Recognition"): ``out = act(branch(x) + shortcut(x))``.
 
 * :class:`BasicBlock`: conv3x3-BN-act-conv3x3-BN (ResNet-18/34, CIFAR ResNets,
-  the seed report's ResNetBlock).
+  the UvA DL tutorial's ResNetBlock).
 * :class:`BottleneckBlock`: conv1x1-BN-act-conv3x3-BN-act-conv1x1-BN with a
   4x expansion (ResNet-50+, ResNeXt, Wide ResNet, SE-ResNe(X)t, SENet-154).
 
@@ -13,7 +13,7 @@ Networks"): ``out = branch(x) + shortcut(x)`` with BN-act *before* each conv,
 so the identity path carries no BN and no nonlinearity.
 
 * :class:`PreActBasicBlock`: BN-act-conv3x3-BN-act-conv3x3 (Wide ResNets, the
-  seed report's PreActResNetBlock, timm ``resnetv2_18/34``).
+  UvA DL tutorial's PreActResNetBlock, timm ``resnetv2_18/34``).
 * :class:`PreActBottleneck`: BN-act-conv1x1-BN-act-conv3x3-BN-act-conv1x1
   (ResNet-164/1001, Keras ``ResNet50V2``, timm ``resnetv2_50``).
 
@@ -28,10 +28,10 @@ Options shared by the units:
   ``project_on_stride=False`` keeps a strided-subsampling identity when only
   the resolution changes (Keras ``ResNetV2``'s ``MaxPooling2D(1, stride)``).
 * ``proj_bn`` / ``proj_bias`` / ``proj_kernel_size``: projection details (the
-  seed's ResNetBlock uses a 1x1 conv with bias and no BN; SENet-154 a 3x3
+  tutorial's ResNetBlock uses a 1x1 conv with bias and no BN; SENet-154 a 3x3
   strided projection); ``proj_preact``: pre-activation units project either
   the branch's pre-activation (``'shared'``, He et al.'s and Keras' code, WRN,
-  timm) or ``x`` through a BN-act of their own (``'own'``, the seed report).
+  timm) or ``x`` through a BN-act of their own (``'own'``, the UvA DL tutorial).
 * ``stride_on_3x3`` (bottleneck): True puts the stride on the 3x3 conv
   (ResNet v1.5, torchvision, timm, the default); False on the first 1x1 (v1:
   the paper, Caffe and Keras ``ResNet50``). Same parameters, different maps.
@@ -59,7 +59,7 @@ convs ``conv1..3``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -77,21 +77,6 @@ def se_width(channels: int, ratio: float = 1 / 16, divisor: int = 8) -> int:
   """
   value = channels * ratio
   return max(divisor, int(value + divisor / 2) // divisor * divisor)
-
-
-def conv(features: int, kernel_size: int, strides: int = 1, *, groups: int = 1,
-         use_bias: bool = False, padding: layers.Padding = 'torch',
-         zero_init: bool = False, dtype: Any = jnp.float32,
-         name: Optional[str] = None) -> layers.Conv:
-  """A bare convolution (no norm) in this project's conventions."""
-  if isinstance(padding, str) and padding == 'torch':
-    padding = layers.symmetric_padding(kernel_size)
-  return layers.Conv(features, (kernel_size, kernel_size), (strides, strides),
-                 padding=padding, feature_group_count=groups,
-                 use_bias=use_bias,
-                 kernel_init=(nn.initializers.zeros if zero_init
-                              else layers.conv_kernel_init),
-                 dtype=dtype, name=name)
 
 
 def pad_identity(x: jax.Array, features: int, strides: int) -> jax.Array:
@@ -164,60 +149,68 @@ class Shortcut(nn.Module):
                             epsilon=self.bn_epsilon, name='pre_bn')(x)
       x = layers.get_activation(self.act)(x)
     k = self.kernel_size if self.strides > 1 else 1
-    x = conv(self.features, k, self.strides, use_bias=self.use_bias,
-             padding=self.padding, dtype=self.dtype, name='conv')(x)
+    x = layers.conv(self.features, k, self.strides, use_bias=self.use_bias,
+                    padding=self.padding, dtype=self.dtype, name='conv')(x)
     if self.use_bn:
       x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
                             epsilon=self.bn_epsilon, name='bn')(x)
     return x
 
 
-def _merge(unit, x, y, train: bool, out_features: int, preact=None,
-           pre_norm: bool = False, use_bn: bool = True):
-  """Adds the shortcut of ``x`` to the branch output ``y`` (if enabled).
+class ResidualUnit(nn.Module):
+  """The fields and the shortcut addition every residual unit shares.
 
-  Called from a unit's compact ``__call__``: the modules it makes are the
-  unit's children.
-  """
-  if not unit.shortcut:
-    return y
-  if unit.drop_path_rate:
-    y = layers.StochasticDepth(unit.drop_path_rate, name='drop_path')(y, train)
-  identity = Shortcut(
-      out_features, unit.strides, unit.shortcut_type,
-      project_on_stride=unit.project_on_stride,
-      kernel_size=unit.proj_kernel_size, use_bn=use_bn,
-      use_bias=unit.proj_bias, pre_norm=pre_norm, act=unit.act,
-      padding=unit.padding, bn_momentum=unit.bn_momentum,
-      bn_epsilon=unit.bn_epsilon, dtype=unit.dtype,
-      name='downsample')(x, preact, train)
-  return y + identity.astype(y.dtype)
-
-
-class BasicBlock(nn.Module):
-  """conv3x3(stride)-BN-act-[dropout]-conv3x3-BN-[SE], + shortcut, act.
-
-  torchvision's ``BasicBlock`` (stride on the first conv); ``conv_bias`` and
-  ``padding='SAME'`` give the Keras form.
+  Subclasses add their branch's own fields and define ``__call__``, which ends
+  with :meth:`add_shortcut`. See the module docstring for the options.
   """
   features: int
   strides: int = 1
   shortcut: bool = True
   shortcut_type: str = 'B'
   project_on_stride: bool = True
-  proj_bn: bool = True
   proj_bias: bool = False
   proj_kernel_size: int = 1
   zero_init_last: bool = False
-  se_ratio: float = 0.0
   dropout_rate: float = 0.0
   drop_path_rate: float = 0.0
-  conv_bias: bool = False
   act: Any = 'relu'
   padding: layers.Padding = 'torch'
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
+
+  def add_shortcut(self, x, y, train: bool, out_features: int, preact=None,
+                   pre_norm: bool = False, use_bn: bool = True):
+    """``y`` plus the shortcut of ``x`` (``y`` alone in a plain net).
+
+    Called from the unit's compact ``__call__``: the modules it makes
+    (``drop_path``, ``downsample``) are the unit's children.
+    """
+    if not self.shortcut:
+      return y
+    if self.drop_path_rate:
+      y = layers.StochasticDepth(self.drop_path_rate, name='drop_path')(
+          y, train)
+    identity = Shortcut(
+        out_features, self.strides, self.shortcut_type,
+        project_on_stride=self.project_on_stride,
+        kernel_size=self.proj_kernel_size, use_bn=use_bn,
+        use_bias=self.proj_bias, pre_norm=pre_norm, act=self.act,
+        padding=self.padding, bn_momentum=self.bn_momentum,
+        bn_epsilon=self.bn_epsilon, dtype=self.dtype,
+        name='downsample')(x, preact, train)
+    return y + identity.astype(y.dtype)
+
+
+class BasicBlock(ResidualUnit):
+  """conv3x3(stride)-BN-act-[dropout]-conv3x3-BN-[SE], + shortcut, act.
+
+  torchvision's ``BasicBlock`` (stride on the first conv); ``conv_bias`` and
+  ``padding='SAME'`` give the Keras form.
+  """
+  proj_bn: bool = True
+  se_ratio: float = 0.0
+  conv_bias: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -234,11 +227,11 @@ class BasicBlock(nn.Module):
     if self.se_ratio:
       y = layers.SqueezeExcite(se_width(self.features, self.se_ratio),
                                dtype=self.dtype, name='se')(y)
-    y = _merge(self, x, y, train, self.features, use_bn=self.proj_bn)
+    y = self.add_shortcut(x, y, train, self.features, use_bn=self.proj_bn)
     return layers.get_activation(self.act)(y)
 
 
-class BottleneckBlock(nn.Module):
+class BottleneckBlock(ResidualUnit):
   """conv1x1-BN-act-conv3x3(groups)-BN-act-conv1x1-BN-[SE], + shortcut, act.
 
   ``features`` is the "planes" of torchvision: the unit outputs
@@ -246,29 +239,14 @@ class BottleneckBlock(nn.Module):
   ``int(features * base_width / 64) * groups`` channels, its first 1x1 conv
   that many divided by ``reduce_first`` (2 in SENet-154, as timm).
   """
-  features: int
-  strides: int = 1
   groups: int = 1
   base_width: int = 64
   expansion: int = 4
   reduce_first: int = 1
   stride_on_3x3: bool = True
-  shortcut: bool = True
-  shortcut_type: str = 'B'
-  project_on_stride: bool = True
   proj_bn: bool = True
-  proj_bias: bool = False
-  proj_kernel_size: int = 1
-  zero_init_last: bool = False
   se_ratio: float = 0.0
-  dropout_rate: float = 0.0  # between the 3x3 and the last 1x1 conv.
-  drop_path_rate: float = 0.0
   conv_bias: bool = False
-  act: Any = 'relu'
-  padding: layers.Padding = 'torch'
-  bn_momentum: float = 0.9
-  bn_epsilon: float = 1e-5
-  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -290,41 +268,26 @@ class BottleneckBlock(nn.Module):
     if self.se_ratio:
       y = layers.SqueezeExcite(se_width(out, self.se_ratio), dtype=self.dtype,
                                name='se')(y)
-    y = _merge(self, x, y, train, out, use_bn=self.proj_bn)
+    y = self.add_shortcut(x, y, train, out, use_bn=self.proj_bn)
     return layers.get_activation(self.act)(y)
 
 
-class PreActBasicBlock(nn.Module):
+class PreActBasicBlock(ResidualUnit):
   """BN-act-conv3x3(stride)-BN-act-[dropout]-conv3x3, + shortcut (no act).
 
   The Wide ResNet unit (Zagoruyko & Komodakis 2016) and timm's ``PreActBasic``.
   Projections take the shared pre-activation (``proj_preact='shared'``) or a
-  BN-act of their own (``'own'``: the seed report's PreActResNetBlock).
+  BN-act of their own (``'own'``: the UvA DL tutorial's PreActResNetBlock).
   """
-  features: int
-  strides: int = 1
-  shortcut: bool = True
-  shortcut_type: str = 'B'
-  project_on_stride: bool = True
   proj_preact: str = 'shared'
-  proj_bias: bool = False
-  proj_kernel_size: int = 1
-  zero_init_last: bool = False
-  dropout_rate: float = 0.0
-  drop_path_rate: float = 0.0
   conv_bias: bool = False
-  act: Any = 'relu'
-  padding: layers.Padding = 'torch'
-  bn_momentum: float = 0.9
-  bn_epsilon: float = 1e-5
-  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     act = layers.get_activation(self.act)
     bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
                            momentum=self.bn_momentum, epsilon=self.bn_epsilon)
-    cv = functools.partial(conv, use_bias=self.conv_bias, padding=self.padding,
+    cv = functools.partial(layers.conv, use_bias=self.conv_bias, padding=self.padding,
                            dtype=self.dtype)
     preact = act(bn(name='bn1')(x))
     y = cv(self.features, 3, self.strides, name='conv1')(preact)
@@ -335,40 +298,25 @@ class PreActBasicBlock(nn.Module):
     return _pre_act_merge(self, x, y, preact, train, self.features)
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(ResidualUnit):
   """BN-act-conv1x1-BN-act-conv3x3(stride, groups)-BN-act-conv1x1, + shortcut.
 
   He et al. 2016 (ResNet-164/1001), timm's ``PreActBottleneck`` and, with
   ``last_conv_bias=True, proj_bias=True, project_on_stride=False``, Keras'
   ``ResNet50V2`` unit.
   """
-  features: int
-  strides: int = 1
   groups: int = 1
   base_width: int = 64
   expansion: int = 4
-  shortcut: bool = True
-  shortcut_type: str = 'B'
-  project_on_stride: bool = True
   proj_preact: str = 'shared'
-  proj_bias: bool = False
-  proj_kernel_size: int = 1
   last_conv_bias: bool = False
-  zero_init_last: bool = False
-  dropout_rate: float = 0.0
-  drop_path_rate: float = 0.0
-  act: Any = 'relu'
-  padding: layers.Padding = 'torch'
-  bn_momentum: float = 0.9
-  bn_epsilon: float = 1e-5
-  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     act = layers.get_activation(self.act)
     bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
                            momentum=self.bn_momentum, epsilon=self.bn_epsilon)
-    cv = functools.partial(conv, padding=self.padding, dtype=self.dtype)
+    cv = functools.partial(layers.conv, padding=self.padding, dtype=self.dtype)
     width = int(self.features * self.base_width / 64) * self.groups
     out = self.features * self.expansion
     preact = act(bn(name='bn1')(x))
@@ -384,11 +332,14 @@ class PreActBottleneck(nn.Module):
 
 
 def _pre_act_merge(unit, x, y, preact, train, out_features):
+  """Pre-activation units: projections of the shared pre-activation or of
+  ``x`` through a BN-act of their own; no BN after the projection."""
   if unit.proj_preact not in ('shared', 'own'):
     raise ValueError(f'Unknown proj_preact {unit.proj_preact!r}.')
   own = unit.proj_preact == 'own'
-  return _merge(unit, x, y, train, out_features,
-                preact=None if own else preact, pre_norm=own, use_bn=False)
+  return unit.add_shortcut(x, y, train, out_features,
+                           preact=None if own else preact, pre_norm=own,
+                           use_bn=False)
 
 
 def residual_stages(x, *, block_cls: ModuleDef, stage_sizes: Sequence[int],

@@ -1,27 +1,25 @@
 """Tests of MobileNet v1/v2/v3, EfficientNet B0-B7 and their shared block.
 
-Reference counts: /work/shared/reference/params.md (torchvision 0.29.1, timm
-1.0.31, keras 3.15.1). Counts for other widths / options and the BatchNorm
-statistics (running mean + variance buffers) were read off the same library
-versions the same way (torchvision ``mobilenet_v2(width_mult=...)`` etc., timm
+Every registered model's count is checked in ``test_every_model.py``. Here:
+the BatchNorm statistics (running mean + variance buffers) and the counts for
+other widths / options, read off the same library versions the same way as
+``reference_counts.py`` (torchvision ``mobilenet_v2(width_mult=...)`` etc., timm
 ``_gen_mobilenet_v1(..., channel_multiplier)``, Keras
 ``MobileNet(alpha=..., weights=None).count_params()``).
 """
-import importlib
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from cnn_jax.analysis import model_stats
 from cnn_jax import models
-from cnn_jax import summary
+from cnn_jax.analysis import layer_table
 from cnn_jax.models import efficientnet
 from cnn_jax.models import layers
 from cnn_jax.models.blocks.inverted_residual import InvertedResidual
+from tests.models import model_checks
 
 # name: (trainable params, BatchNorm statistics) of the reference.
 TORCHVISION = {
@@ -159,7 +157,7 @@ def test_mobilenetv1_resolution_multiplier(size):
 
 
 def _layer_outputs(name, input_shape, **kwargs):
-  s = summary.summarize(models.build(name, **kwargs), input_shape,
+  s = layer_table.summarize(models.build(name, **kwargs), input_shape,
                         compute_flops=False)
   return {'/'.join(l.path): l.output for l in s.layers}
 
@@ -282,13 +280,9 @@ def _numpy_init(model, x):
   return jax.tree_util.tree_map_with_path(value, abstract)
 
 
-# XLA:CPU's LLVM optimizations roughly double compile times of these
-# backward passes; the tests run each compiled step once or twice.
-_FAST_COMPILE = {'xla_backend_optimization_level': 0}
-
-
 def _compile(fn, *args):
-  return jax.jit(fn).lower(*args).compile(compiler_options=_FAST_COMPILE)
+  return jax.jit(fn).lower(*args).compile(
+      compiler_options=model_checks.FAST_COMPILE)
 
 
 def _apply(model, variables, x, train, rngs=(0,)):
@@ -361,102 +355,3 @@ def test_hard_swish_and_hard_sigmoid():
   np.testing.assert_allclose(layers.hard_sigmoid(x),
                              [0, 0, 0.5, 0.75, 1, 1])
   np.testing.assert_allclose(layers.hard_swish(x), x * np.clip(x + 3, 0, 6) / 6)
-
-
-# --------------------------------------------------------------------------
-# Forward + backward passes at reduced size.
-
-
-def _check_train_step(model, shape, batch=2, classes=10):
-  x = jax.random.normal(jax.random.key(0), (batch, *shape))
-  y = jnp.arange(batch) % classes
-  variables = _numpy_init(model, x)
-  params, batch_stats = variables['params'], variables['batch_stats']
-
-  def step(params, batch_stats, x, y):
-    def loss_fn(params):
-      logits, updates = model.apply(
-          {'params': params, 'batch_stats': batch_stats}, x, train=True,
-          mutable=['batch_stats'], rngs={'dropout': jax.random.key(2)})
-      loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-      return loss, (logits, updates['batch_stats'])
-    return jax.value_and_grad(loss_fn, has_aux=True)(params)
-
-  (loss, (logits, new_stats)), grads = jax.device_get(
-      _compile(step, params, batch_stats, x, y)(params, batch_stats, x, y))
-  assert logits.shape == (batch, classes)
-  assert np.isfinite(loss)
-  leaves = jax.tree.leaves(grads)  # NumPy arrays from here on.
-  assert all(np.all(np.isfinite(g)) for g in leaves)
-  assert sum(float(np.abs(g).sum()) for g in leaves) > 0
-  # Most parameter tensors get a gradient (a few, e.g. SE biases of blocks
-  # that see a tiny map, can legitimately be ~0).
-  nonzero = sum(bool(np.any(g != 0)) for g in leaves)
-  assert nonzero >= 0.9 * len(leaves)
-  # BatchNorm statistics were updated in training mode.
-  changed = jax.tree.map(lambda a, b: bool(np.any(np.asarray(a) != b)),
-                         batch_stats, new_stats)
-  assert any(jax.tree.leaves(changed))
-
-
-@pytest.mark.parametrize('name, shape', [
-    ('mobilenetv1_100', (64, 64, 3)),
-    ('mobilenet_keras', (64, 64, 3)),
-    ('mobilenet_v2', (64, 64, 3)),
-    ('mobilenet_v3_small', (64, 64, 3)),
-    ('mobilenet_v3_large', (64, 64, 3)),
-    ('efficientnet_b0', (64, 64, 3)),
-])
-def test_imagenet_family_train_step_64px(name, shape):
-  _check_train_step(models.build(name, num_classes=10), shape)
-
-
-# --------------------------------------------------------------------------
-# Configs.
-
-IMAGENET_CONFIGS = {
-    'mobilenetv1_100_imagenet': 'mobilenetv1_100',
-    'mobilenet_v2_imagenet': 'mobilenet_v2',
-    'mobilenet_v3_large_imagenet': 'mobilenet_v3_large',
-    'mobilenet_v3_small_imagenet': 'mobilenet_v3_small',
-    **{f'efficientnet_b{i}_imagenet': f'efficientnet_b{i}' for i in range(8)},
-}
-SMALL_CONFIGS = {
-    'mobilenet_v2_fashion_mnist': 'mobilenet_v2',
-    'efficientnet_b0_fashion_mnist': 'efficientnet_b0',
-}
-
-
-@pytest.mark.parametrize('config_name', sorted({**IMAGENET_CONFIGS,
-                                                **SMALL_CONFIGS}))
-def test_config_loads_and_builds(config_name):
-  module = importlib.import_module(f'configs.{config_name}')
-  assert module.__doc__ and 'python -m cnn_jax.main --config=configs/' \
-      f'{config_name}.py' in module.__doc__
-  c = module.get_config()
-  assert c.model == {**IMAGENET_CONFIGS, **SMALL_CONFIGS}[config_name]
-  name, kwargs, shape, num_classes, dtype = summary.from_config(c)
-  model = models.build(name, num_classes=num_classes, dtype=dtype, **kwargs)
-  (params, _), out_shape = _counts_and_output_shape(model, shape)
-  assert out_shape == (2, num_classes)
-  if config_name in IMAGENET_CONFIGS:
-    assert c.dataset == 'imagenet2012' and num_classes == 1000
-    assert shape == models.get_spec(name).input_shape  # native resolution.
-    assert params == TORCHVISION.get(name, TIMM.get(name, (None,)))[0]
-    assert c.optimizer == 'rmsprop' and c.lr_schedule == 'exponential'
-  else:
-    assert c.dataset == 'fashion_mnist' and shape == (32, 32, 1)
-    assert num_classes == 10
-
-
-def test_efficientnet_configs_share_one_recipe():
-  for i in range(8):
-    c = importlib.import_module(
-        f'configs.efficientnet_b{i}_imagenet').get_config()
-    size = c.image_size
-    assert c.eval_crop_fraction == pytest.approx(size / (size + 32))
-    assert (c.learning_rate, c.lr_scaling_base_batch) == (0.016, 256)
-    assert (c.lr_decay_factor, c.lr_decay_epochs) == (0.97, 2.4)
-    assert (c.rmsprop_decay, c.momentum, c.rmsprop_eps) == (0.9, 0.9, 1e-3)
-    assert (c.weight_decay, c.label_smoothing, c.num_epochs) == (
-        1e-5, 0.1, 350.0)

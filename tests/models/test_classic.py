@@ -1,13 +1,11 @@
 """Classic models: LeNet-5, AlexNet, VGG, GoogLeNet, Inception-v3.
 
-Reference parameter counts are those of /work/shared/reference/params.md
-(torchvision 0.29.1, keras 3.15.1, the seed report, LeCun et al. 1998). Counts
-with no library reference are derived by hand from the papers' tables below.
+Every model's count is checked against its reference in
+``test_every_model.py``; counts with no library reference are derived here by
+hand from the papers' tables.
 """
 import functools
-import importlib
 import itertools
-import zlib
 
 import jax
 import jax.numpy as jnp
@@ -16,40 +14,8 @@ import pytest
 
 from cnn_jax.analysis import model_stats
 from cnn_jax.models import alexnet, build, get_spec, layers, lenet
-
-# name -> trainable parameters (BatchNorm statistics excluded).
-REFERENCE_PARAMS = {
-    'lenet5': 61_706,
-    'lenet5_1998': 60_840,
-    'alexnet': 61_100_840,
-    'vgg11': 132_863_336,
-    'vgg11_bn': 132_868_840,
-    'vgg13': 133_047_848,
-    'vgg13_bn': 133_053_736,  # torchvision vgg13_bn (not in params.md).
-    'vgg16': 138_357_544,
-    'vgg16_bn': 138_365_992,
-    'vgg19': 143_667_240,
-    'vgg19_bn': 143_678_248,
-    'googlenet': 6_624_904,
-    'googlenet_aux': 13_004_888,
-    'googlenet_cifar': 260_650,
-    'inception_v3': 23_834_568,
-    'inception_v3_aux': 27_161_264,
-}
-# Keras counts BatchNorm moving statistics: params + batch_stats.
-REFERENCE_KERAS = {'inception_v3_keras': 23_851_784}
-
-
-@pytest.mark.parametrize('name', sorted(REFERENCE_PARAMS))
-def test_reference_param_count(name):
-  params, _ = model_stats.count_registered(name)
-  assert params == REFERENCE_PARAMS[name]
-
-
-@pytest.mark.parametrize('name', sorted(REFERENCE_KERAS))
-def test_keras_param_count(name):
-  params, stats = model_stats.count_registered(name)
-  assert params + stats == REFERENCE_KERAS[name]
+from tests.models import model_checks
+from tests.models.reference_counts import REFERENCE
 
 
 def _conv(cin, cout, k, bias=True, groups=1):
@@ -73,12 +39,12 @@ def test_alexnet_2012_count_from_paper_table():
 def test_vgg_variants_from_paper_table():
   """A-LRN adds no parameters; C swaps three 3x3 convs of D for 1x1 ones."""
   assert model_stats.count_registered('vgg11_lrn') == (
-      REFERENCE_PARAMS['vgg11'], 0)
+      REFERENCE['vgg11'].value, 0)
   ones = [(256, 256), (512, 512), (512, 512)]
   saved = sum(_conv(i, o, 3) - _conv(i, o, 1) for i, o in ones)
   assert model_stats.count_registered('vgg16_c') == (
-      REFERENCE_PARAMS['vgg16'] - saved, 0)
-  assert REFERENCE_PARAMS['vgg16'] - saved == 133_638_952
+      REFERENCE['vgg16'].value - saved, 0)
+  assert REFERENCE['vgg16'].value - saved == 133_638_952
 
 
 # Szegedy et al. 2015, Table 1: in, #1x1, #3x3 reduce, #3x3, #5x5 reduce,
@@ -116,7 +82,7 @@ def test_lenet5_1998_layer_counts():
 # --- Output shapes at the native input (eval_shape only) -------------------
 
 NO_AUX = ['lenet5', 'lenet5_1998', 'alexnet', 'alexnet_2012', 'vgg11_lrn',
-          'vgg16_c', 'vgg19_bn', 'googlenet', 'googlenet_cifar',
+          'vgg16_c', 'vgg19_bn', 'googlenet', 'googlenet_uvadl',
           'inception_v3', 'inception_v3_keras']
 WITH_AUX = {'googlenet_aux': 2, 'googlenet_2014': 2, 'inception_v3_aux': 1}
 
@@ -135,105 +101,11 @@ def test_output_shapes(name):
     assert train_out == logits
 
 
-# --- Real forward + backward passes at small sizes -------------------------
-
-def _fake_init(path, leaf):
-  """Cheap stand-in for ``model.init`` (which would cost a second compile).
-
-  numpy, not jax.random: a jax op per leaf shape would compile once each.
-  """
-  name = jax.tree_util.keystr(path)
-  rng = np.random.default_rng(zlib.crc32(name.encode()))
-  if leaf.ndim >= 2:  # kernels, prototypes: LeCun normal over the fan-in.
-    fan_in = int(np.prod(leaf.shape[:-1]))
-    value = rng.standard_normal(leaf.shape) / np.sqrt(fan_in)
-  elif name.endswith(("'scale']", "'coef']", "'var']")):
-    value = np.ones(leaf.shape)
-  else:
-    value = 0.1 * rng.standard_normal(leaf.shape)
-  return jnp.asarray(value, jnp.float32)
-
-
-# Compiling is most of the cost of these tests on a CPU: skip XLA's slow
-# backend optimizations (about 40% less compile time).
-_FAST_COMPILE = {'xla_backend_optimization_level': 0,
-                 'xla_llvm_disable_expensive_passes': True}
-
-
-def _grads(model, input_shape, num_classes):
-  """Gradients of a cross-entropy (plus aux losses) in training mode."""
-  x = jax.random.normal(jax.random.key(0), (2, *input_shape))
-  labels = jnp.array([0, num_classes - 1])
-  shapes = jax.eval_shape(
-      lambda: model.init({'params': jax.random.key(1),
-                          'dropout': jax.random.key(2)}, x, train=True))
-  variables = jax.tree_util.tree_map_with_path(_fake_init, shapes)
-
-  def loss_fn(params):
-    out, _ = model.apply({**variables, 'params': params}, x, train=True,
-                         rngs={'dropout': jax.random.key(3)},
-                         mutable=['batch_stats'])
-    logits, aux = out if isinstance(out, tuple) else (out, [])
-    loss = 0.0
-    for o in [logits, *aux]:
-      assert o.shape == (2, num_classes)
-      loss += jnp.mean(-jnp.take_along_axis(
-          jax.nn.log_softmax(o), labels[:, None], axis=-1))
-    return loss
-
-  step = jax.jit(jax.value_and_grad(loss_fn)).lower(
-      variables['params']).compile(compiler_options=_FAST_COMPILE)
-  loss, grads = step(variables['params'])
-  assert np.isfinite(loss)
-  return grads
-
-
-def _assert_all_leaves_learn(grads, frozen=()):
-  flat = jax.tree_util.tree_flatten_with_path(grads)[0]
-  for path, g in flat:
-    key = jax.tree_util.keystr(path)
-    assert np.all(np.isfinite(g)), key
-    if not any(f in key for f in frozen):
-      assert np.any(g != 0), f'no gradient reaches {key}'
-
-
-SMALL_CASES = {
-    # name: (build kwargs, input shape)
-    'lenet5': ({}, (28, 28, 1)),
-    'lenet5_1998': ({}, (28, 28, 1)),
-    'googlenet_cifar': ({}, (32, 32, 3)),
-    'alexnet': ({'fc_features': 32}, (64, 64, 1)),
-    'alexnet_2012': ({'fc_features': 32, 'two_tower': True}, (67, 67, 3)),
-    'vgg11_lrn': ({'fc_features': 16}, (32, 32, 3)),
-    'vgg16_bn': ({'fc_features': 16}, (32, 32, 1)),
-}
-
-
-@pytest.mark.parametrize('name', sorted(SMALL_CASES))
-def test_forward_backward(name):
-  kwargs, shape = SMALL_CASES[name]
-  model = build(name, num_classes=10, **kwargs)
-  _assert_all_leaves_learn(_grads(model, shape, 10))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize('name,size', [
-    ('googlenet_aux', 32),  # A 2x2 map at 4a: the aux heads pool it to 4x4.
-    ('googlenet_2014', 80),  # The paper's 5x5/3 aux pool needs 5x5 at 4a.
-    ('inception_v3', 75),  # Smallest input torchvision accepts.
-    ('inception_v3_keras', 75),
-])
-def test_forward_backward_large_graphs(name, size):
-  """Many-branch graphs: compiling their gradient takes tens of seconds."""
-  model = build(name, num_classes=10)
-  _assert_all_leaves_learn(_grads(model, (size, size, 3), 10))
-
-
 def test_lenet5_1998_fixed_prototypes():
   model = build('lenet5_1998', rbf_trainable=False)
-  grads = _grads(model, (28, 28, 1), 10)
+  grads = model_checks.check_train_step(model, (28, 28, 1),
+                                        allow_zero=('prototypes',))
   assert not np.any(grads['rbf']['prototypes'])
-  _assert_all_leaves_learn(grads, frozen=('prototypes',))
 
 
 def test_lenet5_1998_rbf_logits_are_negative_squared_distances():
@@ -315,32 +187,3 @@ def test_adaptive_avg_pool_matches_torch_formula(in_size, out_size):
   np.testing.assert_allclose(alexnet.adaptive_avg_pool(jnp.asarray(x),
                                                         out_size),
                              expected, rtol=1e-5, atol=1e-6)
-
-
-# --- Configs ----------------------------------------------------------------
-
-_DATASETS = {'mnist': (28, 1, 10), 'fashion_mnist': (28, 1, 10),
-             'cifar10': (32, 3, 10), 'imagenet2012': (224, 3, 1000)}
-CONFIGS = ['lenet5_mnist', 'lenet5_1998_fashion_mnist', 'googlenet_cifar10',
-           'vgg16_fashion_mnist', 'alexnet_fashion_mnist', 'alexnet_imagenet',
-           'alexnet_2012_imagenet', 'vgg16_imagenet', 'vgg16_bn_imagenet',
-           'googlenet_imagenet', 'googlenet_2014_imagenet',
-           'inception_v3_imagenet']
-
-
-@pytest.mark.parametrize('config_name', CONFIGS)
-def test_config_builds(config_name):
-  module = importlib.import_module(f'configs.{config_name}')
-  assert 'python -m cnn_jax.main --config=configs/' in module.__doc__
-  config = module.get_config()
-  native, channels, classes = _DATASETS[config.dataset]
-  size = config.image_size if config.image_size > 0 else native
-  model = build(config.model, num_classes=classes,
-                dtype=jnp.dtype(config.dtype), **config.model_kwargs)
-  shape = (size, size, channels)
-  out = model_stats.output_shape(model, shape, train=True)
-  if isinstance(out[0], tuple):  # (logits, [aux logits, ...])
-    out, aux = out
-    assert aux and all(a == (2, classes) for a in aux)
-  assert out == (2, classes)
-  assert model_stats.output_shape(model, shape) == (2, classes)

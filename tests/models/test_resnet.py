@@ -1,25 +1,24 @@
 """Tests of the residual families: ResNet, ResNeXt, WRN, SENet, pre-act, plain.
 
-Reference counts: /work/shared/reference/params.md (torchvision 0.29.1, timm
-1.0.31, keras 3.15.1). timm's ``resnetv2_*`` counts (our ``preact_resnet*``)
-are not in that table; they were read off timm 1.0.31 the same way. Small-image
-models without a library reference are checked against parameter formulas
-written here independently of the model code (sums of conv / BN / dense
-sizes), and against the papers' rounded figures.
+Every model's count is checked against its library reference in
+``test_every_model.py`` (``reference_counts.py``). Here: small-image models
+without a library reference are checked against parameter formulas written
+independently of the model code (sums of conv / BN / dense sizes) and against
+the papers' rounded figures; then shortcuts, stride placement, parameter
+layout, and training steps with the options the zoo test does not cover.
 """
 import functools
-import importlib
 
 import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from cnn_jax.analysis import model_stats
 from cnn_jax import models
 from cnn_jax.models.blocks import residual as rb
+from tests.models import model_checks, reference_counts
 
 
 def key(seed):
@@ -29,57 +28,16 @@ def key(seed):
 
 
 # --------------------------------------------------------------------------
-# Reference counts.
+# Reference counts (checked in test_every_model.py; used below).
 
-TORCHVISION = {
-    'resnet18': 11_689_512,
-    'resnet34': 21_797_672,
-    'resnet50': 25_557_032,
-    'resnet101': 44_549_160,
-    'resnet152': 60_192_808,
-    'resnext50_32x4d': 25_028_904,
-    'resnext101_32x8d': 88_791_336,
-    'resnext101_64x4d': 83_455_272,
-    'wide_resnet50_2': 68_883_240,
-    'wide_resnet101_2': 126_886_696,
-}
-TIMM = {
-    'seresnet50': 28_088_024,
-    'seresnext50_32x4d': 27_559_896,
-    'senet154': 115_088_984,
-    # timm resnetv2_18/34/50/101/152 (read off timm 1.0.31).
-    'preact_resnet18': 11_687_720,
-    'preact_resnet34': 21_795_880,
-    'preact_resnet50': 25_549_352,
-    'preact_resnet101': 44_541_480,
-    'preact_resnet152': 60_185_128,
-}
-# Keras counts include the BN moving mean / variance.
-KERAS = {
-    'resnet50v2': 25_613_800,
-    'resnet101v2': 44_675_560,
-    'resnet152v2': 60_380_648,
-    'resnet50_keras': 25_636_712,
-}
-SEED = {'resnet_seed': 272_378, 'preact_resnet_seed': 272_250}
-
-
-@pytest.mark.parametrize('name', sorted({**TORCHVISION, **TIMM}))
-def test_imagenet_counts_exact(name):
-  params, _ = model_stats.count_registered(name)
-  assert params == {**TORCHVISION, **TIMM}[name]
-
-
-@pytest.mark.parametrize('name', sorted(KERAS))
-def test_keras_counts_exact_with_bn_statistics(name):
-  params, stats = model_stats.count_registered(name)
-  assert params + stats == KERAS[name]
-
-
-@pytest.mark.parametrize('name', sorted(SEED))
-def test_seed_counts_exact(name):
-  params, _ = model_stats.count_registered(name)
-  assert params == SEED[name]
+TORCHVISION = {n: c.value for n, c in reference_counts.TORCHVISION.items()
+               if n.startswith(('resnet', 'resnext', 'wide_resnet'))}
+TIMM = {n: c.value for n, c in reference_counts.TIMM.items()
+        if 'resnet' in n or n == 'senet154'}
+KERAS = {n: c.value for n, c in reference_counts.KERAS.items()
+         if n.startswith('resnet')}
+TUTORIAL = {n: reference_counts.PAPERS[n].value
+            for n in ('resnet_uvadl', 'preact_resnet_uvadl')}
 
 
 # --------------------------------------------------------------------------
@@ -238,8 +196,8 @@ FORMULAS = {
     'wrn40_4': wrn(40, 4),
     'resnext29_8x64d': resnext29(8),
     'resnext29_16x64d': resnext29(16),
-    'resnet_2552': net_2552(True),
-    'plainnet_2552': net_2552(False),
+    'resnet30_keras': net_2552(True),
+    'plain30_keras': net_2552(False),
 }
 
 # The papers' rounded figures (millions, as printed).
@@ -303,7 +261,7 @@ def test_fashion_mnist_resnet20_native_28x28():
 # Registry, shapes and parameter layout.
 
 IMAGENET_NAMES = sorted({**TORCHVISION, **TIMM, **KERAS})
-SMALL_NAMES = sorted({**FORMULAS, **SEED})
+SMALL_NAMES = sorted({**FORMULAS, **TUTORIAL})
 
 
 def test_registered_with_native_shapes():
@@ -320,9 +278,9 @@ def test_registered_with_native_shapes():
 SHAPE_NAMES = [
     'resnet18', 'resnet50', 'resnext50_32x4d', 'wide_resnet50_2',
     'seresnet50', 'senet154', 'preact_resnet18', 'preact_resnet50',
-    'resnet50v2', 'resnet50_keras', 'resnet20', 'plain20', 'resnet_seed',
-    'preact_resnet_seed', 'preact_resnet164', 'wrn16_8', 'resnext29_8x64d',
-    'resnet_2552', 'plainnet_2552',
+    'resnet50v2', 'resnet50_keras', 'resnet20', 'plain20', 'resnet_uvadl',
+    'preact_resnet_uvadl', 'preact_resnet164', 'wrn16_8', 'resnext29_8x64d',
+    'resnet30_keras', 'plain30_keras',
 ]
 
 
@@ -331,7 +289,7 @@ def test_output_shape(name):
   spec = models.get_spec(name)
   model = spec.factory(num_classes=7)
   assert model_stats.output_shape(model, spec.input_shape) == (2, 7)
-  if spec.num_classes == 10 and name not in ('resnet_2552', 'plainnet_2552'):
+  if spec.num_classes == 10 and name not in ('resnet30_keras', 'plain30_keras'):
     # Fully convolutional up to the global pooling: any size runs.
     assert model_stats.output_shape(model, (28, 28, 1)) == (2, 7)
 
@@ -510,75 +468,17 @@ def test_stride_placement_v1_vs_v1_5():
 # Forward + backward passes.
 
 
-def _random_variables(model, x):
-  """Variables with init's shapes, filled by numpy (no init compile).
-
-  Tracing ``model.init`` (eval_shape) checks the shapes; filling the leaves
-  here instead of running init saves compiling init's forward pass and its
-  random draws, which cost as much as the train step itself on XLA:CPU.
-  """
-  abstract = jax.eval_shape(
-      lambda x: model.init({'params': key(1), 'dropout': key(2)}, x), x)
-  rng = np.random.default_rng(0)
-
-  def fill(path, leaf):
-    name = path[-1].key
-    if name in ('scale', 'var'):
-      return np.ones(leaf.shape, np.float32)
-    if name in ('bias', 'mean'):
-      return np.zeros(leaf.shape, np.float32)
-    fan_in = int(np.prod(leaf.shape[:-1]))
-    return (rng.standard_normal(leaf.shape) *
-            np.sqrt(2.0 / fan_in)).astype(np.float32)
-
-  return jax.tree_util.tree_map_with_path(fill, abstract)
-
-
-def _check_train_step(model, shape, batch=2, classes=10):
-  x = jax.random.normal(jax.random.key(0), (batch, *shape))
-  labels = jnp.arange(batch) % classes
-  variables = _random_variables(model, x)
-
-  @jax.jit
-  def step(params, batch_stats):
-    def loss_fn(params):
-      logits, updates = model.apply(
-          {'params': params, 'batch_stats': batch_stats}, x, train=True,
-          rngs={'dropout': key(3)}, mutable=['batch_stats'])
-      loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-      return loss.mean(), (logits, updates)
-    return jax.value_and_grad(loss_fn, has_aux=True)(params)
-
-  (loss, (logits, updates)), grads = step(variables['params'],
-                                          variables['batch_stats'])
-  assert logits.shape == (batch, classes)
-  assert np.isfinite(loss)
-  leaves = flax.traverse_util.flatten_dict(grads, sep='/')
-  for path, g in leaves.items():
-    g = np.asarray(g)
-    assert np.all(np.isfinite(g)), path
-    assert np.any(g != 0), path
-  old = jax.tree.leaves(variables['batch_stats'])
-  new = jax.tree.leaves(updates['batch_stats'])
-  assert any(not np.allclose(a, b) for a, b in zip(old, new))
-
-
 slow = pytest.mark.slow
 SMALL_TRAIN = [
-    ('resnet20', {}, (32, 32, 3)),
     pytest.param('resnet20', {}, (28, 28, 1), marks=slow),
-    ('plain20', {}, (32, 32, 3)),
-    ('resnet_seed', {}, (32, 32, 3)),
-    ('preact_resnet_seed', {}, (32, 32, 3)),
     ('preact_resnet164', {'stage_sizes': (1, 1, 1), 'drop_path_rate': 0.2},
      (32, 32, 3)),
     ('resnext29_8x64d', {'stage_sizes': (1, 1, 1), 'widths': (8, 16, 32)},
      (32, 32, 3)),
     ('wrn16_8', {'block_dropout_rate': 0.3}, (32, 32, 3)),
     # Keras-style nets at one unit per stage (the 4x4 pool needs 32x32).
-    ('resnet_2552', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
-    ('plainnet_2552', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
-    pytest.param('resnet_2552', {}, (32, 32, 3), marks=slow),
+    ('resnet30_keras', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
+    ('plain30_keras', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
     ('resnet18', {'small_input_stem': True, 'stage_sizes': (1, 1, 1, 1)},
      (28, 28, 1)),
     pytest.param('resnet18', {'small_input_stem': True}, (28, 28, 1),
@@ -589,7 +489,7 @@ SMALL_TRAIN = [
 @pytest.mark.parametrize('name,kwargs,shape', SMALL_TRAIN)
 def test_small_image_train_step(name, kwargs, shape):
   model = models.build(name, num_classes=10, **kwargs)
-  _check_train_step(model, shape)
+  model_checks.check_train_step(model, shape)
 
 
 # ImageNet families at 64x64, most at reduced depth (one unit per stage).
@@ -598,7 +498,6 @@ IMAGENET_TRAIN = [
     ('seresnext50_32x4d', {'stage_sizes': (1, 1, 1, 1)}),
     # Keras pre-activation: stride in the last unit, strided identities.
     ('resnet50v2', {'stage_sizes': (2, 2, 1, 1)}),
-    pytest.param('resnet18', {}, marks=slow),
     pytest.param('resnext50_32x4d', {'stage_sizes': (1, 1, 1, 1),
                                      'drop_path_rate': 0.2}, marks=slow),
     pytest.param('senet154', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
@@ -610,35 +509,4 @@ IMAGENET_TRAIN = [
 @pytest.mark.parametrize('name,kwargs', IMAGENET_TRAIN)
 def test_imagenet_family_train_step_64px(name, kwargs):
   model = models.build(name, num_classes=5, **kwargs)
-  _check_train_step(model, (64, 64, 3), classes=5)
-
-
-# --------------------------------------------------------------------------
-# Configs.
-
-DATASETS = {'cifar10': ((32, 32, 3), 10), 'fashion_mnist': ((28, 28, 1), 10),
-            'imagenet2012': (None, 1000)}
-CONFIGS = [
-    'resnet18_imagenet', 'resnet34_imagenet', 'resnet101_imagenet',
-    'resnet152_imagenet', 'resnext50_32x4d_imagenet',
-    'wide_resnet50_2_imagenet', 'seresnet50_imagenet', 'senet154_imagenet',
-    'resnet50v2_imagenet', 'resnet20_cifar10', 'resnet_seed_cifar10',
-    'preact_resnet_seed_cifar10', 'resnet20_fashion_mnist',
-    'plain20_fashion_mnist', 'wrn28_10_cifar10', 'resnet18_fashion_mnist',
-    'resnext29_8x64d_cifar10',
-]
-
-
-@pytest.mark.parametrize('config_name', CONFIGS)
-def test_config_loads_and_builds(config_name):
-  module = importlib.import_module(f'configs.{config_name}')
-  doc = module.__doc__
-  assert (f'python -m cnn_jax.main --config=configs/{config_name}.py '
-          '--workdir=') in doc
-  assert 'Expect' in doc and 'Runtime' in doc
-  c = module.get_config()
-  shape, classes = DATASETS[c.dataset]
-  if shape is None:
-    shape = (c.image_size, c.image_size, 3)
-  model = models.build(c.model, num_classes=classes, **c.model_kwargs)
-  assert model_stats.output_shape(model, shape) == (2, classes)
+  model_checks.check_train_step(model, (64, 64, 3), classes=5)

@@ -1,22 +1,20 @@
 """DenseNet, Xception and NASNet-A: exact parameter counts, shapes, gradients.
 
-Reference counts: /work/shared/reference/params.md (torchvision / timm count
-trainable parameters; Keras counts include the BN moving statistics, so those
-rows are compared against params + batch_stats).
+Every model's count is checked against its reference in
+``test_every_model.py`` (``reference_counts.py``); here: the formulas behind
+the counts no library gives, and the details only these families have.
 """
-import functools
-import importlib
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from cnn_jax import models
 from cnn_jax.analysis import model_stats
 from cnn_jax.models import densenet, nasnet, xception
+from tests.models import model_checks, reference_counts
 
 
 def _counts(name):
@@ -65,12 +63,10 @@ def _densenet_formula(growth, blocks, init_features, bn_size, stem,
 # --------------------------------------------------------------------------
 # Exact counts against the libraries.
 
-TORCHVISION = {
-    'densenet121': 7_978_856,
-    'densenet161': 28_681_000,
-    'densenet169': 14_149_480,
-    'densenet201': 20_013_928,
-}
+_FACTORIES = {'densenet121': 'DenseNet121', 'densenet161': 'DenseNet161',
+              'densenet169': 'DenseNet169', 'densenet201': 'DenseNet201'}
+TORCHVISION = {name: reference_counts.TORCHVISION[name].value
+               for name in _FACTORIES}
 
 
 @pytest.mark.parametrize('name', sorted(TORCHVISION))
@@ -78,7 +74,7 @@ def test_densenet_torchvision_counts(name):
   params, stats = _counts(name)
   assert params == TORCHVISION[name]
   # The formula agrees too, and BN statistics are as many as BN parameters.
-  kw = getattr(densenet, name).keywords
+  kw = getattr(densenet, _FACTORIES[name]).keywords
   assert (params, stats) == _densenet_formula(
       kw['growth_rate'], kw['block_config'], kw['num_init_features'], 4,
       'imagenet', 1000)
@@ -119,9 +115,9 @@ def test_densenet_bc_cifar_counts(name, depth, growth, paper):
     assert abs(params - paper) / paper < 0.02
 
 
-def test_densenet_seed_count():
-  params, stats = _counts('densenet_seed')
-  assert params == 239_146  # the seed report's table
+def test_densenet_uvadl_count():
+  params, stats = _counts('densenet_uvadl')
+  assert params == 239_146  # the UvA DL tutorial's table
   assert (params, stats) == _densenet_formula(
       16, (6, 6, 6, 6), 32, 2, 'small', 10, stem_bias=True)
 
@@ -189,73 +185,12 @@ def test_nasnet_large_cell_widths():
 # Real forward + backward passes at small sizes.
 
 
-_FAST_COMPILE = {'xla_backend_optimization_level': 0}
-
-
-def _check_train_step(model, shape, batch=2):
-  """A training-mode gradient; checks it is finite and nonzero.
-
-  Initialization and gradient are one jitted function: XLA drops the unused
-  forward pass of ``init``, so the model is compiled once. Compilation, not
-  running, is what costs time on CPU: LLVM optimization level 0 halves it
-  (e.g. 25 -> 12 CPU seconds for densenet_seed) and runs these tiny inputs
-  as fast.
-  """
-  x = jax.random.normal(jax.random.key(0), (batch, *shape))
-  labels = jnp.arange(batch) % model.num_classes
-
-  @functools.partial(jax.jit, compiler_options=_FAST_COMPILE)
-  def init_and_grads(x):
-    variables = model.init(
-        {'params': jax.random.key(1), 'dropout': jax.random.key(2)}, x)
-
-    def loss_fn(params):
-      logits, new_state = model.apply(
-          {'params': params, 'batch_stats': variables['batch_stats']}, x,
-          train=True, rngs={'dropout': jax.random.key(3)},
-          mutable=['batch_stats'])
-      loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-      return loss.mean(), (logits, new_state)
-
-    grads, aux = jax.grad(loss_fn, has_aux=True)(variables['params'])
-    return variables, grads, aux
-
-  variables, grads, (logits, new_state) = init_and_grads(x)
-  assert logits.shape == (batch, model.num_classes)
-  leaves = jax.tree.leaves(grads)
-  assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
-  # Every parameter tensor receives some gradient.
-  nonzero = [float(jnp.max(jnp.abs(g))) > 0 for g in leaves]
-  assert all(nonzero), f'{nonzero.count(False)} of {len(nonzero)} zero grads'
-  # The BN running statistics were updated in training mode.
-  old = jax.tree.leaves(variables['batch_stats'])
-  new = jax.tree.leaves(new_state['batch_stats'])
-  assert any(not np.allclose(a, b) for a, b in zip(old, new))
-
-
-def test_densenet_seed_train_step():
-  _check_train_step(models.build('densenet_seed'), (32, 32, 3))
-
-
-@pytest.mark.slow
-def test_densenet_bc_100_12_train_step():
-  _check_train_step(models.build('densenet_bc_100_12'), (32, 32, 3))
-
-
 def test_densenet_imagenet_reduced_train_step():
   # The ImageNet stem and four blocks, 1 layer each, at 32x32 (1x1 maps in
   # the last block).
-  model = densenet.densenet121(num_classes=5, growth_rate=8,
+  model = densenet.DenseNet121(num_classes=5, growth_rate=8,
                                block_config=(1, 1, 1, 1))
-  _check_train_step(model, (32, 32, 3))
-
-
-@pytest.mark.slow
-def test_xception_train_step():
-  # Keras' minimum input size; 1 middle-flow block instead of 8 keeps the
-  # compile shorter (the middle blocks are identical).
-  _check_train_step(models.build('xception', num_classes=7, middle_blocks=1,
-                                 dropout_rate=0.5), (71, 71, 3))
+  model_checks.check_train_step(model, (32, 32, 3), classes=5)
 
 
 class _XceptionBlocks(nn.Module):
@@ -271,15 +206,7 @@ class _XceptionBlocks(nn.Module):
 
 
 def test_xception_blocks_train_step():
-  _check_train_step(_XceptionBlocks(), (8, 8, 3))
-
-
-@pytest.mark.slow
-def test_nasnetamobile_train_step():
-  # NASNet-A Mobile's widths and wiring with 1 normal cell per stage (every
-  # cell kind and both adjust paths), at 32x32.
-  _check_train_step(models.build('nasnetamobile', num_classes=7, num_blocks=1,
-                                 dropout_rate=0.5), (32, 32, 3))
+  model_checks.check_train_step(_XceptionBlocks(), (8, 8, 3), classes=3)
 
 
 class _NASNetCells(nn.Module):
@@ -298,7 +225,7 @@ class _NASNetCells(nn.Module):
 
 def test_nasnet_cells_train_step():
   model = _NASNetCells()
-  _check_train_step(model, (8, 8, 3))
+  model_checks.check_train_step(model, (8, 8, 3), classes=3)
   params = model_stats.abstract_variables(model, (8, 8, 3))['params']
   assert set(params['NASNetCell_1']) >= {'adjust_reduction', 'conv_1x1'}
   assert 'adjust_projection' in params['NASNetCell_2']
@@ -345,27 +272,3 @@ def test_nasnet_factorized_reduction_paths():
   out = out * np.sqrt(1 + 1e-3)
   np.testing.assert_allclose(out[..., :2], p[:, ::2, ::2], rtol=1e-6)
   np.testing.assert_allclose(out[..., 2:], p[:, 1::2, 1::2], rtol=1e-6)
-
-
-# --------------------------------------------------------------------------
-# Configs.
-
-CONFIGS = ['densenet121_imagenet', 'densenet169_imagenet', 'xception_imagenet',
-           'nasnetamobile_imagenet', 'nasnetalarge_imagenet',
-           'densenet_seed_cifar10', 'densenet_bc_100_12_cifar10',
-           'densenet_bc_100_12_fashion_mnist']
-DATASETS = {'cifar10': ((32, 32, 3), 10), 'fashion_mnist': ((28, 28, 1), 10),
-            'imagenet2012': (None, 1000)}
-
-
-@pytest.mark.parametrize('config_name', CONFIGS)
-def test_config_loads_and_builds(config_name):
-  module = importlib.import_module(f'configs.{config_name}')
-  assert 'python -m cnn_jax.main --config=configs/' in module.__doc__
-  c = module.get_config()
-  shape, classes = DATASETS[c.dataset]
-  if shape is None:
-    shape = (c.image_size, c.image_size, 3)
-    assert models.get_spec(c.model).input_shape == shape  # native resolution
-  model = models.build(c.model, num_classes=classes, **c.model_kwargs)
-  assert model_stats.output_shape(model, shape) == (2, classes)

@@ -1,4 +1,4 @@
-"""Reproduction 1: the seed report's CIFAR-10 table (GoogleNet, ResNet,
+"""Reproduction 1: the UvA DL tutorial's CIFAR-10 table (GoogleNet, ResNet,
 ResNetPreAct, DenseNet), each with the recipe of its configs/*_cifar10.py.
 
 The four models of the UvA DL course tutorial 5 ("Inception, ResNet and
@@ -10,16 +10,16 @@ it is not, the runner reports the runs as 'not run'. A full run takes about
 """
 from experiments.sweep import Run
 
-NAME = 'seed_cifar10'
-TITLE = "Reproduction 1: the seed report's CIFAR-10 table"
+NAME = 'uvadl_cifar10'
+TITLE = "Reproduction 1: the UvA DL tutorial's CIFAR-10 table"
 DESCRIPTION = __doc__.split('\n', 2)[2]
-CONFIG = 'configs/resnet_seed_cifar10.py'
+CONFIG = 'configs/uvadl_cifar10.py:resnet'
 COMMON = dict(validation_examples=5000, log_every_steps=200)
-MODELS = {  # group name in the seed's table -> config
-    'GoogleNet': 'configs/googlenet_cifar10.py',
-    'ResNet': 'configs/resnet_seed_cifar10.py',
-    'ResNetPreAct': 'configs/preact_resnet_seed_cifar10.py',
-    'DenseNet': 'configs/densenet_seed_cifar10.py',
+MODELS = {  # group name in the tutorial's table -> config
+    'GoogleNet': 'configs/uvadl_cifar10.py:googlenet',
+    'ResNet': 'configs/uvadl_cifar10.py:resnet',
+    'ResNetPreAct': 'configs/uvadl_cifar10.py:preact_resnet',
+    'DenseNet': 'configs/uvadl_cifar10.py:densenet',
 }
 SEEDS = [0]
 RUNS = [Run(f'{name}_seed{seed}', {'seed': seed}, config=config)
@@ -30,7 +30,7 @@ PUBLISHED = {
     'ResNetPreAct': {'val_acc': 91.80, 'test_acc': 91.07, 'params': 272_250},
     'DenseNet': {'val_acc': 90.72, 'test_acc': 90.23, 'params': 239_146},
 }
-PUBLISHED_SOURCE = ('the seed report (UvA DL course tutorial 5, "Inception, '
+PUBLISHED_SOURCE = ('the UvA DL tutorial (UvA DL course tutorial 5, "Inception, '
                     'ResNet and DenseNet"), CIFAR-10 validation / test '
                     'accuracy and parameter counts')
 COLUMNS = ['model', 'params', 'epochs', 'val_acc', 'test_acc', 'img_s', 'wall']

@@ -1,6 +1,6 @@
-"""Reproduction 1 on Fashion-MNIST: the seed report's four models, reduced budget.
+"""Reproduction 1 on Fashion-MNIST: the UvA DL tutorial's four models, reduced budget.
 
-GoogleNet, ResNet, ResNetPreAct and DenseNet of the seed report (UvA DL
+GoogleNet, ResNet, ResNetPreAct and DenseNet of the UvA DL tutorial (UvA DL
 course tutorial 5), each with its CIFAR-10 recipe (configs/*_cifar10.py:
 optimizer, lr, weight decay, batch 128) but trained on Fashion-MNIST
 (28x28x1, native size; 2-pixel pad + random crop and flips; 5,000 training
@@ -9,16 +9,16 @@ their global pooling, so they run unchanged on 28x28x1; only the first conv
 has fewer weights (one input channel), hence the parameter counts below the
 CIFAR-10 ones.
 
-The published figures beside ours are the seed report's CIFAR-10 results
+The published figures beside ours are the UvA DL tutorial's CIFAR-10 results
 after 180 epochs: a different dataset and a far longer training, shown for
 reference, not as a target for these numbers.
 """
 from experiments.sweep import Run, host_devices
 
-NAME = 'seed_fashion_mnist'
-TITLE = "Reproduction 1 on Fashion-MNIST: the seed report's models (reduced budget)"
+NAME = 'uvadl_fashion_mnist'
+TITLE = "Reproduction 1 on Fashion-MNIST: the UvA DL tutorial's models (reduced budget)"
 DESCRIPTION = __doc__.split('\n', 2)[2]
-CONFIG = 'configs/resnet_seed_cifar10.py'
+CONFIG = 'configs/uvadl_cifar10.py:resnet'
 # Reduced budget for a 2-core CPU shared with other jobs: 100 steps of 128
 # (0.22 epoch) instead of 180 epochs. The lr schedule's boundaries (epochs
 # 100 and 150) are never reached, so the lr stays at its initial value.
@@ -31,10 +31,10 @@ COMMON = dict(dataset='fashion_mnist', crop_padding=2, validation_examples=2000,
               eval_every_epochs=50 / 453, eval_batch_size=1000,
               checkpoint_every_steps=50, num_devices=8)
 MODELS = {
-    'GoogleNet': 'configs/googlenet_cifar10.py',
-    'ResNet': 'configs/resnet_seed_cifar10.py',
-    'ResNetPreAct': 'configs/preact_resnet_seed_cifar10.py',
-    'DenseNet': 'configs/densenet_seed_cifar10.py',
+    'GoogleNet': 'configs/uvadl_cifar10.py:googlenet',
+    'ResNet': 'configs/uvadl_cifar10.py:resnet',
+    'ResNetPreAct': 'configs/uvadl_cifar10.py:preact_resnet',
+    'DenseNet': 'configs/uvadl_cifar10.py:densenet',
 }
 SEEDS = [0]
 RUNS = [Run(f'{name}_seed{seed}', {'seed': seed}, config=config,
@@ -46,7 +46,7 @@ PUBLISHED = {
     'ResNetPreAct': {'val_acc': 91.80, 'test_acc': 91.07, 'params': 272_250},
     'DenseNet': {'val_acc': 90.72, 'test_acc': 90.23, 'params': 239_146},
 }
-PUBLISHED_SOURCE = ('the seed report (UvA DL course tutorial 5), **CIFAR-10** '
+PUBLISHED_SOURCE = ("the UvA DL course's tutorial 5, **CIFAR-10** "
                     'after 180 epochs: another dataset and ~1,800x the training '
                     'of the runs here; for reference only')
 COLUMNS = ['model', 'params', 'steps', 'epochs', 'train_loss', 'val_acc',
@@ -74,7 +74,7 @@ NOTES += """
 and DenseNet 76.3% test accuracy, ResNet 66.9% and ResNetPreAct 67.8%. The
 two nets ahead are the two trained with Adam(W) at lr 1e-3 by their recipes,
 the ResNets use SGD at lr 0.1 without warmup: after 100 steps this ranks the
-recipes' first steps, not the converged models (in the seed's CIFAR-10 table
+recipes' first steps, not the converged models (in the tutorial's CIFAR-10 table
 the ResNets end ahead). Parameter counts are 288 (ResNet, ResNetPreAct),
 576 (DenseNet) and 1,152 (GoogleNet) below the CIFAR-10 ones, exactly the
 first convolution's weights for 1 input channel instead of 3. GoogleNet

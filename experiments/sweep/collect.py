@@ -1,0 +1,113 @@
+"""Reading a sweep's runs back: results, TensorBoard curves, attempts."""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+import re
+import statistics
+from typing import Any, Optional
+
+from experiments.sweep.runner import read_meta
+from experiments.sweep.spec import Run, Sweep, effective_config, workdir_of
+
+
+@dataclasses.dataclass
+class RunResult:
+  run: Run
+  workdir: str
+  results: Optional[dict[str, Any]]
+  meta: dict[str, Any]
+  scalars: dict[str, list[tuple[int, float]]]
+  steps_per_epoch: Optional[int]
+  config: Any = None
+
+  @property
+  def done(self) -> bool:
+    return self.results is not None
+
+  def metric(self, key: str) -> Optional[float]:
+    r = self.results
+    if r is None:
+      return None
+    split = {'val': 'validation', 'test': 'test'}
+    m = re.fullmatch(r'(val|test)_(acc|err|loss|top5)', key)
+    if m:
+      s = r.get(split[m.group(1)])
+      if not s:
+        return None
+      if m.group(2) == 'acc':
+        return 100 * s['accuracy']
+      if m.group(2) == 'err':
+        return 100 * (1 - s['accuracy'])
+      if m.group(2) == 'top5':
+        return 100 * s['top5_accuracy'] if 'top5_accuracy' in s else None
+      return s['loss']
+    if key == 'params':
+      return r.get('num_params')
+    if key == 'steps':
+      return r.get('step')
+    if key == 'epochs':
+      return (r['step'] / self.steps_per_epoch if self.steps_per_epoch
+              else None)
+    if key == 'img_s':
+      return images_per_sec(self)
+    if key == 'wall':
+      return sum(a.get('wall_s', 0) for a in self.meta.get('attempts', [])
+                 ) or None
+    if key == 'train_acc':
+      v = self.scalars.get('train_accuracy')
+      return 100 * v[-1][1] if v else None
+    if key == 'train_loss':
+      v = self.scalars.get('train_loss')
+      return v[-1][1] if v else None
+    return None
+
+  def label(self, key: str) -> Any:
+    if key in self.run.labels:
+      return self.run.labels[key]
+    if self.config is not None and key in self.config:
+      return self.config[key]
+    return None
+
+
+def images_per_sec(r: RunResult) -> Optional[float]:
+  """Median training img/s over the log windows that include no compile.
+
+  The first window after each (re)start includes the jit compilation and is
+  left out; if nothing else is left, None.
+  """
+  values = r.scalars.get('train_images_per_sec', [])
+  if not values:
+    return None
+  starts = [a.get('resumed_from_step') or 0
+            for a in r.meta.get('attempts', [])] or [0]
+  skip = set()
+  for s in starts:
+    after = [step for step, _ in values if step > s]
+    if after:
+      skip.add(min(after))
+  kept = [v for step, v in values if step not in skip]
+  return statistics.median(kept) if kept else None
+
+
+def load_results(sweep: Sweep, runs_dir: Optional[str] = None,
+                 read_curves: bool = True) -> list[RunResult]:
+  out = []
+  for run in sweep.runs:
+    workdir = workdir_of(sweep, run, runs_dir)
+    results = None
+    path = os.path.join(workdir, 'results.json')
+    if os.path.exists(path):
+      with open(path) as f:
+        results = json.load(f)
+    scalars = {}
+    if read_curves and glob.glob(os.path.join(workdir, 'events.out.*')):
+      os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+      from cnn_jax.analysis import scalars as scalars_lib  # pylint: disable=g-import-not-at-top
+      scalars = scalars_lib.read_scalars(workdir)
+    out.append(RunResult(run, workdir, results, read_meta(workdir), scalars,
+                         (results or {}).get('steps_per_epoch'),
+                         effective_config(sweep, run)))
+  return out
