@@ -18,10 +18,9 @@ ResNet-110 up at lr 0.01 for 400 iterations: add --config.warmup_epochs=1.)
 
 Expect: the paper reports 8.75% test error (91.25% accuracy) for ResNet-20
 (7.51% / 7.17% / 6.97% / 6.43% for 32 / 44 / 56 / 110 layers, the last the
-best of 5 runs with mean 6.61%). Not run in this repo. Runtime: not
-measured for a full run; a ResNet-20 train step at batch 128 takes 1.1-1.4 s
-on this repo's 2-core CPU development machine (/work/shared/notes/stack.md),
-about 20 hours for the 64k steps there: use an accelerator.
+best of 5 runs with mean 6.61%). Not run in this repo. Runtime: the 64k
+steps take many hours on a 2-core CPU (step times in BENCHMARKS.md): use an
+accelerator.
 """
 from configs import base
 

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from experiments import sweep as sweep_lib
+from experiments.sweep import report, runner
 
 # LeNet-5 on the synthetic dataset: 8 steps of 32, evaluation on 128 + 64
 # examples; a few seconds of training per run, the rest is start-up.
@@ -71,7 +72,7 @@ def test_grid_and_commands():
   assert '--config.lr_boundaries=(20, 30)' in cmd
   assert '--config.cache=False' in cmd
   assert '--config.model=resnet20' in cmd
-  env = sweep_lib.child_env({'XLA_FLAGS': '--xla_force_host_platform_'
+  env = runner.child_env({'XLA_FLAGS': '--xla_force_host_platform_'
                                           'device_count=4'})
   assert env['XLA_FLAGS'].count('device_count') == 1
 
@@ -184,10 +185,10 @@ def test_unprepared_dataset_is_reported_not_run(tmp_path):
 
 
 def test_cells_and_throughput():
-  assert sweep_lib.format_cell('test_acc', [90.0, 92.0]) == '91.00 ± 1.41'
-  assert sweep_lib.format_cell('test_acc', [90.0]) == '90.00'
-  assert sweep_lib.format_cell('test_acc', []) == 'not run'
-  assert sweep_lib.format_cell('params', [1000, 1000]) == '1,000'
+  assert report.format_cell('test_acc', [90.0, 92.0]) == '91.00 ± 1.41'
+  assert report.format_cell('test_acc', [90.0]) == '90.00'
+  assert report.format_cell('test_acc', []) == 'not run'
+  assert report.format_cell('params', [1000, 1000]) == '1,000'
   run = sweep_lib.RunResult(
       sweep_lib.Run('r'), '', {'step': 40}, {'attempts': [
           {'resumed_from_step': None}, {'resumed_from_step': 20}]},
