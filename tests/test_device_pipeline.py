@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import types
 
 import jax
 import numpy as np
@@ -148,8 +149,9 @@ def test_stream_is_deterministic_and_resumes_exactly(fmnist):
       jax.device_get(feed.train_batch(spe))['image'])
   # Every epoch is a new permutation; another seed is another stream.
   assert not np.array_equal(feed.batch_indices(0), feed.batch_indices(spe))
-  epoch = feed.epoch_indices(0)
-  assert len(np.unique(epoch)) == epoch.size == spe * 128
+  epoch = feed.epoch_table(0)
+  assert epoch.shape == (spe, 128)
+  assert len(np.unique(epoch)) == epoch.size  # no example twice an epoch
   other = device_pipeline.DevicePipeline(
       _config(**{**config.to_dict(), 'seed': 1}), info, sharding.make_mesh(1))
   assert not np.array_equal(other.batch_indices(0), feed.batch_indices(0))
@@ -184,19 +186,18 @@ def test_each_process_feeds_its_own_part(fmnist, process_count):
 def test_eval_counts_every_example_once(fmnist, process_count):
   config, info = fmnist
   config = _config(**{**config.to_dict(), 'batch_size': 129})
+  feed = device_pipeline.DevicePipeline(
+      config, info, sharding.make_mesh(1), process_count=process_count)
+  table, mask = feed.eval_table('test')
+  assert table.shape == mask.shape and table.shape[1] == 384
+  local = 384 // process_count
   counts = collections.Counter()
-  batches = set()
   for p in range(process_count):
-    feed = device_pipeline.DevicePipeline(
-        config, info, sharding.make_mesh(1), process_index=p,
-        process_count=process_count)
-    shard, local, n = feed.eval_layout('test')
-    rows = feed.eval_indices('test')
-    batches.add(len(rows))
-    for idx, mask in rows:
-      assert len(idx) == local == 384 // process_count
-      counts.update(shard.start + idx[mask])
-  assert len(batches) == 1  # processes stay in lockstep
+    shard = info.splits['test'].shard(p, process_count)
+    ids = table[:, p * local:(p + 1) * local][mask[:, p * local:
+                                                   (p + 1) * local]]
+    assert ids.min() >= shard.start and ids.max() < shard.stop  # its own
+    counts.update(ids)
   assert sum(counts.values()) == len(counts) == 10_000
 
 
@@ -247,16 +248,19 @@ def test_augmentation_crops_flips_and_normalizes():
 
 
 def test_augment_key_depends_on_seed_and_step_only():
-  config = _config()
-  model = trainer.build_model(config, 10)
-  import optax  # pylint: disable=g-import-not-at-top
-  make = lambda seed: train_step.create_train_state(  # pylint: disable=g-long-lambda
-      model, optax.sgd(0.1), (28, 28, 1), jax.random.key(seed))
-  a, b = make(0), make(0)
+  """The key uses the state's run key (from the seed) and step, nothing else."""
+  def state(seed, step):  # what augment_key reads of a TrainState
+    rng = jax.random.key_data(jax.random.split(jax.random.key(seed), 3)[2])
+    return types.SimpleNamespace(rng=rng, step=np.int32(step), params=seed)
+
   keys = lambda s: jax.random.key_data(train_step.augment_key(s))  # pylint: disable=g-long-lambda
-  np.testing.assert_array_equal(keys(a), keys(b))
-  assert not np.array_equal(keys(a), keys(a.replace(step=a.step + 1)))
-  assert not np.array_equal(keys(a), keys(make(1)))
+  np.testing.assert_array_equal(keys(state(0, 5)), keys(state(0, 5)))
+  assert not np.array_equal(keys(state(0, 5)), keys(state(0, 6)))
+  assert not np.array_equal(keys(state(0, 5)), keys(state(1, 5)))
+  # Not the dropout key of the same step.
+  dropout = jax.random.key_data(jax.random.fold_in(
+      jax.random.wrap_key_data(state(0, 5).rng), 5))
+  assert not np.array_equal(keys(state(0, 5)), dropout)
 
 
 _EIGHT_DEVICES = textwrap.dedent('''

@@ -101,6 +101,9 @@ DRY = {
 }
 
 
+GRACE_S = 10  # between SIGTERM and SIGKILL for a part past its limit
+
+
 class Campaign:
   """Runs parts in processes of their own and keeps the record."""
 
@@ -136,8 +139,12 @@ class Campaign:
 
   def run_part(self, key: str, name: str, spec: dict, seconds: float,
                env: Optional[dict] = None) -> dict:
-    """Runs part ``name`` for at most ``seconds``; records it as ``key``."""
-    seconds = min(seconds, self.left() - 3)
+    """Runs part ``name`` for at most ``seconds``; records it as ``key``.
+
+    At the limit the part gets SIGTERM (a training run then saves and
+    reports what it has) and, ``GRACE_S`` later, SIGKILL.
+    """
+    seconds = min(seconds, self.left() - GRACE_S - 3)
     entry: dict[str, Any] = {'part': name, 'spec': spec}
     if seconds < 5:
       entry['status'] = 'skipped: no time left'
@@ -161,8 +168,12 @@ class Campaign:
         rc = proc.wait(timeout=seconds)
         entry['status'] = 'ok' if rc == 0 else f'failed (exit {rc})'
       except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the part and its children
-        proc.wait()
+        os.killpg(proc.pid, signal.SIGTERM)  # the part and its children
+        try:
+          proc.wait(timeout=GRACE_S)
+        except subprocess.TimeoutExpired:
+          os.killpg(proc.pid, signal.SIGKILL)
+          proc.wait()
         entry['status'] = f'stopped at its {seconds:.0f} s limit'
       finally:
         self.running = None

@@ -352,7 +352,9 @@ def part_seed_model(spec, emit: Emitter) -> None:
   emit(probe=probe_result)
 
   # 2. The largest budget that fits, then the run.
-  deadline_left = left(spec) - spec.get('reserve_s', 5.0)
+  # 8% + 5 s of the time left stay in reserve for what the probe misses
+  # (checkpoint writes, start-up); the part is stopped at its deadline.
+  deadline_left = 0.92 * left(spec) - spec.get('reserve_s', 5.0)
   budget = size_budget(
       seconds=deadline_left, steps_per_epoch=run.steps_per_epoch,
       step_s=step_s * 1.05, eval_s=eval_s,
