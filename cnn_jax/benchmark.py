@@ -29,11 +29,21 @@ alone. Reported:
 * peak memory: ``device.memory_stats()['peak_bytes_in_use']`` where the
   backend has it (GPU, TPU), else the process's peak resident set size
   (labelled as such: it includes Python, TensorFlow and XLA's compiler).
+  Both are the process's peaks so far; per step, ``program_memory_bytes`` is
+  what XLA's memory analysis of the compiled step says it needs per device
+  (its ``peak_memory_in_bytes``, or arguments + outputs + temporaries -
+  donated aliases where that is missing).
 
-Input (``--mode=input``): images/s of the real training pipeline
-(``data.pipeline.train_dataset``: TFDS read, cache, shuffle, the config's
-augmentation, normalization, batching, ``as_numpy``) on the config's real
-dataset, and per CPU core of this process.
+Input (``--mode=input``): images/s of the config's real training input path
+on its real dataset (``--config.input_pipeline`` chooses, as in training):
+
+* ``tfdata`` (``data.pipeline.train_dataset``: TFDS read, cache, shuffle, the
+  config's augmentation, normalization, batching, ``as_numpy``), and per CPU
+  core of this process;
+* ``device`` (``data.device_pipeline``): the per-step gather of a batch from
+  the arrays on the devices plus the augmentation and normalization that the
+  train step runs (its ``batch_transform``, compiled alone), timed until the
+  last batch is ready: what the device path can feed a train step.
 
 CPU hosts: ``--config.host_devices=N`` splits the host into N XLA devices before JAX
 starts (``--xla_force_host_platform_device_count``) and, with the default
@@ -188,6 +198,23 @@ class StepBench:
     self._jax = jax
 
   @staticmethod
+  def program_memory(compiled) -> Optional[int]:
+    """Bytes per device the compiled program needs (XLA's own analysis)."""
+    try:
+      m = compiled.memory_analysis()
+    except Exception:  # pylint: disable=broad-except
+      return None
+    if isinstance(m, (list, tuple)):
+      m = m[0] if m else None
+    if m is None:
+      return None
+    peak = getattr(m, 'peak_memory_in_bytes', None)
+    if peak:
+      return int(peak)
+    return int(m.argument_size_in_bytes + m.output_size_in_bytes +
+               m.temp_size_in_bytes - m.alias_size_in_bytes)
+
+  @staticmethod
   def _flops(lowered) -> Optional[float]:
     cost = lowered.cost_analysis()
     if isinstance(cost, (list, tuple)):
@@ -272,12 +299,14 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
       timing = time_steps(bench.train_once, steps, warmup, config.batch_size)
       flops, compile_s = bench.train_flops, bench.train_compile_s
       batch = config.batch_size
+      program = bench.program_memory(bench.compile_train())
     elif mode == 'eval':
       bench.compile_eval()
       timing = time_steps(bench.eval_once, steps, warmup,
                           config.eval_batch_size)
       flops, compile_s = bench.eval_flops, bench.eval_compile_s
       batch = config.eval_batch_size
+      program = bench.program_memory(bench.compile_eval())
     else:
       raise ValueError(mode)
     achieved = flops / timing.median_s if flops else None
@@ -293,6 +322,7 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
         'flops_per_image': flops / batch if flops else None,
         'achieved_flops_per_s': achieved,
         'mfu': (achieved / (peak * devices) if achieved and peak else None),
+        'program_memory_bytes': program,
     }
   mem, what = peak_memory()
   out['peak_memory_bytes'] = mem
@@ -302,7 +332,10 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
 
 def run_input_benchmark(config, *, batches: int = 50,
                         warmup: int = 5) -> dict[str, Any]:
-  """Images/s of the config's real training input pipeline on this host."""
+  """Images/s of the config's real training input path on this host."""
+  from cnn_jax.data import inputs  # pylint: disable=g-import-not-at-top
+  if inputs.choose(config) == 'device':
+    return run_device_input_benchmark(config, batches=batches, warmup=warmup)
   from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
   pipeline.hide_gpus_from_tensorflow()
   info = pipeline.get_info(config)
@@ -320,6 +353,45 @@ def run_input_benchmark(config, *, batches: int = 50,
   cores = cpu_count()
   return {
       'dataset': config.dataset, 'augment': config.augment,
+      'input_pipeline': 'tfdata',
+      'batch_size': config.batch_size, 'batches': batches, 'warmup': warmup,
+      'warmup_s': warm_s, 'images_per_s': n / elapsed,
+      'images_per_s_per_core': n / elapsed / cores, 'cpu_cores': cores,
+  }
+
+
+def run_device_input_benchmark(config, *, batches: int = 50,
+                               warmup: int = 5) -> dict[str, Any]:
+  """Images/s the on-device input path feeds: gather + batch_transform."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from cnn_jax.data import device_pipeline, pipeline  # pylint: disable=g-import-not-at-top
+  from cnn_jax.training import sharding  # pylint: disable=g-import-not-at-top
+  info = pipeline.get_info(config)
+  mesh = sharding.make_mesh(config.num_devices)
+  t0 = time.perf_counter()
+  feed = device_pipeline.DevicePipeline(config, info, mesh)
+  transform = jax.jit(feed.batch_transform)
+  key = jax.random.key(config.seed)  # one key: the work does not depend on it
+
+  def one(step):
+    b = feed.train_batch(step)
+    return transform(b['image'], b['label'], key)
+
+  jax.block_until_ready([one(s) for s in range(warmup)])
+  warm_s = time.perf_counter() - t0
+  t = time.perf_counter()
+  out = None
+  for s in range(warmup, warmup + batches):
+    out = one(s)
+  jax.block_until_ready(out)
+  elapsed = time.perf_counter() - t
+  n = batches * config.batch_size
+  cores = cpu_count()
+  return {
+      'dataset': config.dataset, 'augment': config.augment,
+      'input_pipeline': 'device', 'source': feed.source,
+      'devices': int(mesh.devices.size),
+      'device_kind': mesh.devices.flat[0].device_kind,
       'batch_size': config.batch_size, 'batches': batches, 'warmup': warmup,
       'warmup_s': warm_s, 'images_per_s': n / elapsed,
       'images_per_s_per_core': n / elapsed / cores, 'cpu_cores': cores,
@@ -371,7 +443,8 @@ def format_table(results: dict[str, Any]) -> str:
   if 'input' in results:
     r = results['input']
     lines.append(
-        f"input pipeline ({r['dataset']}, augment={r['augment'] or 'none'}, "
+        f"input pipeline {r.get('input_pipeline', 'tfdata')} ({r['dataset']}, "
+        f"augment={r['augment'] or 'none'}, "
         f"batch {r['batch_size']}): {r['images_per_s']:,.0f} img/s, "
         f"{r['images_per_s_per_core']:,.0f} img/s per core "
         f"({r['cpu_cores']} cores)")

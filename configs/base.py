@@ -37,8 +37,14 @@ def get_config() -> ml_collections.ConfigDict:
   c.eval_crop_fraction = 1.0  # central crop before resizing (0.875 ImageNet).
   c.mean = ()  # per-channel mean (0-1 scale); () = the dataset's.
   c.std = ()  # per-channel std; () = the dataset's.
-  c.shuffle_buffer = 60_000
-  c.cache = True  # cache decoded examples in memory (small datasets).
+  # Input path: 'device' loads the dataset once onto the devices and
+  # augments inside the train step (mnist, fashion_mnist, cifar10/100,
+  # synthetic; augment crop_pad/flip; no TensorFlow needed); 'tfdata' is
+  # TFDS + tf.data on the host (any dataset/augmentation); 'auto' = 'device'
+  # where it applies, else 'tfdata'.
+  c.input_pipeline = 'auto'
+  c.shuffle_buffer = 60_000  # tf.data only ('device' shuffles whole epochs).
+  c.cache = True  # tf.data: cache decoded examples in memory (small datasets).
   c.synthetic_shape = (32, 32, 3)  # image shape of the synthetic dataset.
   c.synthetic_classes = 10
   c.synthetic_examples = 10_000

@@ -1,7 +1,9 @@
 """What the trainer needs to know about each dataset, and where it comes from.
 
 ``get_builder`` returns a prepared TFDS builder or fails with a message that
-says how to prepare the dataset.
+says how to prepare the dataset. TFDS (and with it TensorFlow) is imported
+only when a builder is asked for (:func:`import_tfds`): the models, the
+trainer and the on-device input path run where TensorFlow is not installed.
 """
 from __future__ import annotations
 
@@ -9,9 +11,7 @@ import dataclasses
 import os
 from typing import Optional
 
-import tensorflow_datasets as tfds
-
-from cnn_jax.data import local_idx
+from cnn_jax.data import raw_files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +24,9 @@ class DatasetSpec:
   train_split: str = 'train'
   test_split: str = 'test'
   how_to_prepare: str = ''
+  # Small enough to live on the devices: the on-device input path
+  # (cnn_jax.data.arrays.load_arrays) can read it.
+  in_memory: bool = False
 
 
 _IMAGENET_HELP = (
@@ -39,24 +42,25 @@ DATASETS = {
     'mnist': DatasetSpec(
         'mnist', 10, (28, 28, 1), (0.1307,), (0.3081,),
         how_to_prepare=_TFDS_HELP + ' Offline, put the four MNIST IDX files in '
-        '{manual_dir} and they are prepared automatically.'),
+        '{manual_dir} and they are prepared automatically.', in_memory=True),
     'fashion_mnist': DatasetSpec(
         'fashion_mnist', 10, (28, 28, 1), (0.2860,), (0.3530,),
         how_to_prepare='Install the Debian package: `apt-get install '
         'dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist), '
         'or put the four IDX files in {manual_dir}; they are prepared '
-        'automatically on first use.'),
+        'automatically on first use.', in_memory=True),
     'cifar10': DatasetSpec(
         'cifar10', 10, (32, 32, 3), (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616), how_to_prepare=_TFDS_HELP),
+        (0.2470, 0.2435, 0.2616), how_to_prepare=_TFDS_HELP, in_memory=True),
     'cifar100': DatasetSpec(
         'cifar100', 100, (32, 32, 3), (0.5071, 0.4865, 0.4409),
-        (0.2673, 0.2564, 0.2762), how_to_prepare=_TFDS_HELP),
+        (0.2673, 0.2564, 0.2762), how_to_prepare=_TFDS_HELP, in_memory=True),
     'imagenet2012': DatasetSpec(
         'imagenet2012', 1000, (224, 224, 3), (0.485, 0.456, 0.406),
         (0.229, 0.224, 0.225), test_split='validation',
         how_to_prepare=_IMAGENET_HELP),
-    'synthetic': DatasetSpec('synthetic', 10, (32, 32, 3), (0.5,), (0.29,)),
+    'synthetic': DatasetSpec('synthetic', 10, (32, 32, 3), (0.5,), (0.29,),
+                             in_memory=True),
 }
 
 
@@ -98,8 +102,8 @@ def default_data_dir(data_dir: str = '') -> str:
 def default_manual_dir(name: str, data_dir: str, manual_dir: str = '') -> str:
   if manual_dir:
     return manual_dir
-  if name in local_idx.DEBIAN_DIRS:
-    return local_idx.DEBIAN_DIRS[name][1]
+  if name in raw_files.DEBIAN_DIRS:
+    return raw_files.DEBIAN_DIRS[name][1]
   return os.path.join(data_dir, 'downloads', 'manual')
 
 
@@ -107,20 +111,48 @@ class DatasetNotPreparedError(RuntimeError):
   pass
 
 
+def import_tfds():
+  """The ``tensorflow_datasets`` module, or None where it cannot be imported.
+
+  This imports TensorFlow. Its GPUs are hidden from it first thing: tf.data
+  must not take accelerator memory or CUDA libraries that JAX needs.
+  """
+  try:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return None
+  try:
+    tf.config.set_visible_devices([], 'GPU')
+  except RuntimeError:  # TensorFlow's devices were already initialized.
+    pass
+  return tfds
+
+
 def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
-                download: bool = False) -> tfds.core.DatasetBuilder:
-  """A prepared TFDS builder for ``name``.
+                download: bool = False):
+  """A prepared TFDS builder (``tfds.core.DatasetBuilder``) for ``name``.
 
   Local IDX files (Fashion-MNIST from Debian) are prepared on first use; with
   ``download`` TFDS may fetch and prepare the dataset itself (needs network,
   or the manual files for ImageNet).
   """
   spec = get_spec(name)
+  tfds = import_tfds()
+  if tfds is None:
+    raise DatasetNotPreparedError(
+        f'Dataset {name!r} needs TensorFlow Datasets, which is not installed '
+        'here: `pip install tensorflow-cpu tensorflow-datasets` (versions in '
+        'requirements.txt).' + (
+            ' Or read it without TFDS: --config.input_pipeline=device reads '
+            f'{raw_files.expected_files(name)} from --config.manual_dir.'
+            if name in raw_files.FORMATS else ''))
   data_dir = default_data_dir(data_dir)
   manual = default_manual_dir(name, data_dir, manual_dir)
   builder = tfds.builder(name, data_dir=data_dir)
   if builder.is_prepared():
     return builder
+  from cnn_jax.data import local_idx  # pylint: disable=g-import-not-at-top
   if name in local_idx.LOCAL_BUILDERS and _has_idx_files(manual):
     local_idx.prepare(name, data_dir, manual)
     return tfds.builder(name, data_dir=data_dir)

@@ -10,45 +10,12 @@ the result, so every later step is the same code path as any TFDS dataset.
 """
 from __future__ import annotations
 
-import gzip
-import os
-
-import numpy as np
 import tensorflow_datasets as tfds
 
-_FILES = {
-    'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
-    'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
-}
+# The readers live in raw_files (no TensorFlow); kept importable from here.
+from cnn_jax.data.raw_files import DEBIAN_DIRS, read_idx  # pylint: disable=unused-import
 
-# Where Debian packages put the files (the package name to install, the dir).
-DEBIAN_DIRS = {
-    'fashion_mnist': ('dataset-fashion-mnist', '/usr/share/datasets/fashion-mnist'),
-}
-
-
-def _open(directory: str, stem: str):
-  for name in (stem + '.gz', stem):
-    path = os.path.join(directory, name)
-    if os.path.exists(path):
-      return gzip.open(path, 'rb') if name.endswith('.gz') else open(path, 'rb')
-  raise FileNotFoundError(f'{stem}[.gz] not found in {directory}')
-
-
-def read_idx(directory: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-  """Reads one split's images (N, 28, 28, 1) uint8 and labels (N,) int64."""
-  image_stem, label_stem = _FILES[split]
-  with _open(directory, image_stem) as f:
-    magic, n, rows, cols = np.frombuffer(f.read(16), '>i4')
-    if magic != 2051:
-      raise ValueError(f'{image_stem} is not an IDX image file (magic {magic})')
-    images = np.frombuffer(f.read(), np.uint8).reshape(n, rows, cols, 1)
-  with _open(directory, label_stem) as f:
-    magic, n_labels = np.frombuffer(f.read(8), '>i4')
-    if magic != 2049 or n_labels != n:
-      raise ValueError(f'{label_stem} does not match {image_stem}')
-    labels = np.frombuffer(f.read(), np.uint8).astype(np.int64)
-  return images, labels
+_SPLITS = ('train', 'test')
 
 
 class _LocalIdxMixin:
@@ -56,7 +23,7 @@ class _LocalIdxMixin:
 
   def _split_generators(self, dl_manager):
     directory = dl_manager.manual_dir
-    return {split: self._generate_examples(directory, split) for split in _FILES}
+    return {split: self._generate_examples(directory, split) for split in _SPLITS}
 
   def _generate_examples(self, directory, split):  # pylint: disable=arguments-differ
     images, labels = read_idx(directory, split)

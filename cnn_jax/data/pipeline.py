@@ -10,6 +10,11 @@
   ``s`` batches, seeing exactly what the uninterrupted run saw.
 * Evaluation sees every example exactly once: the last batch is padded with
   ``mask == 0`` examples, and every process runs the same number of batches.
+
+TensorFlow is imported when a tf.data pipeline is built, not with this module:
+the split facts (:func:`get_info`, :func:`steps_per_epoch`) serve the
+on-device input path (:mod:`cnn_jax.data.device_pipeline`) too, which runs
+without TensorFlow.
 """
 from __future__ import annotations
 
@@ -18,11 +23,14 @@ import math
 from typing import Iterator, Optional
 
 import numpy as np
-import tensorflow as tf
 
-from cnn_jax.data import augment, datasets
+from cnn_jax.data import arrays, datasets
 
-AUTOTUNE = tf.data.AUTOTUNE
+
+def _tf():
+  """TensorFlow, imported on first use (only tf.data pipelines need it)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +73,8 @@ def _split_sizes(config, spec) -> dict[str, int]:
   if spec.name == 'synthetic':
     return {'train': config.synthetic_examples,
             'test': max(1, config.synthetic_examples // 10)}
+  if arrays.has_arrays(spec.name):  # TFDS, or the dataset's files without it
+    return arrays.split_sizes(config)
   builder = datasets.get_builder(spec.name, config.data_dir, config.manual_dir,
                                  config.download)
   return {name: builder.info.splits[split].num_examples
@@ -104,6 +114,7 @@ def _per_channel(values, channels):
 
 def _read(config, sl: Slice) -> tf.data.Dataset:
   """Decoded examples ``{'image': uint8 HWC, 'label': int32}`` of a slice."""
+  tf = _tf()
   if config.dataset == 'synthetic':
     return _synthetic(config, sl)
   builder = datasets.get_builder(config.dataset, config.data_dir,
@@ -112,11 +123,12 @@ def _read(config, sl: Slice) -> tf.data.Dataset:
                           shuffle_files=False)
   return ds.map(lambda ex: {'image': ex['image'],
                             'label': tf.cast(ex['label'], tf.int32)},
-                num_parallel_calls=AUTOTUNE)
+                num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _synthetic(config, sl: Slice) -> tf.data.Dataset:
   """Random images and labels, a pure function of the example index."""
+  tf = _tf()
   shape = tuple(config.synthetic_shape)
   offset = 0 if sl.split == 'train' else 1 << 30
 
@@ -128,11 +140,13 @@ def _synthetic(config, sl: Slice) -> tf.data.Dataset:
     return {'image': tf.cast(image, tf.uint8), 'label': label}
 
   return tf.data.Dataset.range(sl.start, sl.stop).map(
-      make, num_parallel_calls=AUTOTUNE)
+      make, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _decoder(config):
   """uint8 image -> float32 in [0, 1], 3 channels if asked."""
+  tf = _tf()
+
   def to_float(image):
     if config.grayscale_to_rgb and image.shape[-1] == 1:
       image = tf.repeat(image, 3, axis=-1)
@@ -162,6 +176,8 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
                   process_index: int = 0,
                   process_count: int = 1) -> tf.data.Dataset:
   """Endless stream of local training batches, starting at ``start_step``."""
+  tf = _tf()
+  from cnn_jax.data import augment  # pylint: disable=g-import-not-at-top
   sl = info.splits['train'].shard(process_index, process_count)
   local_batch = local_batch_size(config.batch_size, process_count)
   spe = steps_per_epoch(config, info, process_count)
@@ -192,15 +208,18 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
   start_epoch, offset = divmod(start_step, spe)
   ds = tf.data.Dataset.range(start_epoch, 1 << 40).flat_map(epoch)
   ds = ds.skip(offset * local_batch)
-  ds = ds.map(preprocess, num_parallel_calls=AUTOTUNE, deterministic=True)
+  ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
   ds = ds.batch(local_batch, drop_remainder=True)
-  return ds.prefetch(AUTOTUNE)
+  return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def eval_dataset(config, info: InputInfo, split: str, *,
                  process_index: int = 0,
                  process_count: int = 1) -> tuple[tf.data.Dataset, int]:
   """One pass over ``split`` in padded batches with a ``mask``; and #batches."""
+  tf = _tf()
+  from cnn_jax.data import augment  # pylint: disable=g-import-not-at-top
   if split not in info.splits:
     raise ValueError(f'No {split!r} split (validation_examples=0?).')
   full = info.splits[split]
@@ -218,7 +237,7 @@ def eval_dataset(config, info: InputInfo, split: str, *,
     image = augment.normalize(image, info.mean, info.std)
     return {'image': image, 'label': ex['label'], 'mask': tf.constant(True)}
 
-  ds = _read(config, sl).map(preprocess, num_parallel_calls=AUTOTUNE)
+  ds = _read(config, sl).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
   padding = num_batches * local_batch - sl.size
   if padding:
     blank = {'image': tf.zeros(info.image_shape, tf.float32),
@@ -227,7 +246,7 @@ def eval_dataset(config, info: InputInfo, split: str, *,
   ds = ds.batch(local_batch, drop_remainder=True)
   if config.cache:
     ds = ds.cache()
-  return ds.prefetch(AUTOTUNE), num_batches
+  return ds.prefetch(tf.data.AUTOTUNE), num_batches
 
 
 def as_numpy(ds: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
@@ -236,4 +255,4 @@ def as_numpy(ds: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
 
 def hide_gpus_from_tensorflow(tf_module: Optional[object] = None) -> None:
   """tf.data must not grab accelerator memory that JAX needs."""
-  (tf_module or tf).config.set_visible_devices([], 'GPU')
+  (tf_module or _tf()).config.set_visible_devices([], 'GPU')

@@ -9,7 +9,7 @@ them into per-group "ghost" statistics instead).
 """
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax
@@ -64,8 +64,15 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
 
 
 def cross_entropy(logits, labels, num_classes: int, label_smoothing: float):
-  """Per-example softmax cross-entropy with optional label smoothing."""
-  targets = jax.nn.one_hot(labels, num_classes)
+  """Per-example softmax cross-entropy with optional label smoothing.
+
+  ``labels``: int class indices ``[N]``, or float soft targets
+  ``[N, num_classes]`` (mixup / CutMix through a ``batch_transform``).
+  """
+  if labels.ndim == 2:
+    targets = labels.astype(jnp.float32)
+  else:
+    targets = jax.nn.one_hot(labels, num_classes)
   if label_smoothing > 0:
     targets = optax.smooth_labels(targets, label_smoothing)
   return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets)
@@ -122,14 +129,36 @@ def _apply_train(state: TrainState, params, images, rng, group_size: int,
   return outputs, updates
 
 
+# fold_in tag of the augmentation keys, apart from the dropout keys.
+AUGMENT_STREAM = 0xA06
+
+
+def augment_key(state: TrainState):
+  """The batch's augmentation key: a function of (seed, step) only."""
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), AUGMENT_STREAM)
+  return jax.random.fold_in(key, state.step)
+
+
 def train_step(state: TrainState, batch, *, num_classes: int,
                learning_rate_fn: Callable, label_smoothing: float = 0.0,
                aux_loss_weight: float = 0.3, dtype=jnp.float32,
-               bn_group_size: int = 0, group_sharding=None):
-  """One SGD step on a global batch; returns the new state and metrics."""
+               bn_group_size: int = 0, group_sharding=None,
+               batch_transform: Optional[Callable] = None):
+  """One SGD step on a global batch; returns the new state and metrics.
+
+  ``batch_transform(images, labels, key) -> (images, targets)``, if given,
+  runs first, inside the compiled step: the on-device input path hands it
+  uint8 images and it returns normalized float32 images and int labels (or
+  float soft targets ``[N, num_classes]``). ``key`` is :func:`augment_key`;
+  per-example randomness must come from ``fold_in(key, i)`` with ``i`` the
+  example's position in the global batch, so that results do not depend on
+  how the batch is sharded.
+  """
   rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
-  images = batch['image'].astype(dtype)
-  labels = batch['label']
+  images, labels = batch['image'], batch['label']
+  if batch_transform is not None:
+    images, labels = batch_transform(images, labels, augment_key(state))
+  images = images.astype(dtype)
 
   def loss_fn(params):
     outputs, updates = _apply_train(state, params, images, rng, bn_group_size,
@@ -145,9 +174,10 @@ def train_step(state: TrainState, batch, *, num_classes: int,
       loss_fn, has_aux=True)(state.params)
   state = state.apply_gradients(
       grads=grads, batch_stats=updates.get('batch_stats', state.batch_stats))
+  hard_labels = jnp.argmax(labels, -1) if labels.ndim == 2 else labels
   metrics = TrainMetrics.single_from_model_output(
       loss=loss,
-      accuracy=jnp.mean(jnp.argmax(logits, -1) == labels),
+      accuracy=jnp.mean(jnp.argmax(logits, -1) == hard_labels),
       learning_rate=learning_rate_fn(state.step - 1))
   return state, metrics
 
@@ -165,8 +195,12 @@ def eval_step(state: TrainState, batch, *, num_classes: int, dtype=jnp.float32):
 
 
 def compile_steps(config, mesh, state: TrainState, num_classes: int,
-                  learning_rate_fn: Callable):
-  """jit-compiled (train_step, eval_step) over ``mesh`` with donation."""
+                  learning_rate_fn: Callable,
+                  batch_transform: Optional[Callable] = None):
+  """jit-compiled (train_step, eval_step) over ``mesh`` with donation.
+
+  ``batch_transform``: see :func:`train_step` (the input path provides it).
+  """
   dtype = jnp.dtype(config.dtype)
   state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), state)
   data = sharding.data_sharding(mesh)
@@ -177,7 +211,7 @@ def compile_steps(config, mesh, state: TrainState, num_classes: int,
                         label_smoothing=config.label_smoothing,
                         aux_loss_weight=config.aux_loss_weight, dtype=dtype,
                         bn_group_size=config.bn_group_size,
-                        group_sharding=data),
+                        group_sharding=data, batch_transform=batch_transform),
       in_shardings=(state_sharding, data), out_shardings=(state_sharding, rep),
       donate_argnums=0)
   evaluate = jax.jit(

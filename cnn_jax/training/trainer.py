@@ -27,11 +27,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import logging
-from clu import metric_writers
 
 from cnn_jax import models
-from cnn_jax.data import pipeline
-from cnn_jax.training import checkpointing, optim, sharding, train_step
+from cnn_jax.data import inputs, pipeline
+from cnn_jax.training import (checkpointing, metric_writer, optim, sharding,
+                              train_step)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -119,6 +119,7 @@ class Run:
   eval_fn: Callable
   writer: Any
   restored_step: Optional[int]  # the checkpoint resumed from, if any.
+  input: Any = None  # cnn_jax.data.inputs: DevicePipeline or TFDataPipeline.
 
   @property
   def eval_splits(self) -> list[str]:
@@ -150,24 +151,23 @@ def setup(config, workdir: str):
   if latest is not None:
     state = checkpointer.restore(state, latest)
     logging.info('Resumed from %s at step %d.', workdir, latest)
-  train_fn, eval_fn = train_step.compile_steps(config, mesh, state,
-                                               num_classes, schedule)
-  writer = metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0, asynchronous=True)
+  input_ = inputs.build(config, info, mesh)
+  train_fn, eval_fn = train_step.compile_steps(
+      config, mesh, state, num_classes, schedule,
+      batch_transform=input_.batch_transform)
+  writer = metric_writer.create_default_writer(
+      workdir, just_logging=jax.process_index() > 0)
   run = Run(config, workdir, info, mesh, num_classes, steps_per_epoch,
             total_steps, eval_every, checkpointer, train_fn, eval_fn, writer,
-            latest)
+            latest, input_)
   return run, state
 
 
 def evaluate(run: Run, state, split: str) -> dict[str, float]:
   """Metrics over every example of ``split`` exactly once."""
-  ds, _ = pipeline.eval_dataset(run.config, run.info, split,
-                                process_index=jax.process_index(),
-                                process_count=jax.process_count())
   total = None
-  for batch in pipeline.as_numpy(ds):
-    m = run.eval_fn(state, sharding.global_batch(batch, run.mesh))
+  for batch in run.input.eval_batches(split):
+    m = run.eval_fn(state, batch)
     total = m if total is None else total.merge(m)
   result = {k: float(v) for k, v in sharding.to_host(total.compute()).items()}
   result['num_examples'] = int(sharding.to_host(total.loss.count))
@@ -247,18 +247,16 @@ def train(run: Run, state) -> tuple[Any, int, Optional[int]]:
   """
   config = run.config
   step = int(sharding.to_host(state.step))
-  batches = pipeline.as_numpy(pipeline.train_dataset(
-      config, run.info, start_step=step, process_index=jax.process_index(),
-      process_count=jax.process_count()))
+  batches = run.input.train_batches(step)
   window = _MetricsWindow()
   with _StopSignal() as stop, _debug_context(config):
-    next_batch = sharding.global_batch(next(batches), run.mesh)
+    next_batch = next(batches)
     while step < run.total_steps:
       state, metrics = run.train_fn(state, next_batch)
       step += 1
       window.add(metrics)
       if step < run.total_steps:  # feed the next batch while this step runs
-        next_batch = sharding.global_batch(next(batches), run.mesh)
+        next_batch = next(batches)
 
       if step % config.log_every_steps == 0 or step == run.total_steps:
         _log_window(run, window, step)
@@ -345,7 +343,6 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   """Trains ``config`` in ``workdir`` (resuming if possible); its result."""
   os.makedirs(workdir, exist_ok=True)
   _setup_logging()
-  pipeline.hide_gpus_from_tensorflow()
   run, state = setup(config, workdir)
   try:
     if config.eval_only:
@@ -361,10 +358,12 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
       run.writer.write_hparams({k: v for k, v in config.to_dict().items()
                                 if isinstance(v, (int, float, str, bool))})
     logging.info('%s on %s: %d train / %d val examples, %d steps per epoch, '
-                 '%d steps, %d devices, %d processes.', config.model,
+                 '%d steps, %d devices, %d processes; input: %s (read from '
+                 '%s).', config.model,
                  run.info.dataset, run.info.num_examples('train'),
                  run.info.num_examples('validation'), run.steps_per_epoch,
-                 run.total_steps, run.mesh.devices.size, jax.process_count())
+                 run.total_steps, run.mesh.devices.size, jax.process_count(),
+                 run.input.name, run.input.source)
     state, step, stopped_by = train(run, state)
     if stopped_by is not None:
       run.checkpointer.wait()

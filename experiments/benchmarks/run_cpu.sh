@@ -35,3 +35,11 @@ bench lenet5_fashion_mnist_flags --config=configs/lenet5_fashion_mnist.py --step
 bench resnet20_fashion_mnist_flags_2dev --config=configs/resnet20_fashion_mnist.py --steps=20 --mode=train --config.host_devices=2 --config.cpu_tuning=flags
 bench resnet20_fashion_mnist_none --config=configs/resnet20_fashion_mnist.py --steps=20 --config.cpu_tuning=none
 bench resnet50_imagenet_b8 --config=configs/resnet50_imagenet.py --mode=train --steps=3 --warmup=1 --config.batch_size=8 --config.eval_batch_size=8 --config.host_devices=2
+# The two input paths (input_pipeline=device|tfdata): what each can feed
+# with ResNet-20's augmentation (crop_pad + flip, batch 128) and with the
+# main job's (none), and the main job end to end with each.
+for path in device tfdata; do
+  bench input_resnet20_$path --config=configs/resnet20_fashion_mnist.py --mode=input --input_batches=100 --config.input_pipeline=$path
+  bench input_lenet5_$path --config=configs/lenet5_fashion_mnist.py --mode=input --input_batches=100 --config.input_pipeline=$path
+  $PY -m experiments.benchmarks.main_job --input_pipeline=$path --json_out="$R/main_job_$path.json"
+done

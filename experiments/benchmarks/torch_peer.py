@@ -19,7 +19,9 @@ ImageNet ResNets), SGD with momentum 0.9, lr 0.1, softmax cross-entropy:
   ``torch.autocast`` to bfloat16 when ``--dtype=bfloat16``,
   ``torch.compile`` when it works here (``--compile=auto`` tries it and falls
   back to eager mode, saying so), ``torch.set_num_threads(cores)``,
-  ``zero_grad(set_to_none=True)``, on CUDA when one is visible.
+  ``zero_grad(set_to_none=True)``, on CUDA when one is visible (with
+  ``torch.backends.cudnn.benchmark``: cuDNN picks the fastest convolution
+  algorithms for the fixed shapes, as XLA's autotuner does for ours).
 
 The two are timed in alternating rounds in one process (``--rounds`` rounds of
 ``--steps`` steps each, every step timed to completion), so that both see the
@@ -51,6 +53,8 @@ try:
 except ImportError:
   pass
 
+from experiments.benchmarks.peer_config import jax_config  # pylint: disable=g-bad-import-order
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('model', 'resnet20', 'Model name (cnn_jax registry).')
 flags.DEFINE_integer('batch_size', 128, 'Global batch size.')
@@ -70,30 +74,6 @@ flags.DEFINE_integer('torch_threads', 0, '0: all cores of this process.')
 flags.DEFINE_string('json_out', '', 'Also write the figures here.')
 
 
-def jax_config(model: str, batch_size: int, dtype: str,
-               num_classes: int = 0):
-  """A cnn_jax config training ``model`` on synthetic data of its shape."""
-  from cnn_jax import models  # pylint: disable=g-import-not-at-top
-  from configs import base  # pylint: disable=g-import-not-at-top
-  spec = models.get_spec(model)
-  c = base.get_config()
-  c.model = model
-  c.dtype = dtype
-  c.dataset = 'synthetic'
-  c.synthetic_shape = tuple(spec.input_shape)
-  c.synthetic_classes = num_classes or spec.num_classes
-  c.synthetic_examples = 2 * batch_size
-  c.validation_examples = 0
-  c.batch_size = batch_size
-  c.eval_batch_size = batch_size
-  c.optimizer = 'sgd'
-  c.learning_rate = 0.1
-  c.momentum = 0.9
-  c.weight_decay = 0.0
-  c.lr_schedule = 'constant'
-  return c
-
-
 class TorchStep:
   """One SGD step of the PyTorch twin on a fixed random batch."""
 
@@ -106,6 +86,8 @@ class TorchStep:
     self.torch = torch
     torch.set_num_threads(threads or benchmark.cpu_count())
     self.device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if self.device.type == 'cuda':
+      torch.backends.cudnn.benchmark = True
     h, w, c = input_shape
     net = torch_models.build(model, num_classes, c)
     self.num_params = torch_models.count_params(net)
