@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional, Sequence
 
-from absl import app
 from absl import flags
 import flax.linen as nn
 from flax import traverse_util
@@ -32,6 +31,7 @@ import numpy as np
 
 from cnn_jax.analysis import flops as flops_lib
 from cnn_jax.analysis import model_stats
+from cnn_jax import errors
 from cnn_jax import models
 
 # Classes and native (H, W, C) of each dataset a config can name (kept here so
@@ -182,12 +182,13 @@ def from_config(config) -> tuple[str, dict[str, Any], tuple[int, int, int],
     classes = config.synthetic_classes
   else:
     if dataset not in DATASET_SHAPES:
-      raise ValueError(f'Unknown dataset {dataset!r}; known: '
-                       f'{", ".join(sorted(DATASET_SHAPES))}, synthetic')
+      raise errors.UserError(f'Unknown dataset {dataset!r}; known: '
+                             f'{", ".join(sorted(DATASET_SHAPES))}, synthetic')
     native, classes = DATASET_SHAPES[dataset], DATASET_CLASSES[dataset]
   size = config.image_size
-  shape = (size, size, native[2]) if size > 0 else native
-  num_classes = config.num_classes if config.num_classes > 0 else classes
+  shape = (size, size, native[2]) if size is not None else native
+  num_classes = (config.num_classes if config.num_classes is not None
+                 else classes)
   kwargs = dict(config.model_kwargs.to_dict()) if config.model_kwargs else {}
   return config.model, kwargs, shape, num_classes, jnp.dtype(config.dtype)
 
@@ -228,6 +229,8 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   config_flags.DEFINE_config_file('config', None, 'A config file (its model, '
                                   'model_kwargs, num_classes, dataset and '
                                   'image_size are used).', flag_values=fv)
+  flags.DEFINE_bool('debug', False, 'Show the traceback of errors too.',
+                    flag_values=fv)
 
 
 def run(fv: flags.FlagValues = flags.FLAGS) -> str:
@@ -240,16 +243,24 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
     kwargs['dtype'] = dtype
   elif fv.model:
     name = fv.model
+    from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
+    problem = config_validation.check_field('model', name)
+    if problem:
+      raise errors.UserError(problem)
     spec = models.get_spec(name)
     shape, num_classes = spec.input_shape, spec.num_classes
   else:
-    raise app.UsageError('Pass --model=NAME, --config=FILE or --list.')
+    raise errors.UserError('Pass --model=NAME, --config=FILE or --list.')
   if fv.model and fv.config is not None and fv.model != name:
-    raise app.UsageError('--model and --config name different models.')
+    raise errors.UserError('--model and --config name different models.')
   if fv.input_shape:
-    shape = tuple(int(d) for d in fv.input_shape)
-    if len(shape) != 3:
-      raise app.UsageError('--input_shape takes H,W,C.')
+    try:
+      shape = tuple(int(d) for d in fv.input_shape)
+    except ValueError:
+      shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+      raise errors.UserError(f'--input_shape={",".join(fv.input_shape)}: '
+                             'give H,W,C, three positive integers.')
   if fv.num_classes is not None:
     num_classes = fv.num_classes
   model = models.build(name, num_classes=num_classes, **kwargs)
@@ -260,10 +271,10 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    raise errors.UserError(f'Unexpected arguments: {argv[1:]}')
   print(run(flags.FLAGS))
 
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  errors.run(main)

@@ -334,7 +334,7 @@ def test_config_builds(config_name):
   assert 'python -m cnn_jax.main --config=configs/' in module.__doc__
   config = module.get_config()
   native, channels, classes = _DATASETS[config.dataset]
-  size = config.image_size if config.image_size > 0 else native
+  size = config.image_size if config.image_size is not None else native
   model = build(config.model, num_classes=classes,
                 dtype=jnp.dtype(config.dtype), **config.model_kwargs)
   shape = (size, size, channels)

@@ -29,7 +29,7 @@ import numpy as np
 from absl import logging
 from clu import metric_writers
 
-from cnn_jax import models
+from cnn_jax import config_validation, models
 from cnn_jax.data import pipeline
 from cnn_jax.training import checkpointing, optim, sharding, train_step
 
@@ -65,7 +65,8 @@ def build_model(config, num_classes: int):
 
 
 def num_classes_for(config, info: pipeline.InputInfo) -> int:
-  return config.num_classes if config.num_classes > 0 else info.num_classes
+  return (config.num_classes if config.num_classes is not None else
+          info.num_classes)
 
 
 def init_from_checkpoint(state, directory: str):
@@ -127,15 +128,20 @@ class Run:
 
 def setup(config, workdir: str):
   """Builds the run and its initial (or restored) train state."""
+  config_validation.validate(config, devices=jax.device_count(),
+                             process_count=jax.process_count(),
+                             model_input=True)
   info = pipeline.get_info(config)
+  config_validation.validate_with_data(config, info)
   num_classes = num_classes_for(config, info)
   mesh = sharding.make_mesh(config.num_devices)
   sharding.check_batch_divides(config.batch_size, mesh, 'batch_size')
   sharding.check_batch_divides(config.eval_batch_size, mesh, 'eval_batch_size')
   steps_per_epoch = pipeline.steps_per_epoch(config, info, jax.process_count())
-  total_steps = (config.num_train_steps if config.num_train_steps > 0 else
-                 int(math.ceil(config.num_epochs * steps_per_epoch)))
-  eval_every = max(1, int(round(config.eval_every_epochs * steps_per_epoch)))
+  total_steps = (config.num_train_steps if config.num_train_steps is not None
+                 else int(math.ceil(config.num_epochs * steps_per_epoch)))
+  eval_every = (total_steps if config.eval_every_epochs is None else
+                max(1, int(round(config.eval_every_epochs * steps_per_epoch))))
 
   model = build_model(config, num_classes)
   schedule = optim.learning_rate_schedule(config, steps_per_epoch, total_steps)
@@ -144,7 +150,7 @@ def setup(config, workdir: str):
                                         jax.random.key(config.seed))
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   latest = checkpointer.latest_step()
-  if latest is None and config.init_from:
+  if latest is None and config.init_from is not None:
     state = init_from_checkpoint(state, config.init_from)
   state = sharding.replicate(state, mesh)
   if latest is not None:
