@@ -149,19 +149,27 @@ class Sweep:
 
 
 def load_sweep(path: str) -> Sweep:
-  """Imports a sweep file and checks it."""
+  """Imports a sweep file and checks it (UserError if it is not one)."""
+  from cnn_jax import errors  # pylint: disable=g-import-not-at-top
   path = os.path.abspath(path)
+  if not os.path.isfile(path):
+    raise errors.UserError(f'No sweep file {path}; the sweeps are in '
+                           'experiments/sweeps/.')
   if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
   spec = importlib.util.spec_from_file_location(
       '_sweep_' + os.path.splitext(os.path.basename(path))[0], path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
+  missing = [n for n in ('NAME', 'CONFIG', 'RUNS') if not hasattr(mod, n)]
+  if missing:
+    raise errors.UserError(f'{path} is not a sweep file: it does not define '
+                           f'{", ".join(missing)} (see experiments/sweep.py).')
   runs = [r if hasattr(r, 'overrides') else Run(r[0], dict(r[1]))
           for r in mod.RUNS]
   names = [r.name for r in runs]
   if len(set(names)) != len(names):
-    raise ValueError(f'{path}: duplicate run names {names}')
+    raise errors.UserError(f'{path}: duplicate run names {names}')
   return Sweep(
       name=mod.NAME, path=path, config=mod.CONFIG,
       common=dict(getattr(mod, 'COMMON', {})), runs=runs,
@@ -256,6 +264,41 @@ def effective_config(sweep: Sweep, run: Run):
     return config
   except Exception:  # pylint: disable=broad-except
     return None
+
+
+def config_problems(sweep: Sweep, runs: Iterable[Run]) -> list[str]:
+  """Every problem of the runs' configs (unknown fields, bad values), so that
+  a typo in a sweep file stops it before the first run, not in every run."""
+  from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
+  if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+  found = []
+  for run in runs:
+    path = os.path.join(ROOT, run_config_path(sweep, run))
+    if not os.path.isfile(path):
+      found.append(f'{run.name}: no config file {path}')
+      continue
+    spec = importlib.util.spec_from_file_location('_cfg', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    config = mod.get_config()
+    for key, value in run_overrides(sweep, run).items():
+      *parents, leaf = key.split('.')
+      node = config
+      try:
+        for p in parents:
+          node = node[p]
+        if leaf not in node:
+          raise KeyError(leaf)
+        with config.ignore_type():
+          node[leaf] = value
+      except (KeyError, TypeError):
+        fields = list(config_validation.FIELDS) if not parents else []
+        found.append(f'{run.name}: the config has no field {key!r}.'
+                     f'{config_validation.closest(key, fields)}')
+    found.extend(f'{run.name}: {p}'
+                 for p in config_validation.problems(config))
+  return found
 
 
 class _null:
@@ -988,13 +1031,27 @@ def main(argv=None) -> int:
                       help='run, but do not write the report')
   parser.add_argument('--quiet', action='store_true',
                       help='do not echo the trainer\'s progress lines')
+  parser.add_argument('--debug', action='store_true',
+                      help='show the traceback of errors in the sweep file')
   args = parser.parse_args(argv)
+  from cnn_jax import errors  # pylint: disable=g-import-not-at-top
+  return errors.exit_on_user_error(_main, args, argv, debug=args.debug)
+
+
+def _main(args, argv) -> int:
   global _INVOCATION
   _INVOCATION = ' '.join(['python -m experiments.sweep'] + [
       shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)])
   sweep = load_sweep(args.sweep)
   statuses = {}
   if not args.collect_only:
+    problems = config_problems(sweep, select(sweep, args.filter))
+    if problems:
+      from cnn_jax import errors  # pylint: disable=g-import-not-at-top
+      raise errors.UserError(
+          f'{_rel(sweep.path)}: {len(problems)} problem(s) in its runs\' '
+          'configs, nothing was run:\n' + '\n'.join(f'  - {p}'
+                                                  for p in problems))
     statuses = run_sweep(sweep, filters=args.filter, runs_dir=args.runs_dir,
                          dry_run=args.dry_run, verbose=not args.quiet)
     print(f'[{sweep.name}] statuses: {json.dumps(statuses)}')

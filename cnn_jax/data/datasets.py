@@ -11,6 +11,7 @@ from typing import Optional
 
 import tensorflow_datasets as tfds
 
+from cnn_jax import errors
 from cnn_jax.data import local_idx
 
 
@@ -81,8 +82,8 @@ def default_manual_dir(name: str, data_dir: str, manual_dir: str = '') -> str:
   return os.path.join(data_dir, 'downloads', 'manual')
 
 
-class DatasetNotPreparedError(RuntimeError):
-  pass
+class DatasetNotPreparedError(errors.UserError, RuntimeError):
+  """The dataset is not prepared here; the message says how to prepare it."""
 
 
 def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
