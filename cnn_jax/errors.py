@@ -81,10 +81,9 @@ def _flag_debug() -> bool:
 
 def _frame_in(error: BaseException, path: str) -> str:
   """' (file, line N)' of the deepest traceback frame inside ``path``."""
-  path = os.path.abspath(path)
   for frame in reversed(traceback.extract_tb(error.__traceback__)):
-    if os.path.abspath(frame.filename) == path:
-      return f' ({os.path.relpath(path)}, line {frame.lineno})'
+    if os.path.abspath(frame.filename) == os.path.abspath(path):
+      return f' ({path}, line {frame.lineno})'
   return ''
 
 
@@ -96,9 +95,9 @@ def describe_flag_error(error: BaseException, argv: Sequence[str]) -> str:
   bare ``AttributeError`` for those).
   """
   from absl import flags  # pylint: disable=g-import-not-at-top
-  text = str(error).strip().strip('"\'')
   if isinstance(error, flags.Error):
-    return f'{text}. Run with --helpfull to see the flags.'
+    return f'{str(error).strip().rstrip(".")}. --helpfull lists the flags.'
+  text = str(error).strip().strip('"\'')
   if isinstance(error, (AttributeError, KeyError)):
     missing = re.match(r"""\\?['"]?([A-Za-z0-9_]+)""", text)
     name = missing.group(1) if missing else ''
@@ -120,7 +119,11 @@ def describe_flag_error(error: BaseException, argv: Sequence[str]) -> str:
   if config_files and not os.path.exists(config_files[0]):
     return (f'--config={config_files[0]}: no such file (run from the '
             'repository root; configs/ holds the experiment configs).')
-  return f'{type(error).__name__} while reading the command line{where}: {text}'
+  if config_files and 'config file' in text:  # ml_collections' load error
+    lines = [x.strip() for x in text.splitlines() if x.strip()]
+    return f'--config={config_files[0]} cannot be loaded: {lines[-1]}'
+  return (f'{type(error).__name__} while reading the command line{where}: '
+          f'{text}')
 
 
 def exit_on_user_error(fn: Callable[..., Any], *args: Any,
@@ -134,6 +137,19 @@ def exit_on_user_error(fn: Callable[..., Any], *args: Any,
     if debug or message is None:
       raise
     fail(message)
+
+
+def _check_config_loaded(argv: Sequence[str], debug: bool) -> None:
+  """ml_collections defers a config file's load error to its first use."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  if 'config' not in flags.FLAGS or flags.FLAGS['config'].value is None:
+    return
+  try:
+    flags.FLAGS['config'].value.keys()
+  except OSError as e:
+    if debug:
+      raise
+    fail(describe_flag_error(e, argv))
 
 
 def run(main: Callable[[list[str]], Any],
@@ -157,6 +173,7 @@ def run(main: Callable[[list[str]], Any],
       fail(describe_flag_error(e, args))
 
   def wrapped(args):
+    _check_config_loaded(argv, debug_arg)
     try:
       return main(args)
     except (UserError, OSError) as e:

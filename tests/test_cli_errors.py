@@ -46,6 +46,8 @@ def results(tmp_path_factory):
       'batch_zero_debug': MAIN + [wd('b'), '--config.batch_size=0',
                                   '--config.debug=True'],
       'unknown_field': MAIN + [wd('c'), '--config.batch_sizee=3'],
+      'missing_config': [sys.executable, '-m', 'cnn_jax.main',
+                         '--config=configs/nope.py', wd('g')],
       'unknown_model': MAIN + [wd('d'), '--config.model=lenet7'],
       'missing_dataset': MAIN + [wd('e'), '--config.dataset=cifar10',
                                  f'--config.data_dir={tmp / "no_data"}'],
@@ -87,6 +89,7 @@ def _one_message(result, *expected):
      ['Error: Bad config: batch_size=0: must be an integer >= 1']),
     ('unknown_field', ["Error: --config.batch_sizee=3: the config has no field "
                        "'batch_sizee'. Did you mean --config.batch_size?"]),
+    ('missing_config', ['Error: --config=configs/nope.py: no such file']),
     ('unknown_model', ["Unknown model 'lenet7'. Did you mean 'lenet5'?"]),
     ('missing_dataset', ["Error: Dataset 'cifar10' is not prepared in",
                          'tfds build cifar10']),

@@ -39,6 +39,9 @@ def make_mesh(num_devices: Optional[int] = None) -> Mesh:
   """A 1-D ``data`` mesh over all devices, or the first ``num_devices``."""
   devices = jax.devices()
   if num_devices is not None:
+    if num_devices < 1:
+      raise ConfigError([f'num_devices={num_devices}: must be >= 1, or None '
+                         'for all devices.'])
     if num_devices > len(devices):
       raise ConfigError([f'num_devices={num_devices} but only '
                          f'{len(devices)} devices are visible.'])
