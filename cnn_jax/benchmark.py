@@ -46,8 +46,8 @@ on its real dataset (``--config.input_pipeline`` chooses, as in training):
   last batch is ready: what the device path can feed a train step.
 
 CPU hosts: ``--config.host_devices=N`` splits the host into N XLA devices before JAX
-starts (``--xla_force_host_platform_device_count``) and, with the default
-``--config.num_devices=-1``, the batch over all of them; ``--config.cpu_tuning``
+starts (``--xla_force_host_platform_device_count``) and, with ``num_devices``
+unset (the default), the batch over all of them; ``--config.cpu_tuning``
 applies :mod:`cnn_jax.ops.cpu_tuning` (``auto``: the fast settings on a CPU
 backend). ``python -m experiments.benchmarks.torch_peer`` times the same
 models in PyTorch in the same process.
@@ -103,8 +103,8 @@ def benchmark_config(config):
       shape = tuple(spec.image_shape)
       num_classes = spec.num_classes
       config.synthetic_shape = shape
-      config.synthetic_classes = (config.num_classes if config.num_classes > 0
-                                  else num_classes)
+      config.synthetic_classes = (config.num_classes if config.num_classes
+                                  is not None else num_classes)
       config.dataset = 'synthetic'
     # Enough synthetic examples for one epoch of the batch (unused here:
     # the benchmark never reads the dataset, only its shape).
@@ -165,7 +165,7 @@ class StepBench:
                                  'eval_batch_size')
     self.model = trainer.build_model(config, self.num_classes)
     steps_per_epoch = max(1, pipeline.steps_per_epoch(config, self.info))
-    total = (config.num_train_steps if config.num_train_steps > 0 else
+    total = (config.num_train_steps if config.num_train_steps is not None else
              int(math.ceil(config.num_epochs * steps_per_epoch)))
     schedule = optim.learning_rate_schedule(config, steps_per_epoch, total)
     tx = optim.make_optimizer(config, schedule)
@@ -468,10 +468,13 @@ def run(argv) -> dict[str, Any]:
   """The CLI's work, returning the figures (tests call this in-process)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   flags_ = flags.FLAGS
+  from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
+  from cnn_jax import errors  # pylint: disable=g-import-not-at-top
   if len(argv) > 1:
-    raise ValueError(f'Unexpected arguments: {argv[1:]}')
+    raise errors.UserError(f'Unexpected arguments: {argv[1:]}')
   from cnn_jax.ops import cpu_tuning  # pylint: disable=g-import-not-at-top
   config = flags_.config
+  config_validation.validate(config)  # before JAX starts (cpu_tuning)
   cpu_tuning.configure(host_devices=config.host_devices,
                        tuning=config.cpu_tuning)
   modes = ('train', 'eval') if flags_.mode == 'all' else (flags_.mode,)
@@ -513,6 +516,6 @@ def define_flags():
 
 
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
+  from cnn_jax import errors  # pylint: disable=g-import-not-at-top
   define_flags()
-  app.run(main)
+  errors.run(main)

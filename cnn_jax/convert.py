@@ -24,15 +24,19 @@ logits agree (``--max_relative_error``). ``--out`` then holds
 ``{'params', 'batch_stats'}`` at step 0 of an Orbax CheckpointManager
 directory, which ``checkpointing.load_variables`` and ``--config.init_from``
 read. A weights file that does not fit the model stops the conversion with an
-error naming the first mismatched tensor and both shapes.
+error naming the first mismatched tensor and both shapes. The checkpoint is
+read back and checked against its fingerprint before the command reports it
+written. Errors are one message with exit status 2 (``--debug``: with the
+traceback).
 """
 from __future__ import annotations
 
-from absl import app
 from absl import flags
 from absl import logging
 import jax
 import numpy as np
+
+from cnn_jax import errors
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -61,13 +65,19 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                      'refuse).', flag_values=fv)
   flags.DEFINE_string('out', None, 'Output directory (must not hold a '
                       'checkpoint yet).', flag_values=fv)
+  flags.DEFINE_bool('debug', False, 'Show the traceback of errors too.',
+                    flag_values=fv)
 
 
 def run(source: str, model: str, out: str, *, reference_name: str = '',
         weights: str = '', num_classes: int = 1000, input_size: int = 0,
         max_relative_error: float = 1e-4) -> float:
   """The CLI's work; returns the verified relative logit difference."""
+  from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
   from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
+  problem = config_validation.check_field('model', model)
+  if problem:
+    raise errors.UserError(problem)
   convert_lib.check_empty(out)  # before the work, not after.
   result = convert_lib.convert(
       source, model, reference=reference_name or None, weights=weights,
@@ -90,7 +100,7 @@ def run(source: str, model: str, out: str, *, reference_name: str = '',
           'like this), so the logit check says little here; the weights were '
           'still paired layer by layer with matching shapes.')
   if 0 <= max_relative_error < err:
-    raise SystemExit(
+    raise errors.UserError(
         f'Not written: the logits differ by {err:.3g} (relative) > '
         f'--max_relative_error={max_relative_error}. The weights fit, but our '
         f'{model} does not compute the same function as the reference.')
@@ -100,27 +110,28 @@ def run(source: str, model: str, out: str, *, reference_name: str = '',
 
 
 def run_flags(fv: flags.FlagValues = flags.FLAGS) -> float:
-  """Runs the parsed flags; ConversionError becomes a SystemExit message."""
+  """Runs the parsed flags; a ConversionError becomes a UserError."""
   from cnn_jax.conversion.layer_list import ConversionError  # pylint: disable=g-import-not-at-top
   for name in ('source', 'model', 'out'):
     if not fv[name].value:
-      raise app.UsageError(f'--{name} is required.')
+      raise errors.UserError(f'--{name} is required (--helpfull lists the '
+                             'flags).')
   try:
     return run(fv.source, fv.model, fv.out,
                reference_name=fv.reference_name, weights=fv.weights,
                num_classes=fv.num_classes, input_size=fv.input_size,
                max_relative_error=fv.max_relative_error)
   except (ConversionError, FileExistsError) as e:
-    raise SystemExit(f'Conversion failed: {e}') from e
+    raise errors.UserError(f'Conversion failed: {e}') from e
 
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    raise errors.UserError(f'Unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.WARNING)  # Orbax logs every file at INFO.
   run_flags(flags.FLAGS)
 
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  errors.run(main)

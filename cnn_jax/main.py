@@ -2,10 +2,13 @@
 
 Every config field can be overridden, e.g. ``--config.num_epochs=2``. The
 logic lives in ``cnn_jax.training.trainer``; this file only parses flags.
+A bad config or another user error prints one message and exits with status
+2 (``cnn_jax.errors``); ``--config.debug=True`` shows the traceback.
 """
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
+from cnn_jax import config_validation, errors
 from cnn_jax.training import sharding
 from cnn_jax.ops import cpu_tuning
 
@@ -18,7 +21,11 @@ flags.mark_flags_as_required(['config', 'workdir'])
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    raise errors.UserError(f'Unexpected arguments: {argv[1:]}; config fields '
+                           'are set with --config.FIELD=VALUE.')
+  # Every problem of the config at once, before anything starts (the checks
+  # that need the devices, the model and the data follow in trainer.setup).
+  config_validation.validate(FLAGS.config)
   # Before anything starts JAX's backend: XLA_FLAGS are read once.
   cpu_tuning.configure(host_devices=FLAGS.config.host_devices,
                        tuning=FLAGS.config.cpu_tuning)
@@ -28,4 +35,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  errors.run(main)

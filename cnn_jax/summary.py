@@ -17,12 +17,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from absl import app
 from absl import flags
 import jax.numpy as jnp
 
+from cnn_jax import errors, models
 from cnn_jax.analysis import layer_table, model_stats
-from cnn_jax import models
 from cnn_jax.data import datasets
 
 def from_config(config) -> tuple[str, dict[str, Any], tuple[int, int, int],
@@ -69,6 +68,8 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   config_flags.DEFINE_config_file('config', None, 'A config file (its model, '
                                   'model_kwargs, num_classes, dataset and '
                                   'image_size are used).', flag_values=fv)
+  flags.DEFINE_bool('debug', False, 'Show the traceback of errors too.',
+                    flag_values=fv)
 
 
 def run(fv: flags.FlagValues = flags.FLAGS) -> str:
@@ -81,16 +82,24 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
     kwargs['dtype'] = dtype
   elif fv.model:
     name = fv.model
+    from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
+    problem = config_validation.check_field('model', name)
+    if problem:
+      raise errors.UserError(problem)
     spec = models.get_spec(name)
     shape, num_classes = spec.input_shape, spec.num_classes
   else:
-    raise app.UsageError('Pass --model=NAME, --config=FILE or --list.')
+    raise errors.UserError('Pass --model=NAME, --config=FILE or --list.')
   if fv.model and fv.config is not None and fv.model != name:
-    raise app.UsageError('--model and --config name different models.')
+    raise errors.UserError('--model and --config name different models.')
   if fv.input_shape:
-    shape = tuple(int(d) for d in fv.input_shape)
-    if len(shape) != 3:
-      raise app.UsageError('--input_shape takes H,W,C.')
+    try:
+      shape = tuple(int(d) for d in fv.input_shape)
+    except ValueError:
+      shape = ()
+    if len(shape) != 3 or min(shape) < 1:
+      raise errors.UserError(f'--input_shape={",".join(fv.input_shape)}: '
+                             'give H,W,C, three positive integers.')
   if fv.num_classes is not None:
     num_classes = fv.num_classes
   model = models.build(name, num_classes=num_classes, **kwargs)
@@ -101,10 +110,10 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+    raise errors.UserError(f'Unexpected arguments: {argv[1:]}')
   print(run(flags.FLAGS))
 
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  errors.run(main)

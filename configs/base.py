@@ -3,8 +3,38 @@
 Experiment configs import this, call ``get_config()`` and change what they
 need. Every field can be overridden on the command line, e.g.
 ``--config.num_epochs=2 --config.batch_size=256 --config.optimizer=adamw``.
+Fields that may be unset are ``None`` when unset (``--config.FIELD=None``
+unsets one). ``cnn_jax.config_validation`` checks every value (types, ranges,
+allowed values and combinations) before a run starts.
 """
 import ml_collections
+from ml_collections import config_dict
+from ml_collections import config_flags
+from absl import flags
+
+
+class _OrNoneParser(flags.ArgumentParser):
+  """Parses ``--config.FIELD=None`` as None, anything else as ``base`` does."""
+
+  def __init__(self, base: flags.ArgumentParser):
+    super().__init__()
+    self._base = base
+
+  def parse(self, argument):
+    if argument is None or (isinstance(argument, str) and
+                            argument.strip() == 'None'):
+      return None
+    return self._base.parse(argument)
+
+  def flag_type(self):
+    return self._base.flag_type()
+
+
+# Unsettable fields (None = not set) must be unsettable from the command line
+# too; ml_collections' own int/float/str parsers refuse 'None'.
+for _type, _base in ((int, flags.IntegerParser()), (float, flags.FloatParser()),
+                     (str, flags.ArgumentParser())):
+  config_flags.register_flag_parser_for_type(_type, _OrNoneParser(_base))
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -13,18 +43,22 @@ def get_config() -> ml_collections.ConfigDict:
   # --- Model ---------------------------------------------------------------
   c.model = 'lenet5'  # a registered name: `python -m cnn_jax.summary --list`.
   c.model_kwargs = ml_collections.ConfigDict()  # extra arguments to the model.
-  c.num_classes = -1  # -1: the dataset's class count.
+  c.num_classes = config_dict.placeholder(int)  # None: the dataset's count.
   c.dtype = 'float32'  # compute dtype: 'float32' or 'bfloat16' (params f32).
   c.aux_loss_weight = 0.3  # weight of auxiliary classifier losses, if any.
 
   # --- Data ----------------------------------------------------------------
   c.dataset = 'fashion_mnist'  # mnist, fashion_mnist, cifar10, cifar100,
   # imagenet2012 or synthetic.
-  c.data_dir = ''  # TFDS data dir; '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
-  c.manual_dir = ''  # where manually downloaded files are ('' = the default).
+  # TFDS data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets.
+  c.data_dir = config_dict.placeholder(str)
+  # Where manually downloaded files are; None: the dataset's default.
+  c.manual_dir = config_dict.placeholder(str)
   c.download = False  # let TFDS download and prepare a missing dataset.
   c.validation_examples = 5000  # carved from the end of the training split.
-  c.image_size = -1  # side of the (square) model input; -1 = native size.
+  # Side of the (square) model input, >= the model's smallest input (see
+  # config_validation); None: the dataset's native size.
+  c.image_size = config_dict.placeholder(int)
   c.grayscale_to_rgb = False  # repeat 1-channel images to 3 channels (for
   # ImageNet-shaped models and converted weights on MNIST-like data).
   # Training augmentation: a comma-separated list applied in order, from
@@ -53,7 +87,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.batch_size = 128  # global batch, split over all devices and processes.
   c.eval_batch_size = 512
   c.num_epochs = 10.0
-  c.num_train_steps = -1  # > 0 overrides num_epochs.
+  c.num_train_steps = config_dict.placeholder(int)  # set: replaces num_epochs.
   c.optimizer = 'sgd'  # sgd, adam, adamw, rmsprop.
   c.learning_rate = 0.1
   c.lr_scaling_base_batch = 0  # > 0: lr *= batch_size / this (Goyal et al.).
@@ -74,7 +108,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.grad_clip_norm = 0.0  # > 0: clip the global gradient norm.
 
   # --- Distribution ------------------------------------------------------
-  c.num_devices = -1  # -1: all devices; N: the first N (ablations).
+  c.num_devices = config_dict.placeholder(int)  # None: all; N: the first N.
   c.bn_group_size = 0  # > 0: BatchNorm statistics over groups of this many
   # examples ("ghost" BN); 0: over the whole global batch.
   # CPU hosts (cnn_jax.ops.cpu_tuning, applied before JAX starts):
@@ -88,10 +122,14 @@ def get_config() -> ml_collections.ConfigDict:
   # --- Run -----------------------------------------------------------------
   c.seed = 0
   c.log_every_steps = 100
-  c.eval_every_epochs = 1.0
+  # Validation every this many epochs (> 0) and at the end; None: only at the
+  # end.
+  c.eval_every_epochs = config_dict.FieldReference(1.0, field_type=float)
   c.checkpoint_every_steps = 1000
   c.keep_checkpoints = 2  # latest checkpoints kept, plus the best one.
   c.eval_only = False  # restore the workdir's checkpoint, report test metrics.
-  c.init_from = ''  # checkpoint dir to start from (e.g. converted weights).
+  # Checkpoint dir to start a new run from (another run's workdir or a
+  # converted model); None: a fresh initialization.
+  c.init_from = config_dict.placeholder(str)
   c.debug = False  # NaN checks and jax_transfer_guard='disallow'.
   return c

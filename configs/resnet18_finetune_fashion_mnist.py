@@ -40,7 +40,7 @@ def get_config():
   c.mean = (0.485, 0.456, 0.406)  # ImageNet's, as torchvision trained with.
   c.std = (0.229, 0.224, 0.225)
   c.augment = 'flip'
-  c.init_from = ''  # --config.init_from=DIR written by cnn_jax.convert.
+  c.init_from = None  # --config.init_from=DIR written by cnn_jax.convert.
   c.batch_size = 128
   c.num_epochs = 3.0
   c.optimizer = 'sgd'

@@ -12,7 +12,7 @@ import os
 import jax.numpy as jnp
 import pytest
 
-from cnn_jax import models
+from cnn_jax import config_validation, models
 from cnn_jax.analysis import model_stats
 from cnn_jax.data import datasets
 
@@ -38,6 +38,7 @@ def test_config(name, arg):
       'the docstring opens with the command that runs the config')
   config = module.get_config() if arg is None else module.get_config(arg)
   assert config.model in models.known_models(), config_arg
+  assert config_validation.problems(config) == [], config_arg
   shape, classes = datasets.model_input(config)
   model = models.build(config.model, num_classes=classes,
                        dtype=jnp.dtype(config.dtype), **config.model_kwargs)

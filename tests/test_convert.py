@@ -19,7 +19,7 @@ from absl import flags
 # Keras must come up on the JAX backend (the converter runs it jitted).
 os.environ.setdefault('KERAS_BACKEND', 'jax')
 
-from cnn_jax import models  # noqa: E402
+from cnn_jax import errors, models  # noqa: E402
 from cnn_jax.analysis import scalars as scalars_lib  # noqa: E402
 from cnn_jax.training import checkpointing, trainer  # noqa: E402
 from cnn_jax.conversion import convert_lib  # noqa: E402
@@ -91,7 +91,7 @@ def test_out_dir_with_a_checkpoint_is_not_overwritten(converted):
   _, weights, out, _ = converted
   with pytest.raises(FileExistsError, match='already holds a checkpoint'):
     convert_lib.save(checkpointing.load_variables(out), out)
-  with pytest.raises(SystemExit, match='already holds a checkpoint'):
+  with pytest.raises(errors.UserError, match='already holds a checkpoint'):
     _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',
          f'--out={out}')
 
@@ -100,7 +100,7 @@ def test_logits_that_differ_more_than_allowed_are_not_written(converted,
                                                               tmp_path):
   _, weights, _, err = converted
   assert err > 0  # float32 rounding: the two never agree bit for bit.
-  with pytest.raises(SystemExit, match='Not written: the logits differ'):
+  with pytest.raises(errors.UserError, match='Not written: the logits differ'):
     _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',
          f'--input_size={SIZE}', '--max_relative_error=0',
          f'--out={tmp_path / "out"}')
@@ -110,7 +110,8 @@ def test_logits_that_differ_more_than_allowed_are_not_written(converted,
 def test_weights_of_another_model_name_the_first_extra_tensor(tmp_path):
   weights = str(tmp_path / 'resnet34.pth')
   torch.save(torchvision.models.resnet34(weights=None).state_dict(), weights)
-  with pytest.raises(SystemExit, match=r"(?s)Conversion failed: .*resnet34\.pth "
+  with pytest.raises(errors.UserError,
+                     match=r"(?s)Conversion failed: .*resnet34\.pth "
                      r"has tensor 'layer1\.2\.conv1\.weight' \(shape "
                      r"\(64, 64, 3, 3\)\) that ResNet does not have"):
     _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',

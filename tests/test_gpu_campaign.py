@@ -28,7 +28,7 @@ def test_budget_takes_the_most_epochs_that_fit():
                         eval_s=1.0, recipe_epochs=180, fixed_s=20)
   # 100 - 20 fixed - 3 final evals - 6 evals = 71 s at 1 s per epoch.
   assert b['num_epochs'] == 71 and not b['fits_recipe']
-  assert b['eval_every_epochs'] == 12 and b['num_train_steps'] == -1
+  assert b['eval_every_epochs'] == 12 and b['num_train_steps'] is None
   assert b['predicted_s'] <= 100
 
 

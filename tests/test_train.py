@@ -148,7 +148,8 @@ def test_init_from_replaces_a_mismatched_head(reference_run):
 
 
 def test_unknown_model_lists_known_names(tmp_path):
-  with pytest.raises(ValueError, match='Unknown model .*Known models: .*lenet5'):
+  with pytest.raises(ValueError,
+                     match="Unknown model 'lenet7'. Did you mean 'lenet5'"):
     trainer.train_and_evaluate(_config(model='lenet7'), str(tmp_path))
 
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import tensorflow as tf
+
+
+class _TensorFlow:
+  """``tensorflow``, imported on first use: the names below (read by config
+  validation) must be importable without TensorFlow."""
+
+  def __getattr__(self, name):
+    import tensorflow  # pylint: disable=g-import-not-at-top
+    return getattr(tensorflow, name)
+
+
+tf = _TensorFlow()
 
 AUGMENTATIONS = ('crop_pad', 'flip', 'rrc', 'inception_crop')
 
@@ -71,7 +82,7 @@ def make_train_transform(names: Sequence[str], *, size: int, padding: int,
                          scale, ratio) -> Callable:
   """Chains the named augmentations into ``f(image, seed) -> image``.
 
-  ``size`` is the output side (-1: keep the native size). Unless a crop op
+  ``size`` is the output side (None: keep the native size). Unless a crop op
   already resizes, the image is resized to ``size`` first.
   """
   unknown = [n for n in names if n not in AUGMENTATIONS]
@@ -79,11 +90,11 @@ def make_train_transform(names: Sequence[str], *, size: int, padding: int,
     raise ValueError(f'Unknown augmentation(s) {unknown}; known: '
                      f'{", ".join(AUGMENTATIONS)}')
   resizes = any(n in ('rrc', 'inception_crop') for n in names)
-  if resizes and size <= 0:
-    raise ValueError('rrc / inception_crop need config.image_size > 0.')
+  if resizes and size is None:
+    raise ValueError('rrc / inception_crop need config.image_size.')
 
   def transform(image, seed):
-    if size > 0 and not resizes:
+    if size is not None and not resizes:
       image = resize(image, size)
     seeds = tf.unstack(tf.random.experimental.stateless_split(
         seed, num=max(1, len(names))))

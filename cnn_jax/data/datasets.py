@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import Optional
 
+from cnn_jax import errors
 from cnn_jax.data import raw_files
 
 
@@ -87,9 +88,9 @@ def model_input(config) -> tuple[tuple[int, int, int], int]:
   height, width, channels = shape
   if config.grayscale_to_rgb and channels == 1:
     channels = 3
-  if config.image_size > 0:
+  if config.image_size is not None:
     height = width = config.image_size
-  if config.num_classes > 0:
+  if config.num_classes is not None:
     classes = config.num_classes
   return (height, width, channels), classes
 
@@ -107,8 +108,8 @@ def default_manual_dir(name: str, data_dir: str, manual_dir: str = '') -> str:
   return os.path.join(data_dir, 'downloads', 'manual')
 
 
-class DatasetNotPreparedError(RuntimeError):
-  pass
+class DatasetNotPreparedError(errors.UserError, RuntimeError):
+  """The dataset is not prepared here; the message says how to prepare it."""
 
 
 def import_tfds():

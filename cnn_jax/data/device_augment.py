@@ -119,7 +119,7 @@ def make_train_transform(config, info) -> Callable:
 
   def batch_transform(images, labels, key):
     x = to_float(images, gray_to_rgb)
-    if size > 0:
+    if size is not None:
       x = resize(x, size)
     if names:
       x = jax.vmap(augment_one)(x, example_keys(key, x.shape[0]))
@@ -135,7 +135,7 @@ def make_eval_transform(config, info) -> Callable:
 
   def eval_transform(images):
     x = to_float(images, gray_to_rgb)
-    if size > 0:
+    if size is not None:
       x = resize(central_crop(x, fraction), size)
     return normalize(x, mean, std)
 

@@ -24,7 +24,8 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from cnn_jax.data import arrays, datasets
+from cnn_jax import config_validation
+from cnn_jax.data import arrays, augment, datasets
 
 
 def _tf():
@@ -88,8 +89,9 @@ def get_info(config) -> InputInfo:
   sizes = _split_sizes(config, spec)
   n_val = config.validation_examples
   if not 0 <= n_val < sizes['train']:
-    raise ValueError(f'validation_examples={n_val} must be in '
-                     f'[0, {sizes["train"]}) for {spec.name}.')
+    raise config_validation.ConfigError([
+        f'validation_examples={n_val}: must be in [0, {sizes["train"]}) for '
+        f'{spec.name} (the size of its training split).'])
   n_train = sizes['train'] - n_val
   splits = {'train': Slice(spec.train_split, 0, n_train),
             'test': Slice(spec.test_split, 0, sizes['test'])}
@@ -98,7 +100,7 @@ def get_info(config) -> InputInfo:
   shape = _spec_shape(config, spec)
   if config.grayscale_to_rgb and shape[2] == 1:
     shape = (*shape[:2], 3)
-  if config.image_size > 0:
+  if config.image_size is not None:
     shape = (config.image_size, config.image_size, shape[2])
   num_classes = (config.synthetic_classes if spec.name == 'synthetic'
                  else spec.num_classes)
@@ -232,7 +234,7 @@ def eval_dataset(config, info: InputInfo, split: str, *,
 
   def preprocess(ex):
     image = to_float(ex['image'])
-    if size > 0:
+    if size is not None:
       image = augment.central_crop_resize(image, size, config.eval_crop_fraction)
     image = augment.normalize(image, info.mean, info.std)
     return {'image': image, 'label': ex['label'], 'mask': tf.constant(True)}

@@ -7,10 +7,13 @@ only its own part of the batch.
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from cnn_jax.config_validation import ConfigError
 
 DATA_AXIS = 'data'
 
@@ -32,15 +35,19 @@ def maybe_initialize_distributed() -> None:
     jax.distributed.initialize()
 
 
-def make_mesh(num_devices: int = -1) -> Mesh:
+def make_mesh(num_devices: Optional[int] = None) -> Mesh:
   """A 1-D ``data`` mesh over all devices, or the first ``num_devices``."""
   devices = jax.devices()
-  if num_devices > 0:
+  if num_devices is not None:
+    if num_devices < 1:
+      raise ConfigError([f'num_devices={num_devices}: must be >= 1, or None '
+                         'for all devices.'])
     if num_devices > len(devices):
-      raise ValueError(f'num_devices={num_devices} but only {len(devices)} '
-                       'devices are visible.')
+      raise ConfigError([f'num_devices={num_devices} but only '
+                         f'{len(devices)} devices are visible.'])
     if jax.process_count() > 1 and num_devices != len(devices):
-      raise ValueError('num_devices must use all devices in multi-host runs.')
+      raise ConfigError(['num_devices must use all devices in multi-host '
+                         'runs.'])
     devices = devices[:num_devices]
   return Mesh(np.asarray(devices), (DATA_AXIS,))
 
@@ -56,10 +63,10 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def check_batch_divides(batch_size: int, mesh: Mesh, what: str) -> None:
   n = mesh.devices.size
   if batch_size % n:
-    raise ValueError(
+    raise ConfigError([
         f'The global {what} {batch_size} does not divide over the {n} devices '
         f'of the mesh; use a multiple of {n} (e.g. {(batch_size // n + 1) * n})'
-        ' or set --config.num_devices.')
+        ' or set --config.num_devices.'])
 
 
 def replicate(tree, mesh: Mesh):

@@ -7,6 +7,11 @@ SIGTERM/SIGINT and stops on a non-finite loss without overwriting the last
 good checkpoint. At the end it scores the test split and writes
 ``<workdir>/results.json``.
 
+Before any work the config is validated (``config_validation``: every
+problem at once), the workdir is locked against a second run
+(``workdir_lock``) and its config recorded (``run_record``); a damaged
+checkpoint is set aside and the newest intact one used (``checkpointing``).
+
 Every exit returns the same shape of result (:func:`result_of`): ``status``
 ('finished', 'interrupted' or 'evaluated'), ``step``, the model and dataset,
 and one metrics dict per evaluated split.
@@ -28,10 +33,10 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from cnn_jax import models
+from cnn_jax import config_validation, models
 from cnn_jax.data import inputs, pipeline
-from cnn_jax.training import (checkpointing, metric_writer, optim, sharding,
-                              train_step)
+from cnn_jax.training import (checkpointing, metric_writer, optim, run_record,
+                              sharding, train_step, workdir_lock)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -65,7 +70,8 @@ def build_model(config, num_classes: int):
 
 
 def num_classes_for(config, info: pipeline.InputInfo) -> int:
-  return config.num_classes if config.num_classes > 0 else info.num_classes
+  return (config.num_classes if config.num_classes is not None else
+          info.num_classes)
 
 
 def init_from_checkpoint(state, directory: str):
@@ -98,7 +104,10 @@ def init_from_checkpoint(state, directory: str):
   logging.info('init_from %s: %d tensors loaded, %d freshly initialized: %s',
                directory, len(kept), len(fresh), fresh[:10])
   if not kept:
-    raise ValueError(f'No tensor in {directory} fits model {state.apply_fn}.')
+    raise checkpointing.CheckpointMismatchError(
+        f'init_from={directory}: none of its tensors has the name and shape '
+        "of one of this model's; init_from needs a checkpoint of the same "
+        'architecture (the class count may differ).')
   return state.replace(params=params, batch_stats=batch_stats,
                        opt_state=state.tx.init(params))
 
@@ -128,15 +137,20 @@ class Run:
 
 def setup(config, workdir: str):
   """Builds the run and its initial (or restored) train state."""
+  config_validation.validate(config, devices=jax.device_count(),
+                             process_count=jax.process_count(),
+                             model_input=True)
   info = pipeline.get_info(config)
+  config_validation.validate_with_data(config, info)
   num_classes = num_classes_for(config, info)
   mesh = sharding.make_mesh(config.num_devices)
   sharding.check_batch_divides(config.batch_size, mesh, 'batch_size')
   sharding.check_batch_divides(config.eval_batch_size, mesh, 'eval_batch_size')
   steps_per_epoch = pipeline.steps_per_epoch(config, info, jax.process_count())
-  total_steps = (config.num_train_steps if config.num_train_steps > 0 else
-                 int(math.ceil(config.num_epochs * steps_per_epoch)))
-  eval_every = max(1, int(round(config.eval_every_epochs * steps_per_epoch)))
+  total_steps = (config.num_train_steps if config.num_train_steps is not None
+                 else int(math.ceil(config.num_epochs * steps_per_epoch)))
+  eval_every = (total_steps if config.eval_every_epochs is None else
+                max(1, int(round(config.eval_every_epochs * steps_per_epoch))))
 
   model = build_model(config, num_classes)
   schedule = optim.learning_rate_schedule(config, steps_per_epoch, total_steps)
@@ -144,13 +158,18 @@ def setup(config, workdir: str):
   state = train_step.create_train_state(model, tx, info.image_shape,
                                         jax.random.key(config.seed))
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
-  latest = checkpointer.latest_step()
-  if latest is None and config.init_from:
+  saved_config = run_record.read_config(workdir)
+  resuming = bool(checkpointer.steps())
+  if not resuming and config.init_from is not None:
     state = init_from_checkpoint(state, config.init_from)
   state = sharding.replicate(state, mesh)
-  if latest is not None:
-    state = checkpointer.restore(state, latest)
+  latest = None
+  if resuming:  # the newest intact checkpoint (damaged ones are set aside)
+    state, latest = checkpointer.restore_latest(state, saved_config)
+    run_record.warn_about_changes(saved_config, config, workdir)
     logging.info('Resumed from %s at step %d.', workdir, latest)
+  if not config.eval_only and jax.process_index() == 0:
+    run_record.write_config(workdir, config)
   input_ = inputs.build(config, info, mesh)
   train_fn, eval_fn = train_step.compile_steps(
       config, mesh, state, num_classes, schedule,
@@ -308,12 +327,24 @@ def _write_results(workdir: str, results: dict[str, Any]) -> None:
 
 
 class _QuietLibraries(pylogging.Filter):
-  """Keeps Orbax's and TFDS's per-save / per-read INFO lines off the console."""
-  _NOISY = ('/orbax/', '/tensorflow_datasets/')
+  """Keeps Orbax's and TFDS's per-save / per-read INFO lines (and JAX's
+  'Unable to initialize backend' ones) off the console.
+
+  Their warnings and errors stay, as one line without a traceback or
+  TensorStore's spec dump: a failed save is reported once, as a
+  CheckpointSaveError.
+  """
+  _NOISY = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/xla_bridge')
 
   def filter(self, record):
-    return record.levelno >= pylogging.WARNING or not any(
-        n in record.pathname for n in self._NOISY)
+    if not any(n in record.pathname for n in self._NOISY):
+      return True
+    if record.levelno < pylogging.WARNING:
+      return False
+    message = record.getMessage().split(' [tensorstore_spec')[0]
+    record.msg, record.args = (message.splitlines() or [''])[0][:400], ()
+    record.exc_info, record.exc_text = None, None
+    return True
 
 
 def _setup_logging():
@@ -340,14 +371,25 @@ def _debug_context(config):
 
 
 def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
-  """Trains ``config`` in ``workdir`` (resuming if possible); its result."""
+  """Trains ``config`` in ``workdir`` (resuming if possible); its result.
+
+  Holds the workdir's lock (``workdir_lock``) while it runs.
+  """
   os.makedirs(workdir, exist_ok=True)
   _setup_logging()
+  with workdir_lock.hold_if_primary(workdir):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   run, state = setup(config, workdir)
   try:
     if config.eval_only:
       if run.restored_step is None:
-        raise FileNotFoundError(f'eval_only: no checkpoint in {workdir}.')
+        raise checkpointing.NoIntactCheckpointError(
+            f'eval_only: no checkpoint in {workdir}. Train first (the same '
+            'command without --config.eval_only), or point --workdir at a '
+            "run's workdir.")
       result = result_of(run, state, 'evaluated', run.restored_step,
                          tuple(run.eval_splits))
       logging.info('Evaluation of step %d: %s', run.restored_step, result)
@@ -371,6 +413,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
                       'Run the same command to resume.', stopped_by, step)
       return result_of(run, state, 'interrupted', step)
 
+    run.checkpointer.wait()  # the final checkpoint is on disk before results
     result = result_of(run, state, 'finished', step, tuple(run.eval_splits))
     run.writer.write_scalars(step, {f'final_{s}_accuracy': result[s]['accuracy']
                                     for s in run.eval_splits})

@@ -51,15 +51,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 CARRY = os.path.join(ROOT, 'experiments', 'gpu', 'carry')
 
-# The CIFAR tutorial table (UvA DL course tutorial 5, the seed report):
+# The CIFAR tutorial table (UvA DL course tutorial 5):
 # label -> (registry name, config with its CIFAR-10 recipe). The only place
 # the campaign names them.
 SEED_MODELS = {
-    'GoogleNet': ('googlenet_cifar', 'configs/googlenet_cifar10.py'),
-    'ResNet': ('resnet_seed', 'configs/resnet_seed_cifar10.py'),
-    'PreAct ResNet': ('preact_resnet_seed',
-                      'configs/preact_resnet_seed_cifar10.py'),
-    'DenseNet': ('densenet_seed', 'configs/densenet_seed_cifar10.py'),
+    'GoogleNet': ('googlenet_uvadl', 'configs/uvadl_cifar10.py:googlenet'),
+    'ResNet': ('resnet_uvadl', 'configs/uvadl_cifar10.py:resnet'),
+    'PreAct ResNet': ('preact_resnet_uvadl',
+                      'configs/uvadl_cifar10.py:preact_resnet'),
+    'DenseNet': ('densenet_uvadl', 'configs/uvadl_cifar10.py:densenet'),
 }
 
 # XLA:GPU flags worth trying on a convnet train step, one at a time.
@@ -77,7 +77,7 @@ XLA_FLAG_CANDIDATES = [
 # Part sizes: the real campaign, and the CPU dry run. The dry run runs every
 # part and every step of the campaign's code, with LeNet-5 standing in for
 # ResNet-50 and for the four seed models (whose train steps take minutes to
-# compile on a 2-core CPU; tests/test_models_* build and train them).
+# compile on a 2-core CPU; tests/models/ build and train them).
 FULL = {
     'resnet50': dict(model='resnet50', dtype='bfloat16', num_classes=1000,
                      input_shape=[224, 224, 3], batches=[256, 128, 512],

@@ -217,19 +217,21 @@ def _enable_compilation_cache(directory: str) -> None:
 
 
 def _load_config(path: str):
+  """A config file, with its argument after a colon as --config takes it."""
   import importlib.util  # pylint: disable=g-import-not-at-top
+  path, _, arg = path.partition(':')
   module_spec = importlib.util.spec_from_file_location(
       'campaign_config', os.path.join(ROOT, path))
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
-  return module.get_config()
+  return module.get_config(arg) if arg else module.get_config()
 
 
 def seed_model_config(spec, workdir_root: str):
   """The model's CIFAR-10 recipe on Fashion-MNIST, on-device input."""
   c = _load_config(spec['config'])
   c.dataset = 'fashion_mnist'
-  c.crop_padding = 2  # 28x28 images: 2 pixels, as experiments/sweeps/seed_*.
+  c.crop_padding = 2  # 28x28 images: 2 pixels, as experiments/sweeps/uvadl_*.
   c.input_pipeline = 'device'
   c.manual_dir = spec['data_dir']
   c.data_dir = os.path.join(workdir_root, 'tfds')  # empty: no TFDS copy
@@ -261,7 +263,7 @@ def size_budget(*, seconds: float, steps_per_epoch: int, step_s: float,
   if epochs * per_epoch + evals * eval_s > usable:
     epochs = math.floor((usable - evals * eval_s) / per_epoch)
   if epochs >= 1:
-    return {'num_epochs': float(epochs), 'num_train_steps': -1,
+    return {'num_epochs': float(epochs), 'num_train_steps': None,
             'fits_recipe': epochs >= recipe_epochs,
             'eval_every_epochs': max(1.0, math.ceil(epochs / evals)),
             'predicted_s': fixed_s + 3 * eval_s + epochs * per_epoch +

@@ -4,7 +4,7 @@ Usage::
 
   python -m experiments.sweep experiments/sweeps/<name>.py [--dry_run]
       [--collect_only] [--filter=SUBSTR[,SUBSTR...]] [--runs_dir=DIR]
-      [--results_dir=DIR] [--no_collect] [--quiet]
+      [--results_dir=DIR] [--no_collect] [--quiet] [--debug]
 
 See ``spec.py`` for the sweep file format, ``runner.py`` for how runs are run
 and resumed, ``report.py`` for the report.
@@ -16,9 +16,11 @@ import json
 import shlex
 import sys
 
+from cnn_jax import errors
 from experiments.sweep.report import collect
-from experiments.sweep.runner import run_sweep
-from experiments.sweep.spec import RESULTS_DIR, RUNS_DIR, _rel, load_sweep
+from experiments.sweep.runner import run_sweep, select
+from experiments.sweep.spec import (RESULTS_DIR, RUNS_DIR, _rel,
+                                    config_problems, load_sweep)
 
 
 def main(argv=None) -> int:
@@ -37,12 +39,24 @@ def main(argv=None) -> int:
                       help='run, but do not write the report')
   parser.add_argument('--quiet', action='store_true',
                       help='do not echo the training processes\' output')
+  parser.add_argument('--debug', action='store_true',
+                      help='show the traceback of errors in the sweep file')
   args = parser.parse_args(argv)
+  return errors.exit_on_user_error(_main, args, argv, debug=args.debug)
+
+
+def _main(args, argv) -> int:
   invocation = ' '.join(['python -m experiments.sweep'] + [
       shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)])
   sweep = load_sweep(args.sweep)
   statuses = {}
   if not args.collect_only:
+    problems = config_problems(sweep, select(sweep, args.filter))
+    if problems:
+      raise errors.UserError(
+          f'{_rel(sweep.path)}: {len(problems)} problem(s) in its runs\' '
+          'configs, nothing was run:\n' + '\n'.join(f'  - {p}'
+                                                  for p in problems))
     statuses = run_sweep(sweep, filters=args.filter, runs_dir=args.runs_dir,
                          dry_run=args.dry_run, verbose=not args.quiet,
                          invocation=invocation)

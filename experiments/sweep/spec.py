@@ -35,6 +35,8 @@ import shlex
 import sys
 from typing import Any, Iterable, Optional
 
+from cnn_jax import config_validation, errors
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 RUNS_DIR = os.path.join(ROOT, 'experiments', 'runs')
@@ -109,17 +111,25 @@ class Sweep:
 
 
 def load_sweep(path: str) -> Sweep:
-  """Imports a sweep file and checks it."""
+  """Imports a sweep file and checks it (UserError if it is not one)."""
   path = os.path.abspath(path)
+  if not os.path.isfile(path):
+    raise errors.UserError(f'No sweep file {path}; the sweeps are in '
+                           'experiments/sweeps/.')
   spec = importlib.util.spec_from_file_location(
       '_sweep_' + os.path.splitext(os.path.basename(path))[0], path)
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
+  missing = [n for n in ('NAME', 'CONFIG', 'RUNS') if not hasattr(mod, n)]
+  if missing:
+    raise errors.UserError(
+        f'{path} is not a sweep file: it does not define '
+        f'{", ".join(missing)} (see experiments/sweep/spec.py).')
   runs = [r if hasattr(r, 'overrides') else Run(r[0], dict(r[1]))
           for r in mod.RUNS]
   names = [r.name for r in runs]
   if len(set(names)) != len(names):
-    raise ValueError(f'{path}: duplicate run names {names}')
+    raise errors.UserError(f'{path}: duplicate run names {names}')
   return Sweep(
       name=mod.NAME, path=path, config=mod.CONFIG,
       common=dict(getattr(mod, 'COMMON', {})), runs=runs,
@@ -179,25 +189,59 @@ def printable_command(cmd: list[str], env: dict[str, str]) -> str:
   return ' '.join(parts + [shlex.quote(a) for a in rel])
 
 
+def _base_config(sweep: Sweep, run: Run):
+  """The run's config file's ConfigDict, without the overrides."""
+  path, _, arg = run_config_path(sweep, run).partition(':')
+  spec = importlib.util.spec_from_file_location('_cfg', os.path.join(ROOT,
+                                                                     path))
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  return mod.get_config(arg) if arg else mod.get_config()
+
+
+def _override(config, key: str, value: Any) -> None:
+  """Sets ``key`` (dotted) of ``config``; KeyError if it has no such field."""
+  *parents, leaf = key.split('.')
+  node = config
+  for p in parents:
+    node = node[p]
+  if leaf not in node:
+    raise KeyError(leaf)
+  with config.ignore_type():
+    node[leaf] = value
+
+
 def effective_config(sweep: Sweep, run: Run):
   """The run's ConfigDict (config file + overrides), or None if unreadable."""
   try:
-    path, _, arg = run_config_path(sweep, run).partition(':')
-    spec = importlib.util.spec_from_file_location(
-        '_cfg', os.path.join(ROOT, path))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    config = mod.get_config(arg) if arg else mod.get_config()
+    config = _base_config(sweep, run)
     for key, value in run_overrides(sweep, run).items():
-      *parents, leaf = key.split('.')
-      node = config
-      for p in parents:
-        node = node[p]
-      with config.ignore_type():
-        node[leaf] = value
+      _override(config, key, value)
     return config
   except Exception:  # pylint: disable=broad-except
     return None
+
+
+def config_problems(sweep: Sweep, runs: Iterable[Run]) -> list[str]:
+  """Every problem of the runs' configs (unknown fields, bad values), so that
+  a typo in a sweep file stops it before the first run, not in every run."""
+  found = []
+  for run in runs:
+    path = os.path.join(ROOT, run_config_path(sweep, run).partition(':')[0])
+    if not os.path.isfile(path):
+      found.append(f'{run.name}: no config file {path}')
+      continue
+    config = _base_config(sweep, run)
+    for key, value in run_overrides(sweep, run).items():
+      try:
+        _override(config, key, value)
+      except (KeyError, TypeError):
+        fields = [] if '.' in key else list(config_validation.FIELDS)
+        found.append(f'{run.name}: the config has no field {key!r}.'
+                     f'{config_validation.closest(key, fields)}')
+    found.extend(f'{run.name}: {p}'
+                 for p in config_validation.problems(config))
+  return found
 
 
 def dataset_available(dataset: str, data_dir: str = '') -> bool:
