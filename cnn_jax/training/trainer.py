@@ -152,12 +152,23 @@ def setup(config, workdir: str):
     logging.info('Resumed from %s at step %d.', workdir, latest)
   train_fn, eval_fn = train_step.compile_steps(config, mesh, state,
                                                num_classes, schedule)
-  writer = metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0, asynchronous=True)
+  writer = _make_writer(workdir)
   run = Run(config, workdir, info, mesh, num_classes, steps_per_epoch,
             total_steps, eval_every, checkpointer, train_fn, eval_fn, writer,
             latest)
   return run, state
+
+
+def _make_writer(workdir: str):
+  """TensorBoard events from process 0; nothing from the others.
+
+  Not CLU's ``create_default_writer``: it adds a ``LoggingWriter`` that prints
+  every metric a second time next to the console lines of ``_log_window``
+  and ``_evaluate_during_training``.
+  """
+  if jax.process_index() > 0:
+    return metric_writers.MultiWriter([])
+  return metric_writers.AsyncWriter(metric_writers.SummaryWriter(workdir))
 
 
 def evaluate(run: Run, state, split: str) -> dict[str, float]:
