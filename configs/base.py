@@ -5,6 +5,7 @@ need. Every field can be overridden on the command line, e.g.
 ``--config.num_epochs=2 --config.batch_size=256 --config.optimizer=adamw``.
 """
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -19,11 +20,17 @@ def get_config() -> ml_collections.ConfigDict:
 
   # --- Data ----------------------------------------------------------------
   c.dataset = 'fashion_mnist'  # mnist, fashion_mnist, cifar10, cifar100,
-  # imagenet2012 or synthetic.
+  # imagenet2012, synthetic, or image_folder (your own images, below).
+  # dataset='image_folder': the folder holding train/<class>/*.jpg|png (and
+  # optionally val/ and test/ alike), or <class>/*.jpg; README "Your own data".
+  c.image_folder = config_dict.placeholder(str)
   c.data_dir = ''  # TFDS data dir; '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
   c.manual_dir = ''  # where manually downloaded files are ('' = the default).
   c.download = False  # let TFDS download and prepare a missing dataset.
   c.validation_examples = 5000  # carved from the end of the training split.
+  # Fraction of the training split carved for validation instead of
+  # validation_examples (None: use validation_examples), e.g. 0.1.
+  c.validation_fraction = config_dict.placeholder(float)
   c.image_size = -1  # side of the (square) model input; -1 = native size.
   c.grayscale_to_rgb = False  # repeat 1-channel images to 3 channels (for
   # ImageNet-shaped models and converted weights on MNIST-like data).
