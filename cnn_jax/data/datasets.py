@@ -1,7 +1,7 @@
 """What the trainer needs to know about each dataset, and where it comes from.
 
 ``get_builder`` returns a prepared TFDS builder or fails with a message that
-says how to prepare the dataset.
+says how to prepare the dataset; ``label_names`` gives the class names.
 """
 from __future__ import annotations
 
@@ -120,3 +120,36 @@ def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
 def _has_idx_files(directory: Optional[str]) -> bool:
   return bool(directory) and os.path.isdir(directory) and any(
       f.startswith('train-images-idx3-ubyte') for f in os.listdir(directory))
+
+
+def imagenet_class_names() -> list[str]:
+  """ImageNet-1k's 1,000 class names in label order (torchvision's list).
+
+  Kept in the package (``imagenet_classes.txt``, from
+  ``torchvision.models._meta._IMAGENET_CATEGORIES``) so that predictions of
+  converted ImageNet models read 'tabby' instead of a class index without
+  torchvision installed.
+  """
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      'imagenet_classes.txt')
+  with open(path) as f:
+    names = [line.rstrip('\n') for line in f]
+  assert len(names) == 1000, path
+  return names
+
+
+def label_names(name: str, num_classes: int, data_dir: str = '',
+                manual_dir: str = '', download: bool = False) -> list[str]:
+  """Class names of dataset ``name`` in label order.
+
+  ImageNet's human-readable names (not TFDS's WordNet ids); TFDS's label
+  names for other prepared datasets; ``class_<i>`` where there are none.
+  """
+  if name == 'imagenet2012' and num_classes == 1000:
+    return imagenet_class_names()
+  if name in DATASETS and name != 'synthetic':
+    builder = get_builder(name, data_dir, manual_dir, download)
+    names = list(builder.info.features['label'].names)
+    if len(names) == num_classes:
+      return names
+  return [f'class_{i}' for i in range(num_classes)]

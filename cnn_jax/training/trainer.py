@@ -30,7 +30,7 @@ from absl import logging
 from clu import metric_writers
 
 from cnn_jax import models
-from cnn_jax.data import pipeline
+from cnn_jax.data import pipeline, records
 from cnn_jax.training import checkpointing, optim, sharding, train_step
 
 
@@ -353,6 +353,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   _setup_logging()
   pipeline.hide_gpus_from_tensorflow()
   run, state = setup(config, workdir)
+  if jax.process_index() == 0:  # class names and inputs, for predict
+    records.write_run_records(workdir, config, run.info, run.num_classes)
   try:
     if config.eval_only:
       if run.restored_step is None:
