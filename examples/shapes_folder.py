@@ -4,8 +4,8 @@
 
 gives shapes/train/{circle,square,triangle}/*.png|jpg (100 per class) and
 shapes/test/ alike (30 per class): real PNG and JPEG files of different
-sizes and aspect ratios, one filled shape of random colour, size and
-position on a noisy background of another colour. It stands in for a folder
+sizes and aspect ratios, one light filled shape of random colour, size and
+position on a noisy dark background of random hue. It stands in for a folder
 of your own photos in the README example and its test.
 """
 from __future__ import annotations
@@ -22,12 +22,11 @@ def draw(shape: str, rng: np.random.Generator):
   """One PIL image of ``shape``."""
   from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
   w, h = (int(v) for v in rng.integers(48, 97, size=2))
-  background = rng.integers(0, 256, size=3)
+  background = rng.integers(0, 100, size=3)  # dark, of any hue
   noise = rng.normal(0, 12, size=(h, w, 3))
   pixels = np.clip(background + noise, 0, 255).astype(np.uint8)
   image = Image.fromarray(pixels, 'RGB')
-  colour = tuple(int(v) for v in (background + 128 + rng.integers(-40, 41, 3))
-                 % 256)
+  colour = tuple(int(v) for v in rng.integers(140, 256, size=3))  # light
   side = float(rng.uniform(0.45, 0.8)) * min(w, h)
   cx = float(rng.uniform(side / 2, w - side / 2))
   cy = float(rng.uniform(side / 2, h - side / 2))

@@ -20,7 +20,7 @@ Where each layout convention is handled:
   ``transform_input`` for GoogLeNet / Inception-v3, DenseNet's old key
   names, each family's evaluation preprocessing): ``pretrained``. ``save``
   keeps the model arguments and that preprocessing beside the checkpoint
-  (``model.json``, ``preprocessing.json``, ``dataset.json``) for predict.
+  (``inference.records``: model.json, preprocessing.json, dataset.json).
 """
 from __future__ import annotations
 
@@ -35,8 +35,6 @@ from cnn_jax import models
 from cnn_jax.conversion import layer_list, pretrained
 from cnn_jax.conversion.layer_list import ConversionError
 from cnn_jax.data import preprocessing as prep
-
-MODEL_FILE = 'model.json'
 
 SOURCES = ('torchvision', 'timm', 'keras')
 
@@ -210,17 +208,18 @@ def write_records(directory: str, result: Conversion, *, model: str,
   ``model.json`` (our model, the arguments it must be built with, where it
   came from), ``preprocessing.json`` (the reference's evaluation
   preprocessing) and ``dataset.json`` (ImageNet's class names for a
-  1,000-class head).
+  1,000-class head): ``inference.records``.
   """
-  from cnn_jax.data import datasets, records  # pylint: disable=g-import-not-at-top
+  from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
+  from cnn_jax.inference import records  # pylint: disable=g-import-not-at-top
   os.makedirs(directory, exist_ok=True)
-  records.write_json(directory, MODEL_FILE, {
-      'model': model, 'model_kwargs': dict(result.model_kwargs),
-      'num_classes': num_classes, 'source': source, 'reference': reference,
-      'weights': os.path.basename(weights) if weights else None,
-      'relative_error': result.relative_error,
-      'preprocessing_from': result.preprocessing_source,
-      'notes': list(result.notes)})
+  records.write_json(directory, records.MODEL_FILE, records.model_record(
+      model, result.model_kwargs, num_classes, 'float32', source=source,
+      reference=reference,
+      weights=os.path.basename(weights) if weights else None,
+      relative_error=result.relative_error,
+      preprocessing_from=result.preprocessing_source,
+      notes=list(result.notes)))
   if result.preprocessing is not None:
     records.write_json(directory, records.PREPROCESSING_FILE,
                        result.preprocessing.to_dict())
@@ -232,12 +231,6 @@ def write_records(directory: str, result: Conversion, *, model: str,
       'num_classes': num_classes, 'class_names': names,
       'image_shape': list(result.preprocessing.output_shape
                           if result.preprocessing else result.input_shape)})
-
-
-def read_model_record(directory: str) -> Optional[dict[str, Any]]:
-  """``model.json`` of a converted checkpoint, or None."""
-  from cnn_jax.data import records  # pylint: disable=g-import-not-at-top
-  return records.read_json(directory, MODEL_FILE)
 
 
 def save(variables: dict[str, Any], directory: str) -> str:

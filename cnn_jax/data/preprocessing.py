@@ -16,6 +16,9 @@ Two geometries cover what runs and pretrained weights expect:
   (``transforms.Resize`` + ``CenterCrop``; timm's ``crop_pct`` is
   ``input_size / resize_size``).
 
+The second is done as torchvision and timm do it on a PIL image (Pillow
+resizes the 8-bit image), so that it is bit-identical to theirs.
+
 A record of it (``to_dict``) is kept beside every checkpoint
 (``preprocessing.json``): written by the trainer from the run's config and by
 the converter from the reference library's own conventions.
@@ -44,7 +47,8 @@ class Preprocessing:
       by a central square crop and a resize).
     native_hw: (height, width) of the dataset's images (``input_size=None``).
     crop_fraction: ours: the central square of this fraction of the shorter
-      side is resized to ``input_size``.
+      side is resized to ``input_size`` (1.0: the whole image is, stretched
+      to a square if it is not one, as ``augment.central_crop_resize``).
     resize_size: torchvision / timm: resize the shorter side to this first,
       then take the central ``input_size`` square (``crop_fraction`` unused).
     read_size: image folders: the training pipeline reads every image as a
@@ -111,6 +115,9 @@ class Preprocessing:
 
   def __call__(self, image) -> np.ndarray:
     """A PIL image -> the float32 (H, W, C) model input."""
+    if self.resize_size is not None and self.input_size is not None:
+      x = self._torchvision_geometry(image)
+      return self._normalize(x / 255.0)
     x = decode(image, self.channels)
     if self.read_size is not None:
       x = np.clip(np.round(square_crop_resize(x, self.read_size, None,
@@ -121,12 +128,36 @@ class Preprocessing:
         # Not done by the training pipeline (its images all have this size);
         # the closest image of the right size.
         x = square_crop_resize(x, *self.native_hw, self.interpolation)
-    elif self.resize_size is not None:
-      x = resize_shorter_side(x, self.resize_size, self.interpolation)
-      x = center_crop(x, self.input_size)
     else:
       x = central_crop_resize(x, self.input_size, self.crop_fraction,
                               self.interpolation)
+    return self._normalize(x)
+
+  def _torchvision_geometry(self, image) -> np.ndarray:
+    """torchvision's / timm's ``Resize`` + ``CenterCrop`` on a PIL image.
+
+    As those libraries do with a PIL image: Pillow resizes the 8-bit image
+    (antialiased), so the result is bit-identical to theirs.
+    """
+    pil = _pil().Image
+    mode = 'L' if self.channels == 1 else 'RGB'
+    if image.mode != mode:
+      image = image.convert(mode)
+    w, h = image.size
+    if h <= w:
+      new_h, new_w = self.resize_size, int(self.resize_size * w / h)
+    else:
+      new_h, new_w = int(self.resize_size * h / w), self.resize_size
+    method = {'bilinear': pil.BILINEAR,
+              'bicubic': pil.BICUBIC}[self.interpolation]
+    if (new_w, new_h) != (w, h):
+      image = image.resize((new_w, new_h), method)
+    x = np.asarray(image, np.float32)
+    x = x[..., None] if x.ndim == 2 else x
+    return center_crop(x, self.input_size)
+
+  def _normalize(self, x: np.ndarray) -> np.ndarray:
+    """0-1 scale -> channels repeated / reordered, then (x - mean) / std."""
     if self.grayscale_to_rgb and x.shape[-1] == 1:
       x = np.repeat(x, 3, axis=-1)
     if self.channel_order == 'BGR':
@@ -201,17 +232,6 @@ def square_crop_resize(x: np.ndarray, height: int, width: Optional[int] = None,
   top, left = (h - side) // 2, (w - side) // 2
   return resize(x[top:top + side, left:left + side], height, width or height,
                 interpolation)
-
-
-def resize_shorter_side(x: np.ndarray, size: int,
-                        interpolation: str = 'bilinear') -> np.ndarray:
-  """torchvision's ``Resize(size)``: the shorter side becomes ``size``."""
-  h, w = x.shape[:2]
-  if h <= w:
-    new_h, new_w = size, int(size * w / h)
-  else:
-    new_h, new_w = int(size * h / w), size
-  return resize(x, new_h, new_w, interpolation)
 
 
 def center_crop(x: np.ndarray, size: int) -> np.ndarray:

@@ -30,7 +30,8 @@ from absl import logging
 from clu import metric_writers
 
 from cnn_jax import models
-from cnn_jax.data import pipeline, records
+from cnn_jax.data import pipeline
+from cnn_jax.inference import records
 from cnn_jax.training import checkpointing, optim, sharding, train_step
 
 
@@ -146,6 +147,9 @@ def setup(config, workdir: str):
   latest = checkpointer.latest_step()
   if latest is None and config.init_from:
     state = init_from_checkpoint(state, config.init_from)
+    for mismatch in records.init_from_mismatches(config, config.init_from,
+                                                 info):
+      logging.warning('init_from: %s', mismatch)
   state = sharding.replicate(state, mesh)
   if latest is not None:
     state = checkpointer.restore(state, latest)
