@@ -49,7 +49,7 @@ def _model_names() -> list[str]:
 
 def _dataset_names() -> list[str]:
   from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
-  return sorted(datasets.DATASETS)
+  return sorted(datasets.DATASETS) + ['image_folder']
 
 
 def _augmentations() -> list[str]:
@@ -114,6 +114,8 @@ FIELDS: dict[str, Field] = {
                           low=0),
     # Data
     'dataset': _f(str, 'the dataset', choices=_dataset_names),
+    'image_folder': _f(str, "dataset='image_folder': the folder of "
+                       'train/<class>/*.jpg', optional=True),
     'data_dir': _f(str, 'TFDS data directory (None: $TFDS_DATA_DIR or '
                    '~/tensorflow_datasets)', optional=True,
                    changes_result=False),
@@ -123,6 +125,10 @@ FIELDS: dict[str, Field] = {
                    changes_result=False),
     'validation_examples': _f(int, 'examples carved from the end of the '
                               'training split for validation', low=0),
+    'validation_fraction': _f(float, 'fraction of the training split held '
+                              'out for validation (None: '
+                              'validation_examples)', optional=True, low=0,
+                              high=1, high_open=True),
     'image_size': _f(int, "side of the model input (None: the dataset's)",
                      optional=True, low=1),
     'grayscale_to_rgb': _f(bool, 'repeat 1-channel images to 3 channels'),

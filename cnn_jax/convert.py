@@ -23,13 +23,24 @@ models run on a random batch, and the checkpoint is written only if their
 logits agree (``--max_relative_error``). ``--out`` then holds
 ``{'params', 'batch_stats'}`` at step 0 of an Orbax CheckpointManager
 directory, which ``checkpointing.load_variables`` and ``--config.init_from``
-read. A weights file that does not fit the model stops the conversion with an
-error naming the first mismatched tensor and both shapes. The checkpoint is
-read back and checked against its fingerprint before the command reports it
-written. Errors are one message with exit status 2 (``--debug``: with the
-traceback).
+read, with ``model.json`` (our model and the arguments it is built with),
+``preprocessing.json`` (how the reference library prepares images for its
+pretrained weights) and ``dataset.json`` (class names) beside it, which
+``python -m cnn_jax.predict --checkpoint=OUT`` reads. A weights file that
+does not fit the model stops the conversion with an error naming the first
+mismatched tensor and both shapes. The checkpoint is read back and checked
+against its fingerprint before the command reports it written. Errors are one
+message with exit status 2 (``--debug``: with the traceback).
+
+torchvision's pretrained GoogLeNet and Inception-v3 re-normalize their input
+inside the network (``transform_input``); with ``--weights`` the reference
+and ours are built so, as torchvision's builders do (``--transform_input``
+overrides). ``cnn_jax.conversion.pretrained`` lists every such
+pretrained-only convention of the three libraries.
 """
 from __future__ import annotations
+
+from typing import Optional
 
 from absl import flags
 from absl import logging
@@ -67,11 +78,18 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
                       'checkpoint yet).', flag_values=fv)
   flags.DEFINE_bool('debug', False, 'Show the traceback of errors too.',
                     flag_values=fv)
+  flags.DEFINE_bool('transform_input', None, 'torchvision googlenet / '
+                    'inception_v3: re-normalize the ImageNet-normalized input '
+                    'to [-1, 1] in the network. Default: as torchvision '
+                    'builds the model (true with --weights, as its pretrained '
+                    'builders; false for a random initialization).',
+                    flag_values=fv)
 
 
 def run(source: str, model: str, out: str, *, reference_name: str = '',
         weights: str = '', num_classes: int = 1000, input_size: int = 0,
-        max_relative_error: float = 1e-4) -> float:
+        max_relative_error: float = 1e-4,
+        transform_input: Optional[bool] = None) -> float:
   """The CLI's work; returns the verified relative logit difference."""
   from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
   from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
@@ -81,7 +99,8 @@ def run(source: str, model: str, out: str, *, reference_name: str = '',
   convert_lib.check_empty(out)  # before the work, not after.
   result = convert_lib.convert(
       source, model, reference=reference_name or None, weights=weights,
-      num_classes=num_classes, input_size=input_size or None)
+      num_classes=num_classes, input_size=input_size or None,
+      transform_input=transform_input)
   err = result.relative_error
   num_params = sum(int(np.prod(x.shape))
                    for x in jax.tree.leaves(result.variables['params']))
@@ -104,9 +123,34 @@ def run(source: str, model: str, out: str, *, reference_name: str = '',
         f'Not written: the logits differ by {err:.3g} (relative) > '
         f'--max_relative_error={max_relative_error}. The weights fit, but our '
         f'{model} does not compute the same function as the reference.')
+  for note in result.notes:
+    print(f'Note: {note}')
+  # The records first: a kill before the checkpoint leaves a directory that
+  # the same command fills again.
+  convert_lib.write_records(out, result, model=model, source=source,
+                            reference=ref, weights=weights,
+                            num_classes=num_classes)
   path = convert_lib.save(result.variables, out)
-  print(f'Wrote {path} (load with --config.init_from={path}).')
+  pre = result.preprocessing
+  print(f'Wrote {path} (load with --config.init_from={path}; predict with '
+        f'python -m cnn_jax.predict --checkpoint={path} IMAGE...).')
+  if pre is not None:
+    geometry = (f'resize to {pre.resize_size}, center crop {pre.input_size}'
+                if pre.resize_size else f'resize to {pre.input_size}')
+    print(f'Preprocessing ({result.preprocessing_source}): {geometry}, '
+          f'{pre.interpolation}, mean {_rounded(pre.mean)} std '
+          f'{_rounded(pre.std)} {pre.channel_order}; kept in '
+          'preprocessing.json.')
+  if result.model_kwargs:
+    kwargs = ' '.join(f'--config.model_kwargs.{k}={v}'
+                      for k, v in result.model_kwargs.items())
+    print(f'Built with {result.model_kwargs} (model.json); to fine-tune '
+          f'from it, pass {kwargs}.')
   return err
+
+
+def _rounded(values) -> str:
+  return '(' + ', '.join(f'{v:.4g}' for v in values) + ')'
 
 
 def run_flags(fv: flags.FlagValues = flags.FLAGS) -> float:
@@ -120,8 +164,9 @@ def run_flags(fv: flags.FlagValues = flags.FLAGS) -> float:
     return run(fv.source, fv.model, fv.out,
                reference_name=fv.reference_name, weights=fv.weights,
                num_classes=fv.num_classes, input_size=fv.input_size,
-               max_relative_error=fv.max_relative_error)
-  except (ConversionError, FileExistsError) as e:
+               max_relative_error=fv.max_relative_error,
+               transform_input=fv.transform_input)
+  except (ConversionError, FileExistsError, ValueError) as e:
     raise errors.UserError(f'Conversion failed: {e}') from e
 
 

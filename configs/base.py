@@ -49,13 +49,19 @@ def get_config() -> ml_collections.ConfigDict:
 
   # --- Data ----------------------------------------------------------------
   c.dataset = 'fashion_mnist'  # mnist, fashion_mnist, cifar10, cifar100,
-  # imagenet2012 or synthetic.
+  # imagenet2012, synthetic, or image_folder (your own images, below).
+  # dataset='image_folder': the folder holding train/<class>/*.jpg|png (and
+  # optionally val/ and test/ alike), or <class>/*.jpg; README "Your own data".
+  c.image_folder = config_dict.placeholder(str)
   # TFDS data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets.
   c.data_dir = config_dict.placeholder(str)
   # Where manually downloaded files are; None: the dataset's default.
   c.manual_dir = config_dict.placeholder(str)
   c.download = False  # let TFDS download and prepare a missing dataset.
   c.validation_examples = 5000  # carved from the end of the training split.
+  # Fraction of the training split carved for validation instead of
+  # validation_examples (None: use validation_examples), e.g. 0.1.
+  c.validation_fraction = config_dict.placeholder(float)
   # Side of the (square) model input, >= the model's smallest input (see
   # config_validation); None: the dataset's native size.
   c.image_size = config_dict.placeholder(int)

@@ -30,13 +30,23 @@ def _cases():
       yield pytest.param(name, arg, id=name if arg is None else f'{name}:{arg}')
 
 
+@pytest.fixture(scope='module')
+def image_folder(tmp_path_factory):
+  """A small folder of real images for configs of ``dataset='image_folder'``."""
+  from examples import shapes_folder  # pylint: disable=g-import-not-at-top
+  return shapes_folder.write(str(tmp_path_factory.mktemp('images')),
+                             {'train': 2})
+
+
 @pytest.mark.parametrize('name,arg', list(_cases()))
-def test_config(name, arg):
+def test_config(name, arg, image_folder):
   module = importlib.import_module(f'configs.{name}')
   config_arg = f'configs/{name}.py' + ('' if arg is None else f':{arg}')
   assert f'--config=configs/{name}.py' in module.__doc__, (
       'the docstring opens with the command that runs the config')
   config = module.get_config() if arg is None else module.get_config(arg)
+  if config.dataset == 'image_folder':
+    config.image_folder = image_folder
   assert config.model in models.known_models(), config_arg
   assert config_validation.problems(config) == [], config_arg
   shape, classes = datasets.model_input(config)

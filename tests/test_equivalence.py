@@ -9,6 +9,19 @@ on CPU. A parameter count can match while the wiring is wrong; this cannot.
 BatchNorm epsilon (part of the function) and momentum (a training setting)
 must equal the reference's too.
 
+The random BN statistics are calibrated on a batch (``randomize_batch_norm``)
+so that activations stay of order one at every depth: the two probe images
+must give logits that differ by far more than the tolerance, or a mistake
+before the first layers (such as torchvision's ``transform_input``) would
+pass unseen, as it did with uncalibrated statistics (a GoogLeNet's logits
+then differed by 4e-8 of their scale between two images).
+
+``test_pretrained_builder_*``: torchvision builds GoogLeNet and Inception-v3
+differently when it loads pretrained weights (``transform_input=True``,
+auxiliary heads loaded then dropped, ``init_weights=False``). The reference
+there is torchvision's own pretrained builder, run with random weights in
+place of the download; the converter is given the same weights as a file.
+
 Inputs are reduced to keep the suite in its time budget: 32x32 where the
 architecture allows it (the global pool makes the weights independent of the
 resolution; AlexNet and VGG's adaptive pooling repeats a 1x1 map), 64 for
@@ -124,6 +137,90 @@ def test_logits_match_the_reference(source, model, size):
         f'({result.seconds:.1f} s)')
   assert result.our_logits.shape == result.reference_logits.shape == (2, 10)
   assert err < TOL, f'{model}: relative logit error {err:.3g}'
+  assert _input_dependence(result.reference_logits) > 100 * TOL, (
+      f'{model}: the logits barely depend on the input; the test would not '
+      'see a mistake in the first layers')
   # BatchNorm epsilon is checked during conversion; momentum (a training
   # convention: PyTorch's 0.1 is Flax's 0.9) must match too.
   assert not result.momentum_mismatches, result.momentum_mismatches[:3]
+
+
+def _input_dependence(logits):
+  """max |logits(image 0) - logits(image 1)| / max |logits|."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  return float(np.abs(logits[0] - logits[1]).max() /
+               (np.abs(logits).max() + 1e-30))
+
+
+PRETRAINED_BUILDERS = [
+    pytest.param('googlenet', 32, id='googlenet'),
+    pytest.param('inception_v3', 75, id='inception_v3', marks=slow),
+]
+
+
+def _torchvision_pretrained(name, state):
+  """``torchvision.models.<name>(weights=DEFAULT)`` loading ``state``.
+
+  torchvision's own builder code runs (transform_input, aux heads, init),
+  only the download is replaced by ``state``.
+  """
+  import torchvision  # pylint: disable=g-import-not-at-top
+  from unittest import mock  # pylint: disable=g-import-not-at-top
+  weights = torchvision.models.get_model_weights(name).DEFAULT
+  with mock.patch.object(type(weights), 'get_state_dict',
+                         lambda self, *args, **kwargs: state):
+    return torchvision.models.get_model(name, weights=weights).eval()
+
+
+@pytest.mark.parametrize('name,size', PRETRAINED_BUILDERS)
+def test_pretrained_builder_logits_match(name, size, tmp_path):
+  _require('torchvision')
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  import torch  # pylint: disable=g-import-not-at-top
+  import torchvision  # pylint: disable=g-import-not-at-top
+  from cnn_jax.conversion import convert_lib, pretrained, torch_source  # pylint: disable=g-import-not-at-top
+
+  # Random weights of the architecture torchvision's pretrained file has,
+  # with calibrated random BN statistics, saved under the file's own name.
+  torch.manual_seed(0)
+  random = torchvision.models.get_model(name, weights=None, aux_logits=True,
+                                        transform_input=True,
+                                        init_weights=False)
+  probe = np.random.default_rng(0).normal(
+      size=(2, size, size, 3)).astype(np.float32)
+  torch_source.randomize_batch_norm(random, 0, np.concatenate([
+      probe, np.random.default_rng(1).normal(size=(14, size, size, 3))
+  ]).astype(np.float32))
+  state = random.state_dict()
+  weights = torchvision.models.get_model_weights(name).DEFAULT
+  path = str(tmp_path / weights.url.rsplit('/', 1)[1])
+  torch.save(state, path)
+
+  result = convert_lib.convert('torchvision', name, weights=path,
+                               input_size=size)
+  assert result.model_kwargs == {'transform_input': True}
+  builder = _torchvision_pretrained(name, state)
+  assert builder.transform_input
+  theirs = torch_source.reference_logits(builder, result.batch)
+  ours = result.our_logits
+  err = np.abs(ours - theirs).max() / np.abs(theirs).max()
+  print(f'{name} as torchvision builds it pretrained, at {size}: relative '
+        f'error {err:.2e}, input dependence {_input_dependence(theirs):.2f}')
+  assert ours.shape == theirs.shape == (2, 1000)
+  assert err < TOL
+  assert _input_dependence(theirs) > 100 * TOL
+  # The preprocessing recorded is the weights' own (resize, then crop).
+  t = weights.transforms()
+  assert (result.preprocessing.resize_size, result.preprocessing.input_size
+          ) == (t.resize_size[0], t.crop_size[0])
+
+  # Without the input transform (the converter before this was fixed) the
+  # same weights compute another function: the test can fail.
+  plain = models.build(name, num_classes=1000)
+  wrong = np.asarray(jax.jit(lambda v, x: plain.apply(v, x, train=False))(
+      result.variables, result.batch))
+  assert np.abs(wrong - theirs).max() / np.abs(theirs).max() > 100 * TOL
+  # --transform_input=false forces the plain function on both sides.
+  assert pretrained.conventions('torchvision', name, name, weights=path,
+                                transform_input=False).model_kwargs == {}

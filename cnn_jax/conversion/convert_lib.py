@@ -16,6 +16,11 @@ Where each layout convention is handled:
   hyper-parameters of each registered model (e.g. ``mobilenet_keras`` uses
   Keras' epsilon 1e-3 and 'SAME' padding), so the converter only copies
   tensors; the logit check catches a model whose conventions differ.
+* what a library does only for pretrained weights (torchvision's
+  ``transform_input`` for GoogLeNet / Inception-v3, DenseNet's old key
+  names, each family's evaluation preprocessing): ``pretrained``. ``save``
+  keeps the model arguments and that preprocessing beside the checkpoint
+  (``inference.records``: model.json, preprocessing.json, dataset.json).
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ from typing import Any, Optional
 import numpy as np
 
 from cnn_jax import models
-from cnn_jax.conversion import layer_list
+from cnn_jax.conversion import layer_list, pretrained
 from cnn_jax.conversion.layer_list import ConversionError  # noqa: F401  (re-exported)
+from cnn_jax.data import preprocessing as prep
 
 SOURCES = ('torchvision', 'timm', 'keras')
 
@@ -62,6 +68,13 @@ class Conversion:
   # effect on the converted function, only on how fine-tuning updates the
   # statistics.
   momentum_mismatches: list[str] = dataclasses.field(default_factory=list)
+  # Arguments our model is built with (e.g. transform_input), the
+  # evaluation preprocessing of the reference's pretrained weights and where
+  # it comes from, and what the pretrained conventions decided.
+  model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+  preprocessing: Optional[prep.Preprocessing] = None
+  preprocessing_source: str = ''
+  notes: list[str] = dataclasses.field(default_factory=list)
 
   @property
   def relative_error(self) -> float:
@@ -75,7 +88,8 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
             weights: str = '', num_classes: int = 1000,
             input_size: Optional[int] = None, batch_size: int = 2,
             seed: int = 0, randomize_batch_norm: bool = False,
-            reference_kwargs: Optional[dict[str, Any]] = None) -> Conversion:
+            reference_kwargs: Optional[dict[str, Any]] = None,
+            transform_input: Optional[bool] = None) -> Conversion:
   """Converts a reference model's weights into our ``model``'s variables.
 
   Args:
@@ -94,6 +108,10 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
       and affine parameters first (tests: freshly initialized BN is the
       identity and would hide mistakes in the statistics).
     reference_kwargs: extra arguments to the reference's constructor.
+    transform_input: torchvision GoogLeNet / Inception-v3 only: None builds
+      the reference as torchvision does (``transform_input=True`` when a
+      weights file is given, as its pretrained builders; off otherwise);
+      True/False forces it, in the reference and in ours.
 
   Raises:
     ConversionError: the weights file does not fit the reference, or the
@@ -104,7 +122,9 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
   size = input_size or spec.input_shape[0]
   input_shape = (size, size, spec.input_shape[2])
   ref_name = reference or reference_name(source, model)
-  ours = models.build(model, num_classes=num_classes)
+  conv = pretrained.conventions(source, ref_name, model, weights=weights,
+                                transform_input=transform_input)
+  ours = models.build(model, num_classes=num_classes, **conv.model_kwargs)
   batch = np.random.default_rng(seed).normal(
       size=(batch_size, *input_shape)).astype(np.float32)
 
@@ -115,7 +135,7 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
                                        weights_path=weights,
                                        **(reference_kwargs or {}))
     if randomize_batch_norm:
-      keras_source.randomize_batch_norm(ref, seed)
+      keras_source.randomize_batch_norm(ref, seed, _calibration(batch, seed))
     ref_layers, ref_logits = keras_source.reference_layers_and_logits(
         ref, batch)
     # The pairing pass runs our model with exactly the variables it returns
@@ -126,12 +146,15 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
   elif source in ('torchvision', 'timm'):
     from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
     torch_source.import_torch().manual_seed(seed)  # reproducible random init
-    ref = torch_source.build_reference(source, ref_name, num_classes,
-                                       **(reference_kwargs or {}))
+    ref = torch_source.build_reference(
+        source, ref_name, num_classes,
+        **{**conv.reference_kwargs, **(reference_kwargs or {})})
     if weights:
       torch_source.load_weights(ref, weights)
+    if conv.drop_aux:
+      torch_source.drop_aux_heads(ref)
     if randomize_batch_norm:
-      torch_source.randomize_batch_norm(ref, seed)
+      torch_source.randomize_batch_norm(ref, seed, _calibration(batch, seed))
     ref_layers, ref_logits = torch_source.reference_layers_and_logits(
         ref, batch)
     our_layers = layer_list.our_layers(ours, input_shape)
@@ -145,10 +168,28 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
     raise ValueError(f'Unknown source {source!r}; one of {", ".join(SOURCES)}.')
   if isinstance(logits, (tuple, list)):
     logits = logits[0]
+  preprocessing, where = pretrained.preprocessing(
+      source, ref_name, weights=weights, ref_model=ref,
+      native_size=spec.input_shape[0])
   return Conversion(variables, ours, ref, input_shape, batch,
                     np.asarray(logits), np.asarray(ref_logits),
                     time.perf_counter() - start,
-                    layer_list.momentum_mismatches(pairs))
+                    layer_list.momentum_mismatches(pairs),
+                    model_kwargs=dict(conv.model_kwargs),
+                    preprocessing=preprocessing, preprocessing_source=where,
+                    notes=list(conv.notes))
+
+
+def _calibration(batch: np.ndarray, seed: int, size: int = 16) -> np.ndarray:
+  """Images that set the random BN statistics: the probe batch and others.
+
+  With the probe images among them, no probe image is an outlier for the
+  statistics (late layers see 1x1 maps at small inputs: their statistics
+  come from the batch alone).
+  """
+  others = np.random.default_rng([seed, 1]).normal(
+      size=(size - len(batch), *batch.shape[1:])).astype(np.float32)
+  return np.concatenate([batch, others])
 
 
 def check_empty(directory: str) -> None:
@@ -157,6 +198,39 @@ def check_empty(directory: str) -> None:
       name.isdigit() for name in os.listdir(directory)):
     raise FileExistsError(f'{os.path.abspath(directory)} already holds a '
                           'checkpoint (step 0); choose an empty --out.')
+
+
+def write_records(directory: str, result: Conversion, *, model: str,
+                  source: str, reference: str, weights: str = '',
+                  num_classes: int = 1000) -> None:
+  """What predict and fine-tuning need beside a converted checkpoint.
+
+  ``model.json`` (our model, the arguments it must be built with, where it
+  came from), ``preprocessing.json`` (the reference's evaluation
+  preprocessing) and ``dataset.json`` (ImageNet's class names for a
+  1,000-class head): ``inference.records``.
+  """
+  from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
+  from cnn_jax.inference import records  # pylint: disable=g-import-not-at-top
+  os.makedirs(directory, exist_ok=True)
+  records.write_json(directory, records.MODEL_FILE, records.model_record(
+      model, result.model_kwargs, num_classes, 'float32', source=source,
+      reference=reference,
+      weights=os.path.basename(weights) if weights else None,
+      relative_error=result.relative_error,
+      preprocessing_from=result.preprocessing_source,
+      notes=list(result.notes)))
+  if result.preprocessing is not None:
+    records.write_json(directory, records.PREPROCESSING_FILE,
+                       result.preprocessing.to_dict())
+  imagenet = num_classes == 1000
+  names = (datasets.imagenet_class_names() if imagenet else
+           [f'class_{i}' for i in range(num_classes)])
+  records.write_json(directory, records.DATASET_FILE, {
+      'name': 'imagenet2012' if imagenet else None,
+      'num_classes': num_classes, 'class_names': names,
+      'image_shape': list(result.preprocessing.output_shape
+                          if result.preprocessing else result.input_shape)})
 
 
 def save(variables: dict[str, Any], directory: str) -> str:

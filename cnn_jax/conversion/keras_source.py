@@ -184,21 +184,46 @@ def build_reference(name: str, input_shape, num_classes: int = 1000,
   return model
 
 
-def randomize_batch_norm(model, seed: int = 0) -> None:
+def randomize_batch_norm(model, seed: int = 0,
+                         calibration_batch: Optional[np.ndarray] = None
+                         ) -> None:
+  """Random BN affine parameters and non-trivial statistics, for tests.
+
+  As ``torch_source.randomize_batch_norm``: with a ``calibration_batch``,
+  the statistics are those of each layer's input in one training-mode pass
+  on it (so that the eval-mode network reproduces that pass: activations of
+  order one at every depth and logits that depend on the input), moved by
+  0.05 standard deviations and scaled by 0.9-1.1 (small: here the changes
+  of all layers add up, they are not re-measured layer by layer).
+  """
   keras = _keras()
   rng = np.random.default_rng(seed)
-  for layer in model.layers:
-    if isinstance(layer, keras.layers.BatchNormalization):
-      new = []
-      for w in layer.weights:
-        shape = tuple(w.shape)
-        if 'moving_variance' in w.path:
-          new.append(rng.uniform(0.5, 1.5, shape))
-        elif 'gamma' in w.path:
-          new.append(rng.uniform(0.5, 1.5, shape))
-        else:
-          new.append(rng.normal(0, 0.1, shape))
-      layer.set_weights([a.astype(np.float32) for a in new])
+  norms = [l for l in model.layers
+           if isinstance(l, keras.layers.BatchNormalization)]
+  for layer in norms:
+    new = []
+    for w in layer.weights:
+      shape = tuple(w.shape)
+      if 'moving_variance' in w.path:
+        new.append(rng.uniform(0.5, 1.5, shape))
+      elif 'gamma' in w.path:
+        new.append(rng.uniform(0.5, 1.5, shape))
+      else:
+        new.append(rng.normal(0, 0.1, shape))
+    layer.set_weights([a.astype(np.float32) for a in new])
+  if calibration_batch is None or not norms:
+    return
+  inputs = _run(keras.Model(model.input, [l.input for l in norms]),
+                calibration_batch, training=True)
+  for layer, x in zip(norms, inputs):
+    axes = tuple(range(x.ndim - 1))
+    mean, var = x.mean(axes), x.var(axes)
+    values = {'moving_mean': mean + rng.normal(0, 0.05, mean.shape) * np.sqrt(var),
+              'moving_variance': var * rng.uniform(0.9, 1.1, var.shape)}
+    for w in layer.weights:
+      key = w.path.split('/')[-1]
+      if key in values:
+        w.assign(values[key].astype(np.float32))
 
 
 @contextlib.contextmanager
@@ -217,8 +242,9 @@ def _without_softmax(model):
     head.activation = act
 
 
-def _run(model, batch: np.ndarray) -> list[np.ndarray]:
-  """Eval-mode outputs of ``model`` on ``batch``.
+def _run(model, batch: np.ndarray, training: bool = False
+         ) -> list[np.ndarray]:
+  """Eval-mode (or training-mode) outputs of ``model`` on ``batch``.
 
   On the JAX backend, as one jitted function: calling the model eagerly
   compiles every op separately, which costs far more than compiling the
@@ -231,11 +257,11 @@ def _run(model, batch: np.ndarray) -> list[np.ndarray]:
     non_trainable = [v.value for v in model.non_trainable_variables]
 
     def fn(t, n, x):
-      return model.stateless_call(t, n, x, training=False)[0]
+      return model.stateless_call(t, n, x, training=training)[0]
 
     out = run_once(fn, trainable, non_trainable, batch)
   else:
-    out = model(batch, training=False)
+    out = model(batch, training=training)
   out = out if isinstance(out, (list, tuple)) else [out]
   return [_numpy(a) for a in out]
 

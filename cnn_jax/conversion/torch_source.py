@@ -11,11 +11,13 @@ pool/flatten the hooks do not see) nothing is permuted.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional
 
 import numpy as np
 
+from cnn_jax.conversion import pretrained
 from cnn_jax.conversion.layer_list import ConversionError, RefLayer, nchw_flatten_to_nhwc
 
 
@@ -70,8 +72,14 @@ def load_weights(module, path: str) -> None:
   differs (with both shapes).
   """
   torch = import_torch()
+  if not os.path.isfile(path):
+    raise ConversionError(f'Weights file {path} does not exist.')
   try:
-    state = torch.load(path, map_location='cpu', weights_only=True)
+    if path.endswith('.safetensors'):  # timm's files on the Hugging Face Hub
+      from safetensors.torch import load_file  # pylint: disable=g-import-not-at-top
+      state = load_file(path, device='cpu')
+    else:
+      state = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # pylint: disable=broad-except
     raise ConversionError(f'{path} is not a readable torch state_dict: '
                           f'{e}') from e
@@ -83,6 +91,8 @@ def load_weights(module, path: str) -> None:
                           'state_dict (save model.state_dict()).')
   if state and all(k.startswith('module.') for k in state):
     state = {k[len('module.'):]: v for k, v in state.items()}
+  # torchvision's released DenseNet files (pretrained._DENSENET_OLD_KEY).
+  state = pretrained.remap_state_dict(state)
   expected = module.state_dict()
   model_name = type(module).__name__
   linears = [n for n, m in module.named_modules()
@@ -111,18 +121,67 @@ def load_weights(module, path: str) -> None:
   module.load_state_dict(state, strict=not missing_optional)
 
 
-def randomize_batch_norm(module, seed: int = 0) -> None:
-  """Non-trivial BN statistics, so a test exercises them."""
+def drop_aux_heads(module) -> None:
+  """Removes torchvision's auxiliary heads, as its pretrained builders do
+  when ``aux_logits`` was not asked for (GoogLeNet, Inception-v3)."""
+  if hasattr(module, 'aux_logits'):
+    module.aux_logits = False
+  for name in ('aux1', 'aux2', 'AuxLogits'):
+    if getattr(module, name, None) is not None:
+      setattr(module, name, None)
+
+
+def randomize_batch_norm(module, seed: int = 0,
+                         calibration_batch: Optional[np.ndarray] = None
+                         ) -> None:
+  """Random BN affine parameters and non-trivial statistics, for tests.
+
+  Freshly initialized BN is the identity and would hide mistakes in the
+  statistics. Purely random statistics, though, let activations vanish or
+  explode with depth until the logits no longer depend on the input (a
+  GoogLeNet's two probe images then differ by 4e-8 of the logit scale), and
+  an input-stage bug passes. With a ``calibration_batch`` (NHWC), each
+  layer's statistics are its input's actual mean and variance on that batch
+  (upstream layers already set), moved by 0.2 standard deviations and scaled
+  by 0.5-2: every layer's output stays of order one, and the statistics are
+  still nothing BN would compute itself.
+  """
   torch = import_torch()
   gen = torch.Generator().manual_seed(seed)
-  for m in module.modules():
-    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):  # pylint: disable=protected-access
-      with torch.no_grad():
-        m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
-        m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
-        if m.weight is not None:
-          m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-          m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+  norms = [m for m in module.modules()
+           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]  # pylint: disable=protected-access
+  with torch.no_grad():
+    for m in norms:
+      m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+      m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+      if m.weight is not None:
+        m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+        m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.1)
+  if calibration_batch is None:
+    return
+
+  def calibrate(m, inputs):
+    x = inputs[0]
+    dims = [d for d in range(x.dim()) if d != 1]
+    mean, var = x.mean(dims), x.var(dims, unbiased=False)
+    # Nearly constant channels (mostly dead ReLUs) would turn float rounding
+    # into differences of order one: no variance below a tenth of the median.
+    var = torch.maximum(var, 0.1 * var.median())
+    shift = -torch.empty(mean.shape).uniform_(0.3, 1.0, generator=gen) * var.sqrt()
+    factor = torch.exp(torch.empty(var.shape).uniform_(
+        -0.25, 0.25, generator=gen))
+    m.running_mean.copy_(mean + shift)
+    m.running_var.copy_(var * factor)
+
+  handles = [m.register_forward_pre_hook(calibrate) for m in norms]
+  module.eval()
+  try:
+    with torch.no_grad():
+      module(torch.from_numpy(
+          np.asarray(calibration_batch, np.float32).transpose(0, 3, 1, 2).copy()))
+  finally:
+    for h in handles:
+      h.remove()
 
 
 def reference_layers(module, input_shape, batch: Optional[np.ndarray] = None

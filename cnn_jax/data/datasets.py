@@ -1,7 +1,7 @@
 """What the trainer needs to know about each dataset, and where it comes from.
 
 ``get_builder`` returns a prepared TFDS builder or fails with a message that
-says how to prepare the dataset. TFDS (and with it TensorFlow) is imported
+says how to prepare the dataset; ``label_names`` gives the class names. TFDS (and with it TensorFlow) is imported
 only when a builder is asked for (:func:`import_tfds`): the models, the
 trainer and the on-device input path run where TensorFlow is not installed.
 """
@@ -78,10 +78,15 @@ def model_input(config) -> tuple[tuple[int, int, int], int]:
 
   From the dataset's facts and the config's ``image_size``,
   ``grayscale_to_rgb``, ``num_classes`` (and the synthetic dataset's shape):
-  no data is read.
+  no data is read, except the listing of an image folder.
   """
   if config.dataset == 'synthetic':
     shape, classes = tuple(config.synthetic_shape), config.synthetic_classes
+  elif config.dataset == 'image_folder':
+    from cnn_jax.data import image_folder  # pylint: disable=g-import-not-at-top
+    folder = image_folder.scan_for(config)
+    shape = image_folder.native_shape(config, folder)
+    classes = len(folder.class_names)
   else:
     spec = get_spec(config.dataset)
     shape, classes = spec.image_shape, spec.num_classes
@@ -175,3 +180,36 @@ def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
 def _has_idx_files(directory: Optional[str]) -> bool:
   return bool(directory) and os.path.isdir(directory) and any(
       f.startswith('train-images-idx3-ubyte') for f in os.listdir(directory))
+
+
+def imagenet_class_names() -> list[str]:
+  """ImageNet-1k's 1,000 class names in label order (torchvision's list).
+
+  Kept in the package (``imagenet_classes.txt``, from
+  ``torchvision.models._meta._IMAGENET_CATEGORIES``) so that predictions of
+  converted ImageNet models read 'tabby' instead of a class index without
+  torchvision installed.
+  """
+  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      'imagenet_classes.txt')
+  with open(path) as f:
+    names = [line.rstrip('\n') for line in f]
+  assert len(names) == 1000, path
+  return names
+
+
+def label_names(name: str, num_classes: int, data_dir: str = '',
+                manual_dir: str = '', download: bool = False) -> list[str]:
+  """Class names of dataset ``name`` in label order.
+
+  ImageNet's human-readable names (not TFDS's WordNet ids); TFDS's label
+  names for other prepared datasets; ``class_<i>`` where there are none.
+  """
+  if name == 'imagenet2012' and num_classes == 1000:
+    return imagenet_class_names()
+  if name in DATASETS and name != 'synthetic':
+    builder = get_builder(name, data_dir, manual_dir, download)
+    names = list(builder.info.features['label'].names)
+    if len(names) == num_classes:
+      return names
+  return [f'class_{i}' for i in range(num_classes)]

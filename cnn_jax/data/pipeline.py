@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from cnn_jax import config_validation
-from cnn_jax.data import arrays, augment, datasets
+from cnn_jax.data import arrays, augment, datasets, image_folder
 
 
 def _tf():
@@ -85,9 +85,13 @@ def _split_sizes(config, spec) -> dict[str, int]:
 
 def get_info(config) -> InputInfo:
   """Dataset facts for ``config`` (prepares local data on first use)."""
+  if config.dataset == image_folder.NAME:
+    return _image_folder_info(config)
   spec = datasets.get_spec(config.dataset)
   sizes = _split_sizes(config, spec)
   n_val = config.validation_examples
+  if config.get('validation_fraction') is not None:
+    n_val = int(round(sizes['train'] * config.validation_fraction))
   if not 0 <= n_val < sizes['train']:
     raise config_validation.ConfigError([
         f'validation_examples={n_val}: must be in [0, {sizes["train"]}) for '
@@ -110,6 +114,21 @@ def get_info(config) -> InputInfo:
   return InputInfo(spec.name, num_classes, shape, splits, mean, std)
 
 
+def _image_folder_info(config) -> InputInfo:
+  """``get_info`` of an image folder (layout checked by ``image_folder``)."""
+  folder = image_folder.scan_for(config)
+  splits = {name: Slice(*sl) for name, sl in
+            image_folder.split_slices(config, folder).items()}
+  shape = image_folder.native_shape(config, folder)
+  if config.grayscale_to_rgb and shape[2] == 1:
+    shape = (*shape[:2], 3)
+  mean, std = image_folder.default_mean_std(shape[2])
+  mean = tuple(config.mean) or mean
+  std = tuple(config.std) or std
+  return InputInfo(image_folder.NAME, len(folder.class_names), shape, splits,
+                   mean, std)
+
+
 def _per_channel(values, channels):
   return tuple(values) * channels if len(values) == 1 else tuple(values)
 
@@ -119,6 +138,8 @@ def _read(config, sl: Slice) -> tf.data.Dataset:
   tf = _tf()
   if config.dataset == 'synthetic':
     return _synthetic(config, sl)
+  if config.dataset == image_folder.NAME:
+    return image_folder.read(config, sl)
   builder = datasets.get_builder(config.dataset, config.data_dir,
                                  config.manual_dir, config.download)
   ds = builder.as_dataset(split=f'{sl.split}[{sl.start}:{sl.stop}]',

@@ -28,6 +28,14 @@ parameters for 10 classes.
 Aux heads are built at initialization even when ``train=False`` so that their
 parameters always exist; at evaluation they are skipped and only the logits
 are returned.
+
+``transform_input`` (``googlenet`` and ``inception_v3``) is torchvision's
+constructor argument of the same name: the network takes ImageNet-normalized
+input and first re-normalizes it to the [-1, 1] scale its weights were
+trained on (they come from TensorFlow). torchvision's builders switch it on
+whenever they load pretrained weights, so ``python -m cnn_jax.convert``
+records it with a converted pretrained file (``model.json``), and predict and
+``--config.model_kwargs.transform_input=True`` use it.
 """
 from __future__ import annotations
 
@@ -74,6 +82,18 @@ INCEPTION_CIFAR = (
     ('inception7', (32, 48, 64, 16, 16, 16)),
     ('inception8', (32, 48, 64, 16, 16, 16)),
 )
+
+
+def imagenet_to_unit_range(x):
+  """torchvision's ``_transform_input``: ImageNet-normalized -> [-1, 1] scale.
+
+  Per channel c: ``x * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5``, which maps
+  ``(v - mean) / std`` to ``(v - 0.5) / 0.5`` for a pixel value v in [0, 1].
+  """
+  mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+  scale = jnp.asarray([s / 0.5 for s in std], jnp.float32)
+  shift = jnp.asarray([(m - 0.5) / 0.5 for m in mean], jnp.float32)
+  return x.astype(jnp.float32) * scale + shift
 
 
 class Inception(nn.Module):
@@ -142,6 +162,8 @@ class GoogLeNet(nn.Module):
     aux_logits: build the two auxiliary classifiers (on 4a and 4d).
     aux_pool: 'paper' or 'adaptive' (see ``InceptionAux``).
     dropout: dropout rate before the classifier.
+    transform_input: re-normalize ImageNet-normalized input to [-1, 1]
+      first (torchvision's pretrained GoogLeNet; ``imagenet_to_unit_range``).
   """
   num_classes: int = 1000
   blocks: Sequence[tuple[str, Sequence[int]]] = INCEPTION_V1_TORCHVISION
@@ -156,10 +178,13 @@ class GoogLeNet(nn.Module):
   aux_pool: str = 'adaptive'
   aux_dropout: float = 0.7
   dropout: float = 0.2
+  transform_input: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    if self.transform_input:
+      x = imagenet_to_unit_range(x)
     conv = functools.partial(
         layers.ConvBNAct, use_bn=self.batch_norm,
         use_bias=self.conv_bias or not self.batch_norm,

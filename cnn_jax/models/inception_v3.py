@@ -8,6 +8,7 @@ dropout 0.5, linear; the aux head on Mixed_6e (5x5/3 average pool, 1x1 conv-
 128, 5x5 conv-768, linear) returns logits in training. 299x299 input. Names
 follow torchvision (``Mixed_6b/branch7x7_2/conv``) and so does layer order.
 23,834,568 parameters without the aux head and 27,161,264 with it.
+``transform_input=True`` is torchvision's pretrained model (``googlenet``).
 
 ``inception_v3_keras`` -- keras.applications.InceptionV3: the same layers, but
 BatchNorm without scale (``scale=False``), Keras BN settings (epsilon 1e-3,
@@ -24,6 +25,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_jax.models import layers
+from cnn_jax.models.googlenet import imagenet_to_unit_range
 from cnn_jax.models.registry import register
 
 
@@ -144,15 +146,21 @@ class InceptionV3(nn.Module):
     dropout: dropout rate before the classifier (0.5 torchvision, 0 Keras).
     keras: Keras conventions (BN without scale, momentum 0.99, 'SAME'
       padding, branch average pools excluding padding).
+    transform_input: re-normalize ImageNet-normalized input to [-1, 1]
+      first, as torchvision's pretrained Inception-v3 does (see
+      ``googlenet.imagenet_to_unit_range``).
   """
   num_classes: int = 1000
   aux_logits: bool = False
   dropout: float = 0.5
   keras: bool = False
+  transform_input: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    if self.transform_input:
+      x = imagenet_to_unit_range(x)
     if self.keras:
       conv = functools.partial(
           layers.ConvBNAct, padding='SAME', bn_scale=False, bn_momentum=0.99,

@@ -1,4 +1,4 @@
-"""TensorBoard event files and console lines for training metrics, no TensorFlow.
+"""TensorBoard event files for training metrics, without TensorFlow.
 
 ``clu.metric_writers`` imports TensorFlow for its summary writer, and so does
 TensorBoard's own ``EventFileWriter`` (through ``tensorboard.compat.tf`` when
@@ -21,7 +21,6 @@ import socket
 import time
 from typing import Any, Mapping
 
-from absl import logging
 
 from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import summary_v2 as hparams_summary
@@ -69,23 +68,6 @@ class TensorBoardWriter:
       self._file.close()
 
 
-class LoggingWriter:
-  """Metrics as console lines (what CLU's ``LoggingWriter`` prints)."""
-
-  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-    values = ', '.join(f'{k}={v:.6g}' for k, v in sorted(scalars.items()))
-    logging.info('[%d] %s', step, values)
-
-  def write_hparams(self, hparams: Mapping[str, Any]) -> None:
-    logging.info('[Hyperparameters] %s', dict(hparams))
-
-  def flush(self) -> None:
-    pass
-
-  def close(self) -> None:
-    pass
-
-
 class MultiWriter:
   """Writes to each of ``writers``."""
 
@@ -109,9 +91,8 @@ class MultiWriter:
       w.close()
 
 
-def create_default_writer(logdir: str, *, just_logging: bool = False):
-  """Console lines, plus TensorBoard events in ``logdir`` unless
-  ``just_logging`` (processes other than the first in multi-host runs)."""
-  if just_logging:
-    return MultiWriter([LoggingWriter()])
-  return MultiWriter([LoggingWriter(), TensorBoardWriter(logdir)])
+def create_writer(logdir: str, *, primary: bool = True):
+  """TensorBoard events in ``logdir`` from the primary process (process 0 of a
+  multi-host run), nothing from the others. No console lines: the trainer
+  prints each window and evaluation once itself."""
+  return MultiWriter([TensorBoardWriter(logdir)] if primary else [])

@@ -35,6 +35,7 @@ from absl import logging
 
 from cnn_jax import config_validation, models
 from cnn_jax.data import inputs, pipeline
+from cnn_jax.inference import records
 from cnn_jax.training import (checkpointing, metric_writer, optim, run_record,
                               sharding, train_step, workdir_lock)
 
@@ -162,6 +163,9 @@ def setup(config, workdir: str):
   resuming = bool(checkpointer.steps())
   if not resuming and config.init_from is not None:
     state = init_from_checkpoint(state, config.init_from)
+    for mismatch in records.init_from_mismatches(config, config.init_from,
+                                                 info):
+      logging.warning('init_from: %s', mismatch)
   state = sharding.replicate(state, mesh)
   latest = None
   if resuming:  # the newest intact checkpoint (damaged ones are set aside)
@@ -174,8 +178,8 @@ def setup(config, workdir: str):
   train_fn, eval_fn = train_step.compile_steps(
       config, mesh, state, num_classes, schedule,
       batch_transform=input_.batch_transform)
-  writer = metric_writer.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0)
+  writer = metric_writer.create_writer(workdir,
+                                      primary=jax.process_index() == 0)
   run = Run(config, workdir, info, mesh, num_classes, steps_per_epoch,
             total_steps, eval_every, checkpointer, train_fn, eval_fn, writer,
             latest, input_)
@@ -383,6 +387,8 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
 
 def _train_and_evaluate(config, workdir: str) -> dict[str, Any]:
   run, state = setup(config, workdir)
+  if jax.process_index() == 0:  # class names and inputs, for predict
+    records.write_run_records(workdir, config, run.info, run.num_classes)
   try:
     if config.eval_only:
       if run.restored_step is None:
