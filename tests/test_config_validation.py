@@ -135,7 +135,7 @@ def test_image_size_below_the_models_smallest_input():
   pixels for its last stride-2 convolution."""
   assert input_size.min_input_size('resnet20', 3) == 3
   problem = input_size.input_size_problem(models.build('resnet20'), (2, 2, 3))
-  assert 'stride-2 convolution (CifarResNet/layer3_0/' in problem
+  assert 'stride-2 convolution (ResNet/' in problem
   assert input_size.input_size_problem(models.build('resnet20'),
                                        (3, 3, 3)) is None
   config = _config(model='resnet20', dataset='cifar10', image_size=2)

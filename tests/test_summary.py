@@ -182,16 +182,3 @@ def test_summary_of_other_families(name):
   assert s.macs > 0 and s.flops > 0
   text = layer_table.format_summary(s, depth=2)
   assert f'Trainable params: {s.params:,}' in text
-
-
-@pytest.mark.slow
-def test_summary_of_every_registered_model():
-  for name in models.known_models():
-    spec = models.get_spec(name)
-    s = layer_table.summarize(models.build(name, num_classes=spec.num_classes),
-                          spec.input_shape, name=name,
-                          compute_flops=False)
-    assert (s.params, s.stats) == model_stats.count_registered(name), name
-    assert s.output == (1, spec.num_classes), name
-    assert f'Trainable params: {s.params:,}' in layer_table.format_summary(
-        s, depth=-1)

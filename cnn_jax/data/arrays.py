@@ -40,7 +40,7 @@ _SYNTHETIC_BLOCK = 1024  # examples drawn per generator call
 
 def has_arrays(name: str) -> bool:
   """Whether :func:`load_arrays` can read dataset ``name``."""
-  return datasets.get_spec(name).in_memory
+  return name in datasets.DATASETS and datasets.get_spec(name).in_memory
 
 
 def _files_dir(config) -> str:

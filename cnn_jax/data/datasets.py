@@ -28,6 +28,9 @@ class DatasetSpec:
   # Small enough to live on the devices: the on-device input path
   # (cnn_jax.data.arrays.load_arrays) can read it.
   in_memory: bool = False
+  # Class names in label order, where they are short enough to keep here
+  # (TFDS's names); others come from TFDS (``label_names``).
+  class_names: tuple[str, ...] = ()
 
 
 _IMAGENET_HELP = (
@@ -43,16 +46,21 @@ DATASETS = {
     'mnist': DatasetSpec(
         'mnist', 10, (28, 28, 1), (0.1307,), (0.3081,),
         how_to_prepare=_TFDS_HELP + ' Offline, put the four MNIST IDX files in '
-        '{manual_dir} and they are prepared automatically.', in_memory=True),
+        '{manual_dir} and they are prepared automatically.', in_memory=True,
+        class_names=tuple(str(i) for i in range(10))),
     'fashion_mnist': DatasetSpec(
         'fashion_mnist', 10, (28, 28, 1), (0.2860,), (0.3530,),
         how_to_prepare='Install the Debian package: `apt-get install '
         'dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist), '
         'or put the four IDX files in {manual_dir}; they are prepared '
-        'automatically on first use.', in_memory=True),
+        'automatically on first use.', in_memory=True,
+        class_names=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+                     'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')),
     'cifar10': DatasetSpec(
         'cifar10', 10, (32, 32, 3), (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616), how_to_prepare=_TFDS_HELP, in_memory=True),
+        (0.2470, 0.2435, 0.2616), how_to_prepare=_TFDS_HELP, in_memory=True,
+        class_names=('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
+                     'frog', 'horse', 'ship', 'truck')),
     'cifar100': DatasetSpec(
         'cifar100', 100, (32, 32, 3), (0.5071, 0.4865, 0.4409),
         (0.2673, 0.2564, 0.2762), how_to_prepare=_TFDS_HELP, in_memory=True),
@@ -202,14 +210,21 @@ def label_names(name: str, num_classes: int, data_dir: str = '',
                 manual_dir: str = '', download: bool = False) -> list[str]:
   """Class names of dataset ``name`` in label order.
 
-  ImageNet's human-readable names (not TFDS's WordNet ids); TFDS's label
-  names for other prepared datasets; ``class_<i>`` where there are none.
+  ImageNet's human-readable names (not TFDS's WordNet ids); the names kept
+  in its ``DatasetSpec``; TFDS's label names for other prepared datasets;
+  ``class_<i>`` where there are none.
   """
   if name == 'imagenet2012' and num_classes == 1000:
     return imagenet_class_names()
-  if name in DATASETS and name != 'synthetic':
-    builder = get_builder(name, data_dir, manual_dir, download)
-    names = list(builder.info.features['label'].names)
+  known = DATASETS[name].class_names if name in DATASETS else ()
+  if len(known) == num_classes:
+    return list(known)
+  if name in DATASETS and name != 'synthetic' and import_tfds() is not None:
+    try:  # read from its files (on-device path) the dataset may be unprepared
+      builder = get_builder(name, data_dir, manual_dir, download)
+    except DatasetNotPreparedError:
+      builder = None
+    names = list(builder.info.features['label'].names) if builder else []
     if len(names) == num_classes:
       return names
   return [f'class_{i}' for i in range(num_classes)]

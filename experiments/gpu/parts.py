@@ -379,7 +379,7 @@ def part_seed_model(spec, emit: Emitter) -> None:
   emit(result=result, wall_s=wall, total_part_s=time.time() - start,
        train_images_per_s_median=(statistics.median(rates[1:] or rates)
                                   if rates else None),
-       devices=int(sharding.make_mesh(-1).devices.size))
+       devices=int(sharding.make_mesh().devices.size))
 
 
 # ---------------------------------------------------------------------------
