@@ -71,6 +71,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_devices = -1  # -1: all devices; N: the first N (ablations).
   c.bn_group_size = 0  # > 0: BatchNorm statistics over groups of this many
   # examples ("ghost" BN); 0: over the whole global batch.
+  c.conv_impl = 'auto'  # 'auto': convolutions by oneDNN on CPU (when built,
+  # cnn_jax/ops/conv.py), XLA's on GPU/TPU; 'xla': XLA's everywhere.
   # CPU hosts (cnn_jax.ops.cpu_tuning, applied before JAX starts):
   c.cpu_tuning = 'auto'  # 'auto'/'fast': XLA:CPU flags, malloc settings and
   # folded few-channel convolutions (about 2x on ResNet-20; BENCHMARKS.md);

@@ -147,13 +147,10 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
           'XLA_FLAGS in the environment.')
     env['XLA_FLAGS'] = flags
   if environ is None:
-    from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
-    conv.enable(tuning in ('auto', 'fast'))
     if tuning != 'none':
       malloc = keep_freed_memory()
     _applied.update(tuning=tuning, host_devices=host_devices,
-                    xla_flags=flags, malloc_keep_freed=malloc,
-                    folded_convs=conv.ENABLED)
+                    xla_flags=flags, malloc_keep_freed=malloc)
   return flags
 
 
