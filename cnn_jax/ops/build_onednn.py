@@ -125,8 +125,9 @@ def main(argv=None) -> int:
   try:
     path = build(force=args.force, verbose=args.verbose)
   except (BuildError, OSError) as e:
-    print(f'cnn_jax: building the oneDNN convolution library failed: {e}',
-          file=sys.stderr)
+    print(f'WARNING: cnn_jax: building the oneDNN convolution library failed '
+          f'({e}). Training works, with XLA\'s slower CPU convolutions; '
+          'rerun `bash setup.sh` once it is fixed.', file=sys.stderr)
     return 1
   print(f'oneDNN convolution library: {path}')
   return 0

@@ -488,8 +488,9 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
         feature_group_count=feature_group_count,
         batch_group_count=batch_group_count, precision=precision,
         preferred_element_type=preferred_element_type)
-  y = conv_fwd_p.bind(lhs[None], rhs[None], **params)
-  return y[0]
+  y = conv_fwd_p.bind(lhs.reshape(1, *lhs.shape), rhs.reshape(1, *rhs.shape),
+                      **params)
+  return y.reshape(y.shape[1:])
 
 
 def inherited_impl(module: nn.Module) -> str:
