@@ -6,7 +6,7 @@ Run::
       [--config.dtype=bfloat16] [--config.batch_size=N] [--steps=50] \
       [--warmup=5] [--mode=train|eval|input|all] [--json_out=FILE] \
       [--peak_flops=F] [--config.host_devices=N] \
-      [--config.cpu_tuning=auto|none]
+      [--config.cpu_tuning=auto|none] [--config.conv_impl=auto|xla]
 
 Train / eval (``--mode=train``, ``eval``): the config's model, optimizer and
 batch size on random images shaped like the config's dataset (the dataset is
@@ -24,6 +24,10 @@ alone. Reported:
   summed over the devices (XLA counts a multiply-add as 2 FLOPs; see
   ``cnn_jax.flops`` for what it counts). The optimized program is not used
   because library calls (YNNPACK/oneDNN/cuDNN fusions) hide their FLOPs;
+  where the step calls oneDNN convolutions (custom calls, 0 FLOPs to XLA),
+  the count is that of the same step lowered with XLA's convolutions;
+* convolutions: which implementation ran (``conv_impl``, the number of
+  oneDNN calls in each step, oneDNN's version, ISA and chosen kernels);
 * MFU: achieved FLOP/s over the devices' peak (``PEAK_FLOPS`` by device kind
   and dtype, or ``--peak_flops`` per device); n/a on CPU unless given;
 * peak memory: ``device.memory_stats()['peak_bytes_in_use']`` where the
@@ -35,11 +39,12 @@ Input (``--mode=input``): images/s of the real training pipeline
 augmentation, normalization, batching, ``as_numpy``) on the config's real
 dataset, and per CPU core of this process.
 
-CPU hosts: ``--config.host_devices=N`` splits the host into N XLA devices before JAX
-starts (``--xla_force_host_platform_device_count``) and, with the default
-``--config.num_devices=-1``, the batch over all of them; ``--config.cpu_tuning``
-applies :mod:`cnn_jax.ops.cpu_tuning` (``auto``: the fast settings on a CPU
-backend). ``python -m experiments.benchmarks.torch_peer`` times the same
+CPU hosts: convolutions run in oneDNN on all cores (``--config.conv_impl=xla``:
+XLA's own, for comparison). ``--config.host_devices=N`` splits the host into N
+XLA devices before JAX starts (``--xla_force_host_platform_device_count``)
+and, with the default ``--config.num_devices=-1``, the batch over all of
+them; ``--config.cpu_tuning`` applies :mod:`cnn_jax.ops.cpu_tuning`
+(``auto``: the fast settings on a CPU backend). ``python -m experiments.benchmarks.torch_peer`` times the same
 models in PyTorch in the same process.
 """
 from __future__ import annotations
@@ -194,6 +199,7 @@ class StepBench:
     self.train_compile_s = self.eval_compile_s = None
     self.train_flops = self.eval_flops = None
     self._schedule = schedule
+    self.onednn_calls = {}  # oneDNN custom calls in the lowered steps.
     self._xla_steps = self._xla_state = None
     self._jax = jax
 
@@ -224,7 +230,9 @@ class StepBench:
     return self._xla_steps
 
   def _step_flops(self, lowered, which: int, batch) -> Optional[float]:
-    if 'cnn_jax_onednn_conv' not in lowered.as_text():
+    calls = lowered.as_text().count('cnn_jax_onednn_conv')
+    self.onednn_calls[('train', 'eval')[which]] = calls
+    if not calls:
       return self._flops(lowered)
     fn = self._xla_conv_steps()[which]
     return self._flops(fn.lower(self._xla_state, batch))
@@ -330,7 +338,20 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
   mem, what = peak_memory()
   out['peak_memory_bytes'] = mem
   out['peak_memory_kind'] = what
+  out['convolutions'] = conv_record(config, bench)
   return out
+
+
+def conv_record(config, bench) -> dict[str, Any]:
+  """Which convolutions ran: oneDNN (version, ISA, kernels) or XLA's."""
+  from cnn_jax.ops import onednn  # pylint: disable=g-import-not-at-top
+  calls = dict(bench.onednn_calls)
+  record: dict[str, Any] = {'conv_impl': config.get('conv_impl', 'auto'),
+                            'onednn_calls': calls}
+  if any(calls.values()):
+    record['onednn'] = onednn.info()
+    record['onednn_kernels'] = onednn.implementations()
+  return record
 
 
 def run_input_benchmark(config, *, batches: int = 50,
@@ -411,6 +432,11 @@ def format_table(results: dict[str, Any]) -> str:
   return '\n'.join(lines)
 
 
+# /proc/cpuinfo flags that decide which oneDNN (and XLA) kernels run.
+CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16',
+             'avx512_fp16', 'amx_tile', 'amx_bf16', 'amx_int8', 'avx_vnni')
+
+
 def machine_info() -> dict[str, Any]:
   """CPU model, cores, load and the commit, for the record."""
   info: dict[str, Any] = {'cpu_cores': cpu_count()}
@@ -432,6 +458,13 @@ def machine_info() -> dict[str, Any]:
         ['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
         text=True, check=False,
         cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+  except OSError:
+    pass
+  try:
+    with open('/proc/cpuinfo') as f:
+      flags_line = next((l for l in f if l.startswith('flags')), '')
+    have = set(flags_line.split(':', 1)[-1].split())
+    info['cpu_flags'] = [w for w in CPU_FLAGS if w in have]
   except OSError:
     pass
   info['date'] = time.strftime('%Y-%m-%d %H:%M:%S %Z')

@@ -104,7 +104,22 @@ def query(pass_: int, dtype: str, dims: Sequence[int]) -> Optional[str]:
   if rc == 2:
     raise RuntimeError(f'oneDNN {PASS_NAMES[pass_]} {dims}: '
                        f'{buf.value.decode()}')
-  return buf.value.decode() if rc == 0 else None
+  impl = buf.value.decode() if rc == 0 else None
+  _queried[(PASS_NAMES[pass_], dtype, tuple(dims))] = impl
+  return impl
+
+
+_queried: dict = {}
+
+
+def implementations() -> dict:
+  """How many convolutions queried so far got each oneDNN kernel, per pass
+  and dtype (None: oneDNN had none)."""
+  counts: dict = {}
+  for (pass_name, dtype, _), impl in list(_queried.items()):
+    key = f'{pass_name} {dtype}: {impl}'
+    counts[key] = counts.get(key, 0) + 1
+  return dict(sorted(counts.items()))
 
 
 def info() -> dict:
