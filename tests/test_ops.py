@@ -286,25 +286,35 @@ def test_build_with_conv_impl_xla_keeps_parameter_paths():
     models.build('resnet20', conv_impl='fast')
 
 
-def _grads(name, impl, images, labels, group_size=0):
-  """Loss and parameter gradients of one train-mode step."""
+def _grad_fn(name, impl, image_shape, group_size=0):
+  """jit(images, labels) -> (loss, parameter gradients) of a train step."""
   from cnn_jax import train_step  # pylint: disable=g-import-not-at-top
   model = models.build(name, num_classes=10, conv_impl=impl)
-  variables = model.init({'params': jax.random.key(0)}, images[:1],
-                         train=False)
+  variables = model.init({'params': jax.random.key(0)},
+                         jnp.zeros((1, *image_shape)), train=False)
   state = train_step.TrainState.create(
       apply_fn=model.apply, params=variables['params'],
       tx=__import__('optax').sgd(0.1),
       batch_stats=variables.get('batch_stats', {}),
       rng=jax.random.key_data(jax.random.key(1)))
 
-  def loss(params):
+  def loss(params, images, labels):
     out, _ = train_step._apply_train(  # pylint: disable=protected-access
         state, params, images, jax.random.key(2), group_size)
     logits, _ = train_step.split_outputs(out)
     return jnp.mean(train_step.cross_entropy(logits, labels, 10, 0.0))
 
-  return jax.jit(jax.value_and_grad(loss))(state.params)
+  step = jax.jit(jax.value_and_grad(loss))
+  return lambda images, labels: step(state.params, images, labels)
+
+
+def _grads(name, impl, images, labels, group_size=0):
+  return _grad_fn(name, impl, images.shape[1:], group_size)(images, labels)
+
+
+def _rel_per_tensor(ours, ref):
+  return [rel(a, b) for a, b in zip(jax.tree.leaves(ours[1]),
+                                    jax.tree.leaves(ref[1]))]
 
 
 def _assert_same_grads(ours, ref, tol=1e-5):
@@ -328,14 +338,36 @@ def _assert_same_grads(ours, ref, tol=1e-5):
 
 
 @needs_onednn
-@pytest.mark.parametrize('name', ['resnet20', 'densenet_seed',
-                                  'mobilenet_v2'])
+@pytest.mark.parametrize('name', ['resnet20', 'densenet_seed'])
 def test_train_step_gradients_equal_xla(name):
   images = jax.random.normal(jax.random.key(5), (2, 32, 32, 3))
   labels = jnp.arange(2)
   ours = _grads(name, 'auto', images, labels)
   ref = _grads(name, 'xla', images, labels)
   _assert_same_grads(ours, ref)
+
+
+@needs_onednn
+def test_mobilenet_v2_train_step_equals_xla_to_its_rounding_sensitivity():
+  """MobileNetV2 at 32x32 ends on 1x1 maps, where training-mode BatchNorm
+  normalizes over the batch alone: its train step is ill-conditioned. XLA's
+  own path moves by as much when the input moves by one float32 rounding
+  (x * (1 + 2^-22)): loss by ~5e-6, the gradients by ~6e-4 (median tensor),
+  some near-zero BN-bias gradients by O(1). So oneDNN is held to that
+  sensitivity: its difference from XLA is within 3x XLA's own, tensor by
+  tensor (median and worst), and the loss within 1e-5.
+  """
+  images = jax.random.normal(jax.random.key(5), (8, 32, 32, 3))
+  labels = jnp.arange(8)
+  xla = _grad_fn('mobilenet_v2', 'xla', (32, 32, 3))
+  ref = xla(images, labels)
+  ours = _grad_fn('mobilenet_v2', 'auto', (32, 32, 3))(images, labels)
+  nudged = xla(images * (1 + 2.0 ** -22), labels)
+  assert rel(ours[0], ref[0]) <= 1e-5
+  ours_rel, xla_rel = _rel_per_tensor(ours, ref), _rel_per_tensor(nudged, ref)
+  assert np.median(ours_rel) <= 3 * np.median(xla_rel), (
+      np.median(ours_rel), np.median(xla_rel))
+  assert max(ours_rel) <= 3 * max(xla_rel)
 
 
 _SHARDED = """

@@ -137,12 +137,20 @@ std::unique_ptr<Plan> CreatePlan(const ConvSpec& s) {
   const memory::desc dst = Activations(s.n, s.o, s.ho, s.wo, s.dtype);
   const memory::desc wei = KernelHwio(s);
   const memory::desc wei_any = AnyLayout(wei);
+#ifdef CNN_JAX_ONEDNN_ANY_ACTIVATIONS
+  // Measurement build only (BENCHMARKS.md): activations in the primitive's
+  // preferred (blocked) layout too, reordered from and to NHWC per call.
+  const memory::desc src_p = AnyLayout(src), dst_p = AnyLayout(dst);
+#else
+  const memory::desc& src_p = src;
+  const memory::desc& dst_p = dst;
+#endif
   const dnnl::primitive_attr attr = Attributes();
   auto plan = std::make_unique<Plan>();
 
   const auto fwd_pd = dnnl::convolution_forward::primitive_desc(
       eng, dnnl::prop_kind::forward_training,
-      dnnl::algorithm::convolution_direct, src, wei_any, dst, strides,
+      dnnl::algorithm::convolution_direct, src_p, wei_any, dst_p, strides,
       dilates, pad_l, pad_r, attr);
   dnnl::primitive_desc_base pd = fwd_pd;
   memory::desc want[3];
@@ -155,7 +163,8 @@ std::unique_ptr<Plan> CreatePlan(const ConvSpec& s) {
     want[2] = fwd_pd.dst_desc();
   } else if (s.pass == kBackwardData) {
     const auto bwd_pd = dnnl::convolution_backward_data::primitive_desc(
-        eng, dnnl::algorithm::convolution_direct, src, wei_any, dst, strides,
+        eng, dnnl::algorithm::convolution_direct, src_p, wei_any, dst_p,
+        strides,
         dilates, pad_l, pad_r, fwd_pd, attr);
     pd = bwd_pd;
     plan->primitive = dnnl::convolution_backward_data(bwd_pd);
@@ -166,7 +175,8 @@ std::unique_ptr<Plan> CreatePlan(const ConvSpec& s) {
     want[2] = bwd_pd.diff_src_desc();
   } else {
     const auto bwd_pd = dnnl::convolution_backward_weights::primitive_desc(
-        eng, dnnl::algorithm::convolution_direct, src, wei_any, dst, strides,
+        eng, dnnl::algorithm::convolution_direct, src_p, wei_any, dst_p,
+        strides,
         dilates, pad_l, pad_r, fwd_pd, attr);
     pd = bwd_pd;
     plan->primitive = dnnl::convolution_backward_weights(bwd_pd);
