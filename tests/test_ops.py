@@ -409,9 +409,9 @@ def test_eight_host_devices_keep_the_batch_sharded_and_equal_xla():
 _FALLBACK = """
 import warnings
 import jax, jax.numpy as jnp
-from tests import test_ops
 with warnings.catch_warnings(record=True) as caught:
   warnings.simplefilter('always')
+  from tests import test_ops  # its skip marks ask for the library already.
   images = jax.random.normal(jax.random.key(5), (2, 32, 32, 3))
   loss, grads = test_ops._grads('resnet20', 'auto', images, jnp.arange(2))
   loss2, _ = test_ops._grads('resnet20', 'auto', images, jnp.arange(2))
