@@ -58,6 +58,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.extend.core import Primitive
+try:
+  from jax.core import ShapedArray
+except ImportError:  # newer jax: only the internal name.
+  from jax._src.core import ShapedArray  # pylint: disable=g-import-not-at-top
 from jax.interpreters import ad
 from jax.interpreters import batching
 from jax.interpreters import mlir
@@ -124,6 +128,8 @@ def onednn_params(lhs, rhs, window_strides, padding, lhs_dilation=None,
     return None
   if min(_out_hw((h, w), (kh, kw), strides, padding, dilation)) < 1:
     return None
+  if isinstance(precision, list):
+    precision = tuple(precision)  # primitive parameters must hash.
   return dict(strides=strides, padding=padding, dilation=dilation,
               groups=groups, precision=precision, preferred_element_type=None)
 
@@ -147,16 +153,16 @@ def _fwd_abstract(x, w, *, strides, padding, dilation, groups, **_):
   g, n, h, wd, _ = x.shape
   _, kh, kw, _, o = w.shape
   ho, wo = _out_hw((h, wd), (kh, kw), strides, padding, dilation)
-  return jax.core.ShapedArray((g, n, ho, wo, o), x.dtype)
+  return ShapedArray((g, n, ho, wo, o), x.dtype)
 
 
 def _bwd_data_abstract(dy, w, *, in_hw, groups, **_):
   g, n = dy.shape[:2]
-  return jax.core.ShapedArray((g, n, *in_hw, w.shape[3] * groups), dy.dtype)
+  return ShapedArray((g, n, *in_hw, w.shape[3] * groups), dy.dtype)
 
 
 def _bwd_weights_abstract(x, dy, *, kernel_hw, groups, **_):
-  return jax.core.ShapedArray(
+  return ShapedArray(
       (x.shape[0], *kernel_hw, x.shape[4] // groups, dy.shape[4]), x.dtype)
 
 
@@ -324,7 +330,7 @@ onednn_call_p = Primitive('onednn_conv_call')
 
 
 def _call_abstract(a, b, *, out_shape, **_):
-  return jax.core.ShapedArray(out_shape, a.dtype)
+  return ShapedArray(out_shape, a.dtype)
 
 
 onednn_call_p.def_abstract_eval(_call_abstract)
@@ -332,10 +338,11 @@ onednn_call_p.def_abstract_eval(_call_abstract)
 
 def _sharding_rule(ctx):
   """Shardy rule: the leading axis is shared, all others are not."""
+  if not getattr(jax.config, 'jax_use_shardy_partitioner', True):
+    return None  # GSPMD: the batch partitioner needs no rule.
   try:
+    # What jax's own batch-partitionable LAPACK calls use.
     from jax._src.lax import linalg  # pylint: disable=g-import-not-at-top
-    if not jax.config.jax_use_shardy_partitioner:
-      return None
     return linalg._build_sdy_sharding_rule(  # pylint: disable=protected-access
         ctx.module_context, 1, ctx.avals_in, ctx.avals_out)
   except (ImportError, AttributeError, TypeError):
