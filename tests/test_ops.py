@@ -8,7 +8,6 @@ subprocess, since the device count is fixed when JAX starts).
 import os
 import subprocess
 import sys
-import textwrap
 
 import flax.linen as nn
 import jax

@@ -33,7 +33,6 @@ import jax
 import jax.extend.core as jex_core
 import jax.numpy as jnp
 
-from cnn_jax import models
 from cnn_jax.analysis import model_stats
 from cnn_jax.ops import conv
 
