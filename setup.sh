@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for cnn_jax: the Fashion-MNIST files from Debian
-# (when missing) and a virtual environment .venv with the pinned packages.
+# (when missing), a virtual environment .venv with the pinned packages, and
+# the oneDNN convolution library (cnn_jax/ops/csrc, built with cmake + g++
+# against the venv's oneDNN and jaxlib's XLA FFI headers; rebuilt only when
+# its sources change; if the build fails, one warning, and training uses
+# XLA's own, slower, CPU convolutions).
 # With --reference it also installs the reference libraries (PyTorch,
 # torchvision, timm) used by the equivalence tests, weight conversion and
 # benchmarks. Safe to run again: it only does what is missing.
@@ -14,10 +18,15 @@ for arg in "$@"; do
   esac
 done
 
-if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+APT=()
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || APT+=(dataset-fashion-mnist)
+command -v cmake >/dev/null || APT+=(cmake)
+command -v g++ >/dev/null || APT+=(g++)
+if [ ${#APT[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT[@]}" \
+    || echo "WARNING: apt-get install ${APT[*]} failed" >&2
 fi
 
 if [ ! -x .venv/bin/python ]; then
@@ -35,6 +44,9 @@ install requirements.txt
 if [ "$REFERENCE" = 1 ]; then
   install tests/requirements-reference.txt
 fi
+
+# The oneDNN convolutions (a no-op when already built from these sources).
+.venv/bin/python -m cnn_jax.ops.build_onednn || true
 
 # Prepare Fashion-MNIST for TFDS once (offline, from the Debian files), so the
 # first training run or parallel test workers find it ready.

@@ -6,7 +6,7 @@ Run::
       [--config.dtype=bfloat16] [--config.batch_size=N] [--steps=50] \
       [--warmup=5] [--mode=train|eval|input|all] [--json_out=FILE] \
       [--peak_flops=F] [--config.host_devices=N] \
-      [--config.cpu_tuning=auto|none]
+      [--config.cpu_tuning=auto|none] [--config.conv_impl=auto|xla]
 
 Train / eval (``--mode=train``, ``eval``): the config's model, optimizer and
 batch size on random images shaped like the config's dataset (the dataset is
@@ -22,8 +22,12 @@ alone. Reported:
   ``--warmup`` steps, each step timed to ``block_until_ready``;
 * FLOPs per step: XLA's cost analysis of the lowered (un-optimized) step,
   summed over the devices (XLA counts a multiply-add as 2 FLOPs; see
-  ``cnn_jax.flops`` for what it counts). The optimized program is not used
+  ``cnn_jax.analysis.flops`` for what it counts). The optimized program is not used
   because library calls (YNNPACK/oneDNN/cuDNN fusions) hide their FLOPs;
+  where the step calls oneDNN convolutions (custom calls, 0 FLOPs to XLA),
+  the count is that of the same step lowered with XLA's convolutions;
+* convolutions: which implementation ran (``conv_impl``, the number of
+  oneDNN calls in each step, oneDNN's version, ISA and chosen kernels);
 * MFU: achieved FLOP/s over the devices' peak (``PEAK_FLOPS`` by device kind
   and dtype, or ``--peak_flops`` per device); n/a on CPU unless given;
 * peak memory: ``device.memory_stats()['peak_bytes_in_use']`` where the
@@ -45,11 +49,12 @@ on its real dataset (``--config.input_pipeline`` chooses, as in training):
   train step runs (its ``batch_transform``, compiled alone), timed until the
   last batch is ready: what the device path can feed a train step.
 
-CPU hosts: ``--config.host_devices=N`` splits the host into N XLA devices before JAX
-starts (``--xla_force_host_platform_device_count``) and, with ``num_devices``
-unset (the default), the batch over all of them; ``--config.cpu_tuning``
-applies :mod:`cnn_jax.ops.cpu_tuning` (``auto``: the fast settings on a CPU
-backend). ``python -m experiments.benchmarks.torch_peer`` times the same
+CPU hosts: convolutions run in oneDNN on all cores (``--config.conv_impl=xla``:
+XLA's own, for comparison). ``--config.host_devices=N`` splits the host into N
+XLA devices before JAX starts (``--xla_force_host_platform_device_count``)
+and, with ``num_devices`` unset (the default), the batch over all of them;
+``--config.cpu_tuning`` applies :mod:`cnn_jax.ops.cpu_tuning` (``auto``: the
+fast settings on a CPU backend). ``python -m experiments.benchmarks.torch_peer`` times the same
 models in PyTorch in the same process.
 """
 from __future__ import annotations
@@ -195,6 +200,9 @@ class StepBench:
     self._eval_compiled = None
     self.train_compile_s = self.eval_compile_s = None
     self.train_flops = self.eval_flops = None
+    self._schedule = schedule
+    self.onednn_calls = {}  # oneDNN custom calls in the lowered steps.
+    self._xla_steps = self._xla_state = None
     self._jax = jax
 
   @staticmethod
@@ -223,6 +231,31 @@ class StepBench:
       return None
     return float(cost['flops'])
 
+  def _xla_conv_steps(self):
+    """The same steps with XLA's convolutions, only to count FLOPs.
+
+    XLA's cost analysis counts a oneDNN custom call as 0 FLOPs, so with
+    ``conv_impl='auto'`` on a CPU the count comes from this twin (same
+    parameters; lowered, never compiled).
+    """
+    from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
+    from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
+    if self._xla_steps is None:
+      twin = conv.WithConvImpl(self.model, conv_impl='xla')
+      self._xla_state = self.state.replace(apply_fn=twin.apply)
+      self._xla_steps = train_step.compile_steps(
+          self.config, self.mesh, self._xla_state, self.num_classes,
+          self._schedule)
+    return self._xla_steps
+
+  def _step_flops(self, lowered, which: int, batch) -> Optional[float]:
+    calls = lowered.as_text().count('cnn_jax_onednn_conv')
+    self.onednn_calls[('train', 'eval')[which]] = calls
+    if not calls:
+      return self._flops(lowered)
+    fn = self._xla_conv_steps()[which]
+    return self._flops(fn.lower(self._xla_state, batch))
+
   def compile_train(self):
     if self._train_compiled is None:
       t = time.perf_counter()
@@ -230,7 +263,7 @@ class StepBench:
       self._train_compiled = lowered.compile()
       self.train_compile_s = time.perf_counter() - t
       # The lowered module is the global (unpartitioned) step.
-      self.train_flops = self._flops(lowered)
+      self.train_flops = self._step_flops(lowered, 0, self.train_batch)
     return self._train_compiled
 
   def compile_eval(self):
@@ -239,7 +272,7 @@ class StepBench:
       lowered = self.eval_fn.lower(self.state, self.eval_batch)
       self._eval_compiled = lowered.compile()
       self.eval_compile_s = time.perf_counter() - t
-      self.eval_flops = self._flops(lowered)
+      self.eval_flops = self._step_flops(lowered, 1, self.eval_batch)
     return self._eval_compiled
 
   def train_once(self):
@@ -327,7 +360,20 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
   mem, what = peak_memory()
   out['peak_memory_bytes'] = mem
   out['peak_memory_kind'] = what
+  out['convolutions'] = conv_record(config, bench)
   return out
+
+
+def conv_record(config, bench) -> dict[str, Any]:
+  """Which convolutions ran: oneDNN (version, ISA, kernels) or XLA's."""
+  from cnn_jax.ops import onednn  # pylint: disable=g-import-not-at-top
+  calls = dict(bench.onednn_calls)
+  record: dict[str, Any] = {'conv_impl': config.get('conv_impl', 'auto'),
+                            'onednn_calls': calls}
+  if any(calls.values()):
+    record['onednn'] = onednn.info()
+    record['onednn_kernels'] = onednn.implementations()
+  return record
 
 
 def run_input_benchmark(config, *, batches: int = 50,

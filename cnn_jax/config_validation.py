@@ -194,6 +194,9 @@ FIELDS: dict[str, Field] = {
                       changes_result=False),
     'bn_group_size': _f(int, 'examples per BatchNorm group (0: the whole '
                         'batch)', low=0),
+    'conv_impl': _f(str, "convolutions: 'auto' (oneDNN on CPU when built, "
+                    "XLA's elsewhere) or 'xla' (XLA's everywhere)",
+                    choices=('auto', 'xla'), changes_result=False),
     'cpu_tuning': _f(str, 'XLA:CPU settings', choices=_cpu_tunings,
                      changes_result=False),
     'host_devices': _f(int, 'XLA devices to split the CPU into (0: one)',

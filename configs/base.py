@@ -117,11 +117,12 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_devices = config_dict.placeholder(int)  # None: all; N: the first N.
   c.bn_group_size = 0  # > 0: BatchNorm statistics over groups of this many
   # examples ("ghost" BN); 0: over the whole global batch.
+  c.conv_impl = 'auto'  # 'auto': convolutions by oneDNN on CPU (when built,
+  # cnn_jax/ops/conv.py), XLA's on GPU/TPU; 'xla': XLA's everywhere.
   # CPU hosts (cnn_jax.ops.cpu_tuning, applied before JAX starts):
-  c.cpu_tuning = 'auto'  # 'auto'/'fast': XLA:CPU flags, malloc settings and
-  # folded few-channel convolutions (about 2x on ResNet-20; BENCHMARKS.md);
-  # 'flags': the same without folded convolutions; 'none': XLA's defaults.
-  # XLA_FLAGS set by the user win. No effect on GPU/TPU.
+  c.cpu_tuning = 'auto'  # 'auto': XLA:CPU flags and malloc settings
+  # (BENCHMARKS.md, "CPU settings"); 'none': XLA's defaults. XLA_FLAGS set
+  # by the user win. No effect on GPU/TPU.
   c.host_devices = 0  # > 0: split the CPU into this many XLA devices (the
   # batch is sharded over them like over GPUs; must divide the batch sizes).
 

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from cnn_jax import benchmark
+from cnn_jax.ops import onednn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,7 +44,11 @@ def test_benchmark_cli_train_eval_and_input(tmp_path):
   # forward is 2 x its 0.4 MMACs per image (+ activations, pooling, loss).
   assert 2.5 < train['flops_per_image'] / ev['flops_per_image'] < 4.0
   assert r['input']['images_per_s'] > 0 and r['input']['images_per_s_per_core'] > 0
-  assert r['cpu_tuning']['folded_convs'] is True
+  convs = r['convolutions']
+  if onednn.available():  # LeNet-5's 3 convs x 3 passes, less C1's input
+    assert convs['onednn_calls']['train'] == 8  # gradient; eval: 3.
+    assert convs['onednn_calls']['eval'] == 3
+    assert convs['onednn']['version'].startswith('oneDNN 3.')
   assert '--xla_force_host_platform_device_count=2' in r['cpu_tuning']['xla_flags']
   assert 'img/s' in stdout and 'FLOPs/step' in stdout
 

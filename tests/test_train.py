@@ -71,9 +71,9 @@ def test_killed_run_resumes_to_the_same_result(reference_run, tmp_path):
   """SIGTERM to a real training process, then the same command resumes."""
   _, reference = reference_run
   workdir = str(tmp_path)
-  # cpu_tuning=none: XLA's defaults, as in the in-process reference run (this
-  # process's backend started without the tuning; its flags and the folded
-  # convolutions change float rounding in the 7th digit).
+  # cpu_tuning=none: XLA's default flags, as in the in-process reference run
+  # (this process's backend started without the tuning; its XLA flags change
+  # float rounding in the 7th digit).
   cmd = [sys.executable, '-m', 'cnn_jax.main',
          '--config=configs/lenet5_fashion_mnist.py', f'--workdir={workdir}',
          *_cli_overrides(), '--config.cpu_tuning=none']

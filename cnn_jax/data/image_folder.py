@@ -359,7 +359,7 @@ def load_arrays(config, split_slice) -> tuple[np.ndarray, np.ndarray]:
   Pillow (the same geometry; JPEG decoders may differ by a few levels).
   """
   try:
-    import tensorflow  # pylint: disable=g-import-not-at-top,unused-import
+    import tensorflow  # noqa: F401  pylint: disable=g-import-not-at-top
   except ImportError:
     return _load_arrays_pillow(config, split_slice)
   images, labels = [], []

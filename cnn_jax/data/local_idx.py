@@ -13,7 +13,7 @@ from __future__ import annotations
 import tensorflow_datasets as tfds
 
 # The readers live in raw_files (no TensorFlow); kept importable from here.
-from cnn_jax.data.raw_files import DEBIAN_DIRS, read_idx  # pylint: disable=unused-import
+from cnn_jax.data.raw_files import DEBIAN_DIRS, read_idx  # noqa: F401
 
 _SPLITS = ('train', 'test')
 

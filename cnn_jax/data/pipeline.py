@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import numpy as np
+
+if TYPE_CHECKING:
+  import tensorflow as tf
 
 from cnn_jax import config_validation
 from cnn_jax.data import arrays, augment, datasets, image_folder
@@ -200,7 +203,6 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
                   process_count: int = 1) -> tf.data.Dataset:
   """Endless stream of local training batches, starting at ``start_step``."""
   tf = _tf()
-  from cnn_jax.data import augment  # pylint: disable=g-import-not-at-top
   sl = info.splits['train'].shard(process_index, process_count)
   local_batch = local_batch_size(config.batch_size, process_count)
   spe = steps_per_epoch(config, info, process_count)
@@ -242,7 +244,6 @@ def eval_dataset(config, info: InputInfo, split: str, *,
                  process_count: int = 1) -> tuple[tf.data.Dataset, int]:
   """One pass over ``split`` in padded batches with a ``mask``; and #batches."""
   tf = _tf()
-  from cnn_jax.data import augment  # pylint: disable=g-import-not-at-top
   if split not in info.splits:
     raise ValueError(f'No {split!r} split (validation_examples=0?).')
   full = info.splits[split]

@@ -19,10 +19,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-# ``flax.linen.Conv`` with the same parameters, names and initializers; on a
-# CPU, with ``cpu_tuning`` on, few-channel stride-1 convolutions take a faster
-# width-folded path (``cnn_jax.ops.conv``). Every model builds its
-# convolutions from this class.
+# ``flax.linen.Conv`` with the same parameters, names and initializers,
+# computed by oneDNN on the CPU backend and by XLA elsewhere
+# (``cnn_jax.ops.conv``). Every model builds its convolutions from this class.
 from cnn_jax.ops.conv import Conv  # pylint: disable=g-bad-import-order,unused-import
 
 Dtype = Any

@@ -47,9 +47,20 @@ def get_spec(name: str) -> ModelSpec:
     ) from None
 
 
-def build(name: str, **kwargs: Any) -> nn.Module:
-  """Builds model ``name``; ``kwargs`` (num_classes, dtype, ...) go to it."""
-  return get_spec(name).factory(**kwargs)
+def build(name: str, conv_impl: str = 'auto', **kwargs: Any) -> nn.Module:
+  """Builds model ``name``; ``kwargs`` (num_classes, dtype, ...) go to it.
+
+  ``conv_impl``: 'auto' (oneDNN convolutions on CPU, XLA's elsewhere) or
+  'xla' (XLA's everywhere, for comparisons). 'xla' wraps the model in
+  ``cnn_jax.ops.conv.WithConvImpl``, which keeps its variables unchanged.
+  """
+  model = get_spec(name).factory(**kwargs)
+  if conv_impl == 'auto':
+    return model
+  from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
+  if conv_impl not in conv.IMPLS:
+    raise ValueError(f'Unknown conv_impl {conv_impl!r}: one of {conv.IMPLS}.')
+  return conv.WithConvImpl(model, conv_impl=conv_impl)
 
 
 def _load_families() -> None:

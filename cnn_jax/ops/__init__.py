@@ -1,7 +1,11 @@
-"""Faster kernels and runtime settings for the CPU (and any XLA backend).
+"""Convolutions and runtime settings for speed, on the CPU in particular.
 
-* :mod:`cnn_jax.ops.conv`: a drop-in ``conv_general_dilated`` for
-  ``flax.linen.Conv`` (same parameters) with a custom backward pass.
-* :mod:`cnn_jax.ops.cpu_tuning`: XLA:CPU flags and process settings that make
-  the train step faster on a CPU host, applied before JAX starts its backend.
+* :mod:`cnn_jax.ops.conv`: the convolution every model calls (``Conv``, a
+  ``flax.linen.Conv`` with the same parameters): oneDNN custom calls on the
+  CPU backend, XLA's own convolutions on GPU/TPU.
+* :mod:`cnn_jax.ops.onednn`: loads the oneDNN library (``csrc/``, built by
+  :mod:`cnn_jax.ops.build_onednn` from ``setup.sh``) and registers it with
+  ``jax.ffi``.
+* :mod:`cnn_jax.ops.cpu_tuning`: XLA:CPU flags and process settings applied
+  before JAX starts its backend.
 """

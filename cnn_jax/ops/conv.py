@@ -1,293 +1,553 @@
-"""A drop-in convolution that is faster for few-channel layers on XLA:CPU.
+"""The convolution every model calls: oneDNN on the CPU backend, XLA's elsewhere.
 
-``conv_general_dilated`` has ``jax.lax.conv_general_dilated``'s signature and
-results; ``Conv`` is ``flax.linen.Conv`` using it (same parameters, names,
-shapes and initializers, so checkpoints and parameter counts do not change).
+:func:`conv_general_dilated` has ``jax.lax.conv_general_dilated``'s signature
+and results. :class:`Conv` is ``flax.linen.Conv`` computed by it (same
+parameters, names, shapes and initializers, so checkpoints and parameter
+counts do not change); every model builds its convolutions from it.
 
-Why: XLA:CPU (jaxlib 0.10) hands a convolution to YNNPACK only if it has more
-than 16 input or output channels; smaller ones go to Eigen's spatial
-convolution, which runs 2-5x below YNNPACK's speed on them (CIFAR ResNets'
-16-channel stage, every LeNet layer, 3-channel stems). This module computes
-such a stride-1 convolution on a *width-folded* view instead: ``f``
-neighbouring columns are folded into the channels, (N, H, W, C) ->
-(N, H, W/f, f*C), a free reshape after padding, and the kernel becomes a
-(kh, ceil((kw - 1 + f) / f), f*C, f*O) kernel whose blocks are copies of the
-original taps (zeros elsewhere). The folded convolution has more than 16
-channels, so YNNPACK takes it; it does ``ceil((kw-1+f)/f) * f / kw`` times the
-multiply-adds (4/3 for 3x3 kernels with f=2), which YNNPACK's speed more than
-repays. ``f`` is the smallest such ratio for which YNNPACK accepts the fold.
+Why: XLA:CPU runs its convolutions on one thread per device (and small ones
+on a slow path), so a CNN train step on a CPU used about one core. oneDNN,
+the library behind PyTorch's CPU convolutions, splits each convolution over
+all cores with kernels for the CPU's instruction set (AVX2, AVX-512, AVX-512
+bf16, AMX). Figures: BENCHMARKS.md.
 
-The backward pass is a ``jax.custom_vjp``: the input gradient of a stride-1
-convolution is itself a stride-1 convolution (of the output gradient with the
-spatially flipped, in/out-transposed kernel), computed folded in the same
-way; the kernel gradient is left to XLA (``jax.linear_transpose`` of the plain
-convolution), which already hands it to YNNPACK with the batch as features.
+How the path is chosen, without global state:
 
-Measured on a 2-core AMD EPYC (Zen 4), jaxlib 0.10.2, batch 64, CPU ms per
-call, XLA's own / folded (interleaved medians; BENCHMARKS.md):
+* A convolution oneDNN can take (2-D, NHWC/HWIO, no input dilation, no batch
+  groups, float32 or bfloat16 inputs of one dtype, padding >= 0) becomes three
+  JAX primitives, one per pass: forward, input gradient (``backward_data``)
+  and kernel gradient (``backward_weights``), tied together by transpose
+  rules (as ``lax``'s own convolution is), so ``grad``, ``vjp``, ``jvp``,
+  ``linearize`` and ``jax.checkpoint`` see ordinary primitives.
+* Each primitive chooses its implementation when it is lowered, per
+  platform (``mlir.register_lowering(..., platform='cpu')``): on the CPU it
+  becomes a ``jax.ffi`` custom call into oneDNN
+  (:mod:`cnn_jax.ops.onednn`); on every other platform, and on the CPU when
+  the library is not built or oneDNN has only its slow reference code for
+  that shape, it lowers to exactly the convolution ``lax`` would have emitted
+  (the forward convolution, or ``lax``'s transposes of it).
+* Everything else goes to ``lax.conv_general_dilated`` directly.
+* ``impl='xla'`` (an argument here; a field of :class:`Conv`, or inherited
+  from an enclosing module's ``conv_impl`` attribute, see
+  :class:`WithConvImpl`) always takes ``lax``'s convolution, for comparisons.
 
-=====================  ========  ============  ==========
-layer                  forward   input grad    fold f
-=====================  ========  ============  ==========
-3x3, 16 -> 16, 32x32   5.8 / 4.8  5.9 / 4.7    2
-3x3, 3 -> 16, 32x32    4.3 / 1.0  (not needed)  2
-5x5, 1 -> 6, 32x32     3.6 / 0.6  (not needed)  4
-5x5, 6 -> 16, 14x14    1.0 / 0.6  3.2 / 1.8     2
-=====================  ========  ============  ==========
+Transformations:
 
-Accuracy: each folded convolution, its input gradient and its kernel gradient
-agree with a float64 computation to 3e-7 (relative norm), as XLA's own do. In
-a whole ResNet-20 train step (batch 4, float32), folding any one layer changes
-the parameter gradients by about 2e-6, but folding all seven few-channel
-layers changed those of the first layers by up to 2.3e-3 while XLA's own path
-was within 1e-6 of float64; the effect is not additive over layers (subsets
-gave either 2e-6 or 2e-3) and its cause inside XLA's compilation of the
-combined step was not found. That is below bfloat16's resolution and did not
-change training outcomes measured here; ``cpu_tuning='none'`` turns the fold
-off for bit-level comparisons.
-
-Everything else (strides, dilations, groups, more than 16 channels, other
-layouts, non-float32 dtypes: YNNPACK convolutions are float32 only) goes to
-``lax.conv_general_dilated`` unchanged. On GPU and TPU the fold only adds
-work, so the fast path is taken on the CPU backend only (``CPU_ONLY``).
+* ``vmap``: the primitives hold a leading "group" axis G of independent
+  convolutions: x (G, N, H, W, C), w (G, KH, KW, C / groups, O). A vmapped
+  input with an unbatched kernel (ghost BatchNorm vmaps the model over groups
+  of examples with shared parameters) is folded into N, so it stays one
+  large oneDNN call; a vmapped kernel (per-example gradients) goes to G, one
+  oneDNN call per group inside the same custom call.
+* SPMD (``jit`` with the batch sharded over devices): on D > 1 devices the
+  custom call gets a leading axis of D slices (N split into D x N/D, the
+  kernel broadcast) and is registered as batch-partitionable
+  (``jax.ffi.register_ffi_target_as_batch_partitionable`` with a Shardy rule
+  ``... dims -> ... dims``), so XLA gives each device its own slice and the
+  batch stays sharded; the kernel gradient's D partial sums are then summed,
+  which XLA turns into an all-reduce, as for its own convolution.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
-import math
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.extend.core import Primitive
+try:
+  from jax.core import ShapedArray
+except ImportError:  # newer jax: only the internal name.
+  from jax._src.core import ShapedArray  # pylint: disable=g-import-not-at-top
+from jax.interpreters import ad
+from jax.interpreters import batching
+from jax.interpreters import mlir
 
-# YNNPACK takes a convolution if max(input, output channels) exceeds this
-# (xla/backends/cpu/ynn_support.cc, IsConvolutionOpSupportedByYnn).
-YNN_MIN_CHANNELS = 17
-MAX_FOLD = 8
-CPU_ONLY = True
-# Off until switched on: ``cpu_tuning.configure(tuning='auto'|'fast')`` (what
-# ``cnn_jax.main``, ``cnn_jax.benchmark`` and the peer benchmark call, per the
-# config's ``cpu_tuning``) turns it on; off, every call is plain
-# ``lax.conv_general_dilated``.
-ENABLED = False
+from cnn_jax.ops import onednn
 
-
-def enable(on: bool = True) -> None:
-  """Switches the folded path on or off for convolutions traced from now."""
-  global ENABLED
-  ENABLED = bool(on)
+IMPLS = ('auto', 'xla')
+NHWC = ('NHWC', 'HWIO', 'NHWC')
+_DTYPES = (np.dtype(np.float32), np.dtype(jnp.bfloat16))
 
 
-@contextlib.contextmanager
-def disabled():
-  """Plain ``lax`` convolutions for what is traced inside the block.
-
-  For code that ``vmap``s a model over a sharded axis (ghost BatchNorm): the
-  batched custom VJP's kernel gradient made XLA gather the activations onto
-  every device.
-  """
-  was = ENABLED
-  enable(False)
-  try:
-    yield
-  finally:
-    enable(was)
-
-_NHWC = ('NHWC', 'HWIO', 'NHWC')
-
-
-def fold_factor(in_channels: int, out_channels: int, kernel_width: int,
-                min_channels: int = YNN_MIN_CHANNELS) -> Optional[int]:
-  """The fold for a stride-1 convolution, or None when not worth it.
-
-  None if the layer already has ``min_channels`` channels; else the ``f`` in
-  2..MAX_FOLD with ``max(f*C, f*O) >= min_channels`` that minimizes the extra
-  multiply-adds ``ceil((kw - 1 + f) / f) * f / kw`` (smallest f on ties).
-  """
-  if max(in_channels, out_channels) >= min_channels or kernel_width < 2:
-    return None
-  best, best_ratio = None, math.inf
-  for f in range(2, MAX_FOLD + 1):
-    if max(f * in_channels, f * out_channels) < min_channels:
-      continue
-    ratio = -(-(kernel_width - 1 + f) // f) * f / kernel_width
-    if ratio < best_ratio - 1e-9:
-      best, best_ratio = f, ratio
-  return best
-
-
-def _fold_kernel_taps(kw: int, f: int) -> np.ndarray:
-  """S[b, ci, co, j] = 1 where folded block tap b, in-column ci, out-column co
-  read the original tap j (``j = f*b + ci - co``)."""
-  kwb = -(-(kw - 1 + f) // f)
-  s = np.zeros((kwb, f, f, kw), np.float32)
-  for b in range(kwb):
-    for ci in range(f):
-      for co in range(f):
-        j = f * b + ci - co
-        if 0 <= j < kw:
-          s[b, ci, co, j] = 1.0
-  return s
-
-
-def folded_conv(x, w, f: int, padding, precision=None,
-                preferred_element_type=None):
-  """Stride-1 NHWC/HWIO convolution of ``x`` by ``w`` on the width-folded view.
-
-  ``padding``: ((top, bottom), (left, right)), all >= 0. Same result as
-  ``lax.conv_general_dilated(x, w, (1, 1), padding, dimension_numbers=NHWC)``
-  up to float rounding.
-  """
-  n, h, width, c = x.shape
-  kh, kw, _, o = w.shape
-  (pt, pb), (pl, pr) = padding
-  w_out = width + pl + pr - kw + 1
-  nb_out = -(-w_out // f)
-  kwb = -(-(kw - 1 + f) // f)
-  nb_in = nb_out + kwb - 1
-  right = nb_in * f - width - pl  # >= pr: extra zero columns, sliced off.
-  xp = jnp.pad(x, ((0, 0), (0, 0), (pl, right), (0, 0)))
-  xf = xp.reshape(n, h, nb_in, f * c)
-  taps = jnp.asarray(_fold_kernel_taps(kw, f), w.dtype)
-  wf = jnp.einsum('bxyj,ijco->ibxcyo', taps, w,
-                  precision=lax.Precision.HIGHEST).reshape(kh, kwb, f * c,
-                                                           f * o)
-  y = lax.conv_general_dilated(
-      xf, wf, (1, 1), ((pt, pb), (0, 0)), dimension_numbers=_NHWC,
-      precision=precision, preferred_element_type=preferred_element_type)
-  y = y.reshape(n, y.shape[1], nb_out * f, o)
-  return y[:, :, :w_out, :] if nb_out * f != w_out else y
-
-
-def _plain(x, w, padding, precision, preferred_element_type):
-  return lax.conv_general_dilated(
-      x, w, (1, 1), padding, dimension_numbers=_NHWC, precision=precision,
-      preferred_element_type=preferred_element_type)
-
-
-def _input_grad_padding(kernel_shape, padding):
-  kh, kw = kernel_shape[:2]
-  (pt, pb), (pl, pr) = padding
-  return ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5, 6))
-def _fast_conv(x, w, f_fwd, f_bwd, padding, precision, preferred_element_type):
-  return folded_conv(x, w, f_fwd, padding, precision, preferred_element_type)
-
-
-def _fast_conv_fwd(x, w, f_fwd, f_bwd, padding, precision,
-                   preferred_element_type):
-  y = folded_conv(x, w, f_fwd, padding, precision, preferred_element_type)
-  return y, (x, w)
-
-
-def _fast_conv_bwd(f_fwd, f_bwd, padding, precision, preferred_element_type,
-                   res, g):
-  del f_fwd
-  x, w = res
-  g = g.astype(x.dtype)
-  bwd_pad = _input_grad_padding(w.shape, padding)
-  if f_bwd is not None and min(p for pair in bwd_pad for p in pair) >= 0:
-    # d/dx of a stride-1 correlation: correlate g with the flipped kernel,
-    # input and output channels swapped.
-    w_t = jnp.flip(w, (0, 1)).transpose(0, 1, 3, 2)
-    dx = folded_conv(g, w_t, f_bwd, bwd_pad, precision)
-  else:
-    dx = jax.linear_transpose(
-        lambda x_: _plain(x_, w, padding, precision, None), x)(g)[0]
-  dw = jax.linear_transpose(
-      lambda w_: _plain(x, w_, padding, precision, None), w)(g)[0]
-  return dx.astype(x.dtype), dw.astype(w.dtype)
-
-
-_fast_conv.defvjp(_fast_conv_fwd, _fast_conv_bwd)
-
-
-def _is_nhwc_hwio(lhs, rhs, dimension_numbers) -> bool:
-  if lhs.ndim != 4 or rhs.ndim != 4:
+# --------------------------------------------------------------------------
+# Which convolutions oneDNN takes.
+# --------------------------------------------------------------------------
+def _is_nhwc_hwio(lhs_shape, rhs_shape, dimension_numbers) -> bool:
+  if dimension_numbers is None:
     return False
   try:
-    dn = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
-    want = lax.conv_dimension_numbers(lhs.shape, rhs.shape, _NHWC)
+    dn = lax.conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
+    want = lax.conv_dimension_numbers(lhs_shape, rhs_shape, NHWC)
   except (TypeError, ValueError):
     return False
   return tuple(map(tuple, dn)) == tuple(map(tuple, want))
 
 
-def _ones(v, n=2) -> bool:
-  return v is None or tuple(v) == (1,) * n or v == 1
+def _pair(v, default=1) -> Optional[tuple[int, int]]:
+  if v is None:
+    return (default, default)
+  v = tuple(int(i) for i in np.atleast_1d(v))
+  return v if len(v) == 2 else None
 
 
-def _on_cpu() -> bool:
-  try:
-    return jax.default_backend() == 'cpu'
-  except RuntimeError:
-    return False
-
-
-def plan(lhs, rhs, window_strides, padding, lhs_dilation=None,
-         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-         batch_group_count=1, preferred_element_type=None,
-         cpu_only: Optional[bool] = None):
-  """(forward fold, input-gradient fold, explicit padding) or None (lax)."""
-  cpu_only = CPU_ONLY if cpu_only is None else cpu_only
-  if not ENABLED or (cpu_only and not _on_cpu()):
+def onednn_params(lhs, rhs, window_strides, padding, lhs_dilation=None,
+                  rhs_dilation=None, dimension_numbers=None,
+                  feature_group_count=1, batch_group_count=1, precision=None,
+                  preferred_element_type=None) -> Optional[dict]:
+  """The primitives' parameters, or None where ``lax`` must compute it."""
+  if np.ndim(lhs) != 4 or np.ndim(rhs) != 4:
     return None
-  if (feature_group_count != 1 or batch_group_count != 1 or
-      not _ones(window_strides) or not _ones(lhs_dilation) or
-      not _ones(rhs_dilation) or not _is_nhwc_hwio(lhs, rhs,
-                                                    dimension_numbers)):
+  if not _is_nhwc_hwio(np.shape(lhs), np.shape(rhs), dimension_numbers):
     return None
-  f32 = jnp.dtype(jnp.float32)
-  if (jnp.dtype(lhs.dtype) != f32 or jnp.dtype(rhs.dtype) != f32 or
-      (preferred_element_type is not None and
-       jnp.dtype(preferred_element_type) != f32)):
+  strides, dilation = _pair(window_strides), _pair(rhs_dilation)
+  if strides is None or dilation is None or _pair(lhs_dilation) != (1, 1):
     return None
-  kh, kw, c, o = rhs.shape
+  if batch_group_count != 1 or min(strides + dilation) < 1:
+    return None
+  dtype = np.dtype(lhs.dtype)
+  if dtype not in _DTYPES or np.dtype(rhs.dtype) != dtype:
+    return None
+  if (preferred_element_type is not None and
+      np.dtype(preferred_element_type) != dtype):
+    return None
+  n, h, w, c = np.shape(lhs)
+  kh, kw, i, o = np.shape(rhs)
+  groups = int(feature_group_count)
+  if groups < 1 or i * groups != c or o % groups or min(n, c, o) < 1:
+    return None
   if isinstance(padding, str):
-    padding = lax.padtype_to_pads(lhs.shape[1:3], (kh, kw), (1, 1), padding)
+    padding = lax.padtype_to_pads(
+        (h, w), ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1),
+        strides, padding)
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  if any(p < 0 for pair in padding for p in pair):
+  if len(padding) != 2 or min(p for pair in padding for p in pair) < 0:
     return None
-  if lhs.shape[1] + sum(padding[0]) < kh or lhs.shape[2] + sum(
-      padding[1]) < kw:
+  if min(_out_hw((h, w), (kh, kw), strides, padding, dilation)) < 1:
     return None
-  f_fwd = fold_factor(c, o, kw)
-  if f_fwd is None:
-    return None
-  return f_fwd, fold_factor(o, c, kw), padding
+  if isinstance(precision, list):
+    precision = tuple(precision)  # primitive parameters must hash.
+  return dict(strides=strides, padding=padding, dilation=dilation,
+              groups=groups, precision=precision, preferred_element_type=None)
 
 
+def _out_hw(in_hw, kernel_hw, strides, padding, dilation) -> tuple[int, int]:
+  return tuple((i + lo + hi - (k - 1) * d - 1) // s + 1
+               for i, k, s, (lo, hi), d in zip(in_hw, kernel_hw, strides,
+                                               padding, dilation))
+
+
+# --------------------------------------------------------------------------
+# The three primitives: shapes (G, N, H, W, C) / (G, KH, KW, C / groups, O).
+# --------------------------------------------------------------------------
+conv_fwd_p = Primitive('onednn_conv_fwd')
+conv_bwd_data_p = Primitive('onednn_conv_bwd_data')
+conv_bwd_weights_p = Primitive('onednn_conv_bwd_weights')
+PRIMITIVES = (conv_fwd_p, conv_bwd_data_p, conv_bwd_weights_p)
+
+
+def _fwd_abstract(x, w, *, strides, padding, dilation, groups, **_):
+  g, n, h, wd, _ = x.shape
+  _, kh, kw, _, o = w.shape
+  ho, wo = _out_hw((h, wd), (kh, kw), strides, padding, dilation)
+  return ShapedArray((g, n, ho, wo, o), x.dtype)
+
+
+def _bwd_data_abstract(dy, w, *, in_hw, groups, **_):
+  g, n = dy.shape[:2]
+  return ShapedArray((g, n, *in_hw, w.shape[3] * groups), dy.dtype)
+
+
+def _bwd_weights_abstract(x, dy, *, kernel_hw, groups, **_):
+  return ShapedArray(
+      (x.shape[0], *kernel_hw, x.shape[4] // groups, dy.shape[4]), x.dtype)
+
+
+conv_fwd_p.def_abstract_eval(_fwd_abstract)
+conv_bwd_data_p.def_abstract_eval(_bwd_data_abstract)
+conv_bwd_weights_p.def_abstract_eval(_bwd_weights_abstract)
+
+
+@functools.lru_cache(maxsize=None)
+def _jitted(prim: Primitive, params: tuple):
+  return jax.jit(functools.partial(prim.bind, **dict(params)))
+
+
+def _eager(prim: Primitive, *args, **params):
+  """Outside ``jit``: compile the one primitive (cached per parameters)."""
+  return _jitted(prim, tuple(sorted(params.items())))(*args)
+
+
+for _p in PRIMITIVES:
+  _p.def_impl(functools.partial(_eager, _p))
+
+
+# Transposes: each pass is linear in each of its two operands, and the
+# transpose of one pass is another pass (as for lax's convolution).
+def _fwd_t_x(ct, x, w, **params):
+  return conv_bwd_data_p.bind(ct, w, in_hw=tuple(x.aval.shape[2:4]),
+                              **params)
+
+
+def _fwd_t_w(ct, x, w, **params):
+  return conv_bwd_weights_p.bind(x, ct, kernel_hw=tuple(w.aval.shape[1:3]),
+                                 **params)
+
+
+def _bwd_data_t_dy(ct, dy, w, *, in_hw, **params):
+  del dy, in_hw
+  return conv_fwd_p.bind(ct, w, **params)
+
+
+def _bwd_data_t_w(ct, dy, w, *, in_hw, **params):
+  del in_hw
+  return conv_bwd_weights_p.bind(ct, dy, kernel_hw=tuple(w.aval.shape[1:3]),
+                                 **params)
+
+
+def _bwd_weights_t_x(ct, x, dy, *, kernel_hw, **params):
+  del kernel_hw
+  return conv_bwd_data_p.bind(dy, ct, in_hw=tuple(x.aval.shape[2:4]),
+                              **params)
+
+
+def _bwd_weights_t_dy(ct, x, dy, *, kernel_hw, **params):
+  del dy, kernel_hw
+  return conv_fwd_p.bind(x, ct, **params)
+
+
+ad.defbilinear(conv_fwd_p, _fwd_t_x, _fwd_t_w)
+ad.defbilinear(conv_bwd_data_p, _bwd_data_t_dy, _bwd_data_t_w)
+ad.defbilinear(conv_bwd_weights_p, _bwd_weights_t_x, _bwd_weights_t_dy)
+
+
+# --------------------------------------------------------------------------
+# vmap.
+# --------------------------------------------------------------------------
+def _to_front(v, bdim, size):
+  """``v`` with its batch axis first (broadcast there if it has none)."""
+  if bdim is None:
+    return jnp.broadcast_to(v, (size, *v.shape))
+  return jnp.moveaxis(v, bdim, 0)
+
+
+def _merge_into_groups(prim, args, dims, params):
+  """Batch axis B becomes part of G: B * G independent convolutions."""
+  size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+  a, b = (_to_front(v, d, size) for v, d in zip(args, dims))
+  out = prim.bind(a.reshape(size * a.shape[1], *a.shape[2:]),
+                  b.reshape(size * b.shape[1], *b.shape[2:]), **params)
+  return out.reshape(size, out.shape[0] // size, *out.shape[1:]), 0
+
+
+def _fold_into_batch(prim, act, bdim, w, params):
+  """Batched activations, shared kernel: batch axis B joins N (one call)."""
+  act = jnp.moveaxis(act, bdim, 1)  # (G, B, N, ...)
+  g, size, n = act.shape[:3]
+  out = prim.bind(act.reshape(g, size * n, *act.shape[3:]), w, **params)
+  return out.reshape(g, size, n, *out.shape[2:]), 1
+
+
+def _fwd_or_bwd_data_batch(prim, args, dims, **params):
+  (act, w), (bdim, wdim) = args, dims
+  if wdim is None:
+    return _fold_into_batch(prim, act, bdim, w, params)
+  return _merge_into_groups(prim, args, dims, params)
+
+
+batching.primitive_batchers[conv_fwd_p] = functools.partial(
+    _fwd_or_bwd_data_batch, conv_fwd_p)
+batching.primitive_batchers[conv_bwd_data_p] = functools.partial(
+    _fwd_or_bwd_data_batch, conv_bwd_data_p)
+batching.primitive_batchers[conv_bwd_weights_p] = (
+    lambda args, dims, **params: _merge_into_groups(
+        conv_bwd_weights_p, args, dims, params))
+
+
+# --------------------------------------------------------------------------
+# Lowering elsewhere (and the CPU fallback): lax's own convolutions.
+# --------------------------------------------------------------------------
+def _lax_conv(x, w, *, strides, padding, dilation, groups, precision,
+              preferred_element_type):
+  return lax.conv_general_dilated(
+      x, w, strides, padding, rhs_dilation=dilation, dimension_numbers=NHWC,
+      feature_group_count=groups, precision=precision,
+      preferred_element_type=preferred_element_type)
+
+
+def _per_group(fn, a, b):
+  if a.shape[0] == 1:
+    return fn(a[0], b[0])[None]
+  return jax.vmap(fn)(a, b)
+
+
+def _xla_fwd(x, w, **params):
+  return _per_group(functools.partial(_lax_conv, **params), x, w)
+
+
+def _xla_bwd_data(dy, w, *, in_hw, **params):
+  def one(dy, w):
+    x = jax.ShapeDtypeStruct((dy.shape[0], *in_hw, w.shape[2] *
+                              params['groups']), dy.dtype)
+    return jax.linear_transpose(
+        lambda x: _lax_conv(x, w, **params), x)(dy)[0]
+  return _per_group(one, dy, w)
+
+
+def _xla_bwd_weights(x, dy, *, kernel_hw, **params):
+  def one(x, dy):
+    w = jax.ShapeDtypeStruct(
+        (*kernel_hw, x.shape[3] // params['groups'], dy.shape[3]), x.dtype)
+    return jax.linear_transpose(
+        lambda w: _lax_conv(x, w, **params), w)(dy)[0]
+  return _per_group(one, x, dy)
+
+
+_XLA_IMPLS = {onednn.FORWARD: _xla_fwd, onednn.BACKWARD_DATA: _xla_bwd_data,
+              onednn.BACKWARD_WEIGHTS: _xla_bwd_weights}
+_PASS_OF = {conv_fwd_p: onednn.FORWARD,
+            conv_bwd_data_p: onednn.BACKWARD_DATA,
+            conv_bwd_weights_p: onednn.BACKWARD_WEIGHTS}
+
+
+def _xla_lowering(pass_, ctx, a, b, **params):
+  return mlir.lower_fun(functools.partial(_XLA_IMPLS[pass_], **params),
+                        multiple_results=False)(ctx, a, b)
+
+
+for _p, _pass in _PASS_OF.items():
+  mlir.register_lowering(_p, functools.partial(_xla_lowering, _pass))
+
+
+# --------------------------------------------------------------------------
+# Lowering on the CPU: the oneDNN custom call.
+# --------------------------------------------------------------------------
+# The raw custom call; it only exists inside the CPU lowering below.
+onednn_call_p = Primitive('onednn_conv_call')
+
+
+def _call_abstract(a, b, *, out_shape, **_):
+  return ShapedArray(out_shape, a.dtype)
+
+
+onednn_call_p.def_abstract_eval(_call_abstract)
+
+
+def _sharding_rule(ctx):
+  """Shardy rule: the leading axis is shared, all others are not."""
+  if not getattr(jax.config, 'jax_use_shardy_partitioner', True):
+    return None  # GSPMD: the batch partitioner needs no rule.
+  try:
+    # What jax's own batch-partitionable LAPACK calls use.
+    from jax._src.lax import linalg  # pylint: disable=g-import-not-at-top
+    return linalg._build_sdy_sharding_rule(  # pylint: disable=protected-access
+        ctx.module_context, 1, ctx.avals_in, ctx.avals_out)
+  except (ImportError, AttributeError, TypeError):
+    return None
+
+
+def _call_lowering(ctx, a, b, *, pass_, partitioned, out_shape, strides,
+                   padding, dilation, groups):
+  del out_shape
+  extra = None
+  if partitioned:
+    extra = {'mhlo.frontend_attributes':
+                 mlir.ir_attribute({'num_batch_dims': '1'})}
+    rule = _sharding_rule(ctx)
+    if rule is not None:
+      extra['sdy.sharding_rule'] = rule
+  lower = jax.ffi.ffi_lowering(onednn.TARGETS[pass_][0],
+                               extra_attributes=extra)
+  return lower(ctx, a, b, strides=np.asarray(strides, np.int64),
+               dilation=np.asarray(dilation, np.int64),
+               padding=np.asarray(padding, np.int64).reshape(4),
+               groups=np.int64(groups))
+
+
+mlir.register_lowering(onednn_call_p, _call_lowering, platform='cpu')
+
+
+def _devices(ctx) -> int:
+  """Devices an SPMD program is partitioned over (1 inside shard_map)."""
+  context = ctx.module_context.axis_context
+  if type(context).__name__ == 'ShardingContext':
+    return int(getattr(context, 'num_devices', 1) or 1)
+  return 1
+
+
+def _dims(pass_, avals_in, avals_out, params, n_local) -> tuple:
+  if pass_ == onednn.FORWARD:
+    x, w, y = avals_in[0], avals_in[1], avals_out[0]
+  elif pass_ == onednn.BACKWARD_DATA:
+    y, w, x = avals_in[0], avals_in[1], avals_out[0]
+  else:
+    x, y, w = avals_in[0], avals_in[1], avals_out[0]
+  (pt, pb), (pl, pr) = params['padding']
+  return (n_local, *x.shape[2:5], *w.shape[1:3], w.shape[4], *y.shape[2:4],
+          params['groups'], *params['strides'], *params['dilation'],
+          pt, pb, pl, pr)
+
+
+def _onednn_dtype(pass_, dims, dtype) -> Optional[np.dtype]:
+  """The dtype to run oneDNN in, or None to leave the pass to XLA.
+
+  bfloat16 runs as bfloat16 where the CPU has bf16 instructions; elsewhere
+  as float32 between two converts (what XLA:CPU does with bf16 convs too).
+  oneDNN's reference kernels ("ref:...") are far slower than XLA's.
+  """
+  for candidate in (dtype, np.dtype(np.float32)):
+    impl = onednn.query(pass_, candidate.name, dims)
+    if impl is not None and not impl.startswith('ref'):
+      return candidate
+    if candidate == np.float32:
+      break
+  return None
+
+
+def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
+  """Reshapes for the SPMD split, the custom call, and back."""
+  dtype = a.dtype
+  a, b = a.astype(run_dtype), b.astype(run_dtype)
+  attrs = dict(strides=params['strides'], padding=params['padding'],
+               dilation=params['dilation'], groups=params['groups'])
+  out_shape = tuple(out_aval.shape)
+  if split > 1 and out_shape[0] == 1:
+    # N -> (split, N / split); a kernel operand is broadcast to every slice.
+    def slices(v, is_kernel):
+      if is_kernel:
+        return jnp.broadcast_to(v, (split, *v.shape[1:]))
+      return v.reshape(split, v.shape[1] // split, *v.shape[2:])
+    kernel_in = {onednn.FORWARD: (False, True),
+                 onednn.BACKWARD_DATA: (False, True),
+                 onednn.BACKWARD_WEIGHTS: (False, False)}[pass_]
+    a, b = slices(a, kernel_in[0]), slices(b, kernel_in[1])
+    if pass_ == onednn.BACKWARD_WEIGHTS:
+      shape = (split, *out_shape[1:])
+    else:
+      shape = (split, out_shape[1] // split, *out_shape[2:])
+    out = onednn_call_p.bind(a, b, pass_=pass_, partitioned=True,
+                             out_shape=shape, **attrs)
+    if pass_ == onednn.BACKWARD_WEIGHTS:  # partial sums of the D slices.
+      out = jnp.sum(out.astype(jnp.float32), axis=0, keepdims=True)
+    out = out.reshape(out_shape)
+  else:
+    out = onednn_call_p.bind(a, b, pass_=pass_, partitioned=split > 1,
+                             out_shape=out_shape, **attrs)
+  return out.astype(dtype)
+
+
+def _cpu_lowering(pass_, ctx, a, b, **params):
+  if not onednn.available():
+    return _xla_lowering(pass_, ctx, a, b, **params)
+  out_aval = ctx.avals_out[0]
+  groups, n = ctx.avals_in[0].shape[:2]
+  devices = _devices(ctx)
+  split = 1
+  if devices > 1 and groups == 1 and n % devices == 0:
+    split = devices  # N split over the devices.
+  elif devices > 1 and groups % devices == 0:
+    split = devices  # G split over the devices.
+  n_local = n // split if groups == 1 else n
+  dims = _dims(pass_, ctx.avals_in, ctx.avals_out, params, n_local)
+  run_dtype = _onednn_dtype(pass_, dims, np.dtype(ctx.avals_in[0].dtype))
+  if run_dtype is None:
+    return _xla_lowering(pass_, ctx, a, b, **params)
+  conv = {k: v for k, v in params.items() if k not in ('in_hw', 'kernel_hw')}
+  fn = functools.partial(_run_onednn, pass_, split, run_dtype,
+                         out_aval=out_aval, **conv)
+  return mlir.lower_fun(fn, multiple_results=False)(ctx, a, b)
+
+
+for _p, _pass in _PASS_OF.items():
+  mlir.register_lowering(_p, functools.partial(_cpu_lowering, _pass),
+                         platform='cpu')
+
+
+# --------------------------------------------------------------------------
+# The op and the Flax module.
+# --------------------------------------------------------------------------
 def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
                          lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count: int = 1,
                          batch_group_count: int = 1, precision=None,
-                         preferred_element_type=None):
-  """``lax.conv_general_dilated``, width-folded for few-channel convs on CPU."""
-  p = plan(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-           dimension_numbers, feature_group_count, batch_group_count,
-           preferred_element_type)
-  if p is None:
+                         preferred_element_type=None, *, impl: str = 'auto'):
+  """``lax.conv_general_dilated``; oneDNN computes it on the CPU backend.
+
+  ``impl``: 'auto' (oneDNN on CPU where it applies, XLA elsewhere) or 'xla'
+  (always ``lax.conv_general_dilated``).
+  """
+  if impl not in IMPLS:
+    raise ValueError(f'Unknown conv impl {impl!r}: one of {IMPLS}.')
+  lhs, rhs = jnp.asarray(lhs), jnp.asarray(rhs)
+  params = None
+  if impl == 'auto':
+    params = onednn_params(lhs, rhs, window_strides, padding, lhs_dilation,
+                           rhs_dilation, dimension_numbers,
+                           feature_group_count, batch_group_count, precision,
+                           preferred_element_type)
+  if params is None:
     return lax.conv_general_dilated(
         lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
         rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
         feature_group_count=feature_group_count,
         batch_group_count=batch_group_count, precision=precision,
         preferred_element_type=preferred_element_type)
-  f_fwd, f_bwd, pads = p
-  return _fast_conv(lhs, rhs, f_fwd, f_bwd, pads, precision,
-                    preferred_element_type)
+  y = conv_fwd_p.bind(lhs.reshape(1, *lhs.shape), rhs.reshape(1, *rhs.shape),
+                      **params)
+  return y.reshape(y.shape[1:])
+
+
+def inherited_impl(module: nn.Module) -> str:
+  """``conv_impl`` of the nearest enclosing module that sets it, or 'auto'."""
+  parent = module.parent
+  while isinstance(parent, nn.Module):
+    impl = getattr(parent, 'conv_impl', None)
+    if impl is not None:
+      return impl
+    parent = parent.parent
+  return 'auto'
 
 
 class Conv(nn.Conv):
   """``flax.linen.Conv`` computed by :func:`conv_general_dilated`.
 
   Same fields, parameters ('kernel', 'bias'), shapes, initializers and
-  auto-generated names ('Conv_0', ...) as ``nn.Conv``.
+  auto-generated names ('Conv_0', ...) as ``nn.Conv``. ``impl``: 'auto',
+  'xla', or None to inherit the ``conv_impl`` of the nearest enclosing module
+  that has one (:class:`WithConvImpl`), else 'auto'.
   """
-  conv_general_dilated: Any = conv_general_dilated
+  impl: Optional[str] = None
+
+  def __post_init__(self):
+    super().__post_init__()
+    if self.conv_general_dilated is None:
+      impl = self.impl if self.impl is not None else inherited_impl(self)
+      if impl not in IMPLS:
+        raise ValueError(f'Unknown conv impl {impl!r}: one of {IMPLS}.')
+      # Frozen dataclass: set once here, from the module's own fields and
+      # its parents', so that nothing outside the module tree decides.
+      object.__setattr__(self, 'conv_general_dilated',
+                         functools.partial(conv_general_dilated, impl=impl))
+
+
+class WithConvImpl(nn.Module):
+  """``model`` with ``conv_impl`` for every :class:`Conv` inside it.
+
+  The wrapped model runs in this module's own scope (``nn.share_scope``), so
+  its variables, their paths and its checkpoints are those of ``model``
+  alone. Convolutions that set ``impl`` themselves keep it.
+  """
+  model: nn.Module
+  conv_impl: str = 'auto'
+
+  def setup(self):
+    if self.conv_impl not in IMPLS:
+      raise ValueError(f'Unknown conv impl {self.conv_impl!r}: one of '
+                       f'{IMPLS}.')
+    nn.share_scope(self, self.model)
+
+  def __call__(self, *args, **kwargs):
+    return self.model(*args, **kwargs)

@@ -2,43 +2,33 @@
 
 Call :func:`configure` before JAX starts its backend (before the first
 ``jax.devices()``, ``jit`` call or array creation): XLA reads ``XLA_FLAGS``
-once, when the backend starts.
+once, when the backend starts. The convolutions themselves are oneDNN's
+(:mod:`cnn_jax.ops.conv`, chosen per platform when a step is lowered, not
+here).
 
-What ``tuning='fast'`` (= ``'auto'``, the configs' default) sets, and why
-(measured on a 2-core AMD EPYC, jaxlib 0.10.2; figures in BENCHMARKS.md).
-``'flags'`` sets the same but leaves the folded convolutions off; ``'none'``
-changes nothing.
-
-* Folded few-channel convolutions (:mod:`cnn_jax.ops.conv`), switched on for
-  everything traced afterwards.
+What ``tuning='auto'`` (the configs' default) sets, and why (each measured
+with oneDNN convolutions on; figures in BENCHMARKS.md, "CPU settings");
+``'none'`` changes nothing:
 
 * ``--xla_cpu_experimental_ynn_fusion_type=individual_dot,
-  individual_convolution,eltwise,reduce``: XLA:CPU hands dots and
-  convolutions of more than 16 channels to YNNPACK by default; adding
-  ``eltwise`` and ``reduce`` also hands it BatchNorm's and the activations'
-  element-wise work and the BN reductions. Without them XLA's own loop fusion
-  duplicates the whole BatchNorm-ReLU-residual chain of several blocks into
-  each transposed copy that feeds a weight-gradient convolution and runs it
-  in a transposed, unvectorized loop: on ResNet-20 those copies were 60% of
-  the train step. This flag alone makes the step about 1.7x faster.
+  individual_convolution,eltwise,reduce``: XLA:CPU hands dots (and its own
+  convolutions) to YNNPACK by default; adding ``eltwise`` and ``reduce`` also
+  hands it BatchNorm's and the activations' element-wise work and the BN
+  reductions, which XLA's own loop fusions otherwise run slower.
 * glibc ``malloc`` keeps freed memory (``mallopt``: one arena, no ``mmap``
   for large blocks, no trimming). XLA:CPU allocates its temporaries afresh
-  for every step; with glibc's defaults the per-thread arenas hand that
-  memory back to the kernel after the step and the next step faults it in
-  again: on ResNet-20 about 120,000 page faults per step, the kernel zeroing
-  pages (``clear_page_erms``) 16-18% of the process's CPU time. With these
-  settings: 0 faults per step. Costs a higher peak RSS (about +10%).
+  for every step; with glibc's defaults they go back to the kernel after the
+  step and the next step faults them in again (the kernel zeroing pages).
+  Costs a higher peak RSS (about +10%).
 * Nothing else is changed on other backends: ``xla_cpu_*`` flags only affect
   CPU compilation (the malloc settings apply to the host process anyway).
 
 ``host_devices=N`` adds ``--xla_force_host_platform_device_count=N`` so that
 the data-parallel mesh splits the batch over N host "devices" whose programs
-run concurrently. XLA:CPU runs YNNPACK convolutions on one thread, so on one
-device most of a CNN step uses one core however many there are; N devices
-(N >= cores) keep every core busy. With ``tuning='fast'`` and N > 1 it also
-sets ``--xla_cpu_multi_thread_eigen=false``: the convolutions XLA still hands
-to Eigen (16 channels or fewer) otherwise split each call over all cores and
-contend with the other devices' work (measured: +3-10% CPU time per step).
+run concurrently (and, with ``tuning='auto'``,
+``--xla_cpu_multi_thread_eigen=false``). oneDNN already runs each
+convolution on all cores, so this is off by default; BENCHMARKS.md says
+what it is worth.
 """
 from __future__ import annotations
 
@@ -60,9 +50,9 @@ _M_ARENA_MAX = -8
 MALLOC_SETTINGS = {'arena_max': 1, 'mmap_max': 0,
                    'trim_threshold': 2 ** 31 - 1}
 
-# 'auto' (= 'fast'): everything below; 'flags': all but the folded
-# convolutions (to measure them); 'none': XLA's and glibc's defaults.
-TUNINGS = ('auto', 'fast', 'flags', 'none')
+# 'auto': the flags and malloc settings below; 'none': XLA's and glibc's
+# defaults.
+TUNINGS = ('auto', 'none')
 
 _applied: dict = {}
 
@@ -114,11 +104,9 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
 
   Args:
     host_devices: > 0: split the CPU into this many XLA devices.
-    tuning: 'fast' or 'auto' (the same: the flags only touch XLA:CPU) set
-      :data:`FAST_FLAGS` unless ``XLA_FLAGS`` already sets them, the malloc
-      settings, and switch on the folded convolutions (``ops.conv``);
-      'flags': the same without the folded convolutions; 'none' leaves
-      XLA's defaults.
+    tuning: 'auto' sets :data:`FAST_FLAGS` unless ``XLA_FLAGS`` already
+      sets them, and the malloc settings; 'none' leaves XLA's and glibc's
+      defaults.
     environ: the environment to change (tests pass a dict).
 
   Returns:
@@ -128,8 +116,7 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
   env = os.environ if environ is None else environ
   malloc = False
   if tuning not in TUNINGS:
-    raise ValueError(f'Unknown cpu tuning {tuning!r}: auto, fast, flags or '
-                     'none.')
+    raise ValueError(f'Unknown cpu tuning {tuning!r}: auto or none.')
   old = env.get('XLA_FLAGS', '')
   flags = old
   if tuning != 'none':
@@ -147,13 +134,10 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
           'XLA_FLAGS in the environment.')
     env['XLA_FLAGS'] = flags
   if environ is None:
-    from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
-    conv.enable(tuning in ('auto', 'fast'))
     if tuning != 'none':
       malloc = keep_freed_memory()
     _applied.update(tuning=tuning, host_devices=host_devices,
-                    xla_flags=flags, malloc_keep_freed=malloc,
-                    folded_convs=conv.ENABLED)
+                    xla_flags=flags, malloc_keep_freed=malloc)
   return flags
 
 

@@ -20,7 +20,6 @@ from flax import struct
 from flax.training import train_state
 
 from cnn_jax.training import sharding
-from cnn_jax.ops import conv
 
 
 class TrainState(train_state.TrainState):
@@ -98,10 +97,6 @@ def _apply_train(state: TrainState, params, images, rng, group_size: int,
 
   ``group_sharding`` (the batch's sharding) pins the groups to the devices
   that hold their examples, so that each device computes its own groups.
-  The vmapped model is traced without the folded CPU convolutions: their
-  batched kernel gradient made XLA gather every few-channel activation onto
-  every device (14 all-gathers in a ResNet-20 step on 8 devices, which then
-  computed the whole batch's weight gradients: 3.7x slower training).
   """
   variables = {'params': params, 'batch_stats': state.batch_stats}
 
@@ -119,9 +114,8 @@ def _apply_train(state: TrainState, params, images, rng, group_size: int,
   if group_sharding is not None and (n // group_size) % max(
       1, group_sharding.mesh.size) == 0:
     groups = jax.lax.with_sharding_constraint(groups, group_sharding)
-  with conv.disabled():  # see ops.conv.disabled
-    outputs, updates = jax.vmap(apply)(
-        groups, jax.random.split(rng, n // group_size))
+  outputs, updates = jax.vmap(apply)(
+      groups, jax.random.split(rng, n // group_size))
   outputs = jax.tree.map(lambda y: y.reshape((n, *y.shape[2:])), outputs)
   # Each group updated the running averages from the same start; their mean
   # is the update by the mean of the groups' batch statistics.

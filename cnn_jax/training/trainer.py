@@ -67,7 +67,8 @@ class _StopSignal:
 
 def build_model(config, num_classes: int):
   return models.build(config.model, num_classes=num_classes,
-                      dtype=jnp.dtype(config.dtype), **config.model_kwargs)
+                      dtype=jnp.dtype(config.dtype),
+                      conv_impl=config.conv_impl, **config.model_kwargs)
 
 
 def num_classes_for(config, info: pipeline.InputInfo) -> int:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every CPU figure in BENCHMARKS.md: run from the repository root on an idle
-# machine (bash setup.sh --reference first). JSON goes to
-# experiments/benchmarks/results/, one file per command.
+# machine (bash setup.sh --reference first, which also builds the oneDNN
+# convolutions). JSON goes to experiments/benchmarks/results/, one file per
+# command; each records the CPU model and flags, the load average, the
+# oneDNN version, the ISA it dispatched to and the kernels it chose.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
@@ -10,31 +12,47 @@ mkdir -p "$R"
 peer() {  # name, args...
   local name=$1; shift
   $PY -m experiments.benchmarks.torch_peer "$@" --json_out="$R/peer_$name.json" \
-    2>&1 | grep -v '^[IW][0-9]\{4\} \|oneDNN\|absl::' | tail -6
+    2>&1 | grep -v '^[IW][0-9]\{4\} \|absl::' | tail -6
 }
 bench() {  # name, args...
   local name=$1; shift
   $PY -m cnn_jax.benchmark "$@" --json_out="$R/bench_$name.json" \
-    2>&1 | grep -v '^[IW][0-9]\{4\} \|oneDNN\|absl::' | tail -12
+    2>&1 | grep -v '^[IW][0-9]\{4\} \|absl::' | tail -12
 }
-# Side by side with PyTorch (torch.compile, channels_last, 2 threads), the
-# three XLA:CPU set-ups: XLA's defaults, cpu_tuning, cpu_tuning + 2 devices.
-for model in resnet20 lenet5; do
-  steps=10; [ $model = lenet5 ] && steps=50
-  peer ${model}_none --model=$model --batch_size=128 --steps=$steps --cpu_tuning=none
-  peer ${model}_tuned --model=$model --batch_size=128 --steps=$steps --cpu_tuning=auto
-  peer ${model}_tuned_2dev --model=$model --batch_size=128 --steps=$steps --cpu_tuning=auto --host_devices=2
+$PY -c "from cnn_jax.ops import onednn; print(onednn.info())"
+
+# Side by side with PyTorch (torch.compile, channels_last, all cores), batch
+# 128: oneDNN convolutions (the default) on 1 device; for comparison XLA's
+# own convolutions (conv_impl=xla) on 2 host devices, the set-up before them.
+# 32x32x3 CIFAR models; LeNet-5 on 28x28x1; MobileNetV2 on 32x32x3.
+for model in lenet5 resnet20 googlenet_uvadl densenet_uvadl mobilenet_v2; do
+  steps=10; rounds=5
+  case $model in
+    lenet5) steps=50 ;;
+    googlenet_uvadl|densenet_uvadl|mobilenet_v2) steps=5; rounds=3 ;;
+  esac
+  size=""; [ $model = mobilenet_v2 ] && size="--image_size=32 --num_classes=10"
+  for dtype in float32 bfloat16; do
+    peer ${model}_${dtype} --model=$model --batch_size=128 --dtype=$dtype \
+      --rounds=$rounds --steps=$steps $size
+  done
+  peer ${model}_float32_2dev --model=$model --batch_size=128 --rounds=$rounds \
+    --steps=$steps --host_devices=2 $size
+  peer ${model}_float32_xla_2dev --model=$model --batch_size=128 \
+    --rounds=$rounds --steps=$steps --host_devices=2 --conv_impl=xla $size
 done
-peer resnet20_bf16_tuned_2dev --model=resnet20 --batch_size=128 --dtype=bfloat16 --rounds=3 --steps=5 --host_devices=2
+
+# What each remaining CPU setting is worth with oneDNN on (BENCHMARKS.md,
+# "CPU settings").
+$PY -m experiments.benchmarks.cpu_settings --models=resnet20,lenet5 \
+  --json_out="$R/cpu_settings.json" 2>&1 | grep -v '^[IW][0-9]\{4\} \|absl::'
+
 # The trainer's own steps and the input pipeline, per config.
 bench lenet5_fashion_mnist --config=configs/lenet5_fashion_mnist.py --steps=100
-bench lenet5_fashion_mnist_none --config=configs/lenet5_fashion_mnist.py --steps=100 --config.cpu_tuning=none
-bench resnet20_fashion_mnist_2dev --config=configs/resnet20_fashion_mnist.py --steps=20 --config.host_devices=2
-# The folded convolutions alone: cpu_tuning=flags is auto without them.
-bench lenet5_fashion_mnist_flags --config=configs/lenet5_fashion_mnist.py --steps=100 --mode=train --config.cpu_tuning=flags
-bench resnet20_fashion_mnist_flags_2dev --config=configs/resnet20_fashion_mnist.py --steps=20 --mode=train --config.host_devices=2 --config.cpu_tuning=flags
-bench resnet20_fashion_mnist_none --config=configs/resnet20_fashion_mnist.py --steps=20 --config.cpu_tuning=none
-bench resnet50_imagenet_b8 --config=configs/resnet50_imagenet.py --mode=train --steps=3 --warmup=1 --config.batch_size=8 --config.eval_batch_size=8 --config.host_devices=2
+bench lenet5_fashion_mnist_xla --config=configs/lenet5_fashion_mnist.py --steps=100 --mode=train --config.conv_impl=xla
+bench resnet20_fashion_mnist --config=configs/resnet20_fashion_mnist.py --steps=20
+bench resnet20_fashion_mnist_xla_2dev --config=configs/resnet20_fashion_mnist.py --steps=20 --mode=train --config.conv_impl=xla --config.host_devices=2
+bench resnet50_imagenet_b8 --config=configs/resnet50_imagenet.py --mode=train --steps=3 --warmup=1 --config.batch_size=8 --config.eval_batch_size=8
 # The two input paths (input_pipeline=device|tfdata): what each can feed
 # with ResNet-20's augmentation (crop_pad + flip, batch 128) and with the
 # main job's (none), and the main job end to end with each.

@@ -13,6 +13,12 @@ epsilon 1e-5). Initialization does not matter for speed and is torch's.
   three stages of 16/32/64-channel basic blocks, option-A shortcuts
   (ResNet-20: 269,722 parameters).
 * ``resnet18/34/50/101/152``: torchvision's own definitions.
+* ``googlenet_uvadl`` and ``densenet_uvadl``: the small GoogleNet and DenseNet
+  of the UvA deep learning course, tutorial 5 ("Inception, ResNet and
+  DenseNet"), as ``cnn_jax.models.googlenet`` / ``densenet`` define them
+  (260,650 and 239,146 parameters for 10 classes).
+* ``mobilenet_v2``: torchvision's (2,236,682 parameters for 10 classes; the
+  peer benchmark runs it on 32x32 inputs).
 """
 from __future__ import annotations
 
@@ -94,11 +100,104 @@ class CifarResNet(nn.Module):
     return self.fc(x.mean((2, 3)))
 
 
+def _conv_bn_relu(c_in: int, c_out: int, k: int, bias: bool = True):
+  return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias),
+                       nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+
+
+class InceptionBlock(nn.Module):
+  """1x1 | 1x1-3x3 | 1x1-5x5 | 3x3/1 max-pool-1x1, concatenated."""
+
+  def __init__(self, c_in: int, widths):
+    super().__init__()
+    c1, c3r, c3, c5r, c5, proj = widths
+    self.b1 = _conv_bn_relu(c_in, c1, 1)
+    self.b3 = nn.Sequential(_conv_bn_relu(c_in, c3r, 1),
+                            _conv_bn_relu(c3r, c3, 3))
+    self.b5 = nn.Sequential(_conv_bn_relu(c_in, c5r, 1),
+                            _conv_bn_relu(c5r, c5, 5))
+    self.pool = nn.Sequential(nn.MaxPool2d(3, 1, 1),
+                              _conv_bn_relu(c_in, proj, 1))
+
+  def forward(self, x):
+    return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.pool(x)], 1)
+
+
+# cnn_jax.models.googlenet.INCEPTION_CIFAR: widths or a 3x3/2 max pool.
+_INCEPTION_CIFAR = (
+    (16, 32, 32, 16, 8, 8), (24, 32, 48, 16, 12, 12), 'pool',
+    (24, 32, 48, 16, 12, 12), (16, 32, 48, 16, 16, 16),
+    (16, 32, 48, 16, 16, 16), (32, 32, 48, 16, 24, 24), 'pool',
+    (32, 48, 64, 16, 16, 16), (32, 48, 64, 16, 16, 16))
+
+
+class GoogleNetCifar(nn.Module):
+
+  def __init__(self, num_classes: int = 10, in_channels: int = 3):
+    super().__init__()
+    layers, c = [_conv_bn_relu(in_channels, 64, 3)], 64
+    for spec in _INCEPTION_CIFAR:
+      if spec == 'pool':
+        layers.append(nn.MaxPool2d(3, 2, 1))
+      else:
+        layers.append(InceptionBlock(c, spec))
+        c = spec[0] + spec[2] + spec[4] + spec[5]
+    self.features = nn.Sequential(*layers)
+    self.fc = nn.Linear(c, num_classes)
+
+  def forward(self, x):
+    return self.fc(self.features(x).mean((2, 3)))
+
+
+class DenseLayer(nn.Module):
+  """BN-ReLU-1x1 conv (bn_size * growth)-BN-ReLU-3x3 conv (growth); new
+  features concatenated before the old ones."""
+
+  def __init__(self, c_in: int, growth: int, bn_size: int):
+    super().__init__()
+    self.net = nn.Sequential(
+        nn.BatchNorm2d(c_in), nn.ReLU(inplace=True),
+        nn.Conv2d(c_in, bn_size * growth, 1, bias=False),
+        nn.BatchNorm2d(bn_size * growth), nn.ReLU(inplace=True),
+        nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False))
+
+  def forward(self, x):
+    return torch.cat([self.net(x), x], 1)
+
+
+class DenseNetSeed(nn.Module):
+  """3x3 conv-32 stem (bias), four blocks of 6 layers (growth 16, bottleneck
+  32), BN-ReLU-1x1 conv-avg-pool transitions halving the channels."""
+
+  def __init__(self, num_classes: int = 10, in_channels: int = 3,
+               growth: int = 16, blocks=(6, 6, 6, 6), bn_size: int = 2,
+               c_init: int = 32):
+    super().__init__()
+    layers, c = [nn.Conv2d(in_channels, c_init, 3, padding=1)], c_init
+    for i, n in enumerate(blocks):
+      for _ in range(n):
+        layers.append(DenseLayer(c, growth, bn_size))
+        c += growth
+      if i < len(blocks) - 1:
+        layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True),
+                   nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2)]
+        c //= 2
+    layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+    self.features = nn.Sequential(*layers)
+    self.fc = nn.Linear(c, num_classes)
+
+  def forward(self, x):
+    return self.fc(self.features(x).mean((2, 3)))
+
+
 _CIFAR_DEPTHS = {'resnet20': 3, 'resnet32': 5, 'resnet44': 7, 'resnet56': 9,
                  'resnet110': 18}
 _TORCHVISION = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152')
 
-MODELS = ('lenet5',) + tuple(_CIFAR_DEPTHS) + _TORCHVISION
+_TORCHVISION_ANY = _TORCHVISION + ('mobilenet_v2',)
+
+MODELS = (('lenet5', 'googlenet_uvadl', 'densenet_uvadl') +
+          tuple(_CIFAR_DEPTHS) + _TORCHVISION_ANY)
 
 
 def build(name: str, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
@@ -107,7 +206,11 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
     return LeNet5(num_classes, in_channels)
   if name in _CIFAR_DEPTHS:
     return CifarResNet(_CIFAR_DEPTHS[name], num_classes, in_channels)
-  if name in _TORCHVISION:
+  if name == 'googlenet_uvadl':
+    return GoogleNetCifar(num_classes, in_channels)
+  if name == 'densenet_uvadl':
+    return DenseNetSeed(num_classes, in_channels)
+  if name in _TORCHVISION_ANY:
     import torchvision  # pylint: disable=g-import-not-at-top
     if in_channels != 3:
       raise ValueError(f'{name}: torchvision models take 3 channels.')

@@ -5,7 +5,8 @@ Run::
   python -m experiments.benchmarks.torch_peer --model=resnet20 \
       --batch_size=128 [--dtype=bfloat16] [--rounds=5] [--steps=10] \
       [--warmup=3] [--compile=auto|on|off] [--host_devices=N] \
-      [--cpu_tuning=auto|none|fast] [--json_out=FILE]
+      [--image_size=N] [--conv_impl=auto|xla] [--cpu_tuning=auto|none] \
+      [--json_out=FILE]
 
 Both sides train the model on one random batch (shaped like the model's
 native input: 28x28x1 for LeNet-5, 32x32x3 for CIFAR ResNets, 224x224x3 for
@@ -13,7 +14,8 @@ ImageNet ResNets), SGD with momentum 0.9, lr 0.1, softmax cross-entropy:
 
 * ours: ``cnn_jax.benchmark.StepBench``, i.e. the trainer's own
   ``compile_steps`` over the device mesh with donation (``--host_devices``
-  and ``--cpu_tuning`` as in ``cnn_jax.benchmark``);
+  and ``--cpu_tuning`` as in ``cnn_jax.benchmark``), convolutions by oneDNN
+  on a CPU (``--conv_impl=xla``: XLA's own, for comparison);
 * theirs: the twin from ``experiments.benchmarks.torch_models`` (exactly our
   parameter count, asserted), PyTorch's CPU/GPU best practice: channels_last,
   ``torch.autocast`` to bfloat16 when ``--dtype=bfloat16``,
@@ -38,6 +40,7 @@ from typing import Any, Optional
 import os
 
 from absl import app, flags
+
 
 # Idle OpenMP threads sleep instead of spinning (set OMP_WAIT_POLICY=ACTIVE to
 # override): on a shared, loaded host, spinning threads made PyTorch's step
@@ -66,10 +69,15 @@ flags.DEFINE_integer('steps', 10, 'Timed steps per side per round.')
 flags.DEFINE_integer('warmup', 3, 'Untimed steps per side before round 1.')
 flags.DEFINE_enum('compile', 'auto', ['auto', 'on', 'off'],
                   'torch.compile the PyTorch step.')
+flags.DEFINE_integer('image_size', 0, 'Square inputs of this size instead of '
+                     'the model\'s registered input (e.g. 32 for '
+                     'mobilenet_v2 at CIFAR size).')
 flags.DEFINE_integer('host_devices', 0, 'Ours, CPU: split the host into this '
                      'many XLA devices (0: leave as is).')
-flags.DEFINE_enum('cpu_tuning', 'auto', ['auto', 'fast', 'flags', 'none'],
+flags.DEFINE_enum('cpu_tuning', 'auto', ['auto', 'none'],
                   'Ours: XLA:CPU settings (cnn_jax.ops.cpu_tuning).')
+flags.DEFINE_enum('conv_impl', 'auto', ['auto', 'xla'],
+                  'Ours: oneDNN convolutions on CPU (auto) or XLA\'s.')
 flags.DEFINE_integer('torch_threads', 0, '0: all cores of this process.')
 flags.DEFINE_string('json_out', '', 'Also write the figures here.')
 
@@ -139,11 +147,16 @@ class TorchStep:
 def compare(model: str, batch_size: int, dtype: str = 'float32', *,
             rounds: int = 5, steps: int = 10, warmup: int = 3,
             compile_mode: str = 'auto', num_classes: int = 0,
-            torch_threads: int = 0) -> dict[str, Any]:
+            torch_threads: int = 0, image_size: int = 0,
+            conv_impl: str = 'auto') -> dict[str, Any]:
   """Times our and PyTorch's train steps in alternating rounds."""
-  from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
+  from cnn_jax import benchmark, models  # pylint: disable=g-import-not-at-top
   from cnn_jax.analysis import model_stats  # pylint: disable=g-import-not-at-top
-  config = jax_config(model, batch_size, dtype, num_classes)
+  shape = None
+  if image_size:
+    shape = (image_size, image_size, models.get_spec(model).input_shape[2])
+  config = jax_config(model, batch_size, dtype, num_classes, shape)
+  config.conv_impl = conv_impl
   ours = benchmark.StepBench(config)
   t = time.perf_counter()
   ours.compile_train()
@@ -183,9 +196,16 @@ def compare(model: str, batch_size: int, dtype: str = 'float32', *,
                  'compile_error': theirs.compile_error,
                  'channels_last': True, 'autocast_bf16': theirs.autocast,
                  'omp_wait_policy': os.environ.get('OMP_WAIT_POLICY')},
+      'convolutions': benchmark.conv_record(config, ours),
       'ratio_ours_over_theirs': our_ms / their_ms,
       'rounds': per_round, 'steps_per_round': steps, 'warmup': warmup,
   }
+
+
+def _conv_label(c: dict[str, Any]) -> str:
+  if any(c.get('onednn_calls', {}).values()):
+    return c.get('onednn', {}).get('version', 'oneDNN')
+  return 'XLA'
 
 
 def format_result(r: dict[str, Any]) -> str:
@@ -196,7 +216,8 @@ def format_result(r: dict[str, Any]) -> str:
       f"{r['image_shape']} ({r['params']:,} params both sides)",
       f"{'':<10}{'ms/step':>10}{'img/s':>10}  notes",
       f"{'ours':<10}{o['step_ms_median']:>10.1f}{o['images_per_s']:>10.0f}  "
-      f"{o['devices']} x {o['device_kind']}, compile {o['compile_s']:.1f} s",
+      f"{o['devices']} x {o['device_kind']}, compile {o['compile_s']:.1f} s, "
+      f"convs: {_conv_label(r.get('convolutions', {}))}",
       f"{'pytorch':<10}{t['step_ms_median']:>10.1f}{t['images_per_s']:>10.0f}  "
       f"torch {t['torch']} {t['device']} {torch_mode}, {t['threads']} threads,"
       f" channels_last{', autocast bf16' if t['autocast_bf16'] else ''}",
@@ -220,7 +241,8 @@ def main(argv):
   r = compare(FLAGS.model, FLAGS.batch_size, FLAGS.dtype, rounds=FLAGS.rounds,
               steps=FLAGS.steps, warmup=FLAGS.warmup,
               compile_mode=FLAGS.compile, num_classes=FLAGS.num_classes,
-              torch_threads=FLAGS.torch_threads)
+              torch_threads=FLAGS.torch_threads, image_size=FLAGS.image_size,
+              conv_impl=FLAGS.conv_impl)
   r['machine'] = benchmark.machine_info()
   r['cpu_tuning'] = cpu_tuning.describe()
   print(format_result(r))

@@ -1,0 +1,134 @@
+"""The oneDNN convolution library: loading it and asking it questions.
+
+``libcnn_jax_onednn.so`` (source: ``cnn_jax/ops/csrc``, built by ``setup.sh``
+through :mod:`cnn_jax.ops.build_onednn`) holds three XLA FFI handlers, one
+per pass of a convolution (forward, input gradient, kernel gradient), that run
+oneDNN, the library PyTorch's CPU convolutions use. :mod:`cnn_jax.ops.conv`
+lowers its convolutions to them on the CPU backend.
+
+The library is loaded lazily, the first time a convolution is lowered for the
+CPU, and its targets are registered with ``jax.ffi`` then. If it is missing
+or does not load, :func:`library` warns once (naming the fix, ``bash
+setup.sh``) and returns None; the convolutions then lower to XLA's own.
+``$CNN_JAX_ONEDNN_LIBRARY`` points the loader at another file (tests use it
+to simulate a machine without the build).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import threading
+import warnings
+from typing import Optional, Sequence
+
+LIBRARY_NAME = 'libcnn_jax_onednn.so'
+BUILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '_build')
+DEFAULT_LIBRARY = os.path.join(BUILD_DIR, LIBRARY_NAME)
+LIBRARY_ENV = 'CNN_JAX_ONEDNN_LIBRARY'
+
+# Passes, as the library numbers them.
+FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = 0, 1, 2
+PASS_NAMES = ('forward', 'backward_data', 'backward_weights')
+# XLA custom-call target of each pass -> the library's handler symbol.
+TARGETS = {
+    FORWARD: ('cnn_jax_onednn_conv_fwd', 'CnnJaxOnednnConvFwd'),
+    BACKWARD_DATA: ('cnn_jax_onednn_conv_bwd_data', 'CnnJaxOnednnConvBwdData'),
+    BACKWARD_WEIGHTS: ('cnn_jax_onednn_conv_bwd_weights',
+                       'CnnJaxOnednnConvBwdWeights'),
+}
+DTYPE_CODES = {'float32': 0, 'bfloat16': 1}
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def library_path() -> str:
+  return os.environ.get(LIBRARY_ENV) or DEFAULT_LIBRARY
+
+
+def _load(path: str) -> ctypes.CDLL:
+  import jax  # pylint: disable=g-import-not-at-top
+  lib = ctypes.CDLL(path)
+  lib.cnn_jax_onednn_query.restype = ctypes.c_int
+  lib.cnn_jax_onednn_query.argtypes = [
+      ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
+      ctypes.c_char_p, ctypes.c_int]
+  lib.cnn_jax_onednn_info.restype = None
+  lib.cnn_jax_onednn_info.argtypes = [ctypes.c_char_p, ctypes.c_int]
+  for target, symbol in TARGETS.values():
+    jax.ffi.register_ffi_target(
+        target, jax.ffi.pycapsule(getattr(lib, symbol)), platform='cpu')
+    # Lets XLA split a call over devices along its leading dimension (the
+    # lowering in ops/conv.py puts one slice per device there).
+    jax.ffi.register_ffi_target_as_batch_partitionable(target)
+  return lib
+
+
+def library() -> Optional[ctypes.CDLL]:
+  """The loaded library with its targets registered, or None (warned once)."""
+  with _lock:
+    if 'lib' not in _state:
+      path = library_path()
+      try:
+        _state['lib'] = _load(path)
+      except (OSError, AttributeError) as e:
+        _state['lib'] = None
+        _state['error'] = f'{type(e).__name__}: {e}'
+        warnings.warn(
+            f'cnn_jax: the oneDNN convolution library did not load ({path}: '
+            f'{e}). CPU convolutions use XLA\'s own instead (slower). Build it '
+            'with `bash setup.sh` (needs cmake, g++ and the onednn packages of '
+            'requirements.txt).', RuntimeWarning, stacklevel=2)
+    return _state['lib']
+
+
+def available() -> bool:
+  return library() is not None
+
+
+@functools.lru_cache(maxsize=None)
+def query(pass_: int, dtype: str, dims: Sequence[int]) -> Optional[str]:
+  """oneDNN's implementation of one pass, or None if it has none.
+
+  ``dims``: n, h, w, c, kh, kw, o, ho, wo, groups, sh, sw, dh, dw, pt, pb,
+  pl, pr. Creates and caches the primitive in the library (so the first
+  training step does not), without running it.
+  """
+  lib = library()
+  if lib is None or dtype not in DTYPE_CODES:
+    return None
+  arr = (ctypes.c_int64 * 18)(*dims)
+  buf = ctypes.create_string_buffer(512)
+  rc = lib.cnn_jax_onednn_query(pass_, DTYPE_CODES[dtype], arr, buf, 512)
+  if rc == 2:
+    raise RuntimeError(f'oneDNN {PASS_NAMES[pass_]} {dims}: '
+                       f'{buf.value.decode()}')
+  impl = buf.value.decode() if rc == 0 else None
+  _queried[(PASS_NAMES[pass_], dtype, tuple(dims))] = impl
+  return impl
+
+
+_queried: dict = {}
+
+
+def implementations() -> dict:
+  """How many convolutions queried so far got each oneDNN kernel, per pass
+  and dtype (None: oneDNN had none)."""
+  counts: dict = {}
+  for (pass_name, dtype, _), impl in list(_queried.items()):
+    key = f'{pass_name} {dtype}: {impl}'
+    counts[key] = counts.get(key, 0) + 1
+  return dict(sorted(counts.items()))
+
+
+def info() -> dict:
+  """Path, oneDNN version and the instruction set it dispatches to here."""
+  lib = library()
+  if lib is None:
+    return {'available': False, 'path': library_path(),
+            'error': _state.get('error')}
+  buf = ctypes.create_string_buffer(256)
+  lib.cnn_jax_onednn_info(buf, 256)
+  return {'available': True, 'path': library_path(),
+          'version': buf.value.decode()}
