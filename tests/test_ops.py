@@ -350,23 +350,27 @@ def test_train_step_gradients_equal_xla(name):
 def test_mobilenet_v2_train_step_equals_xla_to_its_rounding_sensitivity():
   """MobileNetV2 at 32x32 ends on 1x1 maps, where training-mode BatchNorm
   normalizes over the batch alone: its train step is ill-conditioned. XLA's
-  own path moves by as much when the input moves by one float32 rounding
-  (x * (1 + 2^-22)): loss by ~5e-6, the gradients by ~6e-4 (median tensor),
-  some near-zero BN-bias gradients by O(1). So oneDNN is held to that
-  sensitivity: its difference from XLA is within 3x XLA's own, tensor by
-  tensor (median and worst), and the loss within 1e-5.
+  own path moves by as much when the input moves by one to four float32
+  roundings (x * (1 + k 2^-23)): loss by ~5e-6, the gradients by 8e-5 to
+  6e-4 (median tensor; which one depends on the nudge and the CPU), some
+  near-zero BN-bias gradients by O(1). So oneDNN is held to that
+  sensitivity, the largest over five such nudges: its difference from XLA
+  is within 3x XLA's own, tensor by tensor (median and worst), and the loss
+  within 1e-5.
   """
   images = jax.random.normal(jax.random.key(5), (8, 32, 32, 3))
   labels = jnp.arange(8)
   xla = _grad_fn('mobilenet_v2', 'xla', (32, 32, 3))
   ref = xla(images, labels)
   ours = _grad_fn('mobilenet_v2', 'auto', (32, 32, 3))(images, labels)
-  nudged = xla(images * (1 + 2.0 ** -22), labels)
   assert rel(ours[0], ref[0]) <= 1e-5
-  ours_rel, xla_rel = _rel_per_tensor(ours, ref), _rel_per_tensor(nudged, ref)
-  assert np.median(ours_rel) <= 3 * np.median(xla_rel), (
-      np.median(ours_rel), np.median(xla_rel))
-  assert max(ours_rel) <= 3 * max(xla_rel)
+  ours_rel = _rel_per_tensor(ours, ref)
+  xla_rel = [_rel_per_tensor(xla(images * (1 + k * 2.0 ** -23), labels), ref)
+             for k in (2, -2, 4, -4, 8)]
+  sensitivity = max(np.median(r) for r in xla_rel)
+  assert np.median(ours_rel) <= 3 * sensitivity, (
+      np.median(ours_rel), sensitivity)
+  assert max(ours_rel) <= 3 * max(max(r) for r in xla_rel)
 
 
 _SHARDED = """

@@ -11,7 +11,8 @@ process; :func:`input_size_problem` says why one size is not usable, naming
 the layer.
 
 The trace is of ``model.init`` in training mode (auxiliary heads included),
-with the plain convolution (``ops.conv.disabled``), via ``jax.make_jaxpr``:
+with XLA's convolution (``conv_impl='xla'``, so every convolution is a
+``conv_general_dilated`` in the jaxpr), via ``jax.make_jaxpr``:
 seconds for the largest models, and only done for sizes below the model's
 registered input size.
 """
@@ -56,17 +57,25 @@ def _windows(jaxpr) -> Iterator[tuple[str, tuple, tuple, str]]:
 
 def input_size_problem(model, shape: tuple[int, int, int]) -> Optional[str]:
   """Why ``model`` cannot take (H, W, C) inputs of ``shape``; None if it can."""
+  plain = conv.WithConvImpl(model, conv_impl='xla')
+
   def init(key, x):
-    return model.init({'params': key, 'dropout': key}, x, train=True)
+    return plain.init({'params': key, 'dropout': key}, x, train=True)
 
   try:
-    with conv.disabled():
-      jaxpr = jax.make_jaxpr(init)(
-          jax.random.key(0), jax.ShapeDtypeStruct((1, *shape), jnp.float32))
+    jaxpr = jax.make_jaxpr(init)(
+        jax.random.key(0), jax.ShapeDtypeStruct((1, *shape), jnp.float32))
   except Exception as e:  # pylint: disable=broad-except
     first = str(e).strip().splitlines()[0] if str(e).strip() else ''
     return f'it does not build at this size ({type(e).__name__}: {first[:200]})'
+  inner = model
+  while isinstance(inner, conv.WithConvImpl):
+    inner = inner.model
+  wrapper = f'{type(plain).__name__}/model/'
   for op, sizes, strides, layer in _windows(jaxpr.jaxpr):
+    while layer.startswith(wrapper):  # the layer's path in the model itself
+      layer = layer[len(wrapper):]
+    layer = f'{type(inner).__name__}/{layer}' if layer else ''
     for size, stride in zip(sizes, strides):
       if stride > 1 and size < stride:
         kind = 'pooling' if op.startswith('reduce_window') else 'convolution'

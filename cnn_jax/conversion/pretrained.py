@@ -63,9 +63,11 @@ from cnn_jax.data import preprocessing as prep
 
 # torchvision models whose pretrained builder sets transform_input=True.
 TRANSFORM_INPUT = ('googlenet', 'inception_v3')
+# (num_batches_tracked: the files torchvision released predate it; the same
+# files re-saved by a newer PyTorch have it.)
 _DENSENET_OLD_KEY = re.compile(
     r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.'
-    r'(?:weight|bias|running_mean|running_var))$')
+    r'(?:weight|bias|running_mean|running_var|num_batches_tracked))$')
 
 
 @dataclasses.dataclass

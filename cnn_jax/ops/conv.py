@@ -177,8 +177,23 @@ def _jitted(prim: Primitive, params: tuple):
 
 
 def _eager(prim: Primitive, *args, **params):
-  """Outside ``jit``: compile the one primitive (cached per parameters)."""
-  return _jitted(prim, tuple(sorted(params.items())))(*args)
+  """Outside ``jit``: compile the one primitive (cached per parameters).
+
+  Under ``jax_debug_nans``/``jax_debug_infs`` JAX reruns a jitted function
+  whose output is not finite op by op, which for a one-primitive function
+  would call this again: the check is made here instead, on the output.
+  """
+  fn = _jitted(prim, tuple(sorted(params.items())))
+  nans, infs = jax.config.jax_debug_nans, jax.config.jax_debug_infs
+  if not (nans or infs):
+    return fn(*args)
+  with jax.debug_nans(False), jax.debug_infs(False):
+    out = fn(*args)
+  if nans and bool(jnp.isnan(out).any()):
+    raise FloatingPointError(f'invalid value (nan) encountered in {prim.name}')
+  if infs and bool(jnp.isinf(out).any()):
+    raise FloatingPointError(f'invalid value (inf) encountered in {prim.name}')
+  return out
 
 
 for _p in PRIMITIVES:
