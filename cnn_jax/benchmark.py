@@ -57,6 +57,7 @@ and, with ``num_devices`` unset (the default), the batch over all of them;
 fast settings on a CPU backend). ``python -m experiments.benchmarks.torch_peer`` times the same
 models in PyTorch in the same process.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,15 +75,15 @@ from typing import Any, Callable, Optional
 # what XLA uses for f32 matmuls/convs by default: TF32 tensor cores on
 # A100/H100 (JAX's default precision), bf16 passes on TPU.
 PEAK_FLOPS = {
-    'h100': {'bfloat16': 989e12, 'float32': 495e12},  # SXM; TF32 for f32.
-    'h200': {'bfloat16': 989e12, 'float32': 495e12},
-    'a100': {'bfloat16': 312e12, 'float32': 156e12},  # TF32 for f32.
-    'v100': {'bfloat16': None, 'float16': 125e12, 'float32': 15.7e12},
-    'tpu v4': {'bfloat16': 275e12, 'float32': 275e12},
-    'tpu v5 lite': {'bfloat16': 197e12, 'float32': 197e12},  # v5e
-    'tpu v5e': {'bfloat16': 197e12, 'float32': 197e12},
-    'tpu v5p': {'bfloat16': 459e12, 'float32': 459e12},
-    'tpu v6 lite': {'bfloat16': 918e12, 'float32': 918e12},  # Trillium
+  'h100': {'bfloat16': 989e12, 'float32': 495e12},  # SXM; TF32 for f32.
+  'h200': {'bfloat16': 989e12, 'float32': 495e12},
+  'a100': {'bfloat16': 312e12, 'float32': 156e12},  # TF32 for f32.
+  'v100': {'bfloat16': None, 'float16': 125e12, 'float32': 15.7e12},
+  'tpu v4': {'bfloat16': 275e12, 'float32': 275e12},
+  'tpu v5 lite': {'bfloat16': 197e12, 'float32': 197e12},  # v5e
+  'tpu v5e': {'bfloat16': 197e12, 'float32': 197e12},
+  'tpu v5p': {'bfloat16': 459e12, 'float32': 459e12},
+  'tpu v6 lite': {'bfloat16': 918e12, 'float32': 918e12},  # Trillium
 }
 
 
@@ -99,6 +100,7 @@ def peak_flops_per_device(device_kind: str, dtype: str) -> Optional[float]:
 def benchmark_config(config):
   """``config`` reading random images shaped like its dataset's (a copy)."""
   from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
+
   config = copy.deepcopy(config)
   with contextlib.ExitStack() as stack:
     if hasattr(config, 'unlocked'):  # a locked ConfigDict from the flags
@@ -108,13 +110,15 @@ def benchmark_config(config):
       shape = tuple(spec.image_shape)
       num_classes = spec.num_classes
       config.synthetic_shape = shape
-      config.synthetic_classes = (config.num_classes if config.num_classes
-                                  is not None else num_classes)
+      config.synthetic_classes = (
+        config.num_classes if config.num_classes is not None else num_classes
+      )
       config.dataset = 'synthetic'
     # Enough synthetic examples for one epoch of the batch (unused here:
     # the benchmark never reads the dataset, only its shape).
-    config.synthetic_examples = max(config.synthetic_examples,
-                                    2 * config.batch_size)
+    config.synthetic_examples = max(
+      config.synthetic_examples, 2 * config.batch_size
+    )
     config.validation_examples = 0
   return config
 
@@ -122,6 +126,7 @@ def benchmark_config(config):
 @dataclasses.dataclass
 class StepTiming:
   """Per-step wall times (seconds) and what they mean for a batch."""
+
   times: list[float]
   batch_size: int
 
@@ -134,8 +139,9 @@ class StepTiming:
     return self.batch_size / self.median_s
 
 
-def time_steps(step: Callable[[], Any], steps: int, warmup: int,
-               batch_size: int) -> StepTiming:
+def time_steps(
+  step: Callable[[], Any], steps: int, warmup: int, batch_size: int
+) -> StepTiming:
   """Runs ``step`` (which must block until done) warmup + steps times."""
   for _ in range(warmup):
     step()
@@ -166,32 +172,44 @@ class StepBench:
     self.num_classes = trainer.num_classes_for(config, self.info)
     self.mesh = sharding.make_mesh(config.num_devices)
     sharding.check_batch_divides(config.batch_size, self.mesh, 'batch_size')
-    sharding.check_batch_divides(config.eval_batch_size, self.mesh,
-                                 'eval_batch_size')
+    sharding.check_batch_divides(
+      config.eval_batch_size, self.mesh, 'eval_batch_size'
+    )
     self.model = trainer.build_model(config, self.num_classes)
     steps_per_epoch = max(1, pipeline.steps_per_epoch(config, self.info))
-    total = (config.num_train_steps if config.num_train_steps is not None else
-             int(math.ceil(config.num_epochs * steps_per_epoch)))
+    total = (
+      config.num_train_steps
+      if config.num_train_steps is not None
+      else int(math.ceil(config.num_epochs * steps_per_epoch))
+    )
     schedule = optim.learning_rate_schedule(config, steps_per_epoch, total)
     tx = optim.make_optimizer(config, schedule)
-    state = train_step.create_train_state(self.model, tx, self.info.image_shape,
-                                          jax.random.key(config.seed))
+    state = train_step.create_train_state(
+      self.model, tx, self.info.image_shape, jax.random.key(config.seed)
+    )
     self.state = jax.device_put(state, sharding.replicated(self.mesh))
     self.train_fn, self.eval_fn = train_step.compile_steps(
-        config, self.mesh, self.state, self.num_classes, schedule)
+      config, self.mesh, self.state, self.num_classes, schedule
+    )
 
     rng = np.random.RandomState(seed)
     shape = self.info.image_shape
 
     def batch(n, with_mask):
-      b = {'image': rng.standard_normal((n, *shape)).astype(np.float32),
-           'label': rng.randint(0, self.num_classes, n).astype(np.int32)}
+      b = {
+        'image': rng.standard_normal((n, *shape)).astype(np.float32),
+        'label': rng.randint(0, self.num_classes, n).astype(np.int32),
+      }
       if with_mask:
         b['mask'] = np.ones((n,), bool)
       n_proc = jax.process_count()
-      local = {k: v[jax.process_index() * (n // n_proc):
-                    (jax.process_index() + 1) * (n // n_proc)]
-               for k, v in b.items()}
+      local = {
+        k: v[
+          jax.process_index() * (n // n_proc) : (jax.process_index() + 1)
+          * (n // n_proc)
+        ]
+        for k, v in b.items()
+      }
       return sharding.global_batch(local, self.mesh)
 
     self.train_batch = batch(config.batch_size, False)
@@ -219,8 +237,12 @@ class StepBench:
     peak = getattr(m, 'peak_memory_in_bytes', None)
     if peak:
       return int(peak)
-    return int(m.argument_size_in_bytes + m.output_size_in_bytes +
-               m.temp_size_in_bytes - m.alias_size_in_bytes)
+    return int(
+      m.argument_size_in_bytes
+      + m.output_size_in_bytes
+      + m.temp_size_in_bytes
+      - m.alias_size_in_bytes
+    )
 
   @staticmethod
   def _flops(lowered) -> Optional[float]:
@@ -240,12 +262,17 @@ class StepBench:
     """
     from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
     from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
+
     if self._xla_steps is None:
       twin = conv.WithConvImpl(self.model, conv_impl='xla')
       self._xla_state = self.state.replace(apply_fn=twin.apply)
       self._xla_steps = train_step.compile_steps(
-          self.config, self.mesh, self._xla_state, self.num_classes,
-          self._schedule)
+        self.config,
+        self.mesh,
+        self._xla_state,
+        self.num_classes,
+        self._schedule,
+      )
     return self._xla_steps
 
   def _step_flops(self, lowered, which: int, batch) -> Optional[float]:
@@ -288,6 +315,7 @@ class StepBench:
 def peak_memory() -> tuple[Optional[int], str]:
   """(bytes, what): device peak where the backend reports it, else RSS."""
   import jax  # pylint: disable=g-import-not-at-top
+
   peaks = []
   for d in jax.local_devices():
     try:
@@ -309,22 +337,31 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
-                        warmup: int = 5,
-                        peak_flops: Optional[float] = None) -> dict[str, Any]:
+def run_step_benchmarks(
+  config,
+  *,
+  modes=('train', 'eval'),
+  steps: int = 50,
+  warmup: int = 5,
+  peak_flops: Optional[float] = None,
+) -> dict[str, Any]:
   """Compile and time the train and/or eval step of ``config``."""
   import jax  # pylint: disable=g-import-not-at-top
+
   config = benchmark_config(config)
   bench = StepBench(config)
   devices = bench.mesh.devices.size
   device = jax.local_devices()[0]
   peak = peak_flops or peak_flops_per_device(device.device_kind, config.dtype)
   out: dict[str, Any] = {
-      'model': config.model, 'dtype': config.dtype,
-      'image_shape': list(bench.info.image_shape),
-      'num_classes': bench.num_classes, 'devices': devices,
-      'device_kind': device.device_kind, 'platform': device.platform,
-      'peak_flops_per_device': peak,
+    'model': config.model,
+    'dtype': config.dtype,
+    'image_shape': list(bench.info.image_shape),
+    'num_classes': bench.num_classes,
+    'devices': devices,
+    'device_kind': device.device_kind,
+    'platform': device.platform,
+    'peak_flops_per_device': peak,
   }
   for mode in modes:
     if mode == 'train':
@@ -335,8 +372,9 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
       program = bench.program_memory(bench.compile_train())
     elif mode == 'eval':
       bench.compile_eval()
-      timing = time_steps(bench.eval_once, steps, warmup,
-                          config.eval_batch_size)
+      timing = time_steps(
+        bench.eval_once, steps, warmup, config.eval_batch_size
+      )
       flops, compile_s = bench.eval_flops, bench.eval_compile_s
       batch = config.eval_batch_size
       program = bench.program_memory(bench.compile_eval())
@@ -344,18 +382,19 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
       raise ValueError(mode)
     achieved = flops / timing.median_s if flops else None
     out[mode] = {
-        'batch_size': batch,
-        'compile_s': compile_s,
-        'step_ms_median': 1e3 * timing.median_s,
-        'step_ms_min': 1e3 * min(timing.times),
-        'step_ms_mean': 1e3 * statistics.fmean(timing.times),
-        'images_per_s': timing.images_per_s,
-        'steps': steps, 'warmup': warmup,
-        'flops_per_step': flops,
-        'flops_per_image': flops / batch if flops else None,
-        'achieved_flops_per_s': achieved,
-        'mfu': (achieved / (peak * devices) if achieved and peak else None),
-        'program_memory_bytes': program,
+      'batch_size': batch,
+      'compile_s': compile_s,
+      'step_ms_median': 1e3 * timing.median_s,
+      'step_ms_min': 1e3 * min(timing.times),
+      'step_ms_mean': 1e3 * statistics.fmean(timing.times),
+      'images_per_s': timing.images_per_s,
+      'steps': steps,
+      'warmup': warmup,
+      'flops_per_step': flops,
+      'flops_per_image': flops / batch if flops else None,
+      'achieved_flops_per_s': achieved,
+      'mfu': (achieved / (peak * devices) if achieved and peak else None),
+      'program_memory_bytes': program,
     }
   mem, what = peak_memory()
   out['peak_memory_bytes'] = mem
@@ -367,22 +406,28 @@ def run_step_benchmarks(config, *, modes=('train', 'eval'), steps: int = 50,
 def conv_record(config, bench) -> dict[str, Any]:
   """Which convolutions ran: oneDNN (version, ISA, kernels) or XLA's."""
   from cnn_jax.ops import onednn  # pylint: disable=g-import-not-at-top
+
   calls = dict(bench.onednn_calls)
-  record: dict[str, Any] = {'conv_impl': config.get('conv_impl', 'auto'),
-                            'onednn_calls': calls}
+  record: dict[str, Any] = {
+    'conv_impl': config.get('conv_impl', 'auto'),
+    'onednn_calls': calls,
+  }
   if any(calls.values()):
     record['onednn'] = onednn.info()
     record['onednn_kernels'] = onednn.implementations()
   return record
 
 
-def run_input_benchmark(config, *, batches: int = 50,
-                        warmup: int = 5) -> dict[str, Any]:
+def run_input_benchmark(
+  config, *, batches: int = 50, warmup: int = 5
+) -> dict[str, Any]:
   """Images/s of the config's real training input path on this host."""
   from cnn_jax.data import inputs  # pylint: disable=g-import-not-at-top
+
   if inputs.choose(config) == 'device':
     return run_device_input_benchmark(config, batches=batches, warmup=warmup)
   from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+
   pipeline.hide_gpus_from_tensorflow()
   info = pipeline.get_info(config)
   ds = pipeline.train_dataset(config, info)
@@ -398,20 +443,27 @@ def run_input_benchmark(config, *, batches: int = 50,
   elapsed = time.perf_counter() - t
   cores = cpu_count()
   return {
-      'dataset': config.dataset, 'augment': config.augment,
-      'input_pipeline': 'tfdata',
-      'batch_size': config.batch_size, 'batches': batches, 'warmup': warmup,
-      'warmup_s': warm_s, 'images_per_s': n / elapsed,
-      'images_per_s_per_core': n / elapsed / cores, 'cpu_cores': cores,
+    'dataset': config.dataset,
+    'augment': config.augment,
+    'input_pipeline': 'tfdata',
+    'batch_size': config.batch_size,
+    'batches': batches,
+    'warmup': warmup,
+    'warmup_s': warm_s,
+    'images_per_s': n / elapsed,
+    'images_per_s_per_core': n / elapsed / cores,
+    'cpu_cores': cores,
   }
 
 
-def run_device_input_benchmark(config, *, batches: int = 50,
-                               warmup: int = 5) -> dict[str, Any]:
+def run_device_input_benchmark(
+  config, *, batches: int = 50, warmup: int = 5
+) -> dict[str, Any]:
   """Images/s the on-device input path feeds: gather + batch_transform."""
   import jax  # pylint: disable=g-import-not-at-top
   from cnn_jax.data import device_pipeline, pipeline  # pylint: disable=g-import-not-at-top
   from cnn_jax.training import sharding  # pylint: disable=g-import-not-at-top
+
   info = pipeline.get_info(config)
   mesh = sharding.make_mesh(config.num_devices)
   t0 = time.perf_counter()
@@ -434,13 +486,19 @@ def run_device_input_benchmark(config, *, batches: int = 50,
   n = batches * config.batch_size
   cores = cpu_count()
   return {
-      'dataset': config.dataset, 'augment': config.augment,
-      'input_pipeline': 'device', 'source': feed.source,
-      'devices': int(mesh.devices.size),
-      'device_kind': mesh.devices.flat[0].device_kind,
-      'batch_size': config.batch_size, 'batches': batches, 'warmup': warmup,
-      'warmup_s': warm_s, 'images_per_s': n / elapsed,
-      'images_per_s_per_core': n / elapsed / cores, 'cpu_cores': cores,
+    'dataset': config.dataset,
+    'augment': config.augment,
+    'input_pipeline': 'device',
+    'source': feed.source,
+    'devices': int(mesh.devices.size),
+    'device_kind': mesh.devices.flat[0].device_kind,
+    'batch_size': config.batch_size,
+    'batches': batches,
+    'warmup': warmup,
+    'warmup_s': warm_s,
+    'images_per_s': n / elapsed,
+    'images_per_s_per_core': n / elapsed / cores,
+    'cpu_cores': cores,
   }
 
 
@@ -455,8 +513,13 @@ def _fmt(v, unit='', digits=1):
 def _si(v, unit):
   if v is None:
     return 'n/a'
-  for scale, prefix in ((1e15, 'P'), (1e12, 'T'), (1e9, 'G'), (1e6, 'M'),
-                        (1e3, 'k')):
+  for scale, prefix in (
+    (1e15, 'P'),
+    (1e12, 'T'),
+    (1e9, 'G'),
+    (1e6, 'M'),
+    (1e3, 'k'),
+  ):
     if abs(v) >= scale:
       return f'{v / scale:.2f} {prefix}{unit}'
   return f'{v:.0f} {unit}'
@@ -467,43 +530,55 @@ def format_table(results: dict[str, Any]) -> str:
   lines = []
   if 'model' in results:
     lines.append(
-        f"{results['model']} {results['dtype']} {results['image_shape']} on "
-        f"{results['devices']} x {results['device_kind']} "
-        f"({results['platform']})")
-    header = (f"{'step':<6}{'batch':>7}{'compile s':>11}{'ms/step':>10}"
-              f"{'img/s':>11}{'FLOPs/step':>13}{'FLOP/s':>13}{'MFU':>8}")
+      f'{results["model"]} {results["dtype"]} {results["image_shape"]} on '
+      f'{results["devices"]} x {results["device_kind"]} '
+      f'({results["platform"]})'
+    )
+    header = (
+      f'{"step":<6}{"batch":>7}{"compile s":>11}{"ms/step":>10}'
+      f'{"img/s":>11}{"FLOPs/step":>13}{"FLOP/s":>13}{"MFU":>8}'
+    )
     lines += [header, '-' * len(header)]
     for mode in ('train', 'eval'):
       r = results.get(mode)
       if not r:
         continue
-      mfu = f"{100 * r['mfu']:.1f}%" if r['mfu'] else 'n/a'
+      mfu = f'{100 * r["mfu"]:.1f}%' if r['mfu'] else 'n/a'
       lines.append(
-          f"{mode:<6}{r['batch_size']:>7}{_fmt(r['compile_s'], '', 2):>11}"
-          f"{_fmt(r['step_ms_median']):>10}{_fmt(r['images_per_s']):>11}"
-          f"{_si(r['flops_per_step'], 'FLOP'):>13}"
-          f"{_si(r['achieved_flops_per_s'], 'FLOP/s'):>13}{mfu:>8}")
+        f'{mode:<6}{r["batch_size"]:>7}{_fmt(r["compile_s"], "", 2):>11}'
+        f'{_fmt(r["step_ms_median"]):>10}{_fmt(r["images_per_s"]):>11}'
+        f'{_si(r["flops_per_step"], "FLOP"):>13}'
+        f'{_si(r["achieved_flops_per_s"], "FLOP/s"):>13}{mfu:>8}'
+      )
     if results.get('peak_memory_bytes'):
-      lines.append(f"peak memory: {results['peak_memory_bytes'] / 2**20:,.0f} "
-                   f"MiB ({results['peak_memory_kind']})")
+      lines.append(
+        f'peak memory: {results["peak_memory_bytes"] / 2**20:,.0f} '
+        f'MiB ({results["peak_memory_kind"]})'
+      )
   if 'input' in results:
     r = results['input']
     lines.append(
-        f"input pipeline {r.get('input_pipeline', 'tfdata')} ({r['dataset']}, "
-        f"augment={r['augment'] or 'none'}, "
-        f"batch {r['batch_size']}): {r['images_per_s']:,.0f} img/s, "
-        f"{r['images_per_s_per_core']:,.0f} img/s per core "
-        f"({r['cpu_cores']} cores)")
+      f'input pipeline {r.get("input_pipeline", "tfdata")} ({r["dataset"]}, '
+      f'augment={r["augment"] or "none"}, '
+      f'batch {r["batch_size"]}): {r["images_per_s"]:,.0f} img/s, '
+      f'{r["images_per_s_per_core"]:,.0f} img/s per core '
+      f'({r["cpu_cores"]} cores)'
+    )
   return '\n'.join(lines)
 
 
 def machine_info() -> dict[str, Any]:
   """The machine (CPU model and vector flags), load, commit and command."""
   from cnn_jax.analysis import provenance  # pylint: disable=g-import-not-at-top
+
   record = provenance.record()
   machine = record.pop('machine')
-  return {**record, **machine, 'cpu_model': machine['cpu'],
-          'cpu_cores': cpu_count()}
+  return {
+    **record,
+    **machine,
+    'cpu_model': machine['cpu'],
+    'cpu_cores': cpu_count(),
+  }
 
 
 def main(argv):
@@ -513,26 +588,37 @@ def main(argv):
 def run(argv) -> dict[str, Any]:
   """The CLI's work, returning the figures (tests call this in-process)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   flags_ = flags.FLAGS
   from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
   from cnn_jax import errors  # pylint: disable=g-import-not-at-top
+
   if len(argv) > 1:
     raise errors.UserError(f'Unexpected arguments: {argv[1:]}')
   from cnn_jax.ops import cpu_tuning  # pylint: disable=g-import-not-at-top
+
   config = flags_.config
   config_validation.validate(config)  # before JAX starts (cpu_tuning)
-  cpu_tuning.configure(host_devices=config.host_devices,
-                       tuning=config.cpu_tuning)
+  cpu_tuning.configure(
+    host_devices=config.host_devices, tuning=config.cpu_tuning
+  )
   modes = ('train', 'eval') if flags_.mode == 'all' else (flags_.mode,)
   results: dict[str, Any] = {}
   step_modes = tuple(m for m in modes if m in ('train', 'eval'))
   if step_modes:
-    results.update(run_step_benchmarks(
-        config, modes=step_modes, steps=flags_.steps, warmup=flags_.warmup,
-        peak_flops=flags_.peak_flops or None))
+    results.update(
+      run_step_benchmarks(
+        config,
+        modes=step_modes,
+        steps=flags_.steps,
+        warmup=flags_.warmup,
+        peak_flops=flags_.peak_flops or None,
+      )
+    )
   if flags_.mode in ('input', 'all'):
     results['input'] = run_input_benchmark(
-        config, batches=flags_.input_batches, warmup=flags_.warmup)
+      config, batches=flags_.input_batches, warmup=flags_.warmup
+    )
   results['machine'] = machine_info()
   results['cpu_tuning'] = cpu_tuning.describe()
   print(format_table(results))
@@ -546,22 +632,27 @@ def run(argv) -> dict[str, Any]:
 def define_flags():
   from absl import flags  # pylint: disable=g-import-not-at-top
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
   if 'config' in flags.FLAGS:
     return
-  config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                  lock_config=True)
-  flags.DEFINE_enum('mode', 'all', ['train', 'eval', 'input', 'all'],
-                    'What to time.')
+  config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config file.', lock_config=True
+  )
+  flags.DEFINE_enum(
+    'mode', 'all', ['train', 'eval', 'input', 'all'], 'What to time.'
+  )
   flags.DEFINE_integer('steps', 50, 'Timed steps (or input batches).')
   flags.DEFINE_integer('warmup', 5, 'Untimed steps first.')
   flags.DEFINE_integer('input_batches', 50, 'Timed input-pipeline batches.')
-  flags.DEFINE_float('peak_flops', 0.0,
-                     'Peak FLOP/s per device for MFU (0: from the table).')
+  flags.DEFINE_float(
+    'peak_flops', 0.0, 'Peak FLOP/s per device for MFU (0: from the table).'
+  )
   flags.DEFINE_string('json_out', '', 'Also write the figures here.')
   flags.mark_flags_as_required(['config'])
 
 
 if __name__ == '__main__':
   from cnn_jax import errors  # pylint: disable=g-import-not-at-top
+
   define_flags()
   errors.run(main)

@@ -38,6 +38,7 @@ and ours are built so, as torchvision's builders do (``--transform_input``
 overrides). ``cnn_jax.conversion.pretrained`` lists every such
 pretrained-only convention of the three libraries.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -53,99 +54,175 @@ from cnn_jax import errors
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines the CLI flags (on a fresh FlagValues in tests)."""
   fv = flag_values
-  flags.DEFINE_enum('source', None, ['torchvision', 'timm', 'keras'],
-                    'Library of the reference model.', flag_values=fv)
-  flags.DEFINE_string('model', None, 'Our registered model name (python -m '
-                      'cnn_jax.summary --list).', flag_values=fv)
-  flags.DEFINE_string('reference_name', '', "The reference's name for it "
-                      '(default: the same for torchvision/timm, the '
-                      'keras.applications class in keras_source.KERAS_MODELS '
-                      'for keras).', flag_values=fv)
-  flags.DEFINE_string('weights', '', 'Weights file: a torch state_dict '
-                      '(.pth/.pt) or Keras weights (.weights.h5/.h5/.keras). '
-                      'Empty: random initialization.', flag_values=fv)
-  flags.DEFINE_integer('num_classes', 1000, 'Classes of the reference head.',
-                       flag_values=fv)
-  flags.DEFINE_integer('input_size', 0, 'Side of the square input of the '
-                       "verification pass (0: the model's native size). "
-                       'Keras models are built for this size.',
-                       flag_values=fv)
-  flags.DEFINE_float('max_relative_error', 1e-4, 'Refuse to write the '
-                     'checkpoint if max|ours - reference| / max|reference| '
-                     'over the verification batch exceeds this (< 0: never '
-                     'refuse).', flag_values=fv)
-  flags.DEFINE_string('out', None, 'Output directory (must not hold a '
-                      'checkpoint yet).', flag_values=fv)
-  flags.DEFINE_bool('debug', False, 'Show the traceback of errors too.',
-                    flag_values=fv)
-  flags.DEFINE_bool('transform_input', None, 'torchvision googlenet / '
-                    'inception_v3: re-normalize the ImageNet-normalized input '
-                    'to [-1, 1] in the network. Default: as torchvision '
-                    'builds the model (true with --weights, as its pretrained '
-                    'builders; false for a random initialization).',
-                    flag_values=fv)
+  flags.DEFINE_enum(
+    'source',
+    None,
+    ['torchvision', 'timm', 'keras'],
+    'Library of the reference model.',
+    flag_values=fv,
+  )
+  flags.DEFINE_string(
+    'model',
+    None,
+    'Our registered model name (python -m cnn_jax.summary --list).',
+    flag_values=fv,
+  )
+  flags.DEFINE_string(
+    'reference_name',
+    '',
+    "The reference's name for it "
+    '(default: the same for torchvision/timm, the '
+    'keras.applications class in keras_source.KERAS_MODELS '
+    'for keras).',
+    flag_values=fv,
+  )
+  flags.DEFINE_string(
+    'weights',
+    '',
+    'Weights file: a torch state_dict '
+    '(.pth/.pt) or Keras weights (.weights.h5/.h5/.keras). '
+    'Empty: random initialization.',
+    flag_values=fv,
+  )
+  flags.DEFINE_integer(
+    'num_classes', 1000, 'Classes of the reference head.', flag_values=fv
+  )
+  flags.DEFINE_integer(
+    'input_size',
+    0,
+    'Side of the square input of the '
+    "verification pass (0: the model's native size). "
+    'Keras models are built for this size.',
+    flag_values=fv,
+  )
+  flags.DEFINE_float(
+    'max_relative_error',
+    1e-4,
+    'Refuse to write the '
+    'checkpoint if max|ours - reference| / max|reference| '
+    'over the verification batch exceeds this (< 0: never '
+    'refuse).',
+    flag_values=fv,
+  )
+  flags.DEFINE_string(
+    'out',
+    None,
+    'Output directory (must not hold a checkpoint yet).',
+    flag_values=fv,
+  )
+  flags.DEFINE_bool(
+    'debug', False, 'Show the traceback of errors too.', flag_values=fv
+  )
+  flags.DEFINE_bool(
+    'transform_input',
+    None,
+    'torchvision googlenet / '
+    'inception_v3: re-normalize the ImageNet-normalized input '
+    'to [-1, 1] in the network. Default: as torchvision '
+    'builds the model (true with --weights, as its pretrained '
+    'builders; false for a random initialization).',
+    flag_values=fv,
+  )
 
 
-def run(source: str, model: str, out: str, *, reference_name: str = '',
-        weights: str = '', num_classes: int = 1000, input_size: int = 0,
-        max_relative_error: float = 1e-4,
-        transform_input: Optional[bool] = None) -> float:
+def run(
+  source: str,
+  model: str,
+  out: str,
+  *,
+  reference_name: str = '',
+  weights: str = '',
+  num_classes: int = 1000,
+  input_size: int = 0,
+  max_relative_error: float = 1e-4,
+  transform_input: Optional[bool] = None,
+) -> float:
   """The CLI's work; returns the verified relative logit difference."""
   from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
   from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
+
   problem = config_validation.check_field('model', model)
   if problem:
     raise errors.UserError(problem)
   convert_lib.check_empty(out)  # before the work, not after.
   result = convert_lib.convert(
-      source, model, reference=reference_name or None, weights=weights,
-      num_classes=num_classes, input_size=input_size or None,
-      transform_input=transform_input)
+    source,
+    model,
+    reference=reference_name or None,
+    weights=weights,
+    num_classes=num_classes,
+    input_size=input_size or None,
+    transform_input=transform_input,
+  )
   err = result.relative_error
-  num_params = sum(int(np.prod(x.shape))
-                   for x in jax.tree.leaves(result.variables['params']))
+  num_params = sum(
+    int(np.prod(x.shape)) for x in jax.tree.leaves(result.variables['params'])
+  )
   ref = reference_name or convert_lib.reference_name(source, model)
-  print(f'{source} {ref} -> {model}: {num_params:,} parameters; on a random '
-        f'batch of {len(result.batch)} at {result.input_shape}, max relative '
-        f'logit difference {err:.3g} ({result.seconds:.1f} s).')
+  print(
+    f'{source} {ref} -> {model}: {num_params:,} parameters; on a random '
+    f'batch of {len(result.batch)} at {result.input_shape}, max relative '
+    f'logit difference {err:.3g} ({result.seconds:.1f} s).'
+  )
   if result.momentum_mismatches:
-    print(f'Note: {len(result.momentum_mismatches)} BatchNorm momenta differ '
-          'from the reference\'s (only fine-tuning is affected), e.g. '
-          f'{result.momentum_mismatches[0]}.')
+    print(
+      f'Note: {len(result.momentum_mismatches)} BatchNorm momenta differ '
+      "from the reference's (only fine-tuning is affected), e.g. "
+      f'{result.momentum_mismatches[0]}.'
+    )
   scale = float(np.abs(result.reference_logits).max())
   if scale < 1e-6:
-    print(f'Note: the reference\'s logits are nearly zero on this batch (max '
-          f'{scale:.3g}; random weights with untrained BatchNorm often vanish '
-          'like this), so the logit check says little here; the weights were '
-          'still paired layer by layer with matching shapes.')
+    print(
+      f"Note: the reference's logits are nearly zero on this batch (max "
+      f'{scale:.3g}; random weights with untrained BatchNorm often vanish '
+      'like this), so the logit check says little here; the weights were '
+      'still paired layer by layer with matching shapes.'
+    )
   if 0 <= max_relative_error < err:
     raise errors.UserError(
-        f'Not written: the logits differ by {err:.3g} (relative) > '
-        f'--max_relative_error={max_relative_error}. The weights fit, but our '
-        f'{model} does not compute the same function as the reference.')
+      f'Not written: the logits differ by {err:.3g} (relative) > '
+      f'--max_relative_error={max_relative_error}. The weights fit, but our '
+      f'{model} does not compute the same function as the reference.'
+    )
   for note in result.notes:
     print(f'Note: {note}')
   # The records first: a kill before the checkpoint leaves a directory that
   # the same command fills again.
-  convert_lib.write_records(out, result, model=model, source=source,
-                            reference=ref, weights=weights,
-                            num_classes=num_classes)
+  convert_lib.write_records(
+    out,
+    result,
+    model=model,
+    source=source,
+    reference=ref,
+    weights=weights,
+    num_classes=num_classes,
+  )
   path = convert_lib.save(result.variables, out)
   pre = result.preprocessing
-  print(f'Wrote {path} (load with --config.init_from={path}; predict with '
-        f'python -m cnn_jax.predict --checkpoint={path} IMAGE...).')
+  print(
+    f'Wrote {path} (load with --config.init_from={path}; predict with '
+    f'python -m cnn_jax.predict --checkpoint={path} IMAGE...).'
+  )
   if pre is not None:
-    geometry = (f'resize to {pre.resize_size}, center crop {pre.input_size}'
-                if pre.resize_size else f'resize to {pre.input_size}')
-    print(f'Preprocessing ({result.preprocessing_source}): {geometry}, '
-          f'{pre.interpolation}, mean {_rounded(pre.mean)} std '
-          f'{_rounded(pre.std)} {pre.channel_order}; kept in '
-          'preprocessing.json.')
+    geometry = (
+      f'resize to {pre.resize_size}, center crop {pre.input_size}'
+      if pre.resize_size
+      else f'resize to {pre.input_size}'
+    )
+    print(
+      f'Preprocessing ({result.preprocessing_source}): {geometry}, '
+      f'{pre.interpolation}, mean {_rounded(pre.mean)} std '
+      f'{_rounded(pre.std)} {pre.channel_order}; kept in '
+      'preprocessing.json.'
+    )
   if result.model_kwargs:
-    kwargs = ' '.join(f'--config.model_kwargs.{k}={v}'
-                      for k, v in result.model_kwargs.items())
-    print(f'Built with {result.model_kwargs} (model.json); to fine-tune '
-          f'from it, pass {kwargs}.')
+    kwargs = ' '.join(
+      f'--config.model_kwargs.{k}={v}' for k, v in result.model_kwargs.items()
+    )
+    print(
+      f'Built with {result.model_kwargs} (model.json); to fine-tune '
+      f'from it, pass {kwargs}.'
+    )
   return err
 
 
@@ -156,16 +233,24 @@ def _rounded(values) -> str:
 def run_flags(fv: flags.FlagValues = flags.FLAGS) -> float:
   """Runs the parsed flags; a ConversionError becomes a UserError."""
   from cnn_jax.conversion.layer_list import ConversionError  # pylint: disable=g-import-not-at-top
+
   for name in ('source', 'model', 'out'):
     if not fv[name].value:
-      raise errors.UserError(f'--{name} is required (--helpfull lists the '
-                             'flags).')
+      raise errors.UserError(
+        f'--{name} is required (--helpfull lists the flags).'
+      )
   try:
-    return run(fv.source, fv.model, fv.out,
-               reference_name=fv.reference_name, weights=fv.weights,
-               num_classes=fv.num_classes, input_size=fv.input_size,
-               max_relative_error=fv.max_relative_error,
-               transform_input=fv.transform_input)
+    return run(
+      fv.source,
+      fv.model,
+      fv.out,
+      reference_name=fv.reference_name,
+      weights=fv.weights,
+      num_classes=fv.num_classes,
+      input_size=fv.input_size,
+      max_relative_error=fv.max_relative_error,
+      transform_input=fv.transform_input,
+    )
   except (ConversionError, FileExistsError, ValueError) as e:
     raise errors.UserError(f'Conversion failed: {e}') from e
 

@@ -14,6 +14,7 @@ Every command's ``__main__`` uses :func:`run` (absl apps) or
   if __name__ == '__main__':
     errors.run(main)
 """
+
 from __future__ import annotations
 
 import errno
@@ -35,8 +36,14 @@ class UserError(Exception):
 
 
 # OSErrors the user fixes (space, quota, permissions, a read-only disk).
-_ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS,
-                       errno.EACCES, errno.EPERM)
+_ENVIRONMENT_ERRNOS = (
+  errno.ENOSPC,
+  errno.EDQUOT,
+  errno.EFBIG,
+  errno.EROFS,
+  errno.EACCES,
+  errno.EPERM,
+)
 
 
 def as_user_error(error: BaseException) -> Optional[str]:
@@ -44,8 +51,10 @@ def as_user_error(error: BaseException) -> Optional[str]:
   if isinstance(error, UserError):
     return str(error)
   if isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRNOS:
-    return (f'{error}. Fix this (free space, quota, permissions), then run '
-            'the command again.')
+    return (
+      f'{error}. Fix this (free space, quota, permissions), then run '
+      'the command again.'
+    )
   return None
 
 
@@ -57,8 +66,9 @@ def fail(message: str) -> NoReturn:
   sys.exit(EXIT_STATUS)
 
 
-_DEBUG_ARGS = re.compile(r'^--(debug|config\.debug)(=(true|1|yes))?$',
-                         re.IGNORECASE)
+_DEBUG_ARGS = re.compile(
+  r'^--(debug|config\.debug)(=(true|1|yes))?$', re.IGNORECASE
+)
 
 
 def debug_requested(argv: Sequence[str]) -> bool:
@@ -69,6 +79,7 @@ def debug_requested(argv: Sequence[str]) -> bool:
 def _flag_debug() -> bool:
   """``--debug`` or ``--config.debug`` of the parsed absl flags, if defined."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   fv = flags.FLAGS
   try:
     if 'debug' in fv and fv['debug'].value:
@@ -95,6 +106,7 @@ def describe_flag_error(error: BaseException, argv: Sequence[str]) -> str:
   bare ``AttributeError`` for those).
   """
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   if isinstance(error, flags.Error):
     return f'{str(error).strip().rstrip(".")}. --helpfull lists the flags.'
   text = str(error).strip().strip('"\'')
@@ -105,29 +117,34 @@ def describe_flag_error(error: BaseException, argv: Sequence[str]) -> str:
     for arg in argv:
       if not arg.startswith('--config.'):
         continue
-      path = arg[len('--config.'):].split('=', 1)[0]
+      path = arg[len('--config.') :].split('=', 1)[0]
       if name and name in path.split('.'):
         hint = ''
         if suggestion:
           fixed = path.replace(name, suggestion.group(1))
           hint = f' Did you mean --config.{fixed}?'
-        return (f'{arg}: the config has no field {path!r}.{hint} '
-                'configs/base.py lists every field.')
-  config_files = [a.split('=', 1)[1].split(':')[0] for a in argv
-                  if a.startswith('--config=')]
+        return (
+          f'{arg}: the config has no field {path!r}.{hint} '
+          'configs/base.py lists every field.'
+        )
+  config_files = [
+    a.split('=', 1)[1].split(':')[0] for a in argv if a.startswith('--config=')
+  ]
   where = _frame_in(error, config_files[0]) if config_files else ''
   if config_files and not os.path.exists(config_files[0]):
-    return (f'--config={config_files[0]}: no such file (run from the '
-            'repository root; configs/ holds the experiment configs).')
+    return (
+      f'--config={config_files[0]}: no such file (run from the '
+      'repository root; configs/ holds the experiment configs).'
+    )
   if config_files and 'config file' in text:  # ml_collections' load error
     lines = [x.strip() for x in text.splitlines() if x.strip()]
     return f'--config={config_files[0]} cannot be loaded: {lines[-1]}'
-  return (f'{type(error).__name__} while reading the command line{where}: '
-          f'{text}')
+  return f'{type(error).__name__} while reading the command line{where}: {text}'
 
 
-def exit_on_user_error(fn: Callable[..., Any], *args: Any,
-                       debug: bool = False, **kwargs: Any) -> Any:
+def exit_on_user_error(
+  fn: Callable[..., Any], *args: Any, debug: bool = False, **kwargs: Any
+) -> Any:
   """``fn(*args, **kwargs)``; a :class:`UserError` ends the process with its
   message (re-raised with its traceback when ``debug``)."""
   try:
@@ -142,6 +159,7 @@ def exit_on_user_error(fn: Callable[..., Any], *args: Any,
 def _check_config_loaded(argv: Sequence[str], debug: bool) -> None:
   """ml_collections defers a config file's load error to its first use."""
   from absl import flags  # pylint: disable=g-import-not-at-top
+
   if 'config' not in flags.FLAGS or flags.FLAGS['config'].value is None:
     return
   try:
@@ -152,8 +170,9 @@ def _check_config_loaded(argv: Sequence[str], debug: bool) -> None:
     fail(describe_flag_error(e, argv))
 
 
-def run(main: Callable[[list[str]], Any],
-        argv: Optional[Sequence[str]] = None) -> None:
+def run(
+  main: Callable[[list[str]], Any], argv: Optional[Sequence[str]] = None
+) -> None:
   """``absl.app.run(main)``, with user errors as one message and exit status 2.
 
   Flag and config-file errors are user errors too (absl would print a
@@ -161,6 +180,7 @@ def run(main: Callable[[list[str]], Any],
   ``--config.debug=True`` tracebacks are shown.
   """
   from absl import app, flags  # pylint: disable=g-import-not-at-top
+
   argv = list(sys.argv if argv is None else argv)
   debug_arg = debug_requested(argv)
 

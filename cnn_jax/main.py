@@ -7,6 +7,7 @@ command in a config's docstring runs as written. The logic lives in
 another user error prints one message and exits with status 2
 (``cnn_jax.errors``); ``--config.debug=True`` shows the traceback.
 """
+
 import os
 import re
 
@@ -18,10 +19,14 @@ from cnn_jax.training import sharding
 from cnn_jax.ops import cpu_tuning
 
 FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file('config', None, 'Experiment config file.',
-                                lock_config=True)
-flags.DEFINE_string('workdir', None, 'Checkpoints, summaries and results '
-                    '(default: workdirs/<config name>).')
+config_flags.DEFINE_config_file(
+  'config', None, 'Experiment config file.', lock_config=True
+)
+flags.DEFINE_string(
+  'workdir',
+  None,
+  'Checkpoints, summaries and results (default: workdirs/<config name>).',
+)
 flags.mark_flags_as_required(['config'])
 
 
@@ -41,21 +46,26 @@ def default_workdir(config_arg: str) -> str:
 
 def main(argv):
   if len(argv) > 1:
-    raise errors.UserError(f'Unexpected arguments: {argv[1:]}; config fields '
-                           'are set with --config.FIELD=VALUE.')
+    raise errors.UserError(
+      f'Unexpected arguments: {argv[1:]}; config fields '
+      'are set with --config.FIELD=VALUE.'
+    )
   # Every problem of the config at once, before anything starts (the checks
   # that need the devices, the model and the data follow in trainer.setup).
   config_validation.validate(FLAGS.config)
   workdir = FLAGS.workdir
   if not workdir:
     workdir = default_workdir(config_flags.get_config_filename(FLAGS['config']))
-    print(f'Workdir: {workdir} (set --workdir=DIR to choose another)',
-          flush=True)
+    print(
+      f'Workdir: {workdir} (set --workdir=DIR to choose another)', flush=True
+    )
   # Before anything starts JAX's backend: XLA_FLAGS are read once.
-  cpu_tuning.configure(host_devices=FLAGS.config.host_devices,
-                       tuning=FLAGS.config.cpu_tuning)
+  cpu_tuning.configure(
+    host_devices=FLAGS.config.host_devices, tuning=FLAGS.config.cpu_tuning
+  )
   sharding.maybe_initialize_distributed()
   from cnn_jax.training import trainer  # pylint: disable=g-import-not-at-top
+
   trainer.train_and_evaluate(FLAGS.config, workdir)
 
 

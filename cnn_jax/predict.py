@@ -20,6 +20,7 @@ ImageNet models).
 A workdir predicts with its best validation state (``--which=latest`` for the
 latest checkpoint). ``--json`` prints one JSON object instead of the table.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,18 +34,28 @@ from absl import logging
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines the CLI flags (on a fresh FlagValues in tests)."""
   fv = flag_values
-  flags.DEFINE_string('checkpoint', None, 'A training workdir '
-                      '(python -m cnn_jax.main) or a converted checkpoint '
-                      '(the --out of python -m cnn_jax.convert).',
-                      flag_values=fv)
+  flags.DEFINE_string(
+    'checkpoint',
+    None,
+    'A training workdir '
+    '(python -m cnn_jax.main) or a converted checkpoint '
+    '(the --out of python -m cnn_jax.convert).',
+    flag_values=fv,
+  )
   flags.DEFINE_integer('top_k', 5, 'Classes shown per image.', flag_values=fv)
-  flags.DEFINE_integer('batch_size', 32, 'Images per forward pass.',
-                       flag_values=fv)
-  flags.DEFINE_enum('which', 'best', ['best', 'latest'], 'In a workdir: the '
-                    'best validation state or the latest checkpoint.',
-                    flag_values=fv)
-  flags.DEFINE_bool('json', False, 'Print JSON instead of a table.',
-                    flag_values=fv)
+  flags.DEFINE_integer(
+    'batch_size', 32, 'Images per forward pass.', flag_values=fv
+  )
+  flags.DEFINE_enum(
+    'which',
+    'best',
+    ['best', 'latest'],
+    'In a workdir: the best validation state or the latest checkpoint.',
+    flag_values=fv,
+  )
+  flags.DEFINE_bool(
+    'json', False, 'Print JSON instead of a table.', flag_values=fv
+  )
 
 
 def format_table(predictions) -> str:
@@ -56,30 +67,51 @@ def format_table(predictions) -> str:
   return '\n'.join(lines)
 
 
-def run(checkpoint: str, paths, *, top_k: int = 5, batch_size: int = 32,
-        which: str = 'best', as_json: bool = False) -> str:
+def run(
+  checkpoint: str,
+  paths,
+  *,
+  top_k: int = 5,
+  batch_size: int = 32,
+  which: str = 'best',
+  as_json: bool = False,
+) -> str:
   """The CLI's work: the text it prints."""
   from cnn_jax.inference import predictor  # pylint: disable=g-import-not-at-top
+
   files = predictor.list_images(paths)
   model = predictor.Predictor.load(checkpoint, which)
   predictions = model.predict(files, top_k=top_k, batch_size=batch_size)
   if as_json:
-    return json.dumps({'checkpoint': model.directory, 'step': model.step,
-                       'results': [p.to_dict() for p in predictions]},
-                      indent=2)
+    return json.dumps(
+      {
+        'checkpoint': model.directory,
+        'step': model.step,
+        'results': [p.to_dict() for p in predictions],
+      },
+      indent=2,
+    )
   return format_table(predictions)
 
 
 def run_flags(argv, fv: flags.FlagValues = flags.FLAGS) -> str:
   if not fv.checkpoint:
-    raise app.UsageError('--checkpoint=DIR is required (a training workdir or '
-                         'a converted checkpoint).')
+    raise app.UsageError(
+      '--checkpoint=DIR is required (a training workdir or '
+      'a converted checkpoint).'
+    )
   if len(argv) < 2:
     raise app.UsageError('Name one or more image files or folders.')
   if fv.top_k < 1 or fv.batch_size < 1:
     raise app.UsageError('--top_k and --batch_size must be positive.')
-  return run(fv.checkpoint, argv[1:], top_k=fv.top_k,
-             batch_size=fv.batch_size, which=fv.which, as_json=fv.json)
+  return run(
+    fv.checkpoint,
+    argv[1:],
+    top_k=fv.top_k,
+    batch_size=fv.batch_size,
+    which=fv.which,
+    as_json=fv.json,
+  )
 
 
 def main(argv):

@@ -13,6 +13,7 @@ Nothing is run (see :mod:`cnn_jax.analysis.layer_table`). ``--depth`` limits
 how deep the nesting of submodules the table shows (0: no table, -1:
 everything); totals always cover the whole model.
 """
+
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -24,8 +25,10 @@ from cnn_jax import errors, models
 from cnn_jax.analysis import layer_table, model_stats
 from cnn_jax.data import datasets
 
-def from_config(config) -> tuple[str, dict[str, Any], tuple[int, int, int],
-                                 int, Any]:
+
+def from_config(
+  config,
+) -> tuple[str, dict[str, Any], tuple[int, int, int], int, Any]:
   """(model name, model kwargs, input shape, num_classes, dtype) of a config."""
   shape, num_classes = datasets.model_input(config)
   kwargs = dict(config.model_kwargs.to_dict()) if config.model_kwargs else {}
@@ -36,8 +39,10 @@ def list_models(count: bool = False) -> str:
   lines = []
   for name in models.known_models():
     spec = models.get_spec(name)
-    line = (f'{name:<28} input {layer_table.fmt_shape(spec.input_shape):<16} '
-            f'classes {spec.num_classes:>5}')
+    line = (
+      f'{name:<28} input {layer_table.fmt_shape(spec.input_shape):<16} '
+      f'classes {spec.num_classes:>5}'
+    )
     if count:
       p, b = model_stats.count_registered(name)
       line += f'   params {p:>13,}   BN stats {b:>9,}'
@@ -48,28 +53,52 @@ def list_models(count: bool = False) -> str:
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   """Defines the CLI flags (on a fresh FlagValues in tests)."""
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
   fv = flag_values
   flags.DEFINE_string('model', None, 'Registered model name.', flag_values=fv)
-  flags.DEFINE_list('input_shape', None,
-                    'H,W,C of one input; default: the model\'s native shape '
-                    '(or the config\'s dataset/image_size).', flag_values=fv)
-  flags.DEFINE_integer('num_classes', None, 'Classifier outputs; default: the '
-                       'reference class count (or the config\'s).',
-                       flag_values=fv)
-  flags.DEFINE_integer('batch_size', 1, 'Batch size for shapes and FLOPs.',
-                       flag_values=fv)
-  flags.DEFINE_integer('depth', 2, 'Nesting depth of the layer table (0: no '
-                       'table, -1: all).', flag_values=fv)
+  flags.DEFINE_list(
+    'input_shape',
+    None,
+    "H,W,C of one input; default: the model's native shape "
+    "(or the config's dataset/image_size).",
+    flag_values=fv,
+  )
+  flags.DEFINE_integer(
+    'num_classes',
+    None,
+    "Classifier outputs; default: the reference class count (or the config's).",
+    flag_values=fv,
+  )
+  flags.DEFINE_integer(
+    'batch_size', 1, 'Batch size for shapes and FLOPs.', flag_values=fv
+  )
+  flags.DEFINE_integer(
+    'depth',
+    2,
+    'Nesting depth of the layer table (0: no table, -1: all).',
+    flag_values=fv,
+  )
   flags.DEFINE_bool('flops', True, 'Compute FLOPs/MACs.', flag_values=fv)
-  flags.DEFINE_bool('list', False, 'List registered models and exit.',
-                    flag_values=fv)
-  flags.DEFINE_bool('count', False, 'With --list: count every model\'s '
-                    'parameters (slow).', flag_values=fv)
-  config_flags.DEFINE_config_file('config', None, 'A config file (its model, '
-                                  'model_kwargs, num_classes, dataset and '
-                                  'image_size are used).', flag_values=fv)
-  flags.DEFINE_bool('debug', False, 'Show the traceback of errors too.',
-                    flag_values=fv)
+  flags.DEFINE_bool(
+    'list', False, 'List registered models and exit.', flag_values=fv
+  )
+  flags.DEFINE_bool(
+    'count',
+    False,
+    "With --list: count every model's parameters (slow).",
+    flag_values=fv,
+  )
+  config_flags.DEFINE_config_file(
+    'config',
+    None,
+    'A config file (its model, '
+    'model_kwargs, num_classes, dataset and '
+    'image_size are used).',
+    flag_values=fv,
+  )
+  flags.DEFINE_bool(
+    'debug', False, 'Show the traceback of errors too.', flag_values=fv
+  )
 
 
 def run(fv: flags.FlagValues = flags.FLAGS) -> str:
@@ -83,6 +112,7 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
   elif fv.model:
     name = fv.model
     from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
+
     problem = config_validation.check_field('model', name)
     if problem:
       raise errors.UserError(problem)
@@ -98,13 +128,16 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
     except ValueError:
       shape = ()
     if len(shape) != 3 or min(shape) < 1:
-      raise errors.UserError(f'--input_shape={",".join(fv.input_shape)}: '
-                             'give H,W,C, three positive integers.')
+      raise errors.UserError(
+        f'--input_shape={",".join(fv.input_shape)}: '
+        'give H,W,C, three positive integers.'
+      )
   if fv.num_classes is not None:
     num_classes = fv.num_classes
   model = models.build(name, num_classes=num_classes, **kwargs)
-  s = layer_table.summarize(model, shape, name=name, batch_size=fv.batch_size,
-                compute_flops=fv.flops)
+  s = layer_table.summarize(
+    model, shape, name=name, batch_size=fv.batch_size, compute_flops=fv.flops
+  )
   return layer_table.format_summary(s, depth=fv.depth)
 
 

@@ -17,6 +17,7 @@ Expect: torchvision's IMAGENET1K_V1 weights (trained with that recipe) give
 56.522% top-1 / 79.066% top-5; not run in this repo. Runtime: not measured
 (needs accelerators).
 """
+
 from configs import imagenet
 
 

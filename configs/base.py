@@ -7,6 +7,7 @@ Fields that may be unset are ``None`` when unset (``--config.FIELD=None``
 unsets one). ``cnn_jax.config_validation`` checks every value (types, ranges,
 allowed values and combinations) before a run starts.
 """
+
 import ml_collections
 from ml_collections import config_dict
 from ml_collections import config_flags
@@ -21,8 +22,9 @@ class _OrNoneParser(flags.ArgumentParser):
     self._base = base
 
   def parse(self, argument):
-    if argument is None or (isinstance(argument, str) and
-                            argument.strip() == 'None'):
+    if argument is None or (
+      isinstance(argument, str) and argument.strip() == 'None'
+    ):
       return None
     return self._base.parse(argument)
 
@@ -32,8 +34,11 @@ class _OrNoneParser(flags.ArgumentParser):
 
 # Unsettable fields (None = not set) must be unsettable from the command line
 # too; ml_collections' own int/float/str parsers refuse 'None'.
-for _type, _base in ((int, flags.IntegerParser()), (float, flags.FloatParser()),
-                     (str, flags.ArgumentParser())):
+for _type, _base in (
+  (int, flags.IntegerParser()),
+  (float, flags.FloatParser()),
+  (str, flags.ArgumentParser()),
+):
   config_flags.register_flag_parser_for_type(_type, _OrNoneParser(_base))
 
 

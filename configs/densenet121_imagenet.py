@@ -16,6 +16,7 @@ DenseNet-121; torchvision's weights, ported from the authors' models, give
 74.434% top-1. Not run in this repo. Runtime: not measured (far beyond the
 2-core CPU this repo is developed on; needs accelerators).
 """
+
 from configs import imagenet
 
 

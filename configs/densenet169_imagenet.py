@@ -13,6 +13,7 @@ Expect: the paper reports 23.80% top-1 error (76.20% top-1) single-crop for
 DenseNet-169; torchvision's ported weights give 75.600% top-1. Not run in this
 repo. Runtime: not measured (needs accelerators).
 """
+
 from configs import densenet121_imagenet
 
 

@@ -12,6 +12,7 @@ Expect: the paper reports 4.51% test error (95.49% accuracy) on augmented
 CIFAR-10 (C10+) with 0.8M parameters; not run in this repo. Runtime: not
 measured.
 """
+
 from configs import base
 
 

@@ -16,9 +16,11 @@ EfficientNet paper's weight decay 1e-5.
 Expect: no published reference for this exact setup and not run in this repo.
 Runtime: not measured.
 """
+
 from configs import mobilenet_v2_fashion_mnist
 
 
 def get_config():
-  return mobilenet_v2_fashion_mnist.get_config('efficientnet_b0',
-                                               weight_decay=1e-5)
+  return mobilenet_v2_fashion_mnist.get_config(
+    'efficientnet_b0', weight_decay=1e-5
+  )

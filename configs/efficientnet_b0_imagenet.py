@@ -16,10 +16,19 @@ this codebase does not implement (expect a lower accuracy without them).
 Expect: the paper reports 77.1% top-1 for B0; torchvision's weights give
 77.692%. Not run in this repo. Runtime: not measured (needs accelerators).
 """
+
 from configs import imagenet
 
-RESOLUTION = {'b0': 224, 'b1': 240, 'b2': 260, 'b3': 300, 'b4': 380,
-              'b5': 456, 'b6': 528, 'b7': 600}
+RESOLUTION = {
+  'b0': 224,
+  'b1': 240,
+  'b2': 260,
+  'b3': 300,
+  'b4': 380,
+  'b5': 456,
+  'b6': 528,
+  'b7': 600,
+}
 
 
 def efficientnet_config(variant: str):

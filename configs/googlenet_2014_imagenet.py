@@ -20,6 +20,7 @@ Expect: the paper reports 10.07% top-5 error for one model on one crop (its
 numbers use their own data augmentation); not run in this repo. Runtime: not
 measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

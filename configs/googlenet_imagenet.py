@@ -18,6 +18,7 @@ but they were ported from the original (TF) model, not trained with a
 torchvision recipe; this recipe was not run in this repo. Runtime: not
 measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

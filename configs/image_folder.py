@@ -21,6 +21,7 @@ tensor but the classifier head.
 Expect: depends on your data. Not a published recipe: a sound default for a
 few hundred to a few thousand images per class.
 """
+
 from configs import base
 
 

@@ -7,6 +7,7 @@ evaluation, SGD with Nesterov-free momentum 0.9, lr 0.1 per 256 images with
 biases), label smoothing 0.1, 90 epochs. Needs imagenet2012 prepared in TFDS
 (see README: the two tar files go in the TFDS manual download directory).
 """
+
 from configs import base
 
 

@@ -20,6 +20,7 @@ Expect: the paper reports 21.2% top-1 / 5.6% top-5 single-crop error
 (78.8% top-1); torchvision's weights, ported from TF, give 77.294% top-1.
 Not run in this repo. Runtime: not measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

@@ -18,6 +18,7 @@ with cosine decay, batch 128, 20 epochs, no weight decay, no augmentation.
 Expect: no published reference (the paper reports 0.95% test error on MNIST,
 not Fashion-MNIST); not run to the end in this repo. Runtime: not measured.
 """
+
 from configs import base
 
 

@@ -17,6 +17,7 @@ Expect: LeCun et al. 1998 report 0.95% test error (99.05% accuracy) for the
 optimizer; not run in this repo. Runtime: not measured (the Fashion-MNIST run
 of the same model and recipe is a few minutes on 2 CPU cores).
 """
+
 from configs import base
 
 

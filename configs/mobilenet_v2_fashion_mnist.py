@@ -17,6 +17,7 @@ horizontal flips.
 Expect: no published reference for this exact setup and not run in this repo.
 Runtime: not measured.
 """
+
 from configs import base
 
 

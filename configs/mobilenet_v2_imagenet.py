@@ -19,6 +19,7 @@ Expect: the paper reports 72.0% top-1; torchvision's weights (trained with
 SGD and cosine decay instead) give 71.878%. Not run in this repo. Runtime:
 not measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

@@ -18,6 +18,7 @@ Expect: the paper reports 75.2% top-1; torchvision's weights (its own recipe)
 give 74.042% (V1) / 75.274% (V2). Not run in this repo. Runtime: not measured
 (needs accelerators).
 """
+
 from configs import imagenet
 
 

@@ -11,6 +11,7 @@ label smoothing 0.1 from the TPU reference code).
 Expect: the paper reports 67.4% top-1; torchvision's weights give 67.668%.
 Not run in this repo. Runtime: not measured (needs accelerators).
 """
+
 from configs import mobilenet_v3_large_imagenet
 
 

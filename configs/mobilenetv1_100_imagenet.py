@@ -23,6 +23,7 @@ Expect: the paper reports 70.6% top-1 for 1.0 MobileNet-224 (0.75: 68.4%,
 0.5: 63.7%, 0.25: 50.6%). Not run in this repo. Runtime: not measured (needs
 accelerators).
 """
+
 from configs import imagenet
 
 

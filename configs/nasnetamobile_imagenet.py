@@ -14,6 +14,7 @@ is not in the paper; MindSpore trains 600 epochs (used here).
 Expect: the paper reports 74.0% top-1 (Keras' ported weights: 74.4%). Not run
 in this repo. Runtime: not measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

@@ -18,6 +18,7 @@ schedule and no label smoothing, give 77.374% top-1. This recipe differs
 not measured (far beyond the 2-core CPU this repo is developed on; needs
 accelerators).
 """
+
 from configs import imagenet
 
 

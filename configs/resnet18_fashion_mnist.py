@@ -15,6 +15,7 @@ over 30 epochs, 2-pixel pad + random crop and horizontal flips.
 Expect: no published reference for this exact setup and not run in this repo.
 Runtime: not measured.
 """
+
 from configs import base
 
 

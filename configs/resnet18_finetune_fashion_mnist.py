@@ -28,6 +28,7 @@ batch 128, horizontal flips.
 Expect: not run to completion in this repo (tests/test_convert.py runs 20
 steps at 32x32 to check that it works end to end). Runtime: not measured.
 """
+
 from configs import base
 
 

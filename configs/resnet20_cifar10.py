@@ -22,6 +22,7 @@ best of 5 runs with mean 6.61%). Not run in this repo. Runtime: the 64k
 steps take many hours on a 2-core CPU (step times in BENCHMARKS.md): use an
 accelerator.
 """
+
 from configs import base
 
 

@@ -17,6 +17,7 @@ Expect: about 76-77% top-1 (torchvision's 90-epoch step-schedule recipe gives
 Not run in this repo: it needs accelerators (about 4 h on 8 V100s in Goyal et
 al.; on the 2-core CPU here one step of batch 32 takes ~34 s).
 """
+
 from configs import imagenet
 
 

@@ -18,6 +18,7 @@ Expect: the Keras applications table lists 76.0% top-1 for ResNet50V2's
 ImageNet weights (trained with another recipe). Not run in this repo.
 Runtime: not measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

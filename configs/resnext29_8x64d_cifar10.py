@@ -15,6 +15,7 @@ Expect: the paper reports 3.65% CIFAR-10 test error (96.35% accuracy) for
 ResNeXt-29 8x64d (3.58% for 16x64d); not run in this repo. Runtime: not
 measured (needs an accelerator).
 """
+
 from configs import base
 
 

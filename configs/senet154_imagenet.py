@@ -17,6 +17,7 @@ Expect: the paper reports 18.68% top-1 error (81.32% top-1) single-crop at
 224 for SENet-154. Not run in this repo. Runtime: not measured (needs many
 accelerators).
 """
+
 from configs import imagenet
 
 

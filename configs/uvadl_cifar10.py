@@ -22,14 +22,17 @@ Expect (the tutorial's CIFAR-10 test accuracy after 180 epochs): GoogleNet
 89.70%, ResNet 91.06%, PreActResNet 91.07%, DenseNet 90.23%; not run on
 CIFAR-10 in this repo (Fashion-MNIST runs: experiments/results/).
 """
+
 from configs import base
 
 MODELS = {
-    'googlenet': ('googlenet_uvadl', dict(optimizer='adamw', learning_rate=1e-3)),
-    'resnet': ('resnet_uvadl', dict(optimizer='sgd', learning_rate=0.1)),
-    'preact_resnet': ('preact_resnet_uvadl',
-                      dict(optimizer='sgd', learning_rate=0.1)),
-    'densenet': ('densenet_uvadl', dict(optimizer='adam', learning_rate=1e-3)),
+  'googlenet': ('googlenet_uvadl', dict(optimizer='adamw', learning_rate=1e-3)),
+  'resnet': ('resnet_uvadl', dict(optimizer='sgd', learning_rate=0.1)),
+  'preact_resnet': (
+    'preact_resnet_uvadl',
+    dict(optimizer='sgd', learning_rate=0.1),
+  ),
+  'densenet': ('densenet_uvadl', dict(optimizer='adam', learning_rate=1e-3)),
 }
 
 
@@ -38,8 +41,10 @@ ARGUMENTS = tuple(MODELS)
 
 def get_config(arg: str = 'resnet'):
   if arg not in MODELS:
-    raise ValueError(f'configs/uvadl_cifar10.py:{arg}: the argument is one of '
-                     f'{", ".join(MODELS)}.')
+    raise ValueError(
+      f'configs/uvadl_cifar10.py:{arg}: the argument is one of '
+      f'{", ".join(MODELS)}.'
+    )
   model, optimizer = MODELS[arg]
   c = base.get_config()
   c.model = model

@@ -14,6 +14,7 @@ Expect: torchvision's IMAGENET1K_V1 top-1: vgg11_bn 70.37%, vgg13_bn 71.586%,
 vgg16_bn 73.36%, vgg19_bn 74.218%; not run in this repo. Runtime: not
 measured (needs accelerators).
 """
+
 from configs import imagenet
 
 

@@ -18,6 +18,7 @@ crop and horizontal flips at 32x32.
 Expect: no published reference for this exact setup and not run in this repo.
 Runtime: not measured.
 """
+
 from configs import base
 
 

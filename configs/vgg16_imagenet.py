@@ -18,6 +18,7 @@ Expect: torchvision's IMAGENET1K_V1 top-1: vgg11 69.02%, vgg13 69.928%, vgg16
 71.592%, vgg19 72.376%; not run in this repo. Runtime: not measured (needs
 accelerators).
 """
+
 from configs import imagenet
 
 

@@ -15,6 +15,7 @@ Expect: the paper reports 3.89% CIFAR-10 test error (96.11% accuracy) for
 WRN-28-10 with dropout (median of 5 runs); not run in this repo. Runtime: not
 measured (about 5.2 G multiply-adds per image forward: needs an accelerator).
 """
+
 from configs import base
 
 

@@ -15,6 +15,7 @@ Expect: the paper reports 79.0% top-1 (single crop, 299); Keras' and timm's
 ported weights report the same. Not run in this repo. Runtime: not measured
 (needs accelerators).
 """
+
 from configs import imagenet
 
 

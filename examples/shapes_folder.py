@@ -8,6 +8,7 @@ sizes and aspect ratios, one light filled shape of random colour, size and
 position on a noisy dark background of random hue. It stands in for a folder
 of your own photos in the README example and its test.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,6 +22,7 @@ CLASSES = ('circle', 'square', 'triangle')
 def draw(shape: str, rng: np.random.Generator):
   """One PIL image of ``shape``."""
   from PIL import Image, ImageDraw  # pylint: disable=g-import-not-at-top
+
   w, h = (int(v) for v in rng.integers(48, 97, size=2))
   background = rng.integers(0, 100, size=3)  # dark, of any hue
   noise = rng.normal(0, 12, size=(h, w, 3))
@@ -37,13 +39,13 @@ def draw(shape: str, rng: np.random.Generator):
   elif shape == 'square':
     pen.rectangle(box, fill=colour)
   else:
-    pen.polygon([(cx, box[1]), (box[2], box[3]), (box[0], box[3])],
-                fill=colour)
+    pen.polygon([(cx, box[1]), (box[2], box[3]), (box[0], box[3])], fill=colour)
   return image
 
 
-def write(root: str, per_class: dict[str, int] | None = None,
-          seed: int = 0) -> str:
+def write(
+  root: str, per_class: dict[str, int] | None = None, seed: int = 0
+) -> str:
   """Writes the folder (``{'train': 100, 'test': 30}`` images per class)."""
   per_class = per_class or {'train': 100, 'test': 30}
   rng = np.random.default_rng(seed)

@@ -5,6 +5,7 @@ tests build the real dataset class, with its real features, from random
 examples into a temporary ``data_dir``. The pipeline then reads it through the
 same ``tfds.builder(name, data_dir=...)`` path as real data.
 """
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -13,8 +14,9 @@ def _example(features, rng, image_hw):
   out = {}
   for key, feature in features.items():
     if isinstance(feature, tfds.features.Image):
-      shape = tuple(d if d is not None else s
-                    for d, s in zip(feature.shape, (*image_hw, 3)))
+      shape = tuple(
+        d if d is not None else s for d, s in zip(feature.shape, (*image_hw, 3))
+      )
       out[key] = rng.integers(0, 256, shape, dtype=np.uint8)
     elif isinstance(feature, tfds.features.ClassLabel):
       out[key] = int(rng.integers(0, feature.num_classes))
@@ -25,17 +27,22 @@ def _example(features, rng, image_hw):
   return out
 
 
-def prepare_fake(name: str, data_dir: str, sizes: dict[str, int],
-                 image_hw=(40, 48), seed: int = 0) -> None:
+def prepare_fake(
+  name: str,
+  data_dir: str,
+  sizes: dict[str, int],
+  image_hw=(40, 48),
+  seed: int = 0,
+) -> None:
   """Writes ``name`` with ``sizes[split]`` random examples into ``data_dir``."""
   base_cls = type(tfds.builder(name, data_dir=data_dir))
 
   class Fake(base_cls, skip_registration=True):
-
     def _split_generators(self, dl_manager):
       del dl_manager
-      return {split: self._generate_examples(split, n)
-              for split, n in sizes.items()}
+      return {
+        split: self._generate_examples(split, n) for split, n in sizes.items()
+      }
 
     def _generate_examples(self, split, n):  # pylint: disable=arguments-differ
       rng = np.random.default_rng([seed, len(split)])

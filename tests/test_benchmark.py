@@ -5,6 +5,7 @@ that the tools measure what they say: the step's images/s follow from its
 median step time, the FLOP count matches the model's, the PyTorch twin has our
 parameter count, and the input pipeline reads the real dataset.
 """
+
 import importlib.util
 import json
 import os
@@ -23,52 +24,85 @@ def _run(args, tmp_path, timeout=600):
   out = tmp_path / 'figures.json'
   env = dict(os.environ, PYTHONPATH=ROOT)
   env.pop('XLA_FLAGS', None)
-  proc = subprocess.run([sys.executable, '-m', *args, f'--json_out={out}'],
-                        cwd=ROOT, env=env, capture_output=True, text=True,
-                        timeout=timeout, check=False)
+  proc = subprocess.run(
+    [sys.executable, '-m', *args, f'--json_out={out}'],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=timeout,
+    check=False,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   return json.loads(out.read_text()), proc.stdout
 
 
 def test_benchmark_cli_train_eval_and_input(tmp_path):
-  r, stdout = _run(['cnn_jax.benchmark',
-                    '--config=configs/lenet5_fashion_mnist.py',
-                    '--config.batch_size=64', '--config.host_devices=2',
-                    '--steps=4', '--warmup=1', '--input_batches=4'], tmp_path)
+  r, stdout = _run(
+    [
+      'cnn_jax.benchmark',
+      '--config=configs/lenet5_fashion_mnist.py',
+      '--config.batch_size=64',
+      '--config.host_devices=2',
+      '--steps=4',
+      '--warmup=1',
+      '--input_batches=4',
+    ],
+    tmp_path,
+  )
   train, ev = r['train'], r['eval']
   assert r['devices'] == 2  # --config.host_devices split the CPU.
   assert train['images_per_s'] == pytest.approx(
-      64e3 / train['step_ms_median'], rel=1e-6)
+    64e3 / train['step_ms_median'], rel=1e-6
+  )
   assert train['compile_s'] > 0 and ev['images_per_s'] > 0
   # A train step costs about 3 forward passes; XLA's count for LeNet-5's
   # forward is 2 x its 0.4 MMACs per image (+ activations, pooling, loss).
   assert 2.5 < train['flops_per_image'] / ev['flops_per_image'] < 4.0
-  assert r['input']['images_per_s'] > 0 and r['input']['images_per_s_per_core'] > 0
+  assert (
+    r['input']['images_per_s'] > 0 and r['input']['images_per_s_per_core'] > 0
+  )
   convs = r['convolutions']
   if onednn.available():  # LeNet-5's 3 convs x 3 passes, less C1's input
     assert convs['onednn_calls']['train'] == 8  # gradient; eval: 3.
     assert convs['onednn_calls']['eval'] == 3
     assert convs['onednn']['version'].startswith('oneDNN 3.')
-  assert '--xla_force_host_platform_device_count=2' in r['cpu_tuning']['xla_flags']
+  assert (
+    '--xla_force_host_platform_device_count=2' in r['cpu_tuning']['xla_flags']
+  )
   assert 'img/s' in stdout and 'FLOPs/step' in stdout
 
 
 def test_peak_flops_table_resolves_device_kinds():
-  assert benchmark.peak_flops_per_device('NVIDIA H100 80GB HBM3',
-                                         'bfloat16') == 989e12
+  assert (
+    benchmark.peak_flops_per_device('NVIDIA H100 80GB HBM3', 'bfloat16')
+    == 989e12
+  )
   assert benchmark.peak_flops_per_device('TPU v5 lite', 'bfloat16') == 197e12
   assert benchmark.peak_flops_per_device('cpu', 'float32') is None
 
 
-@pytest.mark.skipif(importlib.util.find_spec('torch') is None,
-                    reason='torch is not installed (setup.sh --reference)')
+@pytest.mark.skipif(
+  importlib.util.find_spec('torch') is None,
+  reason='torch is not installed (setup.sh --reference)',
+)
 def test_torch_peer_times_both_sides_of_the_same_model(tmp_path):
-  r, stdout = _run(['experiments.benchmarks.torch_peer', '--model=lenet5',
-                    '--batch_size=32', '--rounds=2', '--steps=3',
-                    '--warmup=1', '--compile=off'], tmp_path)
+  r, stdout = _run(
+    [
+      'experiments.benchmarks.torch_peer',
+      '--model=lenet5',
+      '--batch_size=32',
+      '--rounds=2',
+      '--steps=3',
+      '--warmup=1',
+      '--compile=off',
+    ],
+    tmp_path,
+  )
   assert r['params'] == 61_706  # asserted equal on both sides by the tool.
   ours, theirs = r['ours'], r['theirs']
   assert r['ratio_ours_over_theirs'] == pytest.approx(
-      ours['step_ms_median'] / theirs['step_ms_median'])
+    ours['step_ms_median'] / theirs['step_ms_median']
+  )
   assert len(r['rounds']) == 2 and not theirs['compiled']
   assert 'ours / pytorch step time' in stdout

@@ -12,6 +12,7 @@ The runs use a constant learning rate, so that runs of different lengths
 follow the same trajectory (a 40-step run's checkpoints are those of a
 60-step run).
 """
+
 import json
 import logging
 import os
@@ -31,12 +32,21 @@ from configs import lenet5_fashion_mnist
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Synthetic 28x28 images (a pure function of the example index): faults do
 # not need real data, and evaluating 200 test images keeps each run short.
-OVERRIDES = dict(dataset='synthetic', synthetic_shape=(28, 28, 1),
-                 synthetic_examples=3000, validation_examples=500,
-                 num_train_steps=40, batch_size=32, eval_every_epochs=None,
-                 log_every_steps=20, checkpoint_every_steps=20,
-                 eval_batch_size=250, shuffle_buffer=3000,
-                 lr_schedule='constant', keep_checkpoints=2)
+OVERRIDES = dict(
+  dataset='synthetic',
+  synthetic_shape=(28, 28, 1),
+  synthetic_examples=3000,
+  validation_examples=500,
+  num_train_steps=40,
+  batch_size=32,
+  eval_every_epochs=None,
+  log_every_steps=20,
+  checkpoint_every_steps=20,
+  eval_batch_size=250,
+  shuffle_buffer=3000,
+  lr_schedule='constant',
+  keep_checkpoints=2,
+)
 
 
 def _config(**overrides):
@@ -47,8 +57,10 @@ def _config(**overrides):
 
 
 def _cli_args(**overrides):
-  return [f'--config.{k}={v}'.replace(' ', '')
-          for k, v in {**OVERRIDES, **overrides}.items()]
+  return [
+    f'--config.{k}={v}'.replace(' ', '')
+    for k, v in {**OVERRIDES, **overrides}.items()
+  ]
 
 
 @pytest.fixture(scope='module')
@@ -79,15 +91,20 @@ def _params(workdir, step):
   c = checkpointing.Checkpointer(workdir)
   assert c.latest_step() == step
   c.close()
-  return checkpointing.load_variables(
-      os.path.join(workdir, 'checkpoints'))['params']
+  return checkpointing.load_variables(os.path.join(workdir, 'checkpoints'))[
+    'params'
+  ]
 
 
 def _data_files(step_dir):
   """The array data files of a step (TensorStore OCDBT's ``d/`` files),
   largest first."""
-  files = [os.path.join(r, f) for r, _, fs in os.walk(step_dir) for f in fs
-           if os.path.basename(r) == 'd']
+  files = [
+    os.path.join(r, f)
+    for r, _, fs in os.walk(step_dir)
+    for f in fs
+    if os.path.basename(r) == 'd'
+  ]
   assert files, step_dir
   return sorted(files, key=os.path.getsize, reverse=True)
 
@@ -109,8 +126,11 @@ def _flip_bytes(step_dir):
 
 
 def _aside(directory, step):
-  return [n for n in os.listdir(directory)
-          if n.startswith(f'{step}{checkpoint_integrity.DAMAGED_MARK}')]
+  return [
+    n
+    for n in os.listdir(directory)
+    if n.startswith(f'{step}{checkpoint_integrity.DAMAGED_MARK}')
+  ]
 
 
 def _same_tree(a, b):
@@ -118,12 +138,14 @@ def _same_tree(a, b):
 
 
 def test_truncated_latest_is_set_aside_and_the_run_ends_as_uninterrupted(
-    pristine, reference_60, tmp_path, caplog):
+  pristine, reference_60, tmp_path, caplog
+):
   workdir = _copy(pristine, tmp_path)
   ckpts = os.path.join(workdir, 'checkpoints')
   _truncate(os.path.join(ckpts, '40'))
-  sizes = {p: os.path.getsize(p) for p in _data_files(os.path.join(ckpts,
-                                                                   '40'))}
+  sizes = {
+    p: os.path.getsize(p) for p in _data_files(os.path.join(ckpts, '40'))
+  }
   with caplog.at_level(logging.WARNING):
     result = trainer.train_and_evaluate(_config(num_train_steps=60), workdir)
   aside = _aside(ckpts, 40)
@@ -131,8 +153,9 @@ def test_truncated_latest_is_set_aside_and_the_run_ends_as_uninterrupted(
   # Reported with its path, kept byte for byte under its new name.
   assert f'Checkpoint {ckpts}/40 is damaged' in caplog.text
   assert os.path.join(ckpts, aside[0]) in caplog.text
-  kept = {p.replace(f'{ckpts}/40', f'{ckpts}/{aside[0]}'): s
-          for p, s in sizes.items()}
+  kept = {
+    p.replace(f'{ckpts}/40', f'{ckpts}/{aside[0]}'): s for p, s in sizes.items()
+  }
   assert {p: os.path.getsize(p) for p in kept} == kept
   assert 'Resuming from step 20, the newest intact checkpoint' in caplog.text
   # Resumed from step 20, it ends exactly where the uninterrupted run ends.
@@ -144,7 +167,8 @@ def test_truncated_latest_is_set_aside_and_the_run_ends_as_uninterrupted(
 
 
 def test_flipped_bytes_are_caught_by_the_fingerprint_in_eval_only(
-    pristine, tmp_path, caplog):
+  pristine, tmp_path, caplog
+):
   """Orbax restores flipped bytes without an error; the fingerprint does not
   match, so eval_only evaluates the previous checkpoint instead."""
   workdir = _copy(pristine, tmp_path)
@@ -162,15 +186,18 @@ def test_every_checkpoint_damaged_is_a_clear_error(pristine, tmp_path):
   ckpts = os.path.join(workdir, 'checkpoints')
   _truncate(os.path.join(ckpts, '40'))
   os.remove(os.path.join(ckpts, '20', 'default', '_METADATA'))
-  with pytest.raises(checkpointing.NoIntactCheckpointError,
-                     match=r'Every checkpoint in .* is damaged and was set '
-                     r'aside: .*40\.damaged-.*; .*20\.damaged-.*tree metadata'):
+  with pytest.raises(
+    checkpointing.NoIntactCheckpointError,
+    match=r'Every checkpoint in .* is damaged and was set '
+    r'aside: .*40\.damaged-.*; .*20\.damaged-.*tree metadata',
+  ):
     trainer.train_and_evaluate(_config(num_train_steps=60), workdir)
   assert len(_aside(ckpts, 40)) == 1 and len(_aside(ckpts, 20)) == 1
 
 
 def test_damaged_best_falls_back_for_init_from_and_is_set_aside(
-    pristine, tmp_path, caplog):
+  pristine, tmp_path, caplog
+):
   workdir = _copy(pristine, tmp_path)
   best = os.path.join(workdir, 'best')
   _truncate(os.path.join(best, '40'))
@@ -193,53 +220,74 @@ def test_init_from_a_damaged_converter_output(pristine, tmp_path):
   checkpointing.write_variables(variables, out)  # read back and checked
   _same_tree(checkpointing.load_variables(out), variables)
   _truncate(os.path.join(out, '0'))
-  with pytest.raises(checkpointing.NoIntactCheckpointError,
-                     match=f'Every checkpoint under {out} is damaged: '
-                     f'{out}/0 '):
+  with pytest.raises(
+    checkpointing.NoIntactCheckpointError,
+    match=f'Every checkpoint under {out} is damaged: {out}/0 ',
+  ):
     trainer.train_and_evaluate(_config(init_from=out), str(tmp_path / 'ft'))
-  with pytest.raises(checkpointing.NoIntactCheckpointError,
-                     match='No Orbax checkpoint under'):
+  with pytest.raises(
+    checkpointing.NoIntactCheckpointError, match='No Orbax checkpoint under'
+  ):
     checkpointing.load_variables(str(tmp_path))
 
 
-@pytest.mark.parametrize('change, tensor', [
+@pytest.mark.parametrize(
+  'change, tensor',
+  [
     (dict(optimizer='adam'), 'opt_state/'),
     (dict(model='lenet5_1998'), 'params/'),
-])
+  ],
+)
 def test_resuming_with_another_model_or_optimizer_names_the_tensor(
-    pristine, tmp_path, change, tensor):
+  pristine, tmp_path, change, tensor
+):
   workdir = _copy(pristine, tmp_path)
   with pytest.raises(checkpointing.CheckpointMismatchError) as e:
     trainer.train_and_evaluate(_config(num_train_steps=60, **change), workdir)
   message = str(e.value)
   assert message.startswith(
-      f'{workdir} holds a checkpoint (step 40) of another model or optimizer '
-      '(model=lenet5, optimizer=sgd, dataset=synthetic, per its '
-      'config.json): ')
+    f'{workdir} holds a checkpoint (step 40) of another model or optimizer '
+    '(model=lenet5, optimizer=sgd, dataset=synthetic, per its '
+    'config.json): '
+  )
   assert tensor in message
-  assert f'use a new --workdir; to start from its weights, add ' \
-         f'--config.init_from={workdir}' in message
+  assert (
+    f'use a new --workdir; to start from its weights, add '
+    f'--config.init_from={workdir}' in message
+  )
   assert not _aside(os.path.join(workdir, 'checkpoints'), 40)  # not damage
 
 
 def test_config_is_recorded_and_result_changing_differences_warned(
-    pristine, tmp_path, caplog):
+  pristine, tmp_path, caplog
+):
   with open(os.path.join(pristine, 'config.json')) as f:
     saved = json.load(f)
   assert saved['model'] == 'lenet5' and saved['num_train_steps'] == 40
   workdir = _copy(pristine, tmp_path)
   with caplog.at_level(logging.WARNING):
     result = trainer.train_and_evaluate(
-        _config(eval_only=True, learning_rate=0.01, num_train_steps=60,
-                log_every_steps=10, eval_batch_size=125), workdir)
+      _config(
+        eval_only=True,
+        learning_rate=0.01,
+        num_train_steps=60,
+        log_every_steps=10,
+        eval_batch_size=125,
+      ),
+      workdir,
+    )
   assert result['step'] == 40
-  warned = [r.getMessage() for r in caplog.records
-            if r.getMessage().startswith('Resuming ')]
+  warned = [
+    r.getMessage()
+    for r in caplog.records
+    if r.getMessage().startswith('Resuming ')
+  ]
   assert warned == [
-      f'Resuming {workdir} with learning_rate=0.01; its checkpoints were '
-      'trained with learning_rate=0.05.',
-      f'Resuming {workdir} with num_train_steps=60; its checkpoints were '
-      'trained with num_train_steps=40.']
+    f'Resuming {workdir} with learning_rate=0.01; its checkpoints were '
+    'trained with learning_rate=0.05.',
+    f'Resuming {workdir} with num_train_steps=60; its checkpoints were '
+    'trained with num_train_steps=40.',
+  ]
   with open(os.path.join(workdir, 'config.json')) as f:
     assert json.load(f) == saved  # eval_only trains nothing: not recorded
 
@@ -247,19 +295,27 @@ def test_config_is_recorded_and_result_changing_differences_warned(
 def test_a_second_run_on_a_workdir_is_refused_until_the_first_exits(tmp_path):
   workdir = str(tmp_path / 'busy')
   holder = subprocess.Popen(
-      [sys.executable, '-c',
-       'import sys, time\n'
-       'from cnn_jax.training import workdir_lock\n'
-       f'with workdir_lock.hold({workdir!r}):\n'
-       '  print("HOLDING", flush=True); time.sleep(600)\n'],
-      cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
-      text=True)
+    [
+      sys.executable,
+      '-c',
+      'import sys, time\n'
+      'from cnn_jax.training import workdir_lock\n'
+      f'with workdir_lock.hold({workdir!r}):\n'
+      '  print("HOLDING", flush=True); time.sleep(600)\n',
+    ],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=ROOT),
+    stdout=subprocess.PIPE,
+    text=True,
+  )
   try:
     assert holder.stdout.readline().strip() == 'HOLDING'
-    with pytest.raises(workdir_lock.WorkdirBusyError,
-                       match=f'{workdir} is in use by another run \\(pid '
-                       f'{holder.pid} on .*Wait for it to finish or stop it, '
-                       'or use another --workdir.'):
+    with pytest.raises(
+      workdir_lock.WorkdirBusyError,
+      match=f'{workdir} is in use by another run \\(pid '
+      f'{holder.pid} on .*Wait for it to finish or stop it, '
+      'or use another --workdir.',
+    ):
       trainer.train_and_evaluate(_config(), workdir)
   finally:
     holder.send_signal(signal.SIGKILL)  # the OS releases its lock
@@ -280,8 +336,8 @@ def test_unfinished_saves_are_removed_at_start(pristine, tmp_path):
 def test_non_finite_loss_before_any_checkpoint_says_so(tmp_path):
   with pytest.raises(trainer.NonFiniteLossError) as e:
     trainer.train_and_evaluate(
-        _config(learning_rate=1e30, checkpoint_every_steps=1000),
-        str(tmp_path))
+      _config(learning_rate=1e30, checkpoint_every_steps=1000), str(tmp_path)
+    )
   assert 'No checkpoint had been saved yet.' in str(e.value)
   assert 'None' not in str(e.value)
 
@@ -289,35 +345,50 @@ def test_non_finite_loss_before_any_checkpoint_says_so(tmp_path):
 # --- A full disk during a save ------------------------------------------
 # Runs argv[1:] with writes past argv[0] bytes failing with EFBIG (SIGXFSZ
 # ignored, which exec keeps, as it keeps the limit).
-_LIMITED = '''
+_LIMITED = """
 import os, resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 limit = int(sys.argv[1])
 resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 os.execv(sys.executable, [sys.executable] + sys.argv[2:])
-'''
+"""
 
 
 def _train_cli(workdir, *args, max_file_size=None):
-  cmd = ['-m', 'cnn_jax.main', '--config=configs/lenet5_fashion_mnist.py',
-         f'--workdir={workdir}', '--config.cpu_tuning=none', *args]
+  cmd = [
+    '-m',
+    'cnn_jax.main',
+    '--config=configs/lenet5_fashion_mnist.py',
+    f'--workdir={workdir}',
+    '--config.cpu_tuning=none',
+    *args,
+  ]
   if max_file_size is not None:
     cmd = ['-c', _LIMITED, str(max_file_size), *cmd]
   return subprocess.run(
-      [sys.executable, *cmd], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-      capture_output=True, text=True, timeout=600)
+    [sys.executable, *cmd],
+    cwd=ROOT,
+    env=dict(os.environ, PYTHONPATH=ROOT),
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
 
 
 @pytest.mark.slow  # three training processes
 def test_a_save_that_fails_for_file_size_keeps_the_previous_checkpoint(
-    pristine, reference_60, tmp_path):
+  pristine, reference_60, tmp_path
+):
   """RLIMIT_FSIZE makes every write past 64 KiB fail with EFBIG, as a full
   disk fails with ENOSPC; the 40-step checkpoint's data file is ~500 KB."""
   workdir = _copy(pristine, tmp_path)
-  before = {p: os.path.getsize(p) for p in
-            _data_files(os.path.join(workdir, 'checkpoints', '40'))}
-  failed = _train_cli(workdir, *_cli_args(num_train_steps=60),
-                      max_file_size=64 * 1024)
+  before = {
+    p: os.path.getsize(p)
+    for p in _data_files(os.path.join(workdir, 'checkpoints', '40'))
+  }
+  failed = _train_cli(
+    workdir, *_cli_args(num_train_steps=60), max_file_size=64 * 1024
+  )
   assert failed.returncode == 2, failed.stderr[-3000:]
   last = failed.stderr.strip().splitlines()[-1]
   assert last.startswith('Error: Saving the checkpoint of step 60 in ')
@@ -341,16 +412,23 @@ def test_a_save_that_fails_for_file_size_keeps_the_previous_checkpoint(
 def _mount_tmpfs(path, size):
   os.makedirs(path, exist_ok=True)
   try:
-    subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs',
-                    path], check=True, capture_output=True, timeout=30)
+    subprocess.run(
+      ['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', path],
+      check=True,
+      capture_output=True,
+      timeout=30,
+    )
   except (OSError, subprocess.SubprocessError):
-    pytest.skip('cannot mount a tmpfs here (needs root); the RLIMIT_FSIZE '
-                'test covers the failing save')
+    pytest.skip(
+      'cannot mount a tmpfs here (needs root); the RLIMIT_FSIZE '
+      'test covers the failing save'
+    )
 
 
 @pytest.mark.slow  # two training runs
 def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(
-    pristine, reference_60, tmp_path):
+  pristine, reference_60, tmp_path
+):
   """A real ENOSPC: the workdir on a 64 MB tmpfs that another file fills up
   to 128 KiB free, room for the run's small files but not a checkpoint."""
   disk = str(tmp_path / 'disk')
@@ -368,9 +446,11 @@ def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(
       except OSError:
         pass
     os.truncate(filler, os.path.getsize(filler) - (128 << 10))
-    with pytest.raises(checkpointing.CheckpointSaveError,
-                       match=r'\[Errno 28\] No space left on device\. The '
-                       r'previous checkpoint \(step 40'):
+    with pytest.raises(
+      checkpointing.CheckpointSaveError,
+      match=r'\[Errno 28\] No space left on device\. The '
+      r'previous checkpoint \(step 40',
+    ):
       trainer.train_and_evaluate(_config(num_train_steps=60), workdir)
     os.remove(filler)  # space is back
     c = checkpointing.Checkpointer(workdir)

@@ -9,6 +9,7 @@
 * ``trainer.train_and_evaluate`` with ``init_from`` fine-tunes the converted
   ResNet-18 on Fashion-MNIST with a new 10-class head.
 """
+
 import os
 
 import jax
@@ -62,8 +63,13 @@ def converted(tmp_path_factory):
   weights = str(tmp / 'resnet18.pth')
   torch.save(ref.state_dict(), weights)
   out = str(tmp / 'resnet18_converted')
-  err = _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',
-             f'--input_size={SIZE}', f'--out={out}')
+  err = _cli(
+    '--source=torchvision',
+    '--model=resnet18',
+    f'--weights={weights}',
+    f'--input_size={SIZE}',
+    f'--out={out}',
+  )
   return ref, weights, out, err
 
 
@@ -73,15 +79,19 @@ def test_cli_writes_a_checkpoint_with_the_reference_logits(converted):
   variables = checkpointing.load_variables(out)
   assert variables['params']['fc']['kernel'].shape == (512, 1000)
   np.testing.assert_array_equal(
-      variables['params']['conv1']['conv']['kernel'],
-      ref.conv1.weight.detach().numpy().transpose(2, 3, 1, 0))
+    variables['params']['conv1']['conv']['kernel'],
+    ref.conv1.weight.detach().numpy().transpose(2, 3, 1, 0),
+  )
   np.testing.assert_array_equal(
-      variables['batch_stats']['layer4_1']['conv2']['bn']['var'],
-      ref.layer4[1].bn2.running_var.numpy())
+    variables['batch_stats']['layer4_1']['conv2']['bn']['var'],
+    ref.layer4[1].bn2.running_var.numpy(),
+  )
   x = np.random.default_rng(1).normal(size=(3, 48, 48, 3)).astype(np.float32)
-  ours = np.asarray(jax.jit(
-      lambda v, x: models.build('resnet18').apply(v, x, train=False))(
-          variables, x))
+  ours = np.asarray(
+    jax.jit(lambda v, x: models.build('resnet18').apply(v, x, train=False))(
+      variables, x
+    )
+  )
   with torch.no_grad():
     theirs = ref(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
   assert np.abs(ours - theirs).max() / np.abs(theirs).max() < 1e-4
@@ -92,30 +102,47 @@ def test_out_dir_with_a_checkpoint_is_not_overwritten(converted):
   with pytest.raises(FileExistsError, match='already holds a checkpoint'):
     convert_lib.save(checkpointing.load_variables(out), out)
   with pytest.raises(errors.UserError, match='already holds a checkpoint'):
-    _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',
-         f'--out={out}')
+    _cli(
+      '--source=torchvision',
+      '--model=resnet18',
+      f'--weights={weights}',
+      f'--out={out}',
+    )
 
 
-def test_logits_that_differ_more_than_allowed_are_not_written(converted,
-                                                              tmp_path):
+def test_logits_that_differ_more_than_allowed_are_not_written(
+  converted, tmp_path
+):
   _, weights, _, err = converted
   assert err > 0  # float32 rounding: the two never agree bit for bit.
   with pytest.raises(errors.UserError, match='Not written: the logits differ'):
-    _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',
-         f'--input_size={SIZE}', '--max_relative_error=0',
-         f'--out={tmp_path / "out"}')
+    _cli(
+      '--source=torchvision',
+      '--model=resnet18',
+      f'--weights={weights}',
+      f'--input_size={SIZE}',
+      '--max_relative_error=0',
+      f'--out={tmp_path / "out"}',
+    )
   assert not (tmp_path / 'out').exists()
 
 
 def test_weights_of_another_model_name_the_first_extra_tensor(tmp_path):
   weights = str(tmp_path / 'resnet34.pth')
   torch.save(torchvision.models.resnet34(weights=None).state_dict(), weights)
-  with pytest.raises(errors.UserError,
-                     match=r"(?s)Conversion failed: .*resnet34\.pth "
-                     r"has tensor 'layer1\.2\.conv1\.weight' \(shape "
-                     r"\(64, 64, 3, 3\)\) that ResNet does not have"):
-    _cli('--source=torchvision', '--model=resnet18', f'--weights={weights}',
-         f'--input_size={SIZE}', f'--out={tmp_path / "out"}')
+  with pytest.raises(
+    errors.UserError,
+    match=r'(?s)Conversion failed: .*resnet34\.pth '
+    r"has tensor 'layer1\.2\.conv1\.weight' \(shape "
+    r'\(64, 64, 3, 3\)\) that ResNet does not have',
+  ):
+    _cli(
+      '--source=torchvision',
+      '--model=resnet18',
+      f'--weights={weights}',
+      f'--input_size={SIZE}',
+      f'--out={tmp_path / "out"}',
+    )
   assert not (tmp_path / 'out').exists()
 
 
@@ -127,47 +154,76 @@ def test_a_tensor_of_the_wrong_shape_names_both_shapes(converted, tmp_path):
   state['fc.bias'] = torch.zeros(10)
   weights = str(tmp_path / 'bad.pth')
   for fix, message in [
-      ({}, r"tensor 'conv1\.weight' has shape \(64, 1, 7, 7\), the model "
-           r"expects \(64, 3, 7, 7\)"),
-      ({'conv1.weight': torch.zeros(64, 3, 7, 7)},
-       r"tensor 'fc\.weight' has shape \(10, 512\), the model expects "
-       r"\(1000, 512\) \(a different class count\? pass --num_classes\)")]:
+    (
+      {},
+      r"tensor 'conv1\.weight' has shape \(64, 1, 7, 7\), the model "
+      r'expects \(64, 3, 7, 7\)',
+    ),
+    (
+      {'conv1.weight': torch.zeros(64, 3, 7, 7)},
+      r"tensor 'fc\.weight' has shape \(10, 512\), the model expects "
+      r'\(1000, 512\) \(a different class count\? pass --num_classes\)',
+    ),
+  ]:
     state.update(fix)
     torch.save(state, weights)
     with pytest.raises(ConversionError, match=message):
-      convert_lib.convert('torchvision', 'resnet18', weights=weights,
-                          input_size=SIZE)
+      convert_lib.convert(
+        'torchvision', 'resnet18', weights=weights, input_size=SIZE
+      )
 
 
 def test_layers_of_another_width_name_the_tensor_and_both_shapes():
   pytest.importorskip('timm')
-  with pytest.raises(ConversionError, match=(
+  with pytest.raises(
+    ConversionError,
+    match=(
       r'Layer 1: Reference tensor conv_stem\.kernel has shape \(3, 3, 3, 40\) \(in our '
-      r'layout\) but our conv_stem/conv/kernel has shape \(3, 3, 3, 32\)')):
-    convert_lib.convert('timm', 'mobilenetv1_100', reference='mobilenetv1_125',
-                        num_classes=10, input_size=32)
+      r'layout\) but our conv_stem/conv/kernel has shape \(3, 3, 3, 32\)'
+    ),
+  ):
+    convert_lib.convert(
+      'timm',
+      'mobilenetv1_100',
+      reference='mobilenetv1_125',
+      num_classes=10,
+      input_size=32,
+    )
 
 
 def test_batch_norm_epsilon_must_match_and_momentum_is_reported():
   from cnn_jax.conversion import layer_list  # pylint: disable=g-import-not-at-top
+
   t = {k: np.ones(4, np.float32) for k in ('scale', 'bias', 'mean', 'var')}
   shapes = {k: (4,) for k in t}
-  collection = {'scale': 'params', 'bias': 'params', 'mean': 'batch_stats',
-                'var': 'batch_stats'}
-  ours = layer_list.OurLayer('bn', ('block', 'bn'), shapes, collection,
-                             epsilon=1e-5, momentum=0.9)
-  keras_like = layer_list.RefLayer('bn', 'block_bn', t, epsilon=1e-3,
-                                   momentum=0.99)
-  with pytest.raises(ConversionError, match=(
+  collection = {
+    'scale': 'params',
+    'bias': 'params',
+    'mean': 'batch_stats',
+    'var': 'batch_stats',
+  }
+  ours = layer_list.OurLayer(
+    'bn', ('block', 'bn'), shapes, collection, epsilon=1e-5, momentum=0.9
+  )
+  keras_like = layer_list.RefLayer(
+    'bn', 'block_bn', t, epsilon=1e-3, momentum=0.99
+  )
+  with pytest.raises(
+    ConversionError,
+    match=(
       r"Layer 1: Reference BatchNorm 'block_bn' has epsilon 0\.001 but our "
-      r"'block/bn' has 1e-05")):
+      r"'block/bn' has 1e-05"
+    ),
+  ):
     layer_list.assemble([keras_like], [ours])
-  torch_like = layer_list.RefLayer('bn', 'block.bn', t, epsilon=1e-5,
-                                   momentum=1 - 0.01)  # torch momentum 0.01
+  torch_like = layer_list.RefLayer(
+    'bn', 'block.bn', t, epsilon=1e-5, momentum=1 - 0.01
+  )  # torch momentum 0.01
   out = layer_list.assemble([torch_like], [ours])
   assert out['batch_stats']['block']['bn']['var'].shape == (4,)
   assert layer_list.momentum_mismatches([(torch_like, ours)]) == [
-      'block/bn: 0.9 (reference block.bn: 0.99)']
+    'block/bn: 0.9 (reference block.bn: 0.99)'
+  ]
 
 
 def test_keras_model_wired_differently_names_the_first_layer():
@@ -177,12 +233,21 @@ def test_keras_model_wired_differently_names_the_first_layer():
   shows the stem conv's output (the input of its BN) differs.
   """
   pytest.importorskip('keras')
-  with pytest.raises(ConversionError, match=(
+  with pytest.raises(
+    ConversionError,
+    match=(
       r"(?s)Our layer 'conv_stem/bn' .* matches no unused reference bn "
       r"layer's input: the models are wired differently here or just before"
-      r".*nearest unused one, 'conv1_bn'")):
-    convert_lib.convert('keras', 'mobilenetv1_100', reference='MobileNet',
-                        num_classes=10, input_size=32)
+      r".*nearest unused one, 'conv1_bn'"
+    ),
+  ):
+    convert_lib.convert(
+      'keras',
+      'mobilenetv1_100',
+      reference='MobileNet',
+      num_classes=10,
+      input_size=32,
+    )
 
 
 # Keras' own weight saving warns about NumPy 2's __array__(copy=...).
@@ -191,15 +256,21 @@ def test_keras_model_wired_differently_names_the_first_layer():
 def test_keras_weights_file_that_does_not_fit(tmp_path):
   keras = pytest.importorskip('keras')
   from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
   del keras
   model = keras_source.build_reference('mobilenet_keras', (32, 32, 3), 1000)
   weights = str(tmp_path / 'mobilenet_1000.weights.h5')
   model.save_weights(weights)
-  with pytest.raises(ConversionError, match=(
+  with pytest.raises(
+    ConversionError,
+    match=(
       r'(?s)does not fit keras\.applications\.MobileNet .* 10 classes: .*'
-      r'conv_preds.*\(1, 1, 1024, 10\).*\(1, 1, 1024, 1000\)')):
-    convert_lib.convert('keras', 'mobilenet_keras', weights=weights,
-                        num_classes=10, input_size=32)
+      r'conv_preds.*\(1, 1, 1024, 10\).*\(1, 1, 1024, 1000\)'
+    ),
+  ):
+    convert_lib.convert(
+      'keras', 'mobilenet_keras', weights=weights, num_classes=10, input_size=32
+    )
 
 
 # Keras' own weight saving warns about NumPy 2's __array__(copy=...).
@@ -211,17 +282,20 @@ def test_keras_legacy_h5_weights_convert(tmp_path):
   h5py = pytest.importorskip('h5py')
   from keras.src.legacy.saving import legacy_h5_format  # pylint: disable=g-import-not-at-top
   from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
   model = keras_source.build_reference('mobilenet_keras', (32, 32, 3), 10)
   keras_source.randomize_batch_norm(model, seed=3)
   weights = str(tmp_path / 'mobilenet_legacy.h5')
   with h5py.File(weights, 'w') as f:
     legacy_h5_format.save_weights_to_hdf5_group(f, model)
-  result = convert_lib.convert('keras', 'mobilenet_keras', weights=weights,
-                               num_classes=10, input_size=32)
+  result = convert_lib.convert(
+    'keras', 'mobilenet_keras', weights=weights, num_classes=10, input_size=32
+  )
   assert result.relative_error < 1e-4
   np.testing.assert_array_equal(
-      result.variables['params']['conv_pw_13']['bn']['scale'],
-      np.asarray(model.get_layer('conv_pw_13_bn').gamma.value))
+    result.variables['params']['conv_pw_13']['bn']['scale'],
+    np.asarray(model.get_layer('conv_pw_13_bn').gamma.value),
+  )
 
 
 @pytest.mark.slow  # about a minute: compiles a ResNet-18 train step and
@@ -244,18 +318,23 @@ def test_fine_tunes_on_fashion_mnist_with_a_new_head(converted, tmp_path):
   # The state training starts from: converted body, fresh 10-class head.
   import optax  # pylint: disable=g-import-not-at-top
   from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
+
   model = trainer.build_model(config, 10)
-  state = train_step.create_train_state(model, optax.sgd(0.01), (32, 32, 3),
-                                        jax.random.key(config.seed))
+  state = train_step.create_train_state(
+    model, optax.sgd(0.01), (32, 32, 3), jax.random.key(config.seed)
+  )
   start = trainer.init_from_checkpoint(state, out)
   assert start.params['fc']['kernel'].shape == (512, 10)
-  np.testing.assert_array_equal(start.params['fc']['kernel'],
-                                state.params['fc']['kernel'])
-  np.testing.assert_array_equal(start.params['conv1']['conv']['kernel'],
-                                saved['conv1']['conv']['kernel'])
   np.testing.assert_array_equal(
-      start.params['layer4_1']['conv2']['conv']['kernel'],
-      saved['layer4_1']['conv2']['conv']['kernel'])
+    start.params['fc']['kernel'], state.params['fc']['kernel']
+  )
+  np.testing.assert_array_equal(
+    start.params['conv1']['conv']['kernel'], saved['conv1']['conv']['kernel']
+  )
+  np.testing.assert_array_equal(
+    start.params['layer4_1']['conv2']['conv']['kernel'],
+    saved['layer4_1']['conv2']['conv']['kernel'],
+  )
 
   workdir = str(tmp_path / 'finetune')
   results = trainer.train_and_evaluate(config, workdir)
@@ -281,11 +360,11 @@ def test_dataflow_pairing_ignores_reference_order_except_for_ties():
   from cnn_jax.conversion import layer_list  # pylint: disable=g-import-not-at-top
 
   class Toy(nn.Module):
-
     @nn.compact
     def __call__(self, x, train=False):
-      x = nn.relu(nn.BatchNorm(not train, name='bn0')(
-          nn.Conv(8, (3, 3), name='stem')(x)))
+      x = nn.relu(
+        nn.BatchNorm(not train, name='bn0')(nn.Conv(8, (3, 3), name='stem')(x))
+      )
       a = nn.Conv(4, (1, 1), name='a')(x)  # a and b: same input and shapes
       b = nn.Conv(4, (1, 1), name='b')(x)
       c = nn.Conv(8, (3, 3), name='c')(nn.relu(a))  # c: another shape
@@ -293,11 +372,13 @@ def test_dataflow_pairing_ignores_reference_order_except_for_ties():
       return nn.Dense(3, name='head')(y.mean((1, 2)))
 
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
   model = Toy()
   x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype(np.float32)
   variables = model.init(jax.random.key(0), x)
   variables = jax.tree.map(
-      lambda v: v + np.random.default_rng(1).uniform(0.5, 1, v.shape), variables)
+    lambda v: v + np.random.default_rng(1).uniform(0.5, 1, v.shape), variables
+  )
   inputs = {}
 
   def record(next_fun, args, kwargs, context):
@@ -307,8 +388,14 @@ def test_dataflow_pairing_ignores_reference_order_except_for_ties():
   with nn.intercept_methods(record):
     logits = model.apply(variables, x)
   ref = {}
-  for name, kind in (('stem', 'conv'), ('bn0', 'bn'), ('a', 'conv'),
-                     ('b', 'conv'), ('c', 'conv'), ('head', 'dense')):
+  for name, kind in (
+    ('stem', 'conv'),
+    ('bn0', 'bn'),
+    ('a', 'conv'),
+    ('b', 'conv'),
+    ('c', 'conv'),
+    ('head', 'dense'),
+  ):
     tensors = dict(variables['params'][name])
     tensors.update(variables.get('batch_stats', {}).get(name, {}))
     ref[name] = layer_list.RefLayer(kind, name, tensors, input=inputs[name])
@@ -317,8 +404,9 @@ def test_dataflow_pairing_ignores_reference_order_except_for_ties():
   out, ours = layer_list.assemble_by_dataflow(shuffled, model, x)
   np.testing.assert_allclose(ours, logits, rtol=1e-5, atol=1e-6)
   for name in ('stem', 'a', 'b', 'c', 'head'):
-    np.testing.assert_array_equal(out['params'][name]['kernel'],
-                                  variables['params'][name]['kernel'])
+    np.testing.assert_array_equal(
+      out['params'][name]['kernel'], variables['params'][name]['kernel']
+    )
 
   # a and b cannot be told apart by their input: list order decides.
   swapped = [ref[n] for n in ('stem', 'bn0', 'b', 'a', 'c', 'head')]

@@ -29,6 +29,7 @@ AlexNet (its stride-4 stem and three pools need 63), 75 for Inception v3 (its
 minimum), 71 for Xception. Heads have 10 classes. The heaviest variants are
 marked ``slow`` (every family keeps a quick member); CI runs them all.
 """
+
 import importlib.util
 import os
 
@@ -44,65 +45,73 @@ slow = pytest.mark.slow
 
 
 def case(source, model, size=32, marks=()):
-  return pytest.param(source, model, size, id=f'{source}-{model}',
-                      marks=marks)
+  return pytest.param(source, model, size, id=f'{source}-{model}', marks=marks)
 
 
 TORCHVISION = [
-    case('torchvision', 'alexnet', 64),
-    *[case('torchvision', f'vgg{d}{bn}', marks=slow if d >= 16 else ())
-      for d in (11, 13, 16, 19) for bn in ('', '_bn')],
-    case('torchvision', 'googlenet'),
-    case('torchvision', 'inception_v3', 75),
-    case('torchvision', 'resnet18'),
-    case('torchvision', 'resnet34'),
-    case('torchvision', 'resnet50'),
-    case('torchvision', 'resnet101', marks=slow),
-    case('torchvision', 'resnet152', marks=slow),
-    case('torchvision', 'resnext50_32x4d'),
-    case('torchvision', 'resnext101_32x8d', marks=slow),
-    case('torchvision', 'resnext101_64x4d', marks=slow),
-    case('torchvision', 'wide_resnet50_2'),
-    case('torchvision', 'wide_resnet101_2', marks=slow),
-    case('torchvision', 'densenet121'),
-    case('torchvision', 'densenet161', marks=slow),
-    case('torchvision', 'densenet169', marks=slow),
-    case('torchvision', 'densenet201', marks=slow),
-    case('torchvision', 'mobilenet_v2'),
-    case('torchvision', 'mobilenet_v3_large'),
-    case('torchvision', 'mobilenet_v3_small'),
-    *[case('torchvision', f'efficientnet_b{i}', marks=slow if i >= 2 else ())
-      for i in range(8)],
+  case('torchvision', 'alexnet', 64),
+  *[
+    case('torchvision', f'vgg{d}{bn}', marks=slow if d >= 16 else ())
+    for d in (11, 13, 16, 19)
+    for bn in ('', '_bn')
+  ],
+  case('torchvision', 'googlenet'),
+  case('torchvision', 'inception_v3', 75),
+  case('torchvision', 'resnet18'),
+  case('torchvision', 'resnet34'),
+  case('torchvision', 'resnet50'),
+  case('torchvision', 'resnet101', marks=slow),
+  case('torchvision', 'resnet152', marks=slow),
+  case('torchvision', 'resnext50_32x4d'),
+  case('torchvision', 'resnext101_32x8d', marks=slow),
+  case('torchvision', 'resnext101_64x4d', marks=slow),
+  case('torchvision', 'wide_resnet50_2'),
+  case('torchvision', 'wide_resnet101_2', marks=slow),
+  case('torchvision', 'densenet121'),
+  case('torchvision', 'densenet161', marks=slow),
+  case('torchvision', 'densenet169', marks=slow),
+  case('torchvision', 'densenet201', marks=slow),
+  case('torchvision', 'mobilenet_v2'),
+  case('torchvision', 'mobilenet_v3_large'),
+  case('torchvision', 'mobilenet_v3_small'),
+  *[
+    case('torchvision', f'efficientnet_b{i}', marks=slow if i >= 2 else ())
+    for i in range(8)
+  ],
 ]
 KERAS = [
-    case('keras', 'xception', 71),
-    case('keras', 'mobilenet_keras'),
-    case('keras', 'resnet50_keras'),
-    case('keras', 'resnet50v2'),
-    case('keras', 'resnet101v2', marks=slow),
-    case('keras', 'resnet152v2', marks=slow),
-    case('keras', 'inception_v3_keras', 75),
-    case('keras', 'densenet121_keras'),
-    case('keras', 'nasnetamobile'),
-    case('keras', 'nasnetalarge', marks=slow),
+  case('keras', 'xception', 71),
+  case('keras', 'mobilenet_keras'),
+  case('keras', 'resnet50_keras'),
+  case('keras', 'resnet50v2'),
+  case('keras', 'resnet101v2', marks=slow),
+  case('keras', 'resnet152v2', marks=slow),
+  case('keras', 'inception_v3_keras', 75),
+  case('keras', 'densenet121_keras'),
+  case('keras', 'nasnetamobile'),
+  case('keras', 'nasnetalarge', marks=slow),
 ]
 TIMM = [
-    case('timm', 'seresnet50'),
-    case('timm', 'seresnext50_32x4d'),
-    case('timm', 'senet154', marks=slow),
-    case('timm', 'mobilenetv1_100'),
-    case('timm', 'mobilenetv1_125'),
-    case('timm', 'legacy_xception', 71),
+  case('timm', 'seresnet50'),
+  case('timm', 'seresnext50_32x4d'),
+  case('timm', 'senet154', marks=slow),
+  case('timm', 'mobilenetv1_100'),
+  case('timm', 'mobilenetv1_125'),
+  case('timm', 'legacy_xception', 71),
 ]
 CASES = TORCHVISION + KERAS + TIMM
 
-_NEEDS = {'torchvision': ('torch', 'torchvision'), 'timm': ('torch', 'timm'),
-          'keras': ('keras',)}
+_NEEDS = {
+  'torchvision': ('torch', 'torchvision'),
+  'timm': ('torch', 'timm'),
+  'keras': ('keras',),
+}
 
 
 def _require(source):
   if 'torch' in _NEEDS[source]:
     from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
+
     try:  # safe after TensorFlow (see import_torch)
       torch_source.import_torch()
     except ImportError:
@@ -118,10 +127,12 @@ def test_every_listed_architecture_is_registered():
   assert len(listed) == len(set(listed))
 
 
-@pytest.mark.skipif(importlib.util.find_spec('keras') is None,
-                    reason='keras is not installed')
+@pytest.mark.skipif(
+  importlib.util.find_spec('keras') is None, reason='keras is not installed'
+)
 def test_every_keras_model_in_the_name_table_is_tested():
   from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
   tested = {p.values[1] for p in KERAS}
   assert set(keras_source.KERAS_MODELS) == tested
 
@@ -130,16 +141,21 @@ def test_every_keras_model_in_the_name_table_is_tested():
 def test_logits_match_the_reference(source, model, size):
   _require(source)
   from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
-  result = convert_lib.convert(source, model, num_classes=10,
-                               input_size=size, randomize_batch_norm=True)
+
+  result = convert_lib.convert(
+    source, model, num_classes=10, input_size=size, randomize_batch_norm=True
+  )
   err = result.relative_error
-  print(f'{source} {model} at {size}x{size}: relative error {err:.2e} '
-        f'({result.seconds:.1f} s)')
+  print(
+    f'{source} {model} at {size}x{size}: relative error {err:.2e} '
+    f'({result.seconds:.1f} s)'
+  )
   assert result.our_logits.shape == result.reference_logits.shape == (2, 10)
   assert err < TOL, f'{model}: relative logit error {err:.3g}'
   assert _input_dependence(result.reference_logits) > 100 * TOL, (
-      f'{model}: the logits barely depend on the input; the test would not '
-      'see a mistake in the first layers')
+    f'{model}: the logits barely depend on the input; the test would not '
+    'see a mistake in the first layers'
+  )
   # BatchNorm epsilon is checked during conversion; momentum (a training
   # convention: PyTorch's 0.1 is Flax's 0.9) must match too.
   assert not result.momentum_mismatches, result.momentum_mismatches[:3]
@@ -148,13 +164,15 @@ def test_logits_match_the_reference(source, model, size):
 def _input_dependence(logits):
   """max |logits(image 0) - logits(image 1)| / max |logits|."""
   import numpy as np  # pylint: disable=g-import-not-at-top
-  return float(np.abs(logits[0] - logits[1]).max() /
-               (np.abs(logits).max() + 1e-30))
+
+  return float(
+    np.abs(logits[0] - logits[1]).max() / (np.abs(logits).max() + 1e-30)
+  )
 
 
 PRETRAINED_BUILDERS = [
-    pytest.param('googlenet', 32, id='googlenet'),
-    pytest.param('inception_v3', 75, id='inception_v3', marks=slow),
+  pytest.param('googlenet', 32, id='googlenet'),
+  pytest.param('inception_v3', 75, id='inception_v3', marks=slow),
 ]
 
 
@@ -166,9 +184,11 @@ def _torchvision_pretrained(name, state):
   """
   import torchvision  # pylint: disable=g-import-not-at-top
   from unittest import mock  # pylint: disable=g-import-not-at-top
+
   weights = torchvision.models.get_model_weights(name).DEFAULT
-  with mock.patch.object(type(weights), 'get_state_dict',
-                         lambda self, *args, **kwargs: state):
+  with mock.patch.object(
+    type(weights), 'get_state_dict', lambda self, *args, **kwargs: state
+  ):
     return torchvision.models.get_model(name, weights=weights).eval()
 
 
@@ -184,43 +204,64 @@ def test_pretrained_builder_logits_match(name, size, tmp_path):
   # Random weights of the architecture torchvision's pretrained file has,
   # with calibrated random BN statistics, saved under the file's own name.
   torch.manual_seed(0)
-  random = torchvision.models.get_model(name, weights=None, aux_logits=True,
-                                        transform_input=True,
-                                        init_weights=False)
-  probe = np.random.default_rng(0).normal(
-      size=(2, size, size, 3)).astype(np.float32)
-  torch_source.randomize_batch_norm(random, 0, np.concatenate([
-      probe, np.random.default_rng(1).normal(size=(14, size, size, 3))
-  ]).astype(np.float32))
+  random = torchvision.models.get_model(
+    name,
+    weights=None,
+    aux_logits=True,
+    transform_input=True,
+    init_weights=False,
+  )
+  probe = (
+    np.random.default_rng(0).normal(size=(2, size, size, 3)).astype(np.float32)
+  )
+  torch_source.randomize_batch_norm(
+    random,
+    0,
+    np.concatenate(
+      [probe, np.random.default_rng(1).normal(size=(14, size, size, 3))]
+    ).astype(np.float32),
+  )
   state = random.state_dict()
   weights = torchvision.models.get_model_weights(name).DEFAULT
   path = str(tmp_path / weights.url.rsplit('/', 1)[1])
   torch.save(state, path)
 
-  result = convert_lib.convert('torchvision', name, weights=path,
-                               input_size=size)
+  result = convert_lib.convert(
+    'torchvision', name, weights=path, input_size=size
+  )
   assert result.model_kwargs == {'transform_input': True}
   builder = _torchvision_pretrained(name, state)
   assert builder.transform_input
   theirs = torch_source.reference_logits(builder, result.batch)
   ours = result.our_logits
   err = np.abs(ours - theirs).max() / np.abs(theirs).max()
-  print(f'{name} as torchvision builds it pretrained, at {size}: relative '
-        f'error {err:.2e}, input dependence {_input_dependence(theirs):.2f}')
+  print(
+    f'{name} as torchvision builds it pretrained, at {size}: relative '
+    f'error {err:.2e}, input dependence {_input_dependence(theirs):.2f}'
+  )
   assert ours.shape == theirs.shape == (2, 1000)
   assert err < TOL
   assert _input_dependence(theirs) > 100 * TOL
   # The preprocessing recorded is the weights' own (resize, then crop).
   t = weights.transforms()
-  assert (result.preprocessing.resize_size, result.preprocessing.input_size
-          ) == (t.resize_size[0], t.crop_size[0])
+  assert (
+    result.preprocessing.resize_size,
+    result.preprocessing.input_size,
+  ) == (t.resize_size[0], t.crop_size[0])
 
   # Without the input transform (the converter before this was fixed) the
   # same weights compute another function: the test can fail.
   plain = models.build(name, num_classes=1000)
-  wrong = np.asarray(jax.jit(lambda v, x: plain.apply(v, x, train=False))(
-      result.variables, result.batch))
+  wrong = np.asarray(
+    jax.jit(lambda v, x: plain.apply(v, x, train=False))(
+      result.variables, result.batch
+    )
+  )
   assert np.abs(wrong - theirs).max() / np.abs(theirs).max() > 100 * TOL
   # --transform_input=false forces the plain function on both sides.
-  assert pretrained.conventions('torchvision', name, name, weights=path,
-                                transform_input=False).model_kwargs == {}
+  assert (
+    pretrained.conventions(
+      'torchvision', name, name, weights=path, transform_input=False
+    ).model_kwargs
+    == {}
+  )

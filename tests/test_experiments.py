@@ -1,5 +1,6 @@
 """The sweep runner: runs, skips finished runs, resumes an interrupted one,
 and the collector's table (mean ± std over seeds, 'not run') and figures."""
+
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from experiments.sweep import report, runner
 
 # LeNet-5 on the synthetic dataset: 8 steps of 32, evaluation on 128 + 64
 # examples; a few seconds of training per run, the rest is start-up.
-SWEEP_FILE = textwrap.dedent('''
+SWEEP_FILE = textwrap.dedent("""
     from experiments.sweep import Run, grid
 
     NAME = 'tiny'
@@ -32,7 +33,7 @@ SWEEP_FILE = textwrap.dedent('''
     PLOTS = [dict(kind='curves', tags=['train_loss', 'validation_accuracy']),
              dict(kind='acc_vs_params'),
              dict(kind='acc_vs', x='depth', name='depth')]
-''')
+""")
 
 
 @pytest.fixture(scope='module')
@@ -42,8 +43,9 @@ def tiny(tmp_path_factory):
   path.write_text(SWEEP_FILE)
   sweep = sweep_lib.load_sweep(str(path))
   runs_dir = str(root / 'runs')
-  statuses = sweep_lib.run_sweep(sweep, filters='lenet', runs_dir=runs_dir,
-                                 verbose=False)
+  statuses = sweep_lib.run_sweep(
+    sweep, filters='lenet', runs_dir=runs_dir, verbose=False
+  )
   return sweep, runs_dir, statuses, root
 
 
@@ -57,23 +59,31 @@ def _results(runs_dir, name):
 
 
 def test_grid_and_commands():
-  runs = sweep_lib.grid('{model}_b{batch_size}_seed{seed}',
-                        {'model': ['resnet20', 'plain20'],
-                         'batch_size': [64, 128], 'seed': [0, 1]},
-                        env=lambda c: sweep_lib.host_devices(2))
+  runs = sweep_lib.grid(
+    '{model}_b{batch_size}_seed{seed}',
+    {'model': ['resnet20', 'plain20'], 'batch_size': [64, 128], 'seed': [0, 1]},
+    env=lambda c: sweep_lib.host_devices(2),
+  )
   assert len(runs) == 8
   assert runs[0].name == 'resnet20_b64_seed0'
   assert runs[0].group == 'resnet20_b64'
   assert runs[0].env == {
-      'XLA_FLAGS': '--xla_force_host_platform_device_count=2'}
-  sweep = sweep_lib.Sweep('s', 'x.py', 'configs/base.py',
-                          {'lr_boundaries': (20, 30), 'cache': False}, runs)
+    'XLA_FLAGS': '--xla_force_host_platform_device_count=2'
+  }
+  sweep = sweep_lib.Sweep(
+    's',
+    'x.py',
+    'configs/base.py',
+    {'lr_boundaries': (20, 30), 'cache': False},
+    runs,
+  )
   cmd = sweep_lib.command_of(sweep, runs[0], '/tmp/w')
   assert '--config.lr_boundaries=(20, 30)' in cmd
   assert '--config.cache=False' in cmd
   assert '--config.model=resnet20' in cmd
-  env = runner.child_env({'XLA_FLAGS': '--xla_force_host_platform_'
-                                          'device_count=4'})
+  env = runner.child_env(
+    {'XLA_FLAGS': '--xla_force_host_platform_device_count=4'}
+  )
   assert env['XLA_FLAGS'].count('device_count') == 1
 
 
@@ -87,8 +97,9 @@ def test_runs_then_skips_finished_runs(tiny):
     path = os.path.join(_workdir(runs_dir, name), 'results.json')
     mtimes[name] = os.path.getmtime(path)
   logs = []
-  again = sweep_lib.run_sweep(sweep, filters='lenet', runs_dir=runs_dir,
-                              log=logs.append)
+  again = sweep_lib.run_sweep(
+    sweep, filters='lenet', runs_dir=runs_dir, log=logs.append
+  )
   assert again == {'lenet_seed0': 'skipped', 'lenet_seed1': 'skipped'}
   assert all('skipped' in line for line in logs)
   for name, mtime in mtimes.items():
@@ -101,8 +112,9 @@ def test_runs_then_skips_finished_runs(tiny):
 def test_dry_run_runs_nothing(tiny, tmp_path):
   sweep, _, _, _ = tiny
   logs = []
-  statuses = sweep_lib.run_sweep(sweep, runs_dir=str(tmp_path),
-                                 dry_run=True, log=logs.append)
+  statuses = sweep_lib.run_sweep(
+    sweep, runs_dir=str(tmp_path), dry_run=True, log=logs.append
+  )
   assert set(statuses.values()) == {'dry_run'}
   assert not os.listdir(tmp_path)
   assert any('cnn_jax.main' in line for line in logs)
@@ -114,16 +126,18 @@ def test_resumes_an_interrupted_run(tiny, tmp_path):
   sweep, shared_runs_dir, _, _ = tiny
   # A copy: the other tests read the shared runs.
   runs_dir = str(tmp_path / 'runs')
-  shutil.copytree(_workdir(shared_runs_dir, 'lenet_seed1'),
-                  _workdir(runs_dir, 'lenet_seed1'))
+  shutil.copytree(
+    _workdir(shared_runs_dir, 'lenet_seed1'), _workdir(runs_dir, 'lenet_seed1')
+  )
   workdir = _workdir(runs_dir, 'lenet_seed1')
   os.remove(os.path.join(workdir, 'results.json'))
   assert sweep_lib.latest_checkpoint_step(workdir) == 8
-  longer = sweep_lib.Sweep(**{**sweep.__dict__,
-                              'common': {**sweep.common,
-                                         'num_train_steps': 16}})
-  statuses = sweep_lib.run_sweep(longer, filters='lenet_seed1',
-                                 runs_dir=runs_dir, verbose=False)
+  longer = sweep_lib.Sweep(
+    **{**sweep.__dict__, 'common': {**sweep.common, 'num_train_steps': 16}}
+  )
+  statuses = sweep_lib.run_sweep(
+    longer, filters='lenet_seed1', runs_dir=runs_dir, verbose=False
+  )
   assert statuses == {'lenet_seed1': 'resumed'}
   with open(os.path.join(workdir, sweep_lib.LOG_FILE)) as f:
     log = f.read()
@@ -141,23 +155,33 @@ def test_collect_writes_table_with_mean_std_and_figures(tiny):
   with open(path) as f:
     report = f.read()
   row = next(l for l in report.splitlines() if l.startswith('| lenet |'))
-  accs = [100 * _results(runs_dir, f'lenet_seed{s}')['test']['accuracy']
-          for s in (0, 1)]
+  accs = [
+    100 * _results(runs_dir, f'lenet_seed{s}')['test']['accuracy']
+    for s in (0, 1)
+  ]
   cells = [c.strip() for c in row.strip('|').split('|')]
   assert cells[1] == '2/2'  # runs done
   m = re.search(r'(\d+\.\d\d) ± (\d+\.\d\d)', row)
   assert m, row
   mean = sum(accs) / 2
-  std = abs(accs[0] - accs[1]) / 2 ** 0.5
+  std = abs(accs[0] - accs[1]) / 2**0.5
   test_cells = [c for c in cells if '±' in c]
-  assert any(abs(float(c.split(' ± ')[0]) - mean) < 0.006 and
-             abs(float(c.split(' ± ')[1]) - std) < 0.006
-             for c in test_cells), (row, accs)
+  assert any(
+    abs(float(c.split(' ± ')[0]) - mean) < 0.006
+    and abs(float(c.split(' ± ')[1]) - std) < 0.006
+    for c in test_cells
+  ), (row, accs)
   assert '12.50' in row  # the published figure beside ours
   never = next(l for l in report.splitlines() if l.startswith('| never_run |'))
   assert 'not run' in never
-  for needle in ('**Hardware:**', '**Commit:**', '**Date:**', '**Command:**',
-                 'python -m cnn_jax.main', 'JAX devices: '):
+  for needle in (
+    '**Hardware:**',
+    '**Commit:**',
+    '**Date:**',
+    '**Command:**',
+    'python -m cnn_jax.main',
+    'JAX devices: ',
+  ):
     assert needle in report
   for name in ('tiny_curves.png', 'tiny_acc_vs_params.png', 'tiny_depth.png'):
     png = os.path.join(results_dir, name)
@@ -169,15 +193,19 @@ def test_collect_writes_table_with_mean_std_and_figures(tiny):
 
 def test_unprepared_dataset_is_reported_not_run(tmp_path):
   sweep = sweep_lib.Sweep(
-      'nodata', 'x.py', 'configs/lenet5_fashion_mnist.py',
-      {'dataset': 'no_such_dataset_here'}, [sweep_lib.Run('a')])
+    'nodata',
+    'x.py',
+    'configs/lenet5_fashion_mnist.py',
+    {'dataset': 'no_such_dataset_here'},
+    [sweep_lib.Run('a')],
+  )
   logs = []
-  statuses = sweep_lib.run_sweep(sweep, runs_dir=str(tmp_path),
-                                 log=logs.append)
+  statuses = sweep_lib.run_sweep(sweep, runs_dir=str(tmp_path), log=logs.append)
   assert statuses == {'a': 'unavailable'}
   assert 'not prepared' in logs[0]
-  path = sweep_lib.collect(sweep, runs_dir=str(tmp_path),
-                           results_dir=str(tmp_path / 'results'))
+  path = sweep_lib.collect(
+    sweep, runs_dir=str(tmp_path), results_dir=str(tmp_path / 'results')
+  )
   with open(path) as f:
     report = f.read()
   assert '| a | lenet5 | not run |' in report
@@ -190,9 +218,12 @@ def test_cells_and_throughput():
   assert report.format_cell('test_acc', []) == 'not run'
   assert report.format_cell('params', [1000, 1000]) == '1,000'
   run = sweep_lib.RunResult(
-      sweep_lib.Run('r'), '', {'step': 40}, {'attempts': [
-          {'resumed_from_step': None}, {'resumed_from_step': 20}]},
-      {'train_images_per_sec': [(10, 5.0), (20, 100.0), (30, 7.0),
-                                (40, 110.0)]}, None)
+    sweep_lib.Run('r'),
+    '',
+    {'step': 40},
+    {'attempts': [{'resumed_from_step': None}, {'resumed_from_step': 20}]},
+    {'train_images_per_sec': [(10, 5.0), (20, 100.0), (30, 7.0), (40, 110.0)]},
+    None,
+  )
   # The first window of each start (steps 10 and 30) includes compilation.
   assert run.metric('img_s') == 105.0

@@ -8,6 +8,7 @@ Pillow preprocessing of ``python -m cnn_jax.predict``, which must give the
 probabilities the tf.data evaluation gives. Wrong layouts fail with one
 message that lists what to fix.
 """
+
 import json
 import os
 
@@ -83,7 +84,8 @@ def test_scan_lists_classes_splits_and_sizes(shapes):
 
 
 def test_val_folder_is_the_validation_split_and_grayscale_is_one_channel(
-    tmp_path):
+  tmp_path,
+):
   for split, n in (('train', 3), ('val', 2)):
     for cls in ('a', 'b'):
       for i in range(n):
@@ -94,7 +96,9 @@ def test_val_folder_is_the_validation_split_and_grayscale_is_one_channel(
   info = pipeline.get_info(c)
   assert info.image_shape == (6, 8, 1)
   assert {s: sl.size for s, sl in info.splits.items()} == {
-      'train': 6, 'validation': 4}
+    'train': 6,
+    'validation': 4,
+  }
   assert len(info.mean) == 1
 
 
@@ -118,12 +122,22 @@ def test_every_layout_problem_is_listed_with_what_to_do(tmp_path):
   with pytest.raises(image_folder.ImageFolderError) as e:
     image_folder.scan(str(root))
   message = str(e.value)
-  for expected in ("Class 'dog'", 'has no images', 'add some, or remove',
-                   'outside class folders', 'loose.jpg', 'move each into',
-                   'cannot be read as images', 'broken.jpg',
-                   'Delete or replace', 'bird is a class that',
-                   '2 different sizes', '10x10', '10x12',
-                   '--config.image_size=SIZE'):
+  for expected in (
+    "Class 'dog'",
+    'has no images',
+    'add some, or remove',
+    'outside class folders',
+    'loose.jpg',
+    'move each into',
+    'cannot be read as images',
+    'broken.jpg',
+    'Delete or replace',
+    'bird is a class that',
+    '2 different sizes',
+    '10x10',
+    '10x12',
+    '--config.image_size=SIZE',
+  ):
     assert expected in message, (expected, message)
   # With image_size the sizes are fine; the rest is still reported.
   with pytest.raises(image_folder.ImageFolderError) as e:
@@ -132,12 +146,15 @@ def test_every_layout_problem_is_listed_with_what_to_do(tmp_path):
   assert "Class 'dog'" in str(e.value)
 
 
-@pytest.mark.parametrize('layout,expected', [
+@pytest.mark.parametrize(
+  'layout,expected',
+  [
     ({}, 'does not exist'),
     ({'train/x.png': (4, 4)}, 'has no class folders'),
     ({'val/a/x.png': (4, 4)}, 'no train/ folder'),
     ({'train/a/x.png': (4, 4)}, 'at least two'),
-])
+  ],
+)
 def test_missing_pieces_say_what_to_add(tmp_path, layout, expected):
   root = tmp_path / 'root'
   for path, size in layout.items():
@@ -172,8 +189,11 @@ def test_arrays_equal_the_tf_data_images(shapes):
   # float rounding differ by a few levels at most.
   pil_images, pil_labels = image_folder._load_arrays_pillow(c, sl)  # pylint: disable=protected-access
   np.testing.assert_array_equal(pil_labels, labels)
-  png = [i for i, (p, _) in enumerate(image_folder.scan(shapes, 32)
-                                      .files['test']) if p.endswith('.png')]
+  png = [
+    i
+    for i, (p, _) in enumerate(image_folder.scan(shapes, 32).files['test'])
+    if p.endswith('.png')
+  ]
   diff = np.abs(pil_images.astype(int) - images.astype(int))
   assert diff[png].max() <= 1
   assert np.mean(diff) < 0.5
@@ -212,16 +232,22 @@ def test_training_learns_the_folder(trained):
   assert facts['class_names'] == CLASSES
   assert facts['image_folder']['num_examples'] == {'train': 300, 'test': 60}
   model = records.read_json(workdir, records.MODEL_FILE)
-  assert model == {'model': 'lenet5', 'model_kwargs': {}, 'num_classes': 3,
-                   'dtype': 'float32'}
+  assert model == {
+    'model': 'lenet5',
+    'model_kwargs': {},
+    'num_classes': 3,
+    'dtype': 'float32',
+  }
 
 
-def test_resumed_run_ends_where_the_uninterrupted_one_does(shapes, trained,
-                                                           tmp_path):
+def test_resumed_run_ends_where_the_uninterrupted_one_does(
+  shapes, trained, tmp_path
+):
   _, reference = trained
   workdir = str(tmp_path)
-  first = trainer.train_and_evaluate(_config(shapes, num_train_steps=120),
-                                     workdir)
+  first = trainer.train_and_evaluate(
+    _config(shapes, num_train_steps=120), workdir
+  )
   assert first['step'] == 120
   resumed = trainer.train_and_evaluate(_config(shapes), workdir)
   assert resumed['step'] == 240
@@ -231,27 +257,33 @@ def test_resumed_run_ends_where_the_uninterrupted_one_does(shapes, trained,
 
 def test_eval_only_and_predict_agree_with_the_run(shapes, trained):
   workdir, result = trained
-  evaluated = trainer.train_and_evaluate(_config(shapes, eval_only=True),
-                                         workdir)
+  evaluated = trainer.train_and_evaluate(
+    _config(shapes, eval_only=True), workdir
+  )
   assert evaluated['test'] == result['test']
 
   # predict: the workdir's best state, the recorded preprocessing, Pillow.
   model = predictor.Predictor.load(workdir)
   assert model.class_names == CLASSES
   files = [p for p, _ in image_folder.scan(shapes, 32).files['test']]
-  labels = np.asarray([l for _, l in image_folder.scan(shapes, 32)
-                       .files['test']])
+  labels = np.asarray(
+    [l for _, l in image_folder.scan(shapes, 32).files['test']]
+  )
   ours = model.probabilities(np.stack([model.prepare(p) for p in files]), 8)
 
   # The same images through the tf.data evaluation pipeline and the model.
   c = _config(shapes)
   info = pipeline.get_info(c)
   ds, _ = pipeline.eval_dataset(c, info, 'test')
-  apply = jax.jit(lambda v, x: jax.nn.softmax(
-      model.model.apply(v, x, train=False)))
-  theirs = np.concatenate([
+  apply = jax.jit(
+    lambda v, x: jax.nn.softmax(model.model.apply(v, x, train=False))
+  )
+  theirs = np.concatenate(
+    [
       np.asarray(apply(model.variables, b['image']))[b['mask']]
-      for b in pipeline.as_numpy(ds)])
+      for b in pipeline.as_numpy(ds)
+    ]
+  )
   png = np.array([p.endswith('.png') for p in files])
   np.testing.assert_allclose(ours[png], theirs[png], atol=1e-4)
   # JPEG: TensorFlow's and Pillow's decoders differ by a few levels.

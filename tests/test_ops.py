@@ -5,6 +5,7 @@ float64; whole train steps against XLA's own convolutions (``conv_impl=
 'xla'``), also under ghost-BatchNorm vmap and on 8 host devices (in a
 subprocess, since the device count is fixed when JAX starts).
 """
+
 import os
 import subprocess
 import sys
@@ -26,8 +27,9 @@ NHWC = conv.NHWC
 FWD, BWD_DATA, BWD_WEIGHTS = (onednn.TARGETS[p][0] for p in range(3))
 
 needs_onednn = pytest.mark.skipif(
-    not onednn.available(),
-    reason='oneDNN convolution library not built (bash setup.sh builds it)')
+  not onednn.available(),
+  reason='oneDNN convolution library not built (bash setup.sh builds it)',
+)
 
 
 def rel(a, b) -> float:
@@ -38,31 +40,73 @@ def rel(a, b) -> float:
 # (batch, H, W, C, O, KH, KW, strides, padding, dilation, groups): every kind
 # of convolution the registered models use.
 SHAPES = {
-    '1x1': (3, 8, 8, 16, 32, 1, 1, (1, 1), 'VALID', (1, 1), 1),
-    '1x1_stride2': (3, 9, 9, 16, 32, 1, 1, (2, 2), 'VALID', (1, 1), 1),
-    '3x3_same': (3, 10, 10, 16, 16, 3, 3, (1, 1), 'SAME', (1, 1), 1),
-    '3x3_stride2_odd': (3, 9, 11, 16, 32, 3, 3, (2, 2), ((1, 1), (1, 1)),
-                        (1, 1), 1),
-    '3x3_1_channel': (2, 28, 28, 1, 16, 3, 3, (1, 1), 'SAME', (1, 1), 1),
-    '3x3_2_channels': (2, 7, 7, 2, 4, 3, 3, (1, 1), 'SAME', (1, 1), 1),
-    '3x3_rgb_stem': (2, 32, 32, 3, 16, 3, 3, (1, 1), 'SAME', (1, 1), 1),
-    '5x5_lenet_c1': (3, 32, 32, 1, 6, 5, 5, (1, 1), 'VALID', (1, 1), 1),
-    '5x5_lenet_c3': (3, 14, 14, 6, 16, 5, 5, (1, 1), 'VALID', (1, 1), 1),
-    '7x7_stride2_stem': (2, 31, 30, 3, 8, 7, 7, (2, 2), ((3, 3), (3, 3)),
-                         (1, 1), 1),
-    '1x7': (2, 9, 9, 8, 12, 1, 7, (1, 1), ((0, 0), (3, 3)), (1, 1), 1),
-    '7x1': (2, 9, 9, 8, 12, 7, 1, (1, 1), ((3, 3), (0, 0)), (1, 1), 1),
-    'dilated_3x3': (2, 12, 12, 8, 8, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2),
-                    1),
-    'grouped_4': (2, 8, 8, 16, 32, 3, 3, (1, 1), 'SAME', (1, 1), 4),
-    'depthwise_3x3': (2, 9, 9, 24, 24, 3, 3, (1, 1), 'SAME', (1, 1), 24),
-    'depthwise_5x5_stride2_tf_same': (2, 10, 10, 32, 32, 5, 5, (2, 2),
-                                      ((1, 2), (1, 2)), (1, 1), 32),
-    'depthwise_multiplier_2': (2, 8, 8, 8, 16, 3, 3, (1, 1), 'SAME', (1, 1),
-                               8),
-    'asymmetric_padding': (2, 7, 11, 4, 8, 3, 3, (1, 2), ((2, 0), (1, 3)),
-                           (1, 1), 1),
-    'odd_sizes': (3, 13, 7, 5, 7, 3, 3, (1, 1), 'SAME', (1, 1), 1),
+  '1x1': (3, 8, 8, 16, 32, 1, 1, (1, 1), 'VALID', (1, 1), 1),
+  '1x1_stride2': (3, 9, 9, 16, 32, 1, 1, (2, 2), 'VALID', (1, 1), 1),
+  '3x3_same': (3, 10, 10, 16, 16, 3, 3, (1, 1), 'SAME', (1, 1), 1),
+  '3x3_stride2_odd': (
+    3,
+    9,
+    11,
+    16,
+    32,
+    3,
+    3,
+    (2, 2),
+    ((1, 1), (1, 1)),
+    (1, 1),
+    1,
+  ),
+  '3x3_1_channel': (2, 28, 28, 1, 16, 3, 3, (1, 1), 'SAME', (1, 1), 1),
+  '3x3_2_channels': (2, 7, 7, 2, 4, 3, 3, (1, 1), 'SAME', (1, 1), 1),
+  '3x3_rgb_stem': (2, 32, 32, 3, 16, 3, 3, (1, 1), 'SAME', (1, 1), 1),
+  '5x5_lenet_c1': (3, 32, 32, 1, 6, 5, 5, (1, 1), 'VALID', (1, 1), 1),
+  '5x5_lenet_c3': (3, 14, 14, 6, 16, 5, 5, (1, 1), 'VALID', (1, 1), 1),
+  '7x7_stride2_stem': (
+    2,
+    31,
+    30,
+    3,
+    8,
+    7,
+    7,
+    (2, 2),
+    ((3, 3), (3, 3)),
+    (1, 1),
+    1,
+  ),
+  '1x7': (2, 9, 9, 8, 12, 1, 7, (1, 1), ((0, 0), (3, 3)), (1, 1), 1),
+  '7x1': (2, 9, 9, 8, 12, 7, 1, (1, 1), ((3, 3), (0, 0)), (1, 1), 1),
+  'dilated_3x3': (2, 12, 12, 8, 8, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2), 1),
+  'grouped_4': (2, 8, 8, 16, 32, 3, 3, (1, 1), 'SAME', (1, 1), 4),
+  'depthwise_3x3': (2, 9, 9, 24, 24, 3, 3, (1, 1), 'SAME', (1, 1), 24),
+  'depthwise_5x5_stride2_tf_same': (
+    2,
+    10,
+    10,
+    32,
+    32,
+    5,
+    5,
+    (2, 2),
+    ((1, 2), (1, 2)),
+    (1, 1),
+    32,
+  ),
+  'depthwise_multiplier_2': (2, 8, 8, 8, 16, 3, 3, (1, 1), 'SAME', (1, 1), 8),
+  'asymmetric_padding': (
+    2,
+    7,
+    11,
+    4,
+    8,
+    3,
+    3,
+    (1, 2),
+    ((2, 0), (1, 3)),
+    (1, 1),
+    1,
+  ),
+  'odd_sizes': (3, 13, 7, 5, 7, 3, 3, (1, 1), 'SAME', (1, 1), 1),
 }
 
 
@@ -71,18 +115,25 @@ def _case(name, dtype):
   kx, kw_, kg = jax.random.split(jax.random.key(0), 3)
   x = jax.random.normal(kx, (n, h, w, c)).astype(dtype)
   k = jax.random.normal(kw_, (kh, kw, c // groups, o)).astype(dtype)
-  kwargs = dict(window_strides=strides, padding=padding,
-                rhs_dilation=dilation, dimension_numbers=NHWC,
-                feature_group_count=groups)
+  kwargs = dict(
+    window_strides=strides,
+    padding=padding,
+    rhs_dilation=dilation,
+    dimension_numbers=NHWC,
+    feature_group_count=groups,
+  )
   return x, k, kg, kwargs
 
 
 def _float64_reference(x, k, g, kwargs):
   """Output, input gradient and kernel gradient of lax's conv in float64."""
+
   def f(x, k, g):
-    y, vjp = jax.vjp(lambda x, k: lax.conv_general_dilated(x, k, **kwargs),
-                     x, k)
+    y, vjp = jax.vjp(
+      lambda x, k: lax.conv_general_dilated(x, k, **kwargs), x, k
+    )
     return (y, *vjp(g))
+
   with jax.enable_x64(True):
     f64 = [jnp.asarray(np.asarray(v, np.float64)) for v in (x, k, g)]
     return [np.asarray(v) for v in jax.jit(f)(*f64)]
@@ -90,10 +141,13 @@ def _float64_reference(x, k, g, kwargs):
 
 def _onednn_passes(x, k, g, kwargs):
   """y, dx, dk by one compiled program that calls each oneDNN pass."""
+
   def f(x, k, g):
     y, vjp = jax.vjp(
-        lambda x, k: conv.conv_general_dilated(x, k, **kwargs), x, k)
+      lambda x, k: conv.conv_general_dilated(x, k, **kwargs), x, k
+    )
     return (y, *vjp(g))
+
   lowered = jax.jit(f).lower(x, k, g)
   text = lowered.as_text()
   for target in (FWD, BWD_DATA, BWD_WEIGHTS):
@@ -106,7 +160,8 @@ def _onednn_passes(x, k, g, kwargs):
 def test_each_pass_equals_float64_lax_in_float32(name):
   x, k, kg, kwargs = _case(name, jnp.float32)
   y_shape = jax.eval_shape(
-      lambda: lax.conv_general_dilated(x, k, **kwargs)).shape
+    lambda: lax.conv_general_dilated(x, k, **kwargs)
+  ).shape
   g = jax.random.normal(kg, y_shape)
   ours = _onednn_passes(x, k, g, kwargs)
   ref = _float64_reference(x, k, g, kwargs)
@@ -116,20 +171,30 @@ def test_each_pass_equals_float64_lax_in_float32(name):
 
 
 @needs_onednn
-@pytest.mark.parametrize('name', ['1x1', '3x3_stride2_odd', '5x5_lenet_c1',
-                                  '7x7_stride2_stem', 'depthwise_3x3',
-                                  'grouped_4', 'asymmetric_padding'])
+@pytest.mark.parametrize(
+  'name',
+  [
+    '1x1',
+    '3x3_stride2_odd',
+    '5x5_lenet_c1',
+    '7x7_stride2_stem',
+    'depthwise_3x3',
+    'grouped_4',
+    'asymmetric_padding',
+  ],
+)
 def test_each_pass_is_within_bfloat16_rounding(name):
   """bf16 in, bf16 out: within the rounding of the bf16 result (2^-8)."""
   x, k, kg, kwargs = _case(name, jnp.bfloat16)
   y_shape = jax.eval_shape(
-      lambda: lax.conv_general_dilated(x, k, **kwargs)).shape
+    lambda: lax.conv_general_dilated(x, k, **kwargs)
+  ).shape
   g = jax.random.normal(kg, y_shape).astype(jnp.bfloat16)
   ours = _onednn_passes(x, k, g, kwargs)
   ref = _float64_reference(x, k, g, kwargs)
   for label, a, b in zip(('forward', 'input grad', 'kernel grad'), ours, ref):
     assert a.dtype == jnp.bfloat16, label
-    assert rel(a, b) <= 2.0 ** -8, (label, rel(a, b))
+    assert rel(a, b) <= 2.0**-8, (label, rel(a, b))
 
 
 def _lowered(fn, *args) -> str:
@@ -138,9 +203,10 @@ def _lowered(fn, *args) -> str:
 
 def _conv(impl='auto', **kwargs):
   def f(x, k):
-    return conv.conv_general_dilated(x, k, (1, 1), 'SAME',
-                                     dimension_numbers=NHWC, impl=impl,
-                                     **kwargs)
+    return conv.conv_general_dilated(
+      x, k, (1, 1), 'SAME', dimension_numbers=NHWC, impl=impl, **kwargs
+    )
+
   return f
 
 
@@ -155,24 +221,46 @@ def test_dispatch_cpu_takes_onednn_xla_impl_and_other_cases_take_lax():
   assert 'custom_call' not in text and 'stablehlo.convolution' in text
   # What oneDNN does not take goes to lax unchanged.
   others = [
-      (lambda x, k: conv.conv_general_dilated(
-          x, k, (1, 1), ((1, 1), (1, 1)), lhs_dilation=(2, 2),
-          dimension_numbers=NHWC), x, k),
-      (_conv(), x.astype(jnp.float16), k.astype(jnp.float16)),
-      (_conv(preferred_element_type=jnp.float32), x.astype(jnp.bfloat16),
-       k.astype(jnp.bfloat16)),
-      (lambda x, k: conv.conv_general_dilated(
-          x, k, (1, 1), 'SAME', dimension_numbers=('NCHW', 'OIHW', 'NCHW')),
-       jnp.ones((2, 4, 8, 8)), jnp.ones((8, 4, 3, 3))),
-      (lambda x, k: conv.conv_general_dilated(
-          x, k, (1, 1), ((-1, 0), (0, 0)), dimension_numbers=NHWC), x, k),
+    (
+      lambda x, k: conv.conv_general_dilated(
+        x,
+        k,
+        (1, 1),
+        ((1, 1), (1, 1)),
+        lhs_dilation=(2, 2),
+        dimension_numbers=NHWC,
+      ),
+      x,
+      k,
+    ),
+    (_conv(), x.astype(jnp.float16), k.astype(jnp.float16)),
+    (
+      _conv(preferred_element_type=jnp.float32),
+      x.astype(jnp.bfloat16),
+      k.astype(jnp.bfloat16),
+    ),
+    (
+      lambda x, k: conv.conv_general_dilated(
+        x, k, (1, 1), 'SAME', dimension_numbers=('NCHW', 'OIHW', 'NCHW')
+      ),
+      jnp.ones((2, 4, 8, 8)),
+      jnp.ones((8, 4, 3, 3)),
+    ),
+    (
+      lambda x, k: conv.conv_general_dilated(
+        x, k, (1, 1), ((-1, 0), (0, 0)), dimension_numbers=NHWC
+      ),
+      x,
+      k,
+    ),
   ]
   for f, a, b in others:
     text = _lowered(f, a, b)
     assert 'custom_call' not in text and 'stablehlo.convolution' in text
   with pytest.raises(ValueError, match='Unknown conv impl'):
-    conv.conv_general_dilated(x, k, (1, 1), 'SAME', dimension_numbers=NHWC,
-                              impl='fast')
+    conv.conv_general_dilated(
+      x, k, (1, 1), 'SAME', dimension_numbers=NHWC, impl='fast'
+    )
 
 
 def test_other_platforms_lower_to_xla_convolutions_only():
@@ -209,8 +297,9 @@ def test_vmap_folds_into_the_batch_or_loops_over_kernels():
 
   # Shared kernel (ghost BatchNorm): one call, groups folded into N.
   for impl in ('auto', 'xla'):
-    out = jax.jit(jax.vmap(jax.value_and_grad(loss(impl), (0, 1)),
-                           in_axes=(0, None)))(xs, k)
+    out = jax.jit(
+      jax.vmap(jax.value_and_grad(loss(impl), (0, 1)), in_axes=(0, None))
+    )(xs, k)
     if impl == 'auto':
       ours = out
   for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(out)):
@@ -240,8 +329,7 @@ def test_checkpoint_and_higher_order_gradients():
   for a, b in zip(got, want):
     assert rel(a, b) <= 1e-5
   # Transposes of the backward passes (second order, and jvp).
-  hvp = lambda impl: jax.jvp(jax.grad(loss(impl, False)), (x, k),
-                             (x, k))[1]
+  hvp = lambda impl: jax.jvp(jax.grad(loss(impl, False)), (x, k), (x, k))[1]
   assert rel(jax.jit(lambda x, k: hvp('auto'))(x, k), hvp('xla')) <= 1e-5
 
 
@@ -260,8 +348,9 @@ def test_conv_module_keeps_nn_conv_variables_and_inherits_impl():
 
   wrapped = conv.WithConvImpl(Two(), conv_impl='xla')
   variables = Two().init(jax.random.key(0), x)
-  assert (jax.tree.map(jnp.shape, wrapped.init(jax.random.key(0), x)) ==
-          jax.tree.map(jnp.shape, variables))
+  assert jax.tree.map(
+    jnp.shape, wrapped.init(jax.random.key(0), x)
+  ) == jax.tree.map(jnp.shape, variables)
   text = _lowered(lambda v, x: wrapped.apply(v, x), variables, x)
   # The inheriting conv takes XLA's; the one that says 'auto' keeps it.
   assert text.count('stablehlo.convolution') == 1
@@ -276,11 +365,13 @@ def test_build_with_conv_impl_xla_keeps_parameter_paths():
   assert isinstance(xla, conv.WithConvImpl)
   v_plain = plain.init(jax.random.key(0), x)
   v_xla = xla.init(jax.random.key(0), x)
-  paths = lambda v: [jax.tree_util.keystr(p) for p, _ in
-                     jax.tree_util.tree_leaves_with_path(v)]
+  paths = lambda v: [
+    jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(v)
+  ]
   assert paths(v_plain) == paths(v_xla)
   assert 'custom_call' not in _lowered(
-      lambda v, x: xla.apply(v, x, train=False), v_plain, x)
+    lambda v, x: xla.apply(v, x, train=False), v_plain, x
+  )
   with pytest.raises(ValueError, match='conv_impl'):
     models.build('resnet20', conv_impl='fast')
 
@@ -288,18 +379,23 @@ def test_build_with_conv_impl_xla_keeps_parameter_paths():
 def _grad_fn(name, impl, image_shape, group_size=0):
   """jit(images, labels) -> (loss, parameter gradients) of a train step."""
   from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
+
   model = models.build(name, num_classes=10, conv_impl=impl)
-  variables = model.init({'params': jax.random.key(0)},
-                         jnp.zeros((1, *image_shape)), train=False)
+  variables = model.init(
+    {'params': jax.random.key(0)}, jnp.zeros((1, *image_shape)), train=False
+  )
   state = train_step.TrainState.create(
-      apply_fn=model.apply, params=variables['params'],
-      tx=__import__('optax').sgd(0.1),
-      batch_stats=variables.get('batch_stats', {}),
-      rng=jax.random.key_data(jax.random.key(1)))
+    apply_fn=model.apply,
+    params=variables['params'],
+    tx=__import__('optax').sgd(0.1),
+    batch_stats=variables.get('batch_stats', {}),
+    rng=jax.random.key_data(jax.random.key(1)),
+  )
 
   def loss(params, images, labels):
     out, _ = train_step._apply_train(  # pylint: disable=protected-access
-        state, params, images, jax.random.key(2), group_size)
+      state, params, images, jax.random.key(2), group_size
+    )
     logits, _ = train_step.split_outputs(out)
     return jnp.mean(train_step.cross_entropy(logits, labels, 10, 0.0))
 
@@ -312,8 +408,9 @@ def _grads(name, impl, images, labels, group_size=0):
 
 
 def _rel_per_tensor(ours, ref):
-  return [rel(a, b) for a, b in zip(jax.tree.leaves(ours[1]),
-                                    jax.tree.leaves(ref[1]))]
+  return [
+    rel(a, b) for a, b in zip(jax.tree.leaves(ours[1]), jax.tree.leaves(ref[1]))
+  ]
 
 
 def _assert_same_grads(ours, ref, tol=1e-5):
@@ -326,14 +423,18 @@ def _assert_same_grads(ours, ref, tol=1e-5):
   """
   assert rel(ours[0], ref[0]) <= tol
   a_all, b_all = jax.tree.leaves(ours[1]), jax.tree.leaves(ref[1])
-  total = np.sqrt(sum(np.sum(np.square(np.asarray(b, np.float64)))
-                      for b in b_all))
+  total = np.sqrt(
+    sum(np.sum(np.square(np.asarray(b, np.float64))) for b in b_all)
+  )
   for a, b in zip(a_all, b_all):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     scale = np.linalg.norm(b)
     scale = scale if scale > 1e-4 * total else total
-    assert np.linalg.norm(a - b) <= tol * scale, (a.shape,
-                                                  np.linalg.norm(a - b), scale)
+    assert np.linalg.norm(a - b) <= tol * scale, (
+      a.shape,
+      np.linalg.norm(a - b),
+      scale,
+    )
 
 
 @needs_onednn
@@ -365,11 +466,15 @@ def test_mobilenet_v2_train_step_equals_xla_to_its_rounding_sensitivity():
   ours = _grad_fn('mobilenet_v2', 'auto', (32, 32, 3))(images, labels)
   assert rel(ours[0], ref[0]) <= 1e-5
   ours_rel = _rel_per_tensor(ours, ref)
-  xla_rel = [_rel_per_tensor(xla(images * (1 + k * 2.0 ** -23), labels), ref)
-             for k in (2, -2, 4, -4, 8)]
+  xla_rel = [
+    _rel_per_tensor(xla(images * (1 + k * 2.0**-23), labels), ref)
+    for k in (2, -2, 4, -4, 8)
+  ]
   sensitivity = max(np.median(r) for r in xla_rel)
   assert np.median(ours_rel) <= 3 * sensitivity, (
-      np.median(ours_rel), sensitivity)
+    np.median(ours_rel),
+    sensitivity,
+  )
   assert max(ours_rel) <= 3 * max(max(r) for r in xla_rel)
 
 
@@ -401,11 +506,20 @@ print('SHARDED OK')
 
 @needs_onednn
 def test_eight_host_devices_keep_the_batch_sharded_and_equal_xla():
-  env = dict(os.environ,
-             XLA_FLAGS='--xla_force_host_platform_device_count=8',
-             PYTHONPATH=ROOT)
-  r = subprocess.run([sys.executable, '-c', _SHARDED], cwd=ROOT, env=env,
-                     capture_output=True, text=True, timeout=600, check=False)
+  env = dict(
+    os.environ,
+    XLA_FLAGS='--xla_force_host_platform_device_count=8',
+    PYTHONPATH=ROOT,
+  )
+  r = subprocess.run(
+    [sys.executable, '-c', _SHARDED],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
   assert r.returncode == 0 and 'SHARDED OK' in r.stdout, r.stderr[-3000:]
 
 
@@ -427,10 +541,20 @@ print('FALLBACK OK')
 
 
 def test_missing_library_warns_once_and_trains_on_xla():
-  env = dict(os.environ, PYTHONPATH=ROOT,
-             CNN_JAX_ONEDNN_LIBRARY='/nonexistent/libcnn_jax_onednn.so')
-  r = subprocess.run([sys.executable, '-c', _FALLBACK], cwd=ROOT, env=env,
-                     capture_output=True, text=True, timeout=600, check=False)
+  env = dict(
+    os.environ,
+    PYTHONPATH=ROOT,
+    CNN_JAX_ONEDNN_LIBRARY='/nonexistent/libcnn_jax_onednn.so',
+  )
+  r = subprocess.run(
+    [sys.executable, '-c', _FALLBACK],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
   assert r.returncode == 0 and 'FALLBACK OK' in r.stdout, r.stderr[-3000:]
 
 

@@ -1,4 +1,5 @@
 """Learning-rate schedules, optimizers and the weight-decay mask."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,8 +18,12 @@ def _config(**kw):
 
 
 def test_multistep_schedule_drops_at_epoch_boundaries():
-  c = _config(lr_schedule='multistep', learning_rate=0.1,
-              lr_boundaries=(100, 150), lr_decay_factor=0.1)
+  c = _config(
+    lr_schedule='multistep',
+    learning_rate=0.1,
+    lr_boundaries=(100, 150),
+    lr_decay_factor=0.1,
+  )
   f = optim.learning_rate_schedule(c, steps_per_epoch=10, total_steps=1800)
   assert float(f(999)) == pytest.approx(0.1)
   assert float(f(1000)) == pytest.approx(0.01)
@@ -27,8 +32,13 @@ def test_multistep_schedule_drops_at_epoch_boundaries():
 
 
 def test_warmup_then_cosine_and_linear_scaling():
-  c = _config(lr_schedule='cosine', learning_rate=0.1, warmup_epochs=5,
-              lr_scaling_base_batch=256, batch_size=1024)
+  c = _config(
+    lr_schedule='cosine',
+    learning_rate=0.1,
+    warmup_epochs=5,
+    lr_scaling_base_batch=256,
+    batch_size=1024,
+  )
   f = optim.learning_rate_schedule(c, steps_per_epoch=100, total_steps=9000)
   assert float(f(0)) == pytest.approx(0.0)
   assert float(f(250)) == pytest.approx(0.2)  # half of 0.4 during warmup
@@ -38,8 +48,12 @@ def test_warmup_then_cosine_and_linear_scaling():
 
 
 def test_exponential_decay_staircase():
-  c = _config(lr_schedule='exponential', learning_rate=0.016,
-              lr_decay_factor=0.97, lr_decay_epochs=2.4)
+  c = _config(
+    lr_schedule='exponential',
+    learning_rate=0.016,
+    lr_decay_factor=0.97,
+    lr_decay_epochs=2.4,
+  )
   f = optim.learning_rate_schedule(c, steps_per_epoch=10, total_steps=1000)
   assert float(f(23)) == pytest.approx(0.016)
   assert float(f(24)) == pytest.approx(0.016 * 0.97)
@@ -52,8 +66,10 @@ def test_unknown_schedule_and_optimizer():
     optim.make_optimizer(_config(optimizer='lamb'), lambda s: 0.1)
 
 
-PARAMS = {'conv': {'kernel': jnp.ones((3, 3, 1, 2)), 'bias': jnp.ones(2)},
-          'bn': {'scale': jnp.ones(2), 'bias': jnp.ones(2)}}
+PARAMS = {
+  'conv': {'kernel': jnp.ones((3, 3, 1, 2)), 'bias': jnp.ones(2)},
+  'bn': {'scale': jnp.ones(2), 'bias': jnp.ones(2)},
+}
 
 
 @pytest.mark.parametrize('name', ['sgd', 'adam', 'adamw', 'rmsprop'])
@@ -61,8 +77,12 @@ def test_weight_decay_mask_spares_bn_and_biases(name):
   zero_grads = jax.tree.map(jnp.zeros_like, PARAMS)
   updates = {}
   for on_all in (True, False):
-    c = _config(optimizer=name, weight_decay=0.1, momentum=0.0,
-                weight_decay_on_bn_and_bias=on_all)
+    c = _config(
+      optimizer=name,
+      weight_decay=0.1,
+      momentum=0.0,
+      weight_decay_on_bn_and_bias=on_all,
+    )
     tx = optim.make_optimizer(c, optax.constant_schedule(0.1))
     updates[on_all], _ = tx.update(zero_grads, tx.init(PARAMS), PARAMS)
   # With zero gradients only weight decay moves the parameters.
@@ -83,6 +103,7 @@ def test_gradient_clipping():
 
 def test_label_smoothing():
   from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
+
   logits = jnp.array([[10.0, 0.0, 0.0]])
   hard = train_step.cross_entropy(logits, jnp.array([0]), 3, 0.0)
   smooth = train_step.cross_entropy(logits, jnp.array([0]), 3, 0.3)
@@ -90,4 +111,5 @@ def test_label_smoothing():
   # Smoothing 0.3 over 3 classes: targets (0.8, 0.1, 0.1).
   logp = jax.nn.log_softmax(logits)
   assert float(smooth[0]) == pytest.approx(
-      -float(0.8 * logp[0, 0] + 0.1 * logp[0, 1] + 0.1 * logp[0, 2]), rel=1e-5)
+    -float(0.8 * logp[0, 0] + 0.1 * logp[0, 1] + 0.1 * logp[0, 2]), rel=1e-5
+  )

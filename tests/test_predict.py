@@ -11,6 +11,7 @@
   torchvision's own preprocessing of that photo, and the classes carry
   ImageNet's names. (Random weights: the classes mean nothing.)
 """
+
 import json
 import os
 import subprocess
@@ -33,46 +34,64 @@ def _photo(h=300, w=451, seed=0):
   return Image.fromarray(small).resize((w, h), Image.BICUBIC)
 
 
-@pytest.mark.parametrize('size,fraction,hw', [
-    (32, 1.0, (28, 28)), (24, 0.875, (300, 451)), (64, 0.5, (80, 60)),
-    (224, 0.875, (375, 500))])
+@pytest.mark.parametrize(
+  'size,fraction,hw',
+  [
+    (32, 1.0, (28, 28)),
+    (24, 0.875, (300, 451)),
+    (64, 0.5, (80, 60)),
+    (224, 0.875, (375, 500)),
+  ],
+)
 def test_our_eval_preprocessing_equals_the_tf_pipeline(size, fraction, hw):
   tf = pytest.importorskip('tensorflow')
   from cnn_jax.data import augment  # pylint: disable=g-import-not-at-top
+
   image = _photo(*hw)
   mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
-  p = prep.Preprocessing(input_size=size, crop_fraction=fraction, mean=mean,
-                         std=std)
+  p = prep.Preprocessing(
+    input_size=size, crop_fraction=fraction, mean=mean, std=std
+  )
   x = tf.cast(np.asarray(image), tf.float32) / 255.0
-  theirs = augment.normalize(augment.central_crop_resize(x, size, fraction),
-                             mean, std).numpy()
+  theirs = augment.normalize(
+    augment.central_crop_resize(x, size, fraction), mean, std
+  ).numpy()
   np.testing.assert_allclose(p(image), theirs, atol=2e-4)
 
 
 def test_grayscale_native_size_and_read_size():
   gray = Image.fromarray(np.arange(28 * 28, dtype=np.uint8).reshape(28, 28))
-  p = prep.Preprocessing(native_hw=(28, 28), channels=1, mean=(0.5,),
-                         std=(0.25,))
+  p = prep.Preprocessing(
+    native_hw=(28, 28), channels=1, mean=(0.5,), std=(0.25,)
+  )
   np.testing.assert_allclose(
-      p(gray)[..., 0], (np.asarray(gray) / 255.0 - 0.5) / 0.25, atol=1e-6)
+    p(gray)[..., 0], (np.asarray(gray) / 255.0 - 0.5) / 0.25, atol=1e-6
+  )
   # A colour photo for a grayscale model: luma, central square, resized.
   assert p(_photo()).shape == (28, 28, 1)
-  rgb = prep.Preprocessing(native_hw=(28, 28), channels=1,
-                           grayscale_to_rgb=True, mean=(0.5,) * 3,
-                           std=(0.25,) * 3)
+  rgb = prep.Preprocessing(
+    native_hw=(28, 28),
+    channels=1,
+    grayscale_to_rgb=True,
+    mean=(0.5,) * 3,
+    std=(0.25,) * 3,
+  )
   out = rgb(gray)
   assert out.shape == (28, 28, 3) and np.all(out[..., 0] == out[..., 2])
   d = prep.Preprocessing(input_size=16, read_size=20).to_dict()
-  assert prep.Preprocessing.from_dict(json.loads(json.dumps(d))) == \
-      prep.Preprocessing(input_size=16, read_size=20)
+  assert prep.Preprocessing.from_dict(
+    json.loads(json.dumps(d))
+  ) == prep.Preprocessing(input_size=16, read_size=20)
   with pytest.raises(ValueError, match='Unknown preprocessing fields'):
     prep.Preprocessing.from_dict({**d, 'size': 3})
 
 
-@pytest.mark.parametrize('name', ['resnet50', 'efficientnet_b3',
-                                  'inception_v3'])
+@pytest.mark.parametrize(
+  'name', ['resnet50', 'efficientnet_b3', 'inception_v3']
+)
 def test_torchvision_geometry_is_bit_identical(name):
   from cnn_jax.conversion import pretrained, torch_source  # pylint: disable=g-import-not-at-top
+
   try:
     torch_source.import_torch()
   except ImportError:
@@ -80,7 +99,8 @@ def test_torchvision_geometry_is_bit_identical(name):
   torchvision = pytest.importorskip('torchvision')
   weights = torchvision.models.get_model_weights(name).DEFAULT
   p, where = pretrained.preprocessing(
-      'torchvision', name, weights=f'/x/{os.path.basename(weights.url)}')
+    'torchvision', name, weights=f'/x/{os.path.basename(weights.url)}'
+  )
   assert 'matched by file name' in where
   image = _photo()
   theirs = weights.transforms()(image).numpy().transpose(1, 2, 0)
@@ -90,19 +110,27 @@ def test_torchvision_geometry_is_bit_identical(name):
 def test_torchvision_weights_are_told_apart_by_file_name():
   pytest.importorskip('torchvision')
   from cnn_jax.conversion import pretrained  # pylint: disable=g-import-not-at-top
-  v1, _ = pretrained.preprocessing('torchvision', 'resnet50',
-                                   weights='resnet50-0676ba61.pth')
-  v2, _ = pretrained.preprocessing('torchvision', 'resnet50',
-                                   weights='resnet50-11ad3fa6.pth')
-  unknown, note = pretrained.preprocessing('torchvision', 'resnet50',
-                                           weights='mine.pth')
-  assert (v1.resize_size, v2.resize_size, unknown.resize_size) == (256, 232,
-                                                                   232)
+
+  v1, _ = pretrained.preprocessing(
+    'torchvision', 'resnet50', weights='resnet50-0676ba61.pth'
+  )
+  v2, _ = pretrained.preprocessing(
+    'torchvision', 'resnet50', weights='resnet50-11ad3fa6.pth'
+  )
+  unknown, note = pretrained.preprocessing(
+    'torchvision', 'resnet50', weights='mine.pth'
+  )
+  assert (v1.resize_size, v2.resize_size, unknown.resize_size) == (
+    256,
+    232,
+    232,
+  )
   assert 'not one of torchvision' in note
 
 
 def test_timm_and_keras_preprocessing_follow_the_library():
   from cnn_jax.conversion import pretrained, torch_source  # pylint: disable=g-import-not-at-top
+
   try:
     torch_source.import_torch()
   except ImportError:
@@ -110,18 +138,24 @@ def test_timm_and_keras_preprocessing_follow_the_library():
   if pytest.importorskip('timm'):
     p, _ = pretrained.preprocessing('timm', 'mobilenetv1_100')
     assert (p.input_size, p.resize_size, p.interpolation, p.mean) == (
-        224, 256, 'bicubic', (0.5, 0.5, 0.5))
+      224,
+      256,
+      'bicubic',
+      (0.5, 0.5, 0.5),
+    )
   os.environ.setdefault('KERAS_BACKEND', 'jax')
   keras = pytest.importorskip('keras')
-  pixels = np.random.default_rng(0).uniform(0, 255, (2, 5, 5, 3)).astype(
-      np.float32)
-  for cls, module, mode in (('ResNet50', 'resnet50', 'caffe'),
-                            ('Xception', 'xception', 'tf'),
-                            ('DenseNet121', 'densenet', 'torch')):
+  pixels = (
+    np.random.default_rng(0).uniform(0, 255, (2, 5, 5, 3)).astype(np.float32)
+  )
+  for cls, module, mode in (
+    ('ResNet50', 'resnet50', 'caffe'),
+    ('Xception', 'xception', 'tf'),
+    ('DenseNet121', 'densenet', 'torch'),
+  ):
     p, where = pretrained.preprocessing('keras', cls, native_size=224)
     assert f"mode '{mode}'" in where
-    theirs = getattr(keras.applications, module).preprocess_input(
-        pixels.copy())
+    theirs = getattr(keras.applications, module).preprocess_input(pixels.copy())
     ours = p._normalize(pixels / 255.0)  # pylint: disable=protected-access
     np.testing.assert_allclose(ours, np.asarray(theirs), atol=1e-4)
 
@@ -131,19 +165,28 @@ def test_timm_and_keras_preprocessing_follow_the_library():
 
 def _without_tensorflow(args, cwd=ROOT):
   """Runs ``python -m cnn_jax.predict ARGS`` where TensorFlow cannot load."""
-  code = ('import sys, runpy; sys.modules["tensorflow"] = None; '
-          'sys.modules["tensorflow_datasets"] = None; '
-          'sys.argv = ["predict"] + sys.argv[1:]; '
-          'runpy.run_module("cnn_jax.predict", run_name="__main__")')
+  code = (
+    'import sys, runpy; sys.modules["tensorflow"] = None; '
+    'sys.modules["tensorflow_datasets"] = None; '
+    'sys.argv = ["predict"] + sys.argv[1:]; '
+    'runpy.run_module("cnn_jax.predict", run_name="__main__")'
+  )
   env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
-  return subprocess.run([sys.executable, '-c', code, *args], cwd=cwd, env=env,
-                        capture_output=True, text=True, timeout=600)
+  return subprocess.run(
+    [sys.executable, '-c', code, *args],
+    cwd=cwd,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=600,
+  )
 
 
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
   """A random torchvision ResNet-18 with calibrated BN, converted by the CLI."""
   from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
+
   try:
     torch_source.import_torch()
   except ImportError:
@@ -151,6 +194,7 @@ def converted(tmp_path_factory):
   torch = pytest.importorskip('torch')
   torchvision = pytest.importorskip('torchvision')
   from cnn_jax import convert  # pylint: disable=g-import-not-at-top
+
   tmp = tmp_path_factory.mktemp('predict')
   torch.manual_seed(0)
   ref = torchvision.models.resnet18(weights=None)
@@ -161,8 +205,16 @@ def converted(tmp_path_factory):
   out = str(tmp / 'resnet18_converted')
   fv = flags.FlagValues()
   convert.define_flags(fv)
-  fv(['convert', '--source=torchvision', '--model=resnet18',
-      f'--weights={weights}', '--input_size=64', f'--out={out}'])
+  fv(
+    [
+      'convert',
+      '--source=torchvision',
+      '--model=resnet18',
+      f'--weights={weights}',
+      '--input_size=64',
+      f'--out={out}',
+    ]
+  )
   convert.run_flags(fv)
   return ref.eval(), out, torchvision
 
@@ -175,33 +227,39 @@ def test_predict_on_a_photo_equals_torchvision(converted, tmp_path):
   other = str(tmp_path / 'other.jpg')
   _photo(200, 150, seed=3).save(other)
 
-  proc = _without_tensorflow([f'--checkpoint={out}', photo, other,
-                              '--top_k=3', '--json'])
+  proc = _without_tensorflow(
+    [f'--checkpoint={out}', photo, other, '--top_k=3', '--json']
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   result = json.loads(proc.stdout)
   assert [r['file'] for r in result['results']] == [photo, other]
 
   import torch  # pylint: disable=g-import-not-at-top
+
   transform = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.transforms()
   names = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta['categories']
   for entry, path in zip(result['results'], (photo, other)):
     with torch.no_grad():
-      probs = torch.softmax(ref(transform(Image.open(path).convert('RGB'))
-                                [None]), -1)[0].numpy()
+      probs = torch.softmax(
+        ref(transform(Image.open(path).convert('RGB'))[None]), -1
+      )[0].numpy()
     top = np.argsort(-probs)[:3]
     assert [p['index'] for p in entry['predictions']] == top.tolist()
-    assert [p['class'] for p in entry['predictions']] == [names[i]
-                                                           for i in top]
-    np.testing.assert_allclose([p['probability'] for p in
-                                entry['predictions']], probs[top], rtol=1e-4,
-                               atol=1e-7)
+    assert [p['class'] for p in entry['predictions']] == [names[i] for i in top]
+    np.testing.assert_allclose(
+      [p['probability'] for p in entry['predictions']],
+      probs[top],
+      rtol=1e-4,
+      atol=1e-7,
+    )
 
   table = _without_tensorflow([f'--checkpoint={out}', str(tmp_path)])
   assert table.returncode == 0, table.stderr[-3000:]
   lines = table.stdout.splitlines()
   assert lines[0] == photo and len(lines) == 2 * 6  # 2 images, top 5 each
-  assert lines[1].strip().endswith(result['results'][0]['predictions'][0][
-      'class'])
+  assert (
+    lines[1].strip().endswith(result['results'][0]['predictions'][0]['class'])
+  )
 
 
 def test_bad_input_gets_one_clear_message(converted, tmp_path):

@@ -1,6 +1,7 @@
 """What the converter does because a library does it only for pretrained
 weights (``conversion.pretrained``); the logits themselves are checked in
 ``test_equivalence.py::test_pretrained_builder_logits_match``."""
+
 import os
 
 import numpy as np
@@ -18,36 +19,51 @@ except ImportError:
 
 
 def test_transform_input_as_torchvision_builds_the_model():
-  with_file = pretrained.conventions('torchvision', 'googlenet', 'googlenet',
-                                     weights='googlenet-1378be20.pth')
-  assert with_file.reference_kwargs == {'transform_input': True,
-                                        'aux_logits': True,
-                                        'init_weights': False}
+  with_file = pretrained.conventions(
+    'torchvision', 'googlenet', 'googlenet', weights='googlenet-1378be20.pth'
+  )
+  assert with_file.reference_kwargs == {
+    'transform_input': True,
+    'aux_logits': True,
+    'init_weights': False,
+  }
   assert with_file.model_kwargs == {'transform_input': True}
   assert with_file.drop_aux  # our googlenet has no aux heads
-  aux = pretrained.conventions('torchvision', 'inception_v3',
-                               'inception_v3_aux', weights='w.pth')
+  aux = pretrained.conventions(
+    'torchvision', 'inception_v3', 'inception_v3_aux', weights='w.pth'
+  )
   assert not aux.drop_aux and aux.model_kwargs == {'transform_input': True}
-  random_init = pretrained.conventions('torchvision', 'googlenet',
-                                       'googlenet')
+  random_init = pretrained.conventions('torchvision', 'googlenet', 'googlenet')
   assert random_init.reference_kwargs == {} and random_init.model_kwargs == {}
-  forced_off = pretrained.conventions('torchvision', 'googlenet', 'googlenet',
-                                      weights='w.pth', transform_input=False)
+  forced_off = pretrained.conventions(
+    'torchvision',
+    'googlenet',
+    'googlenet',
+    weights='w.pth',
+    transform_input=False,
+  )
   assert forced_off.reference_kwargs['transform_input'] is False
   assert forced_off.model_kwargs == {}
-  forced_on = pretrained.conventions('torchvision', 'googlenet', 'googlenet',
-                                     transform_input=True)
+  forced_on = pretrained.conventions(
+    'torchvision', 'googlenet', 'googlenet', transform_input=True
+  )
   assert forced_on.reference_kwargs == {'transform_input': True}
-  assert pretrained.conventions('torchvision', 'resnet50', 'resnet50',
-                                weights='w.pth').model_kwargs == {}
+  assert (
+    pretrained.conventions(
+      'torchvision', 'resnet50', 'resnet50', weights='w.pth'
+    ).model_kwargs
+    == {}
+  )
   with pytest.raises(ValueError, match='applies to torchvision googlenet'):
-    pretrained.conventions('keras', 'InceptionV3', 'inception_v3_keras',
-                           transform_input=True)
+    pretrained.conventions(
+      'keras', 'InceptionV3', 'inception_v3_keras', transform_input=True
+    )
 
 
 def test_our_transform_input_is_torchvisions():
   """Our re-normalization maps ImageNet-normalized pixels to (v - .5) / .5."""
   from cnn_jax.models.googlenet import imagenet_to_unit_range  # pylint: disable=g-import-not-at-top
+
   v = np.random.default_rng(0).uniform(size=(2, 3, 3, 3)).astype(np.float32)
   mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
   out = np.asarray(imagenet_to_unit_range((v - mean) / std))
@@ -95,10 +111,17 @@ def test_safetensors_files_load(tmp_path):
 def test_fine_tuning_from_a_checkpoint_made_otherwise_warns(tmp_path):
   from configs import base  # pylint: disable=g-import-not-at-top
   from cnn_jax.data import preprocessing as prep  # pylint: disable=g-import-not-at-top
-  records.write_json(str(tmp_path), records.MODEL_FILE, records.model_record(
-      'googlenet', {'transform_input': True}, 1000))
-  records.write_json(str(tmp_path), records.PREPROCESSING_FILE,
-                     prep.Preprocessing(input_size=224).to_dict())
+
+  records.write_json(
+    str(tmp_path),
+    records.MODEL_FILE,
+    records.model_record('googlenet', {'transform_input': True}, 1000),
+  )
+  records.write_json(
+    str(tmp_path),
+    records.PREPROCESSING_FILE,
+    prep.Preprocessing(input_size=224).to_dict(),
+  )
   config = base.get_config()
   config.model = 'googlenet'
 

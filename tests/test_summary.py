@@ -5,6 +5,7 @@ Published MAC figures: torchvision 0.29.1's ``_ops`` metadata (GMACs of one
 mobilenet_v3_small 0.057, efficientnet_b0 0.386) and the MobileNet v1 paper
 (Table 8: 569 million mult-adds for 1.0 MobileNet-224).
 """
+
 import re
 
 from absl import flags
@@ -39,21 +40,31 @@ def test_cli_model_totals_and_table():
   assert _total(out, 'Total (Keras count, incl. statistics)') == 3_538_984
   assert 'input: (224, 224, 3), batch 1, compute dtype float32' in out
   # One row per top-level layer; the last block and the classifier.
-  assert re.search(r'^features_17 \(InvertedResidual\) +\(1, 7, 7, 320\) +'
-                   r'473,920 +4,480$', out, re.M)
-  assert re.search(r'^classifier \(Dense\) +\(1, 1000\) +1,281,000 +0$', out,
-                   re.M)
+  assert re.search(
+    r'^features_17 \(InvertedResidual\) +\(1, 7, 7, 320\) +'
+    r'473,920 +4,480$',
+    out,
+    re.M,
+  )
+  assert re.search(
+    r'^classifier \(Dense\) +\(1, 1000\) +1,281,000 +0$', out, re.M
+  )
   assert 'Output: (1, 1000)' in out
-  macs = re.search(r'^MACs \(convolutions \+ dense, batch 1\): ([\d,]+)',
-                   out, re.M)
-  assert int(macs.group(1).replace(',', '')) == pytest.approx(0.301e9,
-                                                              rel=0.01)
+  macs = re.search(
+    r'^MACs \(convolutions \+ dense, batch 1\): ([\d,]+)', out, re.M
+  )
+  assert int(macs.group(1).replace(',', '')) == pytest.approx(0.301e9, rel=0.01)
   assert 'FLOPs (XLA cost analysis' in out
 
 
 def test_cli_input_shape_and_num_classes():
-  out = run_cli('--model=lenet5', '--input_shape=32,32,1', '--num_classes=5',
-                '--depth=-1', '--noflops')
+  out = run_cli(
+    '--model=lenet5',
+    '--input_shape=32,32,1',
+    '--num_classes=5',
+    '--depth=-1',
+    '--noflops',
+  )
   assert 'input: (32, 32, 1)' in out
   # 61,706 with 10 classes; the output layer shrinks from 84*10+10 to 84*5+5.
   assert _total(out, 'Trainable params') == 61_706 - 850 + 425
@@ -62,8 +73,9 @@ def test_cli_input_shape_and_num_classes():
 
 
 def test_cli_config():
-  out = run_cli('--config=configs/mobilenet_v2_fashion_mnist.py', '--noflops',
-                '--depth=0')
+  out = run_cli(
+    '--config=configs/mobilenet_v2_fashion_mnist.py', '--noflops', '--depth=0'
+  )
   # Fashion-MNIST resized to 32x32, one channel, 10 classes.
   assert 'Model: mobilenet_v2   input: (32, 32, 1)' in out
   assert _total(out, 'Trainable params') == 2_236_106
@@ -86,9 +98,11 @@ def test_cli_needs_a_model():
 def test_from_config_dataset_table():
   c = base.get_config()
   c.model = 'lenet5'
-  for dataset, shape, classes in (('mnist', (28, 28, 1), 10),
-                                  ('cifar100', (32, 32, 3), 100),
-                                  ('imagenet2012', (224, 224, 3), 1000)):
+  for dataset, shape, classes in (
+    ('mnist', (28, 28, 1), 10),
+    ('cifar100', (32, 32, 3), 100),
+    ('imagenet2012', (224, 224, 3), 1000),
+  ):
     c.dataset = dataset
     assert summary.from_config(c)[2:4] == (shape, classes)
   c.dataset = 'synthetic'
@@ -129,8 +143,9 @@ class _Wrap(nn.Module):
 
 
 def test_conv_and_dense_macs_exact():
-  conv = _Wrap(nn.Conv(8, (3, 3), padding='VALID', use_bias=False,
-                       feature_group_count=2))
+  conv = _Wrap(
+    nn.Conv(8, (3, 3), padding='VALID', use_bias=False, feature_group_count=2)
+  )
   macs = 8 * 8 * 8 * (3 * 3 * 2)  # 8x8 outputs x 8 channels x window x in/g.
   assert flops.count_conv_dense_macs(conv, (10, 10, 4)) == macs
   # Without padding or bias XLA's count is exactly 2 FLOPs per MAC.
@@ -138,16 +153,17 @@ def test_conv_and_dense_macs_exact():
   dense = _Wrap(nn.Dense(7, use_bias=False))
   assert flops.count_conv_dense_macs(dense, (3, 5, 4)) == 3 * 5 * 7 * 4
   assert flops.count_conv_dense_macs(dense, (3, 5, 4), batch_size=2) == (
-      2 * 3 * 5 * 7 * 4)
+    2 * 3 * 5 * 7 * 4
+  )
 
 
 PUBLISHED_GMACS = {
-    'mobilenet_v2': 0.301,
-    'mobilenet_v3_large': 0.217,
-    'mobilenet_v3_small': 0.057,
-    'efficientnet_b0': 0.386,
-    'mobilenetv1_100': 0.569,
-    'resnet50': 4.089,
+  'mobilenet_v2': 0.301,
+  'mobilenet_v3_large': 0.217,
+  'mobilenet_v3_small': 0.057,
+  'efficientnet_b0': 0.386,
+  'mobilenetv1_100': 0.569,
+  'resnet50': 4.089,
 }
 
 
@@ -156,8 +172,11 @@ def test_macs_match_published(name):
   if name not in models.known_models():
     pytest.skip(f'{name} is not registered')
   spec = models.get_spec(name)
-  s = layer_table.summarize(models.build(name, num_classes=spec.num_classes),
-                        spec.input_shape, name=name)
+  s = layer_table.summarize(
+    models.build(name, num_classes=spec.num_classes),
+    spec.input_shape,
+    name=name,
+  )
   published = PUBLISHED_GMACS[name] * 1e9
   # Convolutions + dense layers: the papers' / torchvision's convention.
   assert s.macs == pytest.approx(published, rel=0.01)
@@ -165,9 +184,19 @@ def test_macs_match_published(name):
   assert s.flops / 2 == pytest.approx(published, rel=0.10)
 
 
-SAMPLE = ['lenet5', 'lenet5_1998', 'resnet20', 'densenet_uvadl', 'alexnet',
-          'googlenet_aux', 'inception_v3_aux', 'xception', 'vgg11_bn',
-          'mobilenet_keras', 'efficientnet_b1']
+SAMPLE = [
+  'lenet5',
+  'lenet5_1998',
+  'resnet20',
+  'densenet_uvadl',
+  'alexnet',
+  'googlenet_aux',
+  'inception_v3_aux',
+  'xception',
+  'vgg11_bn',
+  'mobilenet_keras',
+  'efficientnet_b1',
+]
 
 
 @pytest.mark.parametrize('name', SAMPLE)
@@ -175,8 +204,11 @@ def test_summary_of_other_families(name):
   if name not in models.known_models():
     pytest.skip(f'{name} is not registered')
   spec = models.get_spec(name)
-  s = layer_table.summarize(models.build(name, num_classes=spec.num_classes),
-                        spec.input_shape, name=name)
+  s = layer_table.summarize(
+    models.build(name, num_classes=spec.num_classes),
+    spec.input_shape,
+    name=name,
+  )
   assert (s.params, s.stats) == model_stats.count_registered(name)
   assert s.output == (1, spec.num_classes)  # eval mode: no aux outputs.
   assert s.macs > 0 and s.flops > 0

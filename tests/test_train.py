@@ -1,5 +1,6 @@
 """End to end on real Fashion-MNIST: learning, determinism, kill and resume,
 non-finite loss, eval-only and init_from."""
+
 import json
 import os
 import signal
@@ -17,10 +18,16 @@ from configs import lenet5_fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A short run: 240 steps of 64, final evaluation on 2,000 val + 10,000 test.
-OVERRIDES = dict(num_train_steps=240, batch_size=64, validation_examples=2000,
-                 eval_every_epochs=1000.0, log_every_steps=40,
-                 checkpoint_every_steps=40, eval_batch_size=1000,
-                 shuffle_buffer=10_000)
+OVERRIDES = dict(
+  num_train_steps=240,
+  batch_size=64,
+  validation_examples=2000,
+  eval_every_epochs=1000.0,
+  log_every_steps=40,
+  checkpoint_every_steps=40,
+  eval_batch_size=1000,
+  shuffle_buffer=10_000,
+)
 
 
 def _config(**overrides):
@@ -51,9 +58,15 @@ def test_loss_goes_down_and_learns(reference_run):
   assert results['validation']['num_examples'] == 2_000
   assert results['num_params'] == 61_706
   scalars = scalars_lib.read_scalars(workdir)
-  for tag in ('train_accuracy', 'train_learning_rate', 'train_images_per_sec',
-              'train_steps_per_sec', 'validation_accuracy',
-              'validation_top5_accuracy', 'final_test_accuracy'):
+  for tag in (
+    'train_accuracy',
+    'train_learning_rate',
+    'train_images_per_sec',
+    'train_steps_per_sec',
+    'validation_accuracy',
+    'validation_top5_accuracy',
+    'final_test_accuracy',
+  ):
     assert tag in scalars, sorted(scalars)
   with open(os.path.join(workdir, 'results.json')) as f:
     assert json.load(f)['test'] == results['test']
@@ -74,12 +87,19 @@ def test_killed_run_resumes_to_the_same_result(reference_run, tmp_path):
   # cpu_tuning=none: XLA's default flags, as in the in-process reference run
   # (this process's backend started without the tuning; its XLA flags change
   # float rounding in the 7th digit).
-  cmd = [sys.executable, '-m', 'cnn_jax.main',
-         '--config=configs/lenet5_fashion_mnist.py', f'--workdir={workdir}',
-         *_cli_overrides(), '--config.cpu_tuning=none']
+  cmd = [
+    sys.executable,
+    '-m',
+    'cnn_jax.main',
+    '--config=configs/lenet5_fashion_mnist.py',
+    f'--workdir={workdir}',
+    *_cli_overrides(),
+    '--config.cpu_tuning=none',
+  ]
   env = dict(os.environ, PYTHONPATH=ROOT)
-  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE,
-                          text=True)
+  proc = subprocess.Popen(
+    cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+  )
   log = []
   deadline = time.time() + 300
   for line in proc.stderr:
@@ -96,8 +116,9 @@ def test_killed_run_resumes_to_the_same_result(reference_run, tmp_path):
   assert 80 <= stopped < 240
   assert not os.path.exists(os.path.join(workdir, 'results.json'))
 
-  resumed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True,
-                           text=True, timeout=300)
+  resumed = subprocess.run(
+    cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+  )
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   assert f'Resumed from {workdir} at step {stopped}' in resumed.stderr
   with open(os.path.join(workdir, 'results.json')) as f:
@@ -119,11 +140,13 @@ def test_eval_only_restores_and_reports(reference_run, tmp_path):
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   workdir = str(tmp_path)
   trainer.train_and_evaluate(_config(num_train_steps=40), workdir)
-  with pytest.raises(trainer.NonFiniteLossError,
-                     match='last good checkpoint \\(step 40\\)'):
+  with pytest.raises(
+    trainer.NonFiniteLossError, match='last good checkpoint \\(step 40\\)'
+  ):
     trainer.train_and_evaluate(
-        _config(num_train_steps=120, learning_rate=1e30, lr_schedule='constant'),
-        workdir)
+      _config(num_train_steps=120, learning_rate=1e30, lr_schedule='constant'),
+      workdir,
+    )
   checkpointer = checkpointing.Checkpointer(workdir)
   assert checkpointer.latest_step() == 40
   params = checkpointing.load_variables(workdir)['params']
@@ -136,30 +159,42 @@ def test_init_from_replaces_a_mismatched_head(reference_run):
   model = trainer.build_model(config, 5)
   import optax  # pylint: disable=g-import-not-at-top
   from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
-  state = train_step.create_train_state(model, optax.sgd(0.1), (28, 28, 1),
-                                        jax.random.key(1))
+
+  state = train_step.create_train_state(
+    model, optax.sgd(0.1), (28, 28, 1), jax.random.key(1)
+  )
   loaded = trainer.init_from_checkpoint(state, workdir)
   saved = checkpointing.load_variables(workdir)['params']
-  np.testing.assert_array_equal(loaded.params['c1']['kernel'],
-                                saved['c1']['kernel'])
+  np.testing.assert_array_equal(
+    loaded.params['c1']['kernel'], saved['c1']['kernel']
+  )
   assert loaded.params['output']['kernel'].shape == (84, 5)
-  np.testing.assert_array_equal(loaded.params['output']['kernel'],
-                                state.params['output']['kernel'])
+  np.testing.assert_array_equal(
+    loaded.params['output']['kernel'], state.params['output']['kernel']
+  )
 
 
 def test_unknown_model_lists_known_names(tmp_path):
-  with pytest.raises(ValueError,
-                     match="Unknown model 'lenet7'. Did you mean 'lenet5'"):
+  with pytest.raises(
+    ValueError, match="Unknown model 'lenet7'. Did you mean 'lenet5'"
+  ):
     trainer.train_and_evaluate(_config(model='lenet7'), str(tmp_path))
 
 
 def test_debug_mode_catches_nans_and_runs_without_implicit_transfers(tmp_path):
   """debug=True: the loop has no implicit transfer, and NaNs raise at once."""
   results = trainer.train_and_evaluate(
-      _config(debug=True, num_train_steps=40), str(tmp_path / 'ok'))
+    _config(debug=True, num_train_steps=40), str(tmp_path / 'ok')
+  )
   assert results['step'] == 40
   with pytest.raises(FloatingPointError):
     trainer.train_and_evaluate(
-        _config(debug=True, num_train_steps=40, learning_rate=1e30,
-                lr_schedule='constant'), str(tmp_path / 'nan'))
+      _config(
+        debug=True,
+        num_train_steps=40,
+        learning_rate=1e30,
+        lr_schedule='constant',
+      ),
+      str(tmp_path / 'nan'),
+    )
   assert not jax.config.jax_debug_nans  # restored after the run

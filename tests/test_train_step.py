@@ -1,4 +1,5 @@
 """The jit-compiled train and eval steps over a device mesh."""
+
 import os
 import subprocess
 import sys
@@ -19,18 +20,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def _batch(n=16, seed=0, hw=8):
   rng = np.random.default_rng(seed)
-  return {'image': rng.normal(size=(n, hw, hw, 3)).astype(np.float32),
-          'label': rng.integers(0, 10, n).astype(np.int32)}
+  return {
+    'image': rng.normal(size=(n, hw, hw, 3)).astype(np.float32),
+    'label': rng.integers(0, 10, n).astype(np.int32),
+  }
 
 
 def _setup(config, model=None, lr=0.1):
   model = model or TinyBNNet()
   mesh = sharding.make_mesh(config.num_devices)
   state = train_step.create_train_state(
-      model, optax.sgd(lr, 0.9), (8, 8, 3), jax.random.key(0))
+    model, optax.sgd(lr, 0.9), (8, 8, 3), jax.random.key(0)
+  )
   state = jax.device_put(state, sharding.replicated(mesh))
-  train, evaluate = train_step.compile_steps(config, mesh, state, 10,
-                                             lambda s: lr)
+  train, evaluate = train_step.compile_steps(
+    config, mesh, state, 10, lambda s: lr
+  )
   return mesh, state, train, evaluate
 
 
@@ -45,8 +50,11 @@ def test_loss_goes_down_and_batch_stats_update():
     losses.append(float(metrics.compute()['loss']))
   assert losses[-1] < 0.5 * losses[0]
   assert int(state.step) == 20
-  changed = jax.tree.map(lambda a, b: not np.allclose(a, b), stats0,
-                         jax.tree.map(np.asarray, state.batch_stats))
+  changed = jax.tree.map(
+    lambda a, b: not np.allclose(a, b),
+    stats0,
+    jax.tree.map(np.asarray, state.batch_stats),
+  )
   assert all(jax.tree.leaves(changed))
 
 
@@ -60,8 +68,9 @@ def test_aux_logits_add_weighted_loss():
     state, metrics = train(state, sharding.global_batch(batch, mesh))
     losses[weight] = float(metrics.compute()['loss'])
     # Evaluation ignores the auxiliary head.
-    ev = evaluate(state, sharding.global_batch(
-        {**batch, 'mask': np.ones(16, bool)}, mesh))
+    ev = evaluate(
+      state, sharding.global_batch({**batch, 'mask': np.ones(16, bool)}, mesh)
+    )
     assert np.isfinite(float(ev.compute()['loss']))
   # Both heads start near log(10); the aux term adds about 0.3 * log(10).
   assert losses[0.3] - losses[0.0] == pytest.approx(0.3 * np.log(10), rel=0.2)
@@ -71,20 +80,30 @@ def test_eval_step_masks_padding():
   config = base.get_config()
   mesh, state, _, evaluate = _setup(config)
   batch = _batch()
-  full = evaluate(state, sharding.global_batch(
-      {**batch, 'mask': np.ones(16, bool)}, mesh)).compute()
+  full = evaluate(
+    state, sharding.global_batch({**batch, 'mask': np.ones(16, bool)}, mesh)
+  ).compute()
   # The last 6 rows replaced by junk but masked out: same metrics as 10 rows.
   junk = {k: v.copy() for k, v in batch.items()}
   junk['image'][10:] = 1e3
   junk['mask'] = np.arange(16) < 10
   part = evaluate(state, sharding.global_batch(junk, mesh))
-  ten = evaluate(state, sharding.global_batch(
-      {k: np.concatenate([v[:10]] * 2)[:16] if k != 'mask' else
-       np.arange(16) < 10 for k, v in {**batch, 'mask': None}.items()},
-      mesh))
+  ten = evaluate(
+    state,
+    sharding.global_batch(
+      {
+        k: np.concatenate([v[:10]] * 2)[:16]
+        if k != 'mask'
+        else np.arange(16) < 10
+        for k, v in {**batch, 'mask': None}.items()
+      },
+      mesh,
+    ),
+  )
   assert int(part.loss.count) == 10
-  np.testing.assert_allclose(float(part.compute()['loss']),
-                             float(ten.compute()['loss']), rtol=1e-5)
+  np.testing.assert_allclose(
+    float(part.compute()['loss']), float(ten.compute()['loss']), rtol=1e-5
+  )
   assert float(full['accuracy']) >= 0
 
 
@@ -95,7 +114,9 @@ def test_bfloat16_compute_keeps_float32_params():
   mesh, state, train, _ = _setup(config, model)
   state, metrics = train(state, sharding.global_batch(_batch(), mesh))
   assert np.isfinite(float(metrics.compute()['loss']))
-  assert {x.dtype for x in jax.tree.leaves(state.params)} == {np.dtype('float32')}
+  assert {x.dtype for x in jax.tree.leaves(state.params)} == {
+    np.dtype('float32')
+  }
 
 
 def test_ghost_batch_norm_uses_group_statistics():
@@ -107,16 +128,21 @@ def test_ghost_batch_norm_uses_group_statistics():
     config.bn_group_size = group
     mesh, state, train, _ = _setup(config)
     state, metrics = train(state, sharding.global_batch(batch, mesh))
-    results[group] = (float(metrics.compute()['loss']),
-                      jax.tree.map(np.asarray, state.batch_stats))
+    results[group] = (
+      float(metrics.compute()['loss']),
+      jax.tree.map(np.asarray, state.batch_stats),
+    )
   assert results[0][0] != pytest.approx(results[8][0], rel=1e-4)
   # Running means: the mean of the groups' means equals the global mean.
   np.testing.assert_allclose(
-      results[0][1]['ConvBNAct_0']['bn']['mean'],
-      results[8][1]['ConvBNAct_0']['bn']['mean'], rtol=1e-4, atol=1e-6)
+    results[0][1]['ConvBNAct_0']['bn']['mean'],
+    results[8][1]['ConvBNAct_0']['bn']['mean'],
+    rtol=1e-4,
+    atol=1e-6,
+  )
 
 
-_MULTI_DEVICE = textwrap.dedent('''
+_MULTI_DEVICE = textwrap.dedent("""
     import jax, numpy as np, optax
     from cnn_jax.training import sharding, train_step
     from configs import base
@@ -152,18 +178,29 @@ _MULTI_DEVICE = textwrap.dedent('''
     except ValueError as e:
       print('ERROR', e)
     print('OK')
-''')
+""")
 
 
 def test_eight_devices_match_one_device():
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-             PYTHONPATH=ROOT)
-  proc = subprocess.run([sys.executable, '-c', _MULTI_DEVICE], cwd=ROOT,
-                        env=env, capture_output=True, text=True, timeout=300)
+  env = dict(
+    os.environ,
+    XLA_FLAGS='--xla_force_host_platform_device_count=8',
+    PYTHONPATH=ROOT,
+  )
+  proc = subprocess.run(
+    [sys.executable, '-c', _MULTI_DEVICE],
+    cwd=ROOT,
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'OK' in proc.stdout
-  assert ('does not divide over the 8 devices of the mesh; use a multiple '
-          'of 8 (e.g. 40)') in proc.stdout
+  assert (
+    'does not divide over the 8 devices of the mesh; use a multiple '
+    'of 8 (e.g. 40)'
+  ) in proc.stdout
 
 
 def test_batch_must_divide_over_devices():

@@ -23,6 +23,7 @@ Conventions:
   * Evaluation mode (BatchNorm with running statistics, no dropout), batch 1
     unless asked otherwise.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,9 @@ def _flops_from(cost: Any) -> float | None:
   return float(cost['flops'])
 
 
-def trace_forward(model, input_shape, batch_size: int = 1, dtype=jnp.float32,
-                  interceptor=None) -> jax.stages.Traced:
+def trace_forward(
+  model, input_shape, batch_size: int = 1, dtype=jnp.float32, interceptor=None
+) -> jax.stages.Traced:
   """Traces one eval-mode forward pass on abstract inputs (nothing runs).
 
   ``interceptor`` (optional) is installed with ``nn.intercept_methods`` while
@@ -85,8 +87,9 @@ def traced_conv_dense_macs(traced: jax.stages.Traced) -> int:
   return _jaxpr_macs(traced.jaxpr.jaxpr)
 
 
-def count_flops(model, input_shape, batch_size: int = 1,
-                dtype=jnp.float32) -> float:
+def count_flops(
+  model, input_shape, batch_size: int = 1, dtype=jnp.float32
+) -> float:
   """FLOPs of ``model`` (eval mode) on a batch of ``(H, W, C)`` inputs."""
   return traced_flops(trace_forward(model, input_shape, batch_size, dtype))
 
@@ -114,11 +117,13 @@ def _jaxpr_macs(jaxpr) -> int:
     elif name == 'dot_general':
       (lhs_contract, _), _ = eqn.params['dimension_numbers']
       lhs = eqn.invars[0].aval.shape
-      total += (math.prod(eqn.outvars[0].aval.shape)
-                * math.prod(lhs[d] for d in lhs_contract))
+      total += math.prod(eqn.outvars[0].aval.shape) * math.prod(
+        lhs[d] for d in lhs_contract
+      )
     else:
-      subs = [_jaxpr_macs(j) for v in eqn.params.values()
-              for j in _sub_jaxprs(v)]
+      subs = [
+        _jaxpr_macs(j) for v in eqn.params.values() for j in _sub_jaxprs(v)
+      ]
       if subs:
         if name == 'cond':  # One branch runs.
           total += max(subs)
@@ -134,5 +139,4 @@ def count_conv_dense_macs(model, input_shape, batch_size: int = 1) -> int:
   sums ``output elements x kernel window x input channels / groups`` over
   convolutions and ``output elements x contracted size`` over dot products.
   """
-  return traced_conv_dense_macs(
-      trace_forward(model, input_shape, batch_size))
+  return traced_conv_dense_macs(trace_forward(model, input_shape, batch_size))

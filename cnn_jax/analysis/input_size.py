@@ -16,6 +16,7 @@ with XLA's convolution (``conv_impl='xla'``, so every convolution is a
 seconds for the largest models, and only done for sizes below the model's
 registered input size.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,13 +45,19 @@ def _windows(jaxpr) -> Iterator[tuple[str, tuple, tuple, str]]:
     if name == 'conv_general_dilated':
       shape = eqn.invars[0].aval.shape
       spatial = eqn.params['dimension_numbers'].lhs_spec[2:]
-      yield (name, tuple(shape[d] for d in spatial),
-             tuple(eqn.params['window_strides']),
-             str(eqn.source_info.name_stack))
+      yield (
+        name,
+        tuple(shape[d] for d in spatial),
+        tuple(eqn.params['window_strides']),
+        str(eqn.source_info.name_stack),
+      )
     elif name.startswith('reduce_window'):
-      yield (name, tuple(eqn.invars[0].aval.shape),
-             tuple(eqn.params['window_strides']),
-             str(eqn.source_info.name_stack))
+      yield (
+        name,
+        tuple(eqn.invars[0].aval.shape),
+        tuple(eqn.params['window_strides']),
+        str(eqn.source_info.name_stack),
+      )
     for sub in _sub_jaxprs(eqn.params):
       yield from _windows(sub)
 
@@ -64,7 +71,8 @@ def input_size_problem(model, shape: tuple[int, int, int]) -> Optional[str]:
 
   try:
     jaxpr = jax.make_jaxpr(init)(
-        jax.random.key(0), jax.ShapeDtypeStruct((1, *shape), jnp.float32))
+      jax.random.key(0), jax.ShapeDtypeStruct((1, *shape), jnp.float32)
+    )
   except Exception as e:  # pylint: disable=broad-except
     first = str(e).strip().splitlines()[0] if str(e).strip() else ''
     return f'it does not build at this size ({type(e).__name__}: {first[:200]})'
@@ -74,15 +82,17 @@ def input_size_problem(model, shape: tuple[int, int, int]) -> Optional[str]:
   wrapper = f'{type(plain).__name__}/model/'
   for op, sizes, strides, layer in _windows(jaxpr.jaxpr):
     while layer.startswith(wrapper):  # the layer's path in the model itself
-      layer = layer[len(wrapper):]
+      layer = layer[len(wrapper) :]
     layer = f'{type(inner).__name__}/{layer}' if layer else ''
     for size, stride in zip(sizes, strides):
       if stride > 1 and size < stride:
         kind = 'pooling' if op.startswith('reduce_window') else 'convolution'
         where = f' ({layer})' if layer else ''
         grid = 'x'.join(str(s) for s, t in zip(sizes, strides) if t > 1)
-        return (f'its stride-{stride} {kind}{where} would get a {grid} map: '
-                'nothing left to downsample')
+        return (
+          f'its stride-{stride} {kind}{where} would get a {grid} map: '
+          'nothing left to downsample'
+        )
   return None
 
 

@@ -3,6 +3,7 @@
 Everything here goes through ``jax.eval_shape``, so even a 140M-parameter VGG
 costs only a trace, never the memory or FLOPs of a real forward pass.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,9 @@ import numpy as np
 from cnn_jax import models
 
 
-def abstract_variables(model, input_shape, batch_size: int = 1,
-                       dtype=jnp.float32) -> dict[str, Any]:
+def abstract_variables(
+  model, input_shape, batch_size: int = 1, dtype=jnp.float32
+) -> dict[str, Any]:
   """Shapes of ``model.init`` variables for one ``(H, W, C)`` input shape.
 
   Initialized in training mode, as the trainer does, so that parts used only
@@ -33,20 +35,26 @@ def tree_size(tree) -> int:
 def count_params(model, input_shape) -> tuple[int, int]:
   """Returns (trainable params, BatchNorm statistics) of ``model``."""
   variables = abstract_variables(model, input_shape)
-  return (tree_size(variables.get('params', {})),
-          tree_size(variables.get('batch_stats', {})))
+  return (
+    tree_size(variables.get('params', {})),
+    tree_size(variables.get('batch_stats', {})),
+  )
 
 
-def output_shape(model, input_shape, batch_size: int = 2,
-                 train: bool = False):
+def output_shape(model, input_shape, batch_size: int = 2, train: bool = False):
   """Output shape(s) of ``model`` applied to a batch of ``input_shape``."""
   variables = abstract_variables(model, input_shape)
   x = jax.ShapeDtypeStruct((batch_size, *input_shape), jnp.float32)
   rngs = {'dropout': jax.random.key(1)}
 
   def apply(variables, x):
-    out = model.apply(variables, x, train=train, rngs=rngs,
-                      mutable=['batch_stats'] if train else False)
+    out = model.apply(
+      variables,
+      x,
+      train=train,
+      rngs=rngs,
+      mutable=['batch_stats'] if train else False,
+    )
     return out[0] if train else out
 
   return jax.tree.map(lambda a: a.shape, jax.eval_shape(apply, variables, x))

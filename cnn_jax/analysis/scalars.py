@@ -4,6 +4,7 @@ Reads the event files directly (TFRecord framing, TensorBoard's protos), so
 it needs no TensorFlow. A record cut short at the end of a file (a run killed
 while writing) is ignored.
 """
+
 from __future__ import annotations
 
 import collections
@@ -48,5 +49,6 @@ def read_scalars(workdir: str) -> dict[str, list[tuple[int, float]]]:
         elif value.metadata.plugin_data.plugin_name == 'scalars':
           # A resumed run writes its steps again: the last write wins.
           out[value.tag][int(event.step)] = float(
-              tensor_util.make_ndarray(value.tensor))
+            tensor_util.make_ndarray(value.tensor)
+          )
   return {tag: sorted(steps.items()) for tag, steps in out.items()}

@@ -22,6 +22,7 @@ Where each layout convention is handled:
   keeps the model arguments and that preprocessing beside the checkpoint
   (``inference.records``: model.json, preprocessing.json, dataset.json).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,6 +49,7 @@ def reference_name(source: str, model: str) -> str:
   """The reference's own name for our registered ``model``."""
   if source == 'keras':
     from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
     return keras_source.KERAS_MODELS.get(model, model)
   if source in TORCH_NAMES:
     return TORCH_NAMES[source].get(model, model)
@@ -80,16 +82,25 @@ class Conversion:
   def relative_error(self) -> float:
     """max |ours - reference| / max |reference| over the probe batch."""
     ref = self.reference_logits
-    return float(np.max(np.abs(self.our_logits - ref)) /
-                 (np.max(np.abs(ref)) + 1e-30))
+    return float(
+      np.max(np.abs(self.our_logits - ref)) / (np.max(np.abs(ref)) + 1e-30)
+    )
 
 
-def convert(source: str, model: str, *, reference: Optional[str] = None,
-            weights: str = '', num_classes: int = 1000,
-            input_size: Optional[int] = None, batch_size: int = 2,
-            seed: int = 0, randomize_batch_norm: bool = False,
-            reference_kwargs: Optional[dict[str, Any]] = None,
-            transform_input: Optional[bool] = None) -> Conversion:
+def convert(
+  source: str,
+  model: str,
+  *,
+  reference: Optional[str] = None,
+  weights: str = '',
+  num_classes: int = 1000,
+  input_size: Optional[int] = None,
+  batch_size: int = 2,
+  seed: int = 0,
+  randomize_batch_norm: bool = False,
+  reference_kwargs: Optional[dict[str, Any]] = None,
+  transform_input: Optional[bool] = None,
+) -> Conversion:
   """Converts a reference model's weights into our ``model``'s variables.
 
   Args:
@@ -122,33 +133,48 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
   size = input_size or spec.input_shape[0]
   input_shape = (size, size, spec.input_shape[2])
   ref_name = reference or reference_name(source, model)
-  conv = pretrained.conventions(source, ref_name, model, weights=weights,
-                                transform_input=transform_input)
+  conv = pretrained.conventions(
+    source, ref_name, model, weights=weights, transform_input=transform_input
+  )
   ours = models.build(model, num_classes=num_classes, **conv.model_kwargs)
-  batch = np.random.default_rng(seed).normal(
-      size=(batch_size, *input_shape)).astype(np.float32)
+  batch = (
+    np.random.default_rng(seed)
+    .normal(size=(batch_size, *input_shape))
+    .astype(np.float32)
+  )
 
   pairs = []
   if source == 'keras':
     from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
-    ref = keras_source.build_reference(ref_name, input_shape, num_classes,
-                                       weights_path=weights,
-                                       **(reference_kwargs or {}))
+
+    ref = keras_source.build_reference(
+      ref_name,
+      input_shape,
+      num_classes,
+      weights_path=weights,
+      **(reference_kwargs or {}),
+    )
     if randomize_batch_norm:
       keras_source.randomize_batch_norm(ref, seed, _calibration(batch, seed))
     ref_layers, ref_logits = keras_source.reference_layers_and_logits(
-        ref, batch)
+      ref, batch
+    )
     # The pairing pass runs our model with exactly the variables it returns
     # (every variable checked to come from the reference): its logits are
     # our model's, and a second compile is saved.
-    variables, logits = layer_list.assemble_by_dataflow(ref_layers, ours,
-                                                        batch, pairs=pairs)
+    variables, logits = layer_list.assemble_by_dataflow(
+      ref_layers, ours, batch, pairs=pairs
+    )
   elif source in ('torchvision', 'timm'):
     from cnn_jax.conversion import torch_source  # pylint: disable=g-import-not-at-top
+
     torch_source.import_torch().manual_seed(seed)  # reproducible random init
     ref = torch_source.build_reference(
-        source, ref_name, num_classes,
-        **{**conv.reference_kwargs, **(reference_kwargs or {})})
+      source,
+      ref_name,
+      num_classes,
+      **{**conv.reference_kwargs, **(reference_kwargs or {})},
+    )
     if weights:
       torch_source.load_weights(ref, weights)
     if conv.drop_aux:
@@ -156,28 +182,42 @@ def convert(source: str, model: str, *, reference: Optional[str] = None,
     if randomize_batch_norm:
       torch_source.randomize_batch_norm(ref, seed, _calibration(batch, seed))
     ref_layers, ref_logits = torch_source.reference_layers_and_logits(
-        ref, batch)
+      ref, batch
+    )
     our_layers = layer_list.our_layers(ours, input_shape)
     variables = layer_list.assemble(ref_layers, our_layers)
     pairs.extend(zip(ref_layers, our_layers))
     # Jitted: one XLA compile of the model costs less CPU than running it op
     # by op (each op compiled on its own).
     logits = layer_list.run_once(
-        lambda v, x: ours.apply(v, x, train=False), variables, batch)
+      lambda v, x: ours.apply(v, x, train=False), variables, batch
+    )
   else:
     raise ValueError(f'Unknown source {source!r}; one of {", ".join(SOURCES)}.')
   if isinstance(logits, (tuple, list)):
     logits = logits[0]
   preprocessing, where = pretrained.preprocessing(
-      source, ref_name, weights=weights, ref_model=ref,
-      native_size=spec.input_shape[0])
-  return Conversion(variables, ours, ref, input_shape, batch,
-                    np.asarray(logits), np.asarray(ref_logits),
-                    time.perf_counter() - start,
-                    layer_list.momentum_mismatches(pairs),
-                    model_kwargs=dict(conv.model_kwargs),
-                    preprocessing=preprocessing, preprocessing_source=where,
-                    notes=list(conv.notes))
+    source,
+    ref_name,
+    weights=weights,
+    ref_model=ref,
+    native_size=spec.input_shape[0],
+  )
+  return Conversion(
+    variables,
+    ours,
+    ref,
+    input_shape,
+    batch,
+    np.asarray(logits),
+    np.asarray(ref_logits),
+    time.perf_counter() - start,
+    layer_list.momentum_mismatches(pairs),
+    model_kwargs=dict(conv.model_kwargs),
+    preprocessing=preprocessing,
+    preprocessing_source=where,
+    notes=list(conv.notes),
+  )
 
 
 def _calibration(batch: np.ndarray, seed: int, size: int = 16) -> np.ndarray:
@@ -187,22 +227,35 @@ def _calibration(batch: np.ndarray, seed: int, size: int = 16) -> np.ndarray:
   statistics (late layers see 1x1 maps at small inputs: their statistics
   come from the batch alone).
   """
-  others = np.random.default_rng([seed, 1]).normal(
-      size=(size - len(batch), *batch.shape[1:])).astype(np.float32)
+  others = (
+    np.random.default_rng([seed, 1])
+    .normal(size=(size - len(batch), *batch.shape[1:]))
+    .astype(np.float32)
+  )
   return np.concatenate([batch, others])
 
 
 def check_empty(directory: str) -> None:
   """Raises FileExistsError if ``directory`` already holds a checkpoint."""
   if os.path.isdir(directory) and any(
-      name.isdigit() for name in os.listdir(directory)):
-    raise FileExistsError(f'{os.path.abspath(directory)} already holds a '
-                          'checkpoint (step 0); choose an empty --out.')
+    name.isdigit() for name in os.listdir(directory)
+  ):
+    raise FileExistsError(
+      f'{os.path.abspath(directory)} already holds a '
+      'checkpoint (step 0); choose an empty --out.'
+    )
 
 
-def write_records(directory: str, result: Conversion, *, model: str,
-                  source: str, reference: str, weights: str = '',
-                  num_classes: int = 1000) -> None:
+def write_records(
+  directory: str,
+  result: Conversion,
+  *,
+  model: str,
+  source: str,
+  reference: str,
+  weights: str = '',
+  num_classes: int = 1000,
+) -> None:
   """What predict and fine-tuning need beside a converted checkpoint.
 
   ``model.json`` (our model, the arguments it must be built with, where it
@@ -212,25 +265,48 @@ def write_records(directory: str, result: Conversion, *, model: str,
   """
   from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
   from cnn_jax.inference import records  # pylint: disable=g-import-not-at-top
+
   os.makedirs(directory, exist_ok=True)
-  records.write_json(directory, records.MODEL_FILE, records.model_record(
-      model, result.model_kwargs, num_classes, 'float32', source=source,
+  records.write_json(
+    directory,
+    records.MODEL_FILE,
+    records.model_record(
+      model,
+      result.model_kwargs,
+      num_classes,
+      'float32',
+      source=source,
       reference=reference,
       weights=os.path.basename(weights) if weights else None,
       relative_error=result.relative_error,
       preprocessing_from=result.preprocessing_source,
-      notes=list(result.notes)))
+      notes=list(result.notes),
+    ),
+  )
   if result.preprocessing is not None:
-    records.write_json(directory, records.PREPROCESSING_FILE,
-                       result.preprocessing.to_dict())
+    records.write_json(
+      directory, records.PREPROCESSING_FILE, result.preprocessing.to_dict()
+    )
   imagenet = num_classes == 1000
-  names = (datasets.imagenet_class_names() if imagenet else
-           [f'class_{i}' for i in range(num_classes)])
-  records.write_json(directory, records.DATASET_FILE, {
+  names = (
+    datasets.imagenet_class_names()
+    if imagenet
+    else [f'class_{i}' for i in range(num_classes)]
+  )
+  records.write_json(
+    directory,
+    records.DATASET_FILE,
+    {
       'name': 'imagenet2012' if imagenet else None,
-      'num_classes': num_classes, 'class_names': names,
-      'image_shape': list(result.preprocessing.output_shape
-                          if result.preprocessing else result.input_shape)})
+      'num_classes': num_classes,
+      'class_names': names,
+      'image_shape': list(
+        result.preprocessing.output_shape
+        if result.preprocessing
+        else result.input_shape
+      ),
+    },
+  )
 
 
 def save(variables: dict[str, Any], directory: str) -> str:
@@ -241,6 +317,7 @@ def save(variables: dict[str, Any], directory: str) -> str:
   every tensor and is read back and checked before this returns.
   """
   from cnn_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
+
   directory = os.path.abspath(directory)
   check_empty(directory)
   return checkpointing.write_variables(variables, directory)

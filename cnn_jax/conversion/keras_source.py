@@ -26,6 +26,7 @@ the order the application code *called* the layers (recorded while
 which decides only between parallel branches that read the same tensor with
 the same weight shapes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,16 +40,16 @@ from cnn_jax.conversion.layer_list import ConversionError, RefLayer, run_once
 
 # Our registered name -> keras.applications class.
 KERAS_MODELS = {
-    'xception': 'Xception',
-    'mobilenet_keras': 'MobileNet',
-    'resnet50_keras': 'ResNet50',
-    'resnet50v2': 'ResNet50V2',
-    'resnet101v2': 'ResNet101V2',
-    'resnet152v2': 'ResNet152V2',
-    'nasnetamobile': 'NASNetMobile',
-    'nasnetalarge': 'NASNetLarge',
-    'inception_v3_keras': 'InceptionV3',
-    'densenet121_keras': 'DenseNet121',
+  'xception': 'Xception',
+  'mobilenet_keras': 'MobileNet',
+  'resnet50_keras': 'ResNet50',
+  'resnet50v2': 'ResNet50V2',
+  'resnet101v2': 'ResNet101V2',
+  'resnet152v2': 'ResNet152V2',
+  'nasnetamobile': 'NASNetMobile',
+  'nasnetalarge': 'NASNetLarge',
+  'inception_v3_keras': 'InceptionV3',
+  'densenet121_keras': 'DenseNet121',
 }
 
 
@@ -61,6 +62,7 @@ def _keras():
   """
   os.environ.setdefault('KERAS_BACKEND', 'jax')
   import keras  # pylint: disable=g-import-not-at-top
+
   return keras
 
 
@@ -113,9 +115,11 @@ def _numpy_initializers(seed: int = 0):
   """
   try:
     from keras.src import backend  # pylint: disable=g-import-not-at-top
+
     module = backend.random
-    originals = {k: getattr(module, k)
-                 for k in ('uniform', 'normal', 'truncated_normal')}
+    originals = {
+      k: getattr(module, k) for k in ('uniform', 'normal', 'truncated_normal')
+    }
   except (ImportError, AttributeError):
     yield
     return
@@ -141,8 +145,11 @@ def _numpy_initializers(seed: int = 0):
       bad = np.abs(x) > 2
     return cast(x * stddev + mean, dtype)
 
-  for k, f in (('uniform', uniform), ('normal', normal),
-               ('truncated_normal', truncated_normal)):
+  for k, f in (
+    ('uniform', uniform),
+    ('normal', normal),
+    ('truncated_normal', truncated_normal),
+  ):
     setattr(module, k, f)
   try:
     yield
@@ -151,8 +158,13 @@ def _numpy_initializers(seed: int = 0):
       setattr(module, k, f)
 
 
-def build_reference(name: str, input_shape, num_classes: int = 1000,
-                    weights_path: str = '', **kwargs):
+def build_reference(
+  name: str,
+  input_shape,
+  num_classes: int = 1000,
+  weights_path: str = '',
+  **kwargs,
+):
   """A keras.applications model, random or from a user's weights file.
 
   ``name`` is our registered name (see ``KERAS_MODELS``) or a
@@ -165,15 +177,20 @@ def build_reference(name: str, input_shape, num_classes: int = 1000,
   order = []
   with _record_call_order(order), _numpy_initializers():
     model = getattr(keras.applications, cls_name)(
-        weights=None, input_shape=tuple(input_shape), classes=num_classes,
-        include_top=True, **kwargs)
+      weights=None,
+      input_shape=tuple(input_shape),
+      classes=num_classes,
+      include_top=True,
+      **kwargs,
+    )
   if weights_path:
     try:
       model.load_weights(weights_path)
     except ValueError as e:  # Keras names the misfit layer and both shapes.
       raise ConversionError(
-          f'{weights_path} does not fit keras.applications.{cls_name} with '
-          f'input {tuple(input_shape)} and {num_classes} classes: {e}') from e
+        f'{weights_path} does not fit keras.applications.{cls_name} with '
+        f'input {tuple(input_shape)} and {num_classes} classes: {e}'
+      ) from e
   layers = set(id(l) for l in model.layers)
   seen, call_order = set(), []
   for op in order:
@@ -184,9 +201,9 @@ def build_reference(name: str, input_shape, num_classes: int = 1000,
   return model
 
 
-def randomize_batch_norm(model, seed: int = 0,
-                         calibration_batch: Optional[np.ndarray] = None
-                         ) -> None:
+def randomize_batch_norm(
+  model, seed: int = 0, calibration_batch: Optional[np.ndarray] = None
+) -> None:
   """Random BN affine parameters and non-trivial statistics, for tests.
 
   As ``torch_source.randomize_batch_norm``: with a ``calibration_batch``,
@@ -198,8 +215,9 @@ def randomize_batch_norm(model, seed: int = 0,
   """
   keras = _keras()
   rng = np.random.default_rng(seed)
-  norms = [l for l in model.layers
-           if isinstance(l, keras.layers.BatchNormalization)]
+  norms = [
+    l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)
+  ]
   for layer in norms:
     new = []
     for w in layer.weights:
@@ -213,13 +231,18 @@ def randomize_batch_norm(model, seed: int = 0,
     layer.set_weights([a.astype(np.float32) for a in new])
   if calibration_batch is None or not norms:
     return
-  inputs = _run(keras.Model(model.input, [l.input for l in norms]),
-                calibration_batch, training=True)
+  inputs = _run(
+    keras.Model(model.input, [l.input for l in norms]),
+    calibration_batch,
+    training=True,
+  )
   for layer, x in zip(norms, inputs):
     axes = tuple(range(x.ndim - 1))
     mean, var = x.mean(axes), x.var(axes)
-    values = {'moving_mean': mean + rng.normal(0, 0.05, mean.shape) * np.sqrt(var),
-              'moving_variance': var * rng.uniform(0.9, 1.1, var.shape)}
+    values = {
+      'moving_mean': mean + rng.normal(0, 0.05, mean.shape) * np.sqrt(var),
+      'moving_variance': var * rng.uniform(0.9, 1.1, var.shape),
+    }
     for w in layer.weights:
       key = w.path.split('/')[-1]
       if key in values:
@@ -242,8 +265,7 @@ def _without_softmax(model):
     head.activation = act
 
 
-def _run(model, batch: np.ndarray, training: bool = False
-         ) -> list[np.ndarray]:
+def _run(model, batch: np.ndarray, training: bool = False) -> list[np.ndarray]:
   """Eval-mode (or training-mode) outputs of ``model`` on ``batch``.
 
   On the JAX backend, as one jitted function: calling the model eagerly
@@ -266,14 +288,16 @@ def _run(model, batch: np.ndarray, training: bool = False
   return [_numpy(a) for a in out]
 
 
-def reference_layers_and_logits(model, batch: np.ndarray
-                                ) -> tuple[list[RefLayer], np.ndarray]:
+def reference_layers_and_logits(
+  model, batch: np.ndarray
+) -> tuple[list[RefLayer], np.ndarray]:
   """``reference_layers(model, batch)`` and the logits, in one forward pass."""
   return _reference_layers(model, batch, logits=True)
 
 
-def reference_layers(model, batch: Optional[np.ndarray] = None
-                     ) -> list[RefLayer]:
+def reference_layers(
+  model, batch: Optional[np.ndarray] = None
+) -> list[RefLayer]:
   """``model``'s conv/BN/dense layers in its code's call order, our layout.
 
   With ``batch`` (NHWC), each ``RefLayer`` also carries its input on that
@@ -285,8 +309,13 @@ def reference_layers(model, batch: Optional[np.ndarray] = None
 def _reference_layers(model, batch, logits: bool):
   keras = _keras()
   L = keras.layers
-  kinds = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D,
-           L.BatchNormalization, L.Dense)
+  kinds = (
+    L.Conv2D,
+    L.DepthwiseConv2D,
+    L.SeparableConv2D,
+    L.BatchNormalization,
+    L.Dense,
+  )
   ordered = _CALL_ORDER.get(model) or model.layers
   ordered = [l for l in ordered if isinstance(l, kinds)]
   inputs = [None] * len(ordered)
@@ -316,20 +345,26 @@ def _reference_layers(model, batch, logits: bool):
       k += 1 + len(chain)
   out = []
   for layer, x, alt in zip(ordered, inputs, unpadded):
-    w = {v.path.split('/')[-1]: _numpy(v)
-         for v in layer.weights}
+    w = {v.path.split('/')[-1]: _numpy(v) for v in layer.weights}
     name = layer.name
     if isinstance(layer, L.SeparableConv2D):
       dw = w['depthwise_kernel']
       kh, kw, c, mult = dw.shape
-      out.append(RefLayer('conv', name + '.depthwise',
-                          {'kernel': dw.reshape(kh, kw, 1, c * mult)},
-                          input=x, input_alternatives=alt))
+      out.append(
+        RefLayer(
+          'conv',
+          name + '.depthwise',
+          {'kernel': dw.reshape(kh, kw, 1, c * mult)},
+          input=x,
+          input_alternatives=alt,
+        )
+      )
       t = {'kernel': w['pointwise_kernel']}
       if 'bias' in w:
         t['bias'] = w['bias']
-      out.append(RefLayer('conv', name + '.pointwise', t,
-                          input_from=len(out) - 1))
+      out.append(
+        RefLayer('conv', name + '.pointwise', t, input_from=len(out) - 1)
+      )
       continue
     elif isinstance(layer, L.DepthwiseConv2D):
       dw = w['kernel']
@@ -339,8 +374,9 @@ def _reference_layers(model, batch, logits: bool):
         t['bias'] = w['bias']
       out.append(RefLayer('conv', name, t, input=x, input_alternatives=alt))
     elif isinstance(layer, L.Conv2D):
-      out.append(RefLayer('conv', name, dict(w), input=x,
-                          input_alternatives=alt))
+      out.append(
+        RefLayer('conv', name, dict(w), input=x, input_alternatives=alt)
+      )
     elif isinstance(layer, L.BatchNormalization):
       t = {'mean': w['moving_mean'], 'var': w['moving_variance']}
       if 'gamma' in w:
@@ -348,8 +384,11 @@ def _reference_layers(model, batch, logits: bool):
       if 'beta' in w:
         t['bias'] = w['beta']
       # Keras' momentum weights the running value, as Flax's does.
-      out.append(RefLayer('bn', name, t, input=x, epsilon=layer.epsilon,
-                          momentum=layer.momentum))
+      out.append(
+        RefLayer(
+          'bn', name, t, input=x, epsilon=layer.epsilon, momentum=layer.momentum
+        )
+      )
     elif isinstance(layer, L.Dense):
       out.append(RefLayer('dense', name, dict(w), input=x))
   return out, ref_logits

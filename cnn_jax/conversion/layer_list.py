@@ -46,6 +46,7 @@ Two ways to pair the layers:
   input that matches nothing). A layer whose input matches no reference
   input pinpoints where the wiring differs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -62,6 +63,7 @@ KINDS = ('conv', 'bn', 'dense')
 @dataclasses.dataclass
 class RefLayer:
   """One parameterized layer of a reference model, in our layout."""
+
   kind: str
   name: str  # the reference's own name for it, for error messages.
   tensors: dict[str, np.ndarray]  # kernel/bias or scale/bias/mean/var.
@@ -100,16 +102,26 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
   """Our model's conv/BN/dense layers in the order a forward pass calls them."""
   x = jnp.zeros((1, *input_shape), jnp.float32)
   variables = jax.eval_shape(
-      lambda: model.init({'params': jax.random.key(0),
-                          'dropout': jax.random.key(1)}, x, train=False))
+    lambda: model.init(
+      {'params': jax.random.key(0), 'dropout': jax.random.key(1)},
+      x,
+      train=False,
+    )
+  )
   order = []
 
   def record(next_fun, args, kwargs, context):
     module = context.module
     if context.method_name == '__call__' and isinstance(
-        module, (nn.Conv, nn.BatchNorm, nn.Dense)):
-      order.append((tuple(module.path), getattr(module, 'epsilon', None),
-                    getattr(module, 'momentum', None)))
+      module, (nn.Conv, nn.BatchNorm, nn.Dense)
+    ):
+      order.append(
+        (
+          tuple(module.path),
+          getattr(module, 'epsilon', None),
+          getattr(module, 'momentum', None),
+        )
+      )
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(record):
@@ -117,8 +129,10 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
   layers, seen = [], set()
   for path, epsilon, momentum in order:
     if path in seen:
-      raise ConversionError(f'{"/".join(path)} is called twice: shared layers '
-                            'are not supported by the converter.')
+      raise ConversionError(
+        f'{"/".join(path)} is called twice: shared layers '
+        'are not supported by the converter.'
+      )
     seen.add(path)
     shapes, collection = {}, {}
     for col in ('params', 'batch_stats'):
@@ -128,8 +142,11 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
       for name, leaf in node.items():
         if hasattr(leaf, 'shape'):
           shapes[name], collection[name] = tuple(leaf.shape), col
-    kind = 'bn' if 'mean' in shapes else ('conv' if len(
-        shapes.get('kernel', ())) == 4 else 'dense')
+    kind = (
+      'bn'
+      if 'mean' in shapes
+      else ('conv' if len(shapes.get('kernel', ())) == 4 else 'dense')
+    )
     layers.append(OurLayer(kind, path, shapes, collection, epsilon, momentum))
   return layers
 
@@ -137,8 +154,10 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
 # XLA options for one-off CPU runs (the conversion's forward passes): LLVM's
 # optimizations triple the compile time of a large model and save nothing
 # on a batch of two small images.
-_QUICK_COMPILE = {'xla_backend_optimization_level': 0,
-                  'xla_llvm_disable_expensive_passes': True}
+_QUICK_COMPILE = {
+  'xla_backend_optimization_level': 0,
+  'xla_llvm_disable_expensive_passes': True,
+}
 
 
 def run_once(fn, *args):
@@ -156,12 +175,16 @@ def nchw_flatten_to_nhwc(kernel: np.ndarray, chw: tuple[int, int, int]):
   c, h, w = chw
   if h * w == 1:
     return kernel
-  return kernel.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(
-      h * w * c, -1)
+  return (
+    kernel.reshape(c, h, w, -1).transpose(1, 2, 0, 3).reshape(h * w * c, -1)
+  )
 
 
-def assemble(ref: list[RefLayer], ours: list[OurLayer],
-             skip: Optional[set[tuple[str, ...]]] = None) -> dict[str, Any]:
+def assemble(
+  ref: list[RefLayer],
+  ours: list[OurLayer],
+  skip: Optional[set[tuple[str, ...]]] = None,
+) -> dict[str, Any]:
   """Pairs layers in order; returns ``{'params': ..., 'batch_stats': ...}``.
 
   ``skip`` names our layers that have no counterpart in the reference (they
@@ -170,25 +193,30 @@ def assemble(ref: list[RefLayer], ours: list[OurLayer],
   """
   ours = [layer for layer in ours if not skip or layer.path not in skip]
   kinds = lambda ls: {k: sum(l.kind == k for l in ls) for k in KINDS}  # noqa: E731
-  counts = (f'The reference has {len(ref)} parameterized layers {kinds(ref)}, '
-            f'our model {len(ours)} {kinds(ours)}.')
+  counts = (
+    f'The reference has {len(ref)} parameterized layers {kinds(ref)}, '
+    f'our model {len(ours)} {kinds(ours)}.'
+  )
   out = {'params': {}, 'batch_stats': {}}
   for i, (r, o) in enumerate(zip(ref, ours)):
     error = _fit_error(r, o)
     if error:
       raise ConversionError(
-          f'Layer {i + 1}: {error}' + (f' {counts}' if len(ref) != len(ours)
-                                       else ''))
+        f'Layer {i + 1}: {error}'
+        + (f' {counts}' if len(ref) != len(ours) else '')
+      )
     for name, value in r.tensors.items():
       node = out[o.collection[name]]
       for key in o.path:
         node = node.setdefault(key, {})
       node[name] = np.asarray(value, np.float32)
   if len(ref) != len(ours):
-    first = (f'reference layer {ref[len(ours)].name!r}' if len(ref) > len(ours)
-             else f'our {"/".join(ours[len(ref)].path)!r}')
-    raise ConversionError(f'{counts} The first without a counterpart: '
-                          f'{first}.')
+    first = (
+      f'reference layer {ref[len(ours)].name!r}'
+      if len(ref) > len(ours)
+      else f'our {"/".join(ours[len(ref)].path)!r}'
+    )
+    raise ConversionError(f'{counts} The first without a counterpart: {first}.')
   return out
 
 
@@ -208,19 +236,28 @@ def _fit_error(r: RefLayer, o: OurLayer) -> Optional[str]:
   """Why reference layer ``r`` cannot fill our layer ``o`` (None if it can)."""
   where = '/'.join(o.path)
   if r.kind != o.kind or set(r.tensors) != set(o.shapes):
-    return (f'Reference layer {r.name!r} ({r.kind}: {sorted(r.tensors)}) does '
-            f'not fit our {where!r} ({o.kind}: {sorted(o.shapes)}).')
+    return (
+      f'Reference layer {r.name!r} ({r.kind}: {sorted(r.tensors)}) does '
+      f'not fit our {where!r} ({o.kind}: {sorted(o.shapes)}).'
+    )
   for name, value in r.tensors.items():
     if tuple(value.shape) != o.shapes[name]:
-      return (f'Reference tensor {r.name}.{name} has shape '
-              f'{tuple(value.shape)} (in our layout) but our {where}/{name} '
-              f'has shape {o.shapes[name]}.')
-  if (r.epsilon is not None and o.epsilon is not None
-      and not np.isclose(r.epsilon, o.epsilon, rtol=1e-6, atol=0)):
+      return (
+        f'Reference tensor {r.name}.{name} has shape '
+        f'{tuple(value.shape)} (in our layout) but our {where}/{name} '
+        f'has shape {o.shapes[name]}.'
+      )
+  if (
+    r.epsilon is not None
+    and o.epsilon is not None
+    and not np.isclose(r.epsilon, o.epsilon, rtol=1e-6, atol=0)
+  ):
     # Part of the function, not of the weights: our model must set it.
-    return (f'Reference BatchNorm {r.name!r} has epsilon {r.epsilon:g} but '
-            f'our {where!r} has {o.epsilon:g}: the model definition must use '
-            "the reference's epsilon.")
+    return (
+      f'Reference BatchNorm {r.name!r} has epsilon {r.epsilon:g} but '
+      f'our {where!r} has {o.epsilon:g}: the model definition must use '
+      "the reference's epsilon."
+    )
   return None
 
 
@@ -232,17 +269,25 @@ def momentum_mismatches(pairs) -> list[str]:
   """
   out = []
   for r, o in pairs:
-    if (r.momentum is not None and o.momentum is not None
-        and not np.isclose(r.momentum, o.momentum, rtol=1e-6, atol=0)):
-      out.append(f'{"/".join(o.path)}: {o.momentum:g} (reference '
-                 f'{r.name}: {r.momentum:g})')
+    if (
+      r.momentum is not None
+      and o.momentum is not None
+      and not np.isclose(r.momentum, o.momentum, rtol=1e-6, atol=0)
+    ):
+      out.append(
+        f'{"/".join(o.path)}: {o.momentum:g} (reference '
+        f'{r.name}: {r.momentum:g})'
+      )
   return out
 
 
-def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
-                         batch: np.ndarray, rtol: float = 1e-3,
-                         pairs: Optional[list] = None
-                         ) -> tuple[dict[str, Any], np.ndarray]:
+def assemble_by_dataflow(
+  ref: list[RefLayer],
+  model: nn.Module,
+  batch: np.ndarray,
+  rtol: float = 1e-3,
+  pairs: Optional[list] = None,
+) -> tuple[dict[str, Any], np.ndarray]:
   """Pairs layers by their input activations on ``batch`` (see module doc).
 
   Every ``RefLayer`` needs ``input`` (its input on ``batch``) or
@@ -259,10 +304,15 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
   tensor and both shapes), or if layers are left unpaired on either side.
   """
   from jax.experimental import io_callback  # pylint: disable=g-import-not-at-top
+
   batch = jnp.asarray(batch, jnp.float32)
   shapes = jax.eval_shape(
-      lambda: model.init({'params': jax.random.key(0),
-                          'dropout': jax.random.key(1)}, batch, train=False))
+    lambda: model.init(
+      {'params': jax.random.key(0), 'dropout': jax.random.key(1)},
+      batch,
+      train=False,
+    )
+  )
   variables = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
   used: dict[int, tuple[str, ...]] = {}  # ref index -> our path.
   ours: dict[tuple[str, ...], OurLayer] = {}
@@ -284,8 +334,11 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
         if r.input_from == last[0]:
           inputs_match.append(i)
         continue
-      diffs = [_relative_difference(x, rx) for rx in ref_inputs(r)
-               if tuple(rx.shape) == x.shape]
+      diffs = [
+        _relative_difference(x, rx)
+        for rx in ref_inputs(r)
+        if tuple(rx.shape) == x.shape
+      ]
       if not diffs:
         continue
       if min(diffs) <= rtol:
@@ -297,38 +350,55 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
         return i
     if inputs_match:
       raise ConversionError(_fit_error(ref[inputs_match[0]], o))
-    hint = (f' The nearest unused one, {nearest[1]!r}, differs by '
-            f'{nearest[0]:.3g} (relative).' if nearest[1] else '')
+    hint = (
+      f' The nearest unused one, {nearest[1]!r}, differs by '
+      f'{nearest[0]:.3g} (relative).'
+      if nearest[1]
+      else ''
+    )
     raise ConversionError(
-        f'Our layer {where!r} ({o.kind}, {o.shapes}) gets an input {x.shape} '
-        f'that matches no unused reference {o.kind} layer\'s input: the '
-        f'models are wired differently here or just before (a layer without '
-        f'weights: padding, pooling, activation, concatenation order).{hint}')
+      f'Our layer {where!r} ({o.kind}, {o.shapes}) gets an input {x.shape} '
+      f"that matches no unused reference {o.kind} layer's input: the "
+      f'models are wired differently here or just before (a layer without '
+      f'weights: padding, pooling, activation, concatenation order).{hint}'
+    )
 
   def intercept(next_fun, args, kwargs, context):
     module = context.module
     if context.method_name != '__call__' or not isinstance(
-        module, (nn.Conv, nn.BatchNorm, nn.Dense)):
+      module, (nn.Conv, nn.BatchNorm, nn.Dense)
+    ):
       return next_fun(*args, **kwargs)
     path = tuple(module.path)
     if path in seen:
-      raise ConversionError(f'{"/".join(path)} is called twice: shared '
-                            'layers are not supported by the converter.')
+      raise ConversionError(
+        f'{"/".join(path)} is called twice: shared '
+        'layers are not supported by the converter.'
+      )
     seen.add(path)
     o_shapes, collection = {}, {}
     for col, tree in module.variables.items():
       for name, leaf in tree.items():
         if hasattr(leaf, 'shape'):
           o_shapes[name], collection[name] = tuple(leaf.shape), col
-    kind = 'bn' if 'mean' in o_shapes else (
-        'conv' if len(o_shapes.get('kernel', ())) == 4 else 'dense')
-    o = OurLayer(kind, path, o_shapes, collection,
-                 getattr(module, 'epsilon', None),
-                 getattr(module, 'momentum', None))
+    kind = (
+      'bn'
+      if 'mean' in o_shapes
+      else ('conv' if len(o_shapes.get('kernel', ())) == 4 else 'dense')
+    )
+    o = OurLayer(
+      kind,
+      path,
+      o_shapes,
+      collection,
+      getattr(module, 'epsilon', None),
+      getattr(module, 'momentum', None),
+    )
     ours[path] = o
     call_order[path] = len(call_order)
-    structs = {n: jax.ShapeDtypeStruct(s, jnp.float32)
-               for n, s in o_shapes.items()}
+    structs = {
+      n: jax.ShapeDtypeStruct(s, jnp.float32) for n, s in o_shapes.items()
+    }
 
     def host(x):
       try:
@@ -357,23 +427,35 @@ def assemble_by_dataflow(ref: list[RefLayer], model: nn.Module,
   left = [r.name for i, r in enumerate(ref) if i not in used]
   if left:
     raise ConversionError(
-        f'{len(left)} reference layers have no counterpart in our model, '
-        f'starting with {left[:5]}.')
+      f'{len(left)} reference layers have no counterpart in our model, '
+      f'starting with {left[:5]}.'
+    )
   # Every variable must come from the reference (a layer type the converter
   # does not know would otherwise keep its zero placeholder silently).
-  unset = [jax.tree_util.keystr(p) for p, _ in
-           jax.tree_util.tree_flatten_with_path(variables)[0]
-           if p[1:-1] and tuple(k.key for k in p[1:-1]) not in seen]
+  unset = [
+    jax.tree_util.keystr(p)
+    for p, _ in jax.tree_util.tree_flatten_with_path(variables)[0]
+    if p[1:-1] and tuple(k.key for k in p[1:-1]) not in seen
+  ]
   if unset:
-    raise ConversionError(f'Our variables {unset[:5]} belong to no conv, '
-                          'BatchNorm or Dense layer: the converter cannot '
-                          'fill them.')
-  out = {'params': jax.tree.map(np.asarray, dict(assembled.get('params', {}))),
-         'batch_stats': jax.tree.map(np.asarray,
-                                     dict(assembled.get('batch_stats', {})))}
+    raise ConversionError(
+      f'Our variables {unset[:5]} belong to no conv, '
+      'BatchNorm or Dense layer: the converter cannot '
+      'fill them.'
+    )
+  out = {
+    'params': jax.tree.map(np.asarray, dict(assembled.get('params', {}))),
+    'batch_stats': jax.tree.map(
+      np.asarray, dict(assembled.get('batch_stats', {}))
+    ),
+  }
   if isinstance(logits, (tuple, list)):
     logits = logits[0]
   if pairs is not None:
-    pairs.extend(sorted(((ref[i], ours[p]) for i, p in used.items()),
-                        key=lambda pair: call_order[pair[1].path]))
+    pairs.extend(
+      sorted(
+        ((ref[i], ours[p]) for i, p in used.items()),
+        key=lambda pair: call_order[pair[1].path],
+      )
+    )
   return out, np.asarray(logits)

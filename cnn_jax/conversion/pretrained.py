@@ -49,6 +49,7 @@ bilinear, ImageNet mean/std) differs from most of these, so the converter
 writes the reference's own preprocessing beside the checkpoint
 (``preprocessing.json``) and ``predict`` uses it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,8 +67,9 @@ TRANSFORM_INPUT = ('googlenet', 'inception_v3')
 # (num_batches_tracked: the files torchvision released predate it; the same
 # files re-saved by a newer PyTorch have it.)
 _DENSENET_OLD_KEY = re.compile(
-    r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.'
-    r'(?:weight|bias|running_mean|running_var|num_batches_tracked))$')
+  r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.'
+  r'(?:weight|bias|running_mean|running_var|num_batches_tracked))$'
+)
 
 
 @dataclasses.dataclass
@@ -82,6 +84,7 @@ class Conventions:
       torchvision's builder does unless ``aux_logits=True`` was asked for).
     notes: what was decided, for the CLI to print.
   """
+
   reference_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
   model_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
   drop_aux: bool = False
@@ -95,8 +98,14 @@ def _has_field(model: str, field: str) -> bool:
   return field in getattr(cls, '__dataclass_fields__', {}) or field in keywords
 
 
-def conventions(source: str, reference: str, model: str, *, weights: str = '',
-                transform_input: Optional[bool] = None) -> Conventions:
+def conventions(
+  source: str,
+  reference: str,
+  model: str,
+  *,
+  weights: str = '',
+  transform_input: Optional[bool] = None,
+) -> Conventions:
   """The pretrained-only arguments for converting ``reference`` -> ``model``.
 
   ``transform_input``: None does what the library does (on with a weights
@@ -107,32 +116,43 @@ def conventions(source: str, reference: str, model: str, *, weights: str = '',
   applies = source == 'torchvision' and base in TRANSFORM_INPUT
   if transform_input is not None and not applies:
     raise ValueError(
-        f'--transform_input applies to torchvision {" and ".join(TRANSFORM_INPUT)} '
-        f'only, not {source} {reference}.')
+      f'--transform_input applies to torchvision {" and ".join(TRANSFORM_INPUT)} '
+      f'only, not {source} {reference}.'
+    )
   if not applies:
     return conv
   on = bool(weights) if transform_input is None else transform_input
   if weights:
     # torchvision's googlenet()/inception_v3() with weights=...
-    conv.reference_kwargs.update(transform_input=on, aux_logits=True,
-                                 init_weights=False)
+    conv.reference_kwargs.update(
+      transform_input=on, aux_logits=True, init_weights=False
+    )
     conv.drop_aux = not _has_field_value(model, 'aux_logits')
   elif transform_input is not None:
     conv.reference_kwargs['transform_input'] = on
   if on:
     if not _has_field(model, 'transform_input'):
-      raise ValueError(f'Our {model} has no transform_input; convert to '
-                       f'{" or ".join(TRANSFORM_INPUT)}.')
+      raise ValueError(
+        f'Our {model} has no transform_input; convert to '
+        f'{" or ".join(TRANSFORM_INPUT)}.'
+      )
     conv.model_kwargs['transform_input'] = True
   conv.notes.append(
-      f'transform_input={on} ('
-      + ('as torchvision builds its pretrained ' + base
-         if transform_input is None and weights else
-         'forced by --transform_input' if transform_input is not None else
-         "torchvision's default without pretrained weights")
-      + '): the network '
-      + ('re-normalizes its ImageNet-normalized input to [-1, 1] first.'
-         if on else 'takes ImageNet-normalized input as it is.'))
+    f'transform_input={on} ('
+    + (
+      'as torchvision builds its pretrained ' + base
+      if transform_input is None and weights
+      else 'forced by --transform_input'
+      if transform_input is not None
+      else "torchvision's default without pretrained weights"
+    )
+    + '): the network '
+    + (
+      're-normalizes its ImageNet-normalized input to [-1, 1] first.'
+      if on
+      else 'takes ImageNet-normalized input as it is.'
+    )
+  )
   return conv
 
 
@@ -156,9 +176,14 @@ def remap_state_dict(state: dict[str, Any]) -> dict[str, Any]:
   return out
 
 
-def preprocessing(source: str, reference: str, *, weights: str = '',
-                  ref_model: Any = None, native_size: int = 224
-                  ) -> tuple[prep.Preprocessing, str]:
+def preprocessing(
+  source: str,
+  reference: str,
+  *,
+  weights: str = '',
+  ref_model: Any = None,
+  native_size: int = 224,
+) -> tuple[prep.Preprocessing, str]:
   """The evaluation preprocessing the library uses with its pretrained weights.
 
   Returns it and a one-line description of where it comes from.
@@ -176,6 +201,7 @@ def preprocessing(source: str, reference: str, *, weights: str = '',
 
 def _torchvision_preprocessing(reference: str, weights: str):
   import torchvision  # pylint: disable=g-import-not-at-top
+
   enum = torchvision.models.get_model_weights(reference)
   chosen, how = enum.DEFAULT, 'default'
   name = os.path.basename(weights)
@@ -187,13 +213,18 @@ def _torchvision_preprocessing(reference: str, weights: str):
   if interpolation not in prep.INTERPOLATIONS:
     interpolation = 'bilinear'
   p = prep.Preprocessing(
-      input_size=int(t.crop_size[0]), resize_size=int(t.resize_size[0]),
-      interpolation=interpolation, mean=tuple(float(m) for m in t.mean),
-      std=tuple(float(s) for s in t.std))
+    input_size=int(t.crop_size[0]),
+    resize_size=int(t.resize_size[0]),
+    interpolation=interpolation,
+    mean=tuple(float(m) for m in t.mean),
+    std=tuple(float(s) for s in t.std),
+  )
   note = f'torchvision {enum.__name__}.{chosen.name} ({how})'
   if weights and how == 'default':
-    note += (f'; {name} is not one of torchvision\'s file names '
-             f'({", ".join(os.path.basename(w.url) for w in enum)})')
+    note += (
+      f"; {name} is not one of torchvision's file names "
+      f'({", ".join(os.path.basename(w.url) for w in enum)})'
+    )
   return p, note
 
 
@@ -201,6 +232,7 @@ def _timm_preprocessing(reference: str, ref_model):
   cfg = dict(getattr(ref_model, 'pretrained_cfg', None) or {})
   if not cfg:
     import timm  # pylint: disable=g-import-not-at-top
+
     cfg = dict(timm.create_model(reference, pretrained=False).pretrained_cfg)
   size = int(cfg['input_size'][-1])
   crop_pct = float(cfg.get('crop_pct') or 0.875)
@@ -208,11 +240,16 @@ def _timm_preprocessing(reference: str, ref_model):
   if interpolation not in prep.INTERPOLATIONS:
     interpolation = 'bicubic'
   p = prep.Preprocessing(
-      input_size=size, resize_size=prep.timm_resize_size(size, crop_pct),
-      interpolation=interpolation, mean=tuple(cfg['mean']),
-      std=tuple(cfg['std']))
-  note = (f"timm pretrained_cfg of {cfg.get('architecture', reference)}."
-          f"{cfg.get('tag', '')} (crop_pct {crop_pct})")
+    input_size=size,
+    resize_size=prep.timm_resize_size(size, crop_pct),
+    interpolation=interpolation,
+    mean=tuple(cfg['mean']),
+    std=tuple(cfg['std']),
+  )
+  note = (
+    f'timm pretrained_cfg of {cfg.get("architecture", reference)}.'
+    f'{cfg.get("tag", "")} (crop_pct {crop_pct})'
+  )
   if cfg.get('crop_mode', 'center') != 'center':
     note += f"; its crop_mode {cfg['crop_mode']!r} is approximated by 'center'"
   return p, note
@@ -226,11 +263,14 @@ def _keras_mode(reference: str) -> tuple[tuple, tuple, str]:
   """
   import importlib  # pylint: disable=g-import-not-at-top
   from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
   keras = keras_source._keras()  # pylint: disable=protected-access
   cls = getattr(keras.applications, reference)
   module = importlib.import_module(cls.__module__)
-  probe = np.array([[[[0., 0., 0.]]], [[[255., 255., 255.]]],
-                    [[[255., 0., 0.]]]], np.float32)
+  probe = np.array(
+    [[[[0.0, 0.0, 0.0]]], [[[255.0, 255.0, 255.0]]], [[[255.0, 0.0, 0.0]]]],
+    np.float32,
+  )
   out = np.asarray(module.preprocess_input(probe.copy()), np.float64)
   low, high, red = out[0, 0, 0], out[1, 0, 0], out[2, 0, 0]
   slope = high - low  # per output channel, for v/255 going 0 -> 1
@@ -242,10 +282,18 @@ def _keras_mode(reference: str) -> tuple[tuple, tuple, str]:
 
 def _keras_preprocessing(reference: str, size: int):
   mean, std, order = _keras_mode(reference)
-  p = prep.Preprocessing(input_size=size, crop_fraction=1.0,
-                         interpolation='bilinear', mean=mean, std=std,
-                         channel_order=order)
-  mode = ('caffe' if order == 'BGR' else
-          'tf' if np.allclose(mean, 0.5) else 'torch')
-  return p, (f'keras.applications {reference} preprocess_input '
-             f"(mode '{mode}'), resized to {p.input_size} without a crop")
+  p = prep.Preprocessing(
+    input_size=size,
+    crop_fraction=1.0,
+    interpolation='bilinear',
+    mean=mean,
+    std=std,
+    channel_order=order,
+  )
+  mode = (
+    'caffe' if order == 'BGR' else 'tf' if np.allclose(mean, 0.5) else 'torch'
+  )
+  return p, (
+    f'keras.applications {reference} preprocess_input '
+    f"(mode '{mode}'), resized to {p.input_size} without a crop"
+  )

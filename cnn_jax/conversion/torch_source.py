@@ -9,6 +9,7 @@ flattened feature map (AlexNet, VGG), and its rows are permuted from (C, H, W)
 to our (H, W, C) order. After global pooling (H = W = 1, or a functional
 pool/flatten the hooks do not see) nothing is permuted.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,11 @@ from typing import Optional
 import numpy as np
 
 from cnn_jax.conversion import pretrained
-from cnn_jax.conversion.layer_list import ConversionError, RefLayer, nchw_flatten_to_nhwc
+from cnn_jax.conversion.layer_list import (
+  ConversionError,
+  RefLayer,
+  nchw_flatten_to_nhwc,
+)
 
 
 def import_torch():
@@ -34,6 +39,7 @@ def import_torch():
   if 'tensorflow' in sys.modules and 'triton' not in sys.modules:
     sys.modules['triton'] = None
   import torch  # pylint: disable=g-import-not-at-top
+
   return torch
 
 
@@ -41,19 +47,22 @@ def _np(t):
   return t.detach().cpu().numpy().astype(np.float32)
 
 
-def build_reference(source: str, name: str, num_classes: int = 1000,
-                    **kwargs):
+def build_reference(source: str, name: str, num_classes: int = 1000, **kwargs):
   """A randomly initialized torchvision or timm model (nothing downloaded)."""
   if source == 'torchvision':
     import_torch()
     import torchvision  # pylint: disable=g-import-not-at-top
-    return torchvision.models.get_model(name, weights=None,
-                                        num_classes=num_classes, **kwargs)
+
+    return torchvision.models.get_model(
+      name, weights=None, num_classes=num_classes, **kwargs
+    )
   if source == 'timm':
     import_torch()
     import timm  # pylint: disable=g-import-not-at-top
-    return timm.create_model(name, pretrained=False, num_classes=num_classes,
-                             **kwargs)
+
+    return timm.create_model(
+      name, pretrained=False, num_classes=num_classes, **kwargs
+    )
   raise ValueError(f'Unknown PyTorch source {source!r}.')
 
 
@@ -77,46 +86,57 @@ def load_weights(module, path: str) -> None:
   try:
     if path.endswith('.safetensors'):  # timm's files on the Hugging Face Hub
       from safetensors.torch import load_file  # pylint: disable=g-import-not-at-top
+
       state = load_file(path, device='cpu')
     else:
       state = torch.load(path, map_location='cpu', weights_only=True)
   except Exception as e:  # pylint: disable=broad-except
-    raise ConversionError(f'{path} is not a readable torch state_dict: '
-                          f'{e}') from e
+    raise ConversionError(
+      f'{path} is not a readable torch state_dict: {e}'
+    ) from e
   for key in ('state_dict', 'model'):
     if isinstance(state, dict) and isinstance(state.get(key), dict):
       state = state[key]
   if not isinstance(state, dict):
-    raise ConversionError(f'{path} holds a {type(state).__name__}, not a '
-                          'state_dict (save model.state_dict()).')
+    raise ConversionError(
+      f'{path} holds a {type(state).__name__}, not a '
+      'state_dict (save model.state_dict()).'
+    )
   if state and all(k.startswith('module.') for k in state):
-    state = {k[len('module.'):]: v for k, v in state.items()}
+    state = {k[len('module.') :]: v for k, v in state.items()}
   # torchvision's released DenseNet files (pretrained._DENSENET_OLD_KEY).
   state = pretrained.remap_state_dict(state)
   expected = module.state_dict()
   model_name = type(module).__name__
-  linears = [n for n, m in module.named_modules()
-             if isinstance(m, torch.nn.Linear)]
+  linears = [
+    n for n, m in module.named_modules() if isinstance(m, torch.nn.Linear)
+  ]
   for key, value in expected.items():
     if key not in state:
       if key.startswith(_OPTIONAL_PREFIXES):
         continue
       raise ConversionError(
-          f'{path} has no tensor {key!r} (shape {tuple(value.shape)}) that '
-          f'{model_name} needs: are these the weights of another model?')
+        f'{path} has no tensor {key!r} (shape {tuple(value.shape)}) that '
+        f'{model_name} needs: are these the weights of another model?'
+      )
     if tuple(state[key].shape) != tuple(value.shape):
-      hint = (' (a different class count? pass --num_classes)'
-              if linears and key.startswith(linears[-1] + '.') else '')
+      hint = (
+        ' (a different class count? pass --num_classes)'
+        if linears and key.startswith(linears[-1] + '.')
+        else ''
+      )
       raise ConversionError(
-          f'{path}: tensor {key!r} has shape {tuple(state[key].shape)}, the '
-          f'model expects {tuple(value.shape)}{hint}.')
+        f'{path}: tensor {key!r} has shape {tuple(state[key].shape)}, the '
+        f'model expects {tuple(value.shape)}{hint}.'
+      )
   extra = [k for k in state if k not in expected]
   if extra:
     raise ConversionError(
-        f'{path} has tensor {extra[0]!r} (shape '
-        f'{tuple(state[extra[0]].shape)}) that {model_name} does not have '
-        f'({len(extra)} such tensors): are these the weights of another '
-        'model?')
+      f'{path} has tensor {extra[0]!r} (shape '
+      f'{tuple(state[extra[0]].shape)}) that {model_name} does not have '
+      f'({len(extra)} such tensors): are these the weights of another '
+      'model?'
+    )
   missing_optional = [k for k in expected if k not in state]
   module.load_state_dict(state, strict=not missing_optional)
 
@@ -131,9 +151,9 @@ def drop_aux_heads(module) -> None:
       setattr(module, name, None)
 
 
-def randomize_batch_norm(module, seed: int = 0,
-                         calibration_batch: Optional[np.ndarray] = None
-                         ) -> None:
+def randomize_batch_norm(
+  module, seed: int = 0, calibration_batch: Optional[np.ndarray] = None
+) -> None:
   """Random BN affine parameters and non-trivial statistics, for tests.
 
   Freshly initialized BN is the identity and would hide mistakes in the
@@ -148,11 +168,16 @@ def randomize_batch_norm(module, seed: int = 0,
   """
   torch = import_torch()
   gen = torch.Generator().manual_seed(seed)
-  norms = [m for m in module.modules()
-           if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]  # pylint: disable=protected-access
+  norms = [
+    m
+    for m in module.modules()
+    if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+  ]  # pylint: disable=protected-access
   with torch.no_grad():
     for m in norms:
-      m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+      m.running_mean.copy_(
+        torch.randn(m.running_mean.shape, generator=gen) * 0.1
+      )
       m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
       if m.weight is not None:
         m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
@@ -167,9 +192,12 @@ def randomize_batch_norm(module, seed: int = 0,
     # Nearly constant channels (mostly dead ReLUs) would turn float rounding
     # into differences of order one: no variance below a tenth of the median.
     var = torch.maximum(var, 0.1 * var.median())
-    shift = -torch.empty(mean.shape).uniform_(0.3, 1.0, generator=gen) * var.sqrt()
-    factor = torch.exp(torch.empty(var.shape).uniform_(
-        -0.25, 0.25, generator=gen))
+    shift = (
+      -torch.empty(mean.shape).uniform_(0.3, 1.0, generator=gen) * var.sqrt()
+    )
+    factor = torch.exp(
+      torch.empty(var.shape).uniform_(-0.25, 0.25, generator=gen)
+    )
     m.running_mean.copy_(mean + shift)
     m.running_var.copy_(var * factor)
 
@@ -177,15 +205,19 @@ def randomize_batch_norm(module, seed: int = 0,
   module.eval()
   try:
     with torch.no_grad():
-      module(torch.from_numpy(
-          np.asarray(calibration_batch, np.float32).transpose(0, 3, 1, 2).copy()))
+      module(
+        torch.from_numpy(
+          np.asarray(calibration_batch, np.float32).transpose(0, 3, 1, 2).copy()
+        )
+      )
   finally:
     for h in handles:
       h.remove()
 
 
-def reference_layers(module, input_shape, batch: Optional[np.ndarray] = None
-                     ) -> list[RefLayer]:
+def reference_layers(
+  module, input_shape, batch: Optional[np.ndarray] = None
+) -> list[RefLayer]:
   """``module``'s conv/BN/linear layers in execution order, our layout.
 
   ``input_shape`` is (H, W, C). Runs one eval-mode forward pass (on zeros,
@@ -194,8 +226,9 @@ def reference_layers(module, input_shape, batch: Optional[np.ndarray] = None
   return _reference_layers(module, input_shape, batch)[0]
 
 
-def reference_layers_and_logits(module, batch: np.ndarray
-                                ) -> tuple[list[RefLayer], np.ndarray]:
+def reference_layers_and_logits(
+  module, batch: np.ndarray
+) -> tuple[list[RefLayer], np.ndarray]:
   """``reference_layers`` and the eval-mode logits of ``batch``, one pass."""
   return _reference_layers(module, batch.shape[1:], batch)
 
@@ -229,8 +262,11 @@ def _reference_layers(module, input_shape, batch):
       # C*H*W happens to equal in_features (MobileNet v2 at 64x64: the
       # (320, 2, 2) block output vs. the 1280 pooled features).
       chw = last_4d[-1] if last_4d else None
-      if (chw is not None and inputs[0].dim() == 2
-          and chw[0] * chw[1] * chw[2] == kernel.shape[0]):
+      if (
+        chw is not None
+        and inputs[0].dim() == 2
+        and chw[0] * chw[1] * chw[2] == kernel.shape[0]
+      ):
         kernel = nchw_flatten_to_nhwc(kernel, chw)
       last_4d.clear()  # a later dense layer reads this one's output.
       t = {'kernel': kernel}
@@ -239,10 +275,16 @@ def _reference_layers(module, input_shape, batch):
       layers.append(RefLayer('dense', name, t))
 
   # Leaves, plus layers with children of their own (timm's BatchNormAct2d).
-  kinds = (torch.nn.Conv2d, torch.nn.modules.batchnorm._BatchNorm,  # pylint: disable=protected-access
-           torch.nn.Linear)
-  handles = [m.register_forward_hook(hook) for m in module.modules()
-             if isinstance(m, kinds) or not list(m.children())]
+  kinds = (
+    torch.nn.Conv2d,
+    torch.nn.modules.batchnorm._BatchNorm,  # pylint: disable=protected-access
+    torch.nn.Linear,
+  )
+  handles = [
+    m.register_forward_hook(hook)
+    for m in module.modules()
+    if isinstance(m, kinds) or not list(m.children())
+  ]
   module.eval()
   x = np.zeros((1, *input_shape), np.float32) if batch is None else batch
   try:

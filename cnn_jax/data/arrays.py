@@ -25,6 +25,7 @@ Each base split is read once per process and kept (read-only) for the
 process's lifetime: at most two, e.g. CIFAR's 150 MB training split and its
 test split.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,8 +46,9 @@ def has_arrays(name: str) -> bool:
 
 def _files_dir(config) -> str:
   data_dir = datasets.default_data_dir(config.data_dir)
-  return datasets.default_manual_dir(config.dataset, data_dir,
-                                     config.manual_dir)
+  return datasets.default_manual_dir(
+    config.dataset, data_dir, config.manual_dir
+  )
 
 
 @functools.lru_cache(maxsize=8)
@@ -54,8 +56,10 @@ def _source(name: str, data_dir: str, manual_dir: str, download: bool) -> str:
   if name == 'synthetic':
     return 'synthetic'
   if not has_arrays(name):
-    raise ValueError(f'Dataset {name!r} does not fit in memory; it is read by '
-                     'the tf.data pipeline (--config.input_pipeline=tfdata).')
+    raise ValueError(
+      f'Dataset {name!r} does not fit in memory; it is read by '
+      'the tf.data pipeline (--config.input_pipeline=tfdata).'
+    )
   data_dir = datasets.default_data_dir(data_dir)
   files = datasets.default_manual_dir(name, data_dir, manual_dir)
   tfds = datasets.import_tfds()
@@ -70,17 +74,19 @@ def _source(name: str, data_dir: str, manual_dir: str, download: bool) -> str:
     return 'files'
   spec = datasets.get_spec(name)
   raise datasets.DatasetNotPreparedError(
-      f'Dataset {name!r} was not found: TensorFlow Datasets is not installed '
-      f'here, and {files} does not hold {raw_files.expected_files(name)}. Put '
-      'them there, or in a folder given by --config.manual_dir=DIR. With '
-      'TFDS installed: ' + spec.how_to_prepare.format(
-          name=name, data_dir=data_dir, manual_dir=files))
+    f'Dataset {name!r} was not found: TensorFlow Datasets is not installed '
+    f'here, and {files} does not hold {raw_files.expected_files(name)}. Put '
+    'them there, or in a folder given by --config.manual_dir=DIR. With '
+    'TFDS installed: '
+    + spec.how_to_prepare.format(name=name, data_dir=data_dir, manual_dir=files)
+  )
 
 
 def source(config) -> str:
   """Where ``config.dataset`` is read from: 'synthetic', 'tfds' or 'files'."""
-  return _source(config.dataset, config.data_dir, config.manual_dir,
-                 bool(config.download))
+  return _source(
+    config.dataset, config.data_dir, config.manual_dir, bool(config.download)
+  )
 
 
 def split_sizes(config) -> dict[str, int]:
@@ -88,27 +94,37 @@ def split_sizes(config) -> dict[str, int]:
   spec = datasets.get_spec(config.dataset)
   where = source(config)
   if where == 'synthetic':
-    return {'train': config.synthetic_examples,
-            'test': max(1, config.synthetic_examples // 10)}
+    return {
+      'train': config.synthetic_examples,
+      'test': max(1, config.synthetic_examples // 10),
+    }
   if where == 'tfds':
-    builder = datasets.get_builder(spec.name, config.data_dir,
-                                   config.manual_dir, config.download)
-    return {name: builder.info.splits[split].num_examples
-            for name, split in (('train', spec.train_split),
-                                ('test', spec.test_split))}
-  return {name: raw_files.num_examples(spec.name, _files_dir(config), split)
-          for name, split in (('train', spec.train_split),
-                              ('test', spec.test_split))}
+    builder = datasets.get_builder(
+      spec.name, config.data_dir, config.manual_dir, config.download
+    )
+    return {
+      name: builder.info.splits[split].num_examples
+      for name, split in (
+        ('train', spec.train_split),
+        ('test', spec.test_split),
+      )
+    }
+  return {
+    name: raw_files.num_examples(spec.name, _files_dir(config), split)
+    for name, split in (('train', spec.train_split), ('test', spec.test_split))
+  }
 
 
 @functools.lru_cache(maxsize=2)
-def _read_tfds(name: str, data_dir: str, manual_dir: str, download: bool,
-               split: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_tfds(
+  name: str, data_dir: str, manual_dir: str, download: bool, split: str
+) -> tuple[np.ndarray, np.ndarray]:
   tfds = datasets.import_tfds()
   builder = datasets.get_builder(name, data_dir, manual_dir, download)
   # shuffle_files=False: the order the tf.data pipeline reads.
-  data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1,
-                                          shuffle_files=False))
+  data = tfds.as_numpy(
+    builder.as_dataset(split=split, batch_size=-1, shuffle_files=False)
+  )
   images = np.asarray(data['image'], np.uint8)
   labels = np.asarray(data['label'], np.int64)
   images.flags.writeable = False
@@ -121,8 +137,10 @@ def _synthetic(config, split: str, start: int, stop: int):
   shape = tuple(config.synthetic_shape)
   offset = 0 if split == 'train' else 1 << 30
   images, labels = [], []
-  for block in range(start // _SYNTHETIC_BLOCK,
-                     (stop - 1) // _SYNTHETIC_BLOCK + 1 if stop > start else 0):
+  for block in range(
+    start // _SYNTHETIC_BLOCK,
+    (stop - 1) // _SYNTHETIC_BLOCK + 1 if stop > start else 0,
+  ):
     rng = np.random.default_rng([17, offset + block])
     images.append(rng.integers(0, 256, (_SYNTHETIC_BLOCK, *shape), np.uint8))
     labels.append(rng.integers(0, config.synthetic_classes, _SYNTHETIC_BLOCK))
@@ -145,15 +163,22 @@ def load_arrays(config, split_slice: Any) -> tuple[np.ndarray, np.ndarray]:
   if where == 'synthetic':
     images, labels = _synthetic(config, sl.split, sl.start, sl.stop)
   elif where == 'tfds':
-    images, labels = _read_tfds(config.dataset, config.data_dir,
-                                config.manual_dir, bool(config.download),
-                                sl.split)
+    images, labels = _read_tfds(
+      config.dataset,
+      config.data_dir,
+      config.manual_dir,
+      bool(config.download),
+      sl.split,
+    )
   else:
-    images, labels = raw_files.read_split(config.dataset, _files_dir(config),
-                                          sl.split)
+    images, labels = raw_files.read_split(
+      config.dataset, _files_dir(config), sl.split
+    )
   if where != 'synthetic':
     if sl.stop > len(labels):
-      raise ValueError(f'{sl} is beyond the {len(labels)} examples of '
-                       f'{config.dataset} {sl.split}.')
-    images, labels = images[sl.start:sl.stop], labels[sl.start:sl.stop]
+      raise ValueError(
+        f'{sl} is beyond the {len(labels)} examples of '
+        f'{config.dataset} {sl.split}.'
+      )
+    images, labels = images[sl.start : sl.stop], labels[sl.start : sl.stop]
   return images, labels.astype(np.int32)

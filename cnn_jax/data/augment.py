@@ -5,10 +5,10 @@ run is reproducible example by example, and a resumed run sees exactly the
 augmentations the uninterrupted run would have seen. Images are float32 in
 [0, 1], HWC, until ``normalize``.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
-
 
 
 class _TensorFlow:
@@ -17,6 +17,7 @@ class _TensorFlow:
 
   def __getattr__(self, name):
     import tensorflow  # pylint: disable=g-import-not-at-top
+
     return getattr(tensorflow, name)
 
 
@@ -36,25 +37,33 @@ def flip(image, seed):
   return tf.image.stateless_random_flip_left_right(image, seed)
 
 
-def _random_box_crop(image, seed, size: int, scale, ratio,
-                     min_object_covered: float):
+def _random_box_crop(
+  image, seed, size: int, scale, ratio, min_object_covered: float
+):
   begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
-      tf.shape(image), bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
-      seed=seed, min_object_covered=min_object_covered,
-      aspect_ratio_range=tuple(ratio), area_range=tuple(scale),
-      max_attempts=10, use_image_if_no_bounding_boxes=True)
+    tf.shape(image),
+    bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+    seed=seed,
+    min_object_covered=min_object_covered,
+    aspect_ratio_range=tuple(ratio),
+    area_range=tuple(scale),
+    max_attempts=10,
+    use_image_if_no_bounding_boxes=True,
+  )
   crop = tf.slice(image, begin, crop_size)
   return resize(crop, size)
 
 
-def random_resized_crop(image, seed, size: int, scale=(0.08, 1.0),
-                        ratio=(3 / 4, 4 / 3)):
+def random_resized_crop(
+  image, seed, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
+):
   """torchvision's RandomResizedCrop: random area and aspect, then resize."""
   return _random_box_crop(image, seed, size, scale, ratio, 0.0)
 
 
-def inception_crop(image, seed, size: int, scale=(0.08, 1.0),
-                   ratio=(3 / 4, 4 / 3)):
+def inception_crop(
+  image, seed, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
+):
   """Inception-style crop (Szegedy et al. 2015): the box must cover >= 10%."""
   return _random_box_crop(image, seed, size, scale, ratio, 0.1)
 
@@ -69,8 +78,9 @@ def central_crop_resize(image, size: int, fraction: float):
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
     side = tf.cast(tf.cast(tf.minimum(h, w), tf.float32) * fraction, tf.int32)
-    image = tf.image.crop_to_bounding_box(image, (h - side) // 2,
-                                          (w - side) // 2, side, side)
+    image = tf.image.crop_to_bounding_box(
+      image, (h - side) // 2, (w - side) // 2, side, side
+    )
   return resize(image, size)
 
 
@@ -78,8 +88,9 @@ def normalize(image, mean: Sequence[float], std: Sequence[float]):
   return (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
 
 
-def make_train_transform(names: Sequence[str], *, size: int, padding: int,
-                         scale, ratio) -> Callable:
+def make_train_transform(
+  names: Sequence[str], *, size: int, padding: int, scale, ratio
+) -> Callable:
   """Chains the named augmentations into ``f(image, seed) -> image``.
 
   ``size`` is the output side (None: keep the native size). Unless a crop op
@@ -87,8 +98,9 @@ def make_train_transform(names: Sequence[str], *, size: int, padding: int,
   """
   unknown = [n for n in names if n not in AUGMENTATIONS]
   if unknown:
-    raise ValueError(f'Unknown augmentation(s) {unknown}; known: '
-                     f'{", ".join(AUGMENTATIONS)}')
+    raise ValueError(
+      f'Unknown augmentation(s) {unknown}; known: {", ".join(AUGMENTATIONS)}'
+    )
   resizes = any(n in ('rrc', 'inception_crop') for n in names)
   if resizes and size is None:
     raise ValueError('rrc / inception_crop need config.image_size.')
@@ -96,8 +108,9 @@ def make_train_transform(names: Sequence[str], *, size: int, padding: int,
   def transform(image, seed):
     if size is not None and not resizes:
       image = resize(image, size)
-    seeds = tf.unstack(tf.random.experimental.stateless_split(
-        seed, num=max(1, len(names))))
+    seeds = tf.unstack(
+      tf.random.experimental.stateless_split(seed, num=max(1, len(names)))
+    )
     for name, s in zip(names, seeds):
       if name == 'crop_pad':
         image = crop_pad(image, s, padding)

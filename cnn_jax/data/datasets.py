@@ -5,6 +5,7 @@ says how to prepare the dataset; ``label_names`` gives the class names. TFDS (an
 only when a builder is asked for (:func:`import_tfds`): the models, the
 trainer and the on-device input path run where TensorFlow is not installed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,42 +35,94 @@ class DatasetSpec:
 
 
 _IMAGENET_HELP = (
-    'ImageNet cannot be downloaded automatically. Get ILSVRC2012_img_train.tar '
-    'and ILSVRC2012_img_val.tar from image-net.org, put them in {manual_dir} '
-    '(or pass --config.manual_dir=DIR), then run '
-    '`tfds build imagenet2012 --data_dir={data_dir} --manual_dir={manual_dir}`.')
+  'ImageNet cannot be downloaded automatically. Get ILSVRC2012_img_train.tar '
+  'and ILSVRC2012_img_val.tar from image-net.org, put them in {manual_dir} '
+  '(or pass --config.manual_dir=DIR), then run '
+  '`tfds build imagenet2012 --data_dir={data_dir} --manual_dir={manual_dir}`.'
+)
 _TFDS_HELP = (
-    'Run `tfds build {name} --data_dir={data_dir}` on a machine with internet '
-    'access (or copy a prepared {data_dir}/{name} directory here).')
+  'Run `tfds build {name} --data_dir={data_dir}` on a machine with internet '
+  'access (or copy a prepared {data_dir}/{name} directory here).'
+)
 
 DATASETS = {
-    'mnist': DatasetSpec(
-        'mnist', 10, (28, 28, 1), (0.1307,), (0.3081,),
-        how_to_prepare=_TFDS_HELP + ' Offline, put the four MNIST IDX files in '
-        '{manual_dir} and they are prepared automatically.', in_memory=True,
-        class_names=tuple(str(i) for i in range(10))),
-    'fashion_mnist': DatasetSpec(
-        'fashion_mnist', 10, (28, 28, 1), (0.2860,), (0.3530,),
-        how_to_prepare='Install the Debian package: `apt-get install '
-        'dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist), '
-        'or put the four IDX files in {manual_dir}; they are prepared '
-        'automatically on first use.', in_memory=True,
-        class_names=('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-                     'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')),
-    'cifar10': DatasetSpec(
-        'cifar10', 10, (32, 32, 3), (0.4914, 0.4822, 0.4465),
-        (0.2470, 0.2435, 0.2616), how_to_prepare=_TFDS_HELP, in_memory=True,
-        class_names=('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog',
-                     'frog', 'horse', 'ship', 'truck')),
-    'cifar100': DatasetSpec(
-        'cifar100', 100, (32, 32, 3), (0.5071, 0.4865, 0.4409),
-        (0.2673, 0.2564, 0.2762), how_to_prepare=_TFDS_HELP, in_memory=True),
-    'imagenet2012': DatasetSpec(
-        'imagenet2012', 1000, (224, 224, 3), (0.485, 0.456, 0.406),
-        (0.229, 0.224, 0.225), test_split='validation',
-        how_to_prepare=_IMAGENET_HELP),
-    'synthetic': DatasetSpec('synthetic', 10, (32, 32, 3), (0.5,), (0.29,),
-                             in_memory=True),
+  'mnist': DatasetSpec(
+    'mnist',
+    10,
+    (28, 28, 1),
+    (0.1307,),
+    (0.3081,),
+    how_to_prepare=_TFDS_HELP + ' Offline, put the four MNIST IDX files in '
+    '{manual_dir} and they are prepared automatically.',
+    in_memory=True,
+    class_names=tuple(str(i) for i in range(10)),
+  ),
+  'fashion_mnist': DatasetSpec(
+    'fashion_mnist',
+    10,
+    (28, 28, 1),
+    (0.2860,),
+    (0.3530,),
+    how_to_prepare='Install the Debian package: `apt-get install '
+    'dataset-fashion-mnist` (files in /usr/share/datasets/fashion-mnist), '
+    'or put the four IDX files in {manual_dir}; they are prepared '
+    'automatically on first use.',
+    in_memory=True,
+    class_names=(
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot',
+    ),
+  ),
+  'cifar10': DatasetSpec(
+    'cifar10',
+    10,
+    (32, 32, 3),
+    (0.4914, 0.4822, 0.4465),
+    (0.2470, 0.2435, 0.2616),
+    how_to_prepare=_TFDS_HELP,
+    in_memory=True,
+    class_names=(
+      'airplane',
+      'automobile',
+      'bird',
+      'cat',
+      'deer',
+      'dog',
+      'frog',
+      'horse',
+      'ship',
+      'truck',
+    ),
+  ),
+  'cifar100': DatasetSpec(
+    'cifar100',
+    100,
+    (32, 32, 3),
+    (0.5071, 0.4865, 0.4409),
+    (0.2673, 0.2564, 0.2762),
+    how_to_prepare=_TFDS_HELP,
+    in_memory=True,
+  ),
+  'imagenet2012': DatasetSpec(
+    'imagenet2012',
+    1000,
+    (224, 224, 3),
+    (0.485, 0.456, 0.406),
+    (0.229, 0.224, 0.225),
+    test_split='validation',
+    how_to_prepare=_IMAGENET_HELP,
+  ),
+  'synthetic': DatasetSpec(
+    'synthetic', 10, (32, 32, 3), (0.5,), (0.29,), in_memory=True
+  ),
 }
 
 
@@ -77,8 +130,9 @@ def get_spec(name: str) -> DatasetSpec:
   try:
     return DATASETS[name]
   except KeyError:
-    raise ValueError(f'Unknown dataset {name!r}. Known datasets: '
-                     f'{", ".join(sorted(DATASETS))}') from None
+    raise ValueError(
+      f'Unknown dataset {name!r}. Known datasets: {", ".join(sorted(DATASETS))}'
+    ) from None
 
 
 def model_input(config) -> tuple[tuple[int, int, int], int]:
@@ -92,6 +146,7 @@ def model_input(config) -> tuple[tuple[int, int, int], int]:
     shape, classes = tuple(config.synthetic_shape), config.synthetic_classes
   elif config.dataset == 'image_folder':
     from cnn_jax.data import image_folder  # pylint: disable=g-import-not-at-top
+
     folder = image_folder.scan_for(config)
     shape = image_folder.native_shape(config, folder)
     classes = len(folder.class_names)
@@ -110,7 +165,8 @@ def model_input(config) -> tuple[tuple[int, int, int], int]:
 
 def default_data_dir(data_dir: str = '') -> str:
   return os.path.expanduser(
-      data_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets'))
+    data_dir or os.environ.get('TFDS_DATA_DIR', '~/tensorflow_datasets')
+  )
 
 
 def default_manual_dir(name: str, data_dir: str, manual_dir: str = '') -> str:
@@ -143,8 +199,9 @@ def import_tfds():
   return tfds
 
 
-def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
-                download: bool = False):
+def get_builder(
+  name: str, data_dir: str = '', manual_dir: str = '', download: bool = False
+):
   """A prepared TFDS builder (``tfds.core.DatasetBuilder``) for ``name``.
 
   Local IDX files (Fashion-MNIST from Debian) are prepared on first use; with
@@ -155,39 +212,51 @@ def get_builder(name: str, data_dir: str = '', manual_dir: str = '',
   tfds = import_tfds()
   if tfds is None:
     raise DatasetNotPreparedError(
-        f'Dataset {name!r} needs TensorFlow Datasets, which is not installed '
-        'here: `pip install tensorflow-cpu tensorflow-datasets` (versions in '
-        'requirements.txt).' + (
-            ' Or read it without TFDS: --config.input_pipeline=device reads '
-            f'{raw_files.expected_files(name)} from --config.manual_dir.'
-            if name in raw_files.FORMATS else ''))
+      f'Dataset {name!r} needs TensorFlow Datasets, which is not installed '
+      'here: `pip install tensorflow-cpu tensorflow-datasets` (versions in '
+      'requirements.txt).'
+      + (
+        ' Or read it without TFDS: --config.input_pipeline=device reads '
+        f'{raw_files.expected_files(name)} from --config.manual_dir.'
+        if name in raw_files.FORMATS
+        else ''
+      )
+    )
   data_dir = default_data_dir(data_dir)
   manual = default_manual_dir(name, data_dir, manual_dir)
   builder = tfds.builder(name, data_dir=data_dir)
   if builder.is_prepared():
     return builder
   from cnn_jax.data import local_idx  # pylint: disable=g-import-not-at-top
+
   if name in local_idx.LOCAL_BUILDERS and _has_idx_files(manual):
     local_idx.prepare(name, data_dir, manual)
     return tfds.builder(name, data_dir=data_dir)
   message = f'Dataset {name!r} is not prepared in {data_dir}. ' + (
-      spec.how_to_prepare.format(name=name, data_dir=data_dir,
-                                 manual_dir=manual))
+    spec.how_to_prepare.format(name=name, data_dir=data_dir, manual_dir=manual)
+  )
   if not download:
     raise DatasetNotPreparedError(
-        message + ' With network access, --config.download=True lets TFDS '
-        'download and prepare it.')
+      message + ' With network access, --config.download=True lets TFDS '
+      'download and prepare it.'
+    )
   try:
     builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=manual))
+      download_config=tfds.download.DownloadConfig(manual_dir=manual)
+    )
   except Exception as e:  # network, checksum or missing manual files
     raise DatasetNotPreparedError(f'{message} ({type(e).__name__}: {e})') from e
   return builder
 
 
 def _has_idx_files(directory: Optional[str]) -> bool:
-  return bool(directory) and os.path.isdir(directory) and any(
-      f.startswith('train-images-idx3-ubyte') for f in os.listdir(directory))
+  return (
+    bool(directory)
+    and os.path.isdir(directory)
+    and any(
+      f.startswith('train-images-idx3-ubyte') for f in os.listdir(directory)
+    )
+  )
 
 
 def imagenet_class_names() -> list[str]:
@@ -198,16 +267,22 @@ def imagenet_class_names() -> list[str]:
   converted ImageNet models read 'tabby' instead of a class index without
   torchvision installed.
   """
-  path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      'imagenet_classes.txt')
+  path = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), 'imagenet_classes.txt'
+  )
   with open(path) as f:
     names = [line.rstrip('\n') for line in f]
   assert len(names) == 1000, path
   return names
 
 
-def label_names(name: str, num_classes: int, data_dir: str = '',
-                manual_dir: str = '', download: bool = False) -> list[str]:
+def label_names(
+  name: str,
+  num_classes: int,
+  data_dir: str = '',
+  manual_dir: str = '',
+  download: bool = False,
+) -> list[str]:
   """Class names of dataset ``name`` in label order.
 
   ImageNet's human-readable names (not TFDS's WordNet ids); the names kept

@@ -20,6 +20,7 @@ Augmentations on the device: ``crop_pad`` (zero-pad each side by
 ``crop_padding``, random crop back to the size, as torchvision's
 ``RandomCrop(size, padding)``) and ``flip`` (horizontal, probability 1/2).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence
@@ -68,8 +69,9 @@ def resize(images, size: int):
   n, h, w, c = images.shape
   if (h, w) == (size, size):
     return images
-  return jax.image.resize(images, (n, size, size, c), method='linear',
-                          antialias=True)
+  return jax.image.resize(
+    images, (n, size, size, c), method='linear', antialias=True
+  )
 
 
 def central_crop(images, fraction: float):
@@ -79,18 +81,20 @@ def central_crop(images, fraction: float):
   h, w = images.shape[1:3]
   side = int(min(h, w) * fraction)
   top, left = (h - side) // 2, (w - side) // 2
-  return images[:, top:top + side, left:left + side, :]
+  return images[:, top : top + side, left : left + side, :]
 
 
 def normalize(images, mean: Sequence[float], std: Sequence[float]):
-  return ((images - jnp.asarray(mean, jnp.float32)) /
-          jnp.asarray(std, jnp.float32))
+  return (images - jnp.asarray(mean, jnp.float32)) / jnp.asarray(
+    std, jnp.float32
+  )
 
 
 def example_keys(key, n: int):
   """``fold_in(key, i)`` for each position ``i`` of a global batch of ``n``."""
   return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-      key, jnp.arange(n, dtype=jnp.uint32))
+    key, jnp.arange(n, dtype=jnp.uint32)
+  )
 
 
 def make_train_transform(config, info) -> Callable:
@@ -102,9 +106,10 @@ def make_train_transform(config, info) -> Callable:
   bad = unsupported(config)
   if bad:
     raise ValueError(
-        f'Augmentation(s) {bad} have no on-device version (it has '
-        f'{", ".join(AUGMENTATIONS)}). Use --config.input_pipeline=tfdata, '
-        'which has them all.')
+      f'Augmentation(s) {bad} have no on-device version (it has '
+      f'{", ".join(AUGMENTATIONS)}). Use --config.input_pipeline=tfdata, '
+      'which has them all.'
+    )
   size, padding = config.image_size, config.crop_padding
   gray_to_rgb, mean, std = config.grayscale_to_rgb, info.mean, info.std
 

@@ -32,6 +32,7 @@ The guarantees of the tf.data pipeline (:mod:`cnn_jax.data.pipeline`) hold:
 The permutation differs from tf.data's shuffle (both are uniform), so the
 two paths see each epoch's examples in different orders.
 """
+
 from __future__ import annotations
 
 import math
@@ -71,24 +72,35 @@ class DevicePipeline:
   to check the per-process split without starting processes (then only the
   index tables, which need no devices, are meaningful).
   """
+
   name = 'device'
 
-  def __init__(self, config, info: pipeline.InputInfo, mesh, *,
-               process_index: Optional[int] = None,
-               process_count: Optional[int] = None):
+  def __init__(
+    self,
+    config,
+    info: pipeline.InputInfo,
+    mesh,
+    *,
+    process_index: Optional[int] = None,
+    process_count: Optional[int] = None,
+  ):
     self.config = config
     self.info = info
     self.mesh = mesh
-    self.process_index = (jax.process_index() if process_index is None
-                          else process_index)
-    self.process_count = (jax.process_count() if process_count is None
-                          else process_count)
+    self.process_index = (
+      jax.process_index() if process_index is None else process_index
+    )
+    self.process_count = (
+      jax.process_count() if process_count is None else process_count
+    )
     self.batch_transform = device_augment.make_train_transform(config, info)
     self._eval_transform = device_augment.make_eval_transform(config, info)
-    self.local_batch = pipeline.local_batch_size(config.batch_size,
-                                                 self.process_count)
-    self.steps_per_epoch = pipeline.steps_per_epoch(config, info,
-                                                    self.process_count)
+    self.local_batch = pipeline.local_batch_size(
+      config.batch_size, self.process_count
+    )
+    self.steps_per_epoch = pipeline.steps_per_epoch(
+      config, info, self.process_count
+    )
     self._data = sharding.data_sharding(mesh)
     self._replicated = sharding.replicated(mesh)
     self._arrays = {}  # split -> (images, labels), replicated on the mesh
@@ -98,8 +110,8 @@ class DevicePipeline:
     self._row = None  # the next row of the table, on the devices
     self._next_step = None
     self._train_gather = jax.jit(
-        _gather_rows, out_shardings=((self._data, self._data),
-                                     self._replicated))
+      _gather_rows, out_shardings=((self._data, self._data), self._replicated)
+    )
     eval_transform = self._eval_transform
 
     def eval_gather(images, labels, table, row, mask):
@@ -107,7 +119,8 @@ class DevicePipeline:
       return (eval_transform(x), y, m), nxt
 
     self._eval_gather = jax.jit(
-        eval_gather, out_shardings=((self._data,) * 3, self._replicated))
+      eval_gather, out_shardings=((self._data,) * 3, self._replicated)
+    )
 
   @property
   def source(self) -> str:
@@ -139,20 +152,27 @@ class DevicePipeline:
     parts = []
     for p in range(self.process_count):
       shard = train.shard(p, self.process_count)
-      order = np.asarray(jax.device_get(epoch_permutation(
-          self.config.seed, epoch, p, shard.size)))[:used]
-      parts.append((shard.start - train.start + order).reshape(
-          self.steps_per_epoch, self.local_batch))
+      order = np.asarray(
+        jax.device_get(
+          epoch_permutation(self.config.seed, epoch, p, shard.size)
+        )
+      )[:used]
+      parts.append(
+        (shard.start - train.start + order).reshape(
+          self.steps_per_epoch, self.local_batch
+        )
+      )
     return np.concatenate(parts, axis=1).astype(np.int32)
 
   def batch_indices(self, step: int) -> np.ndarray:
     """This process's local batch at ``step``: indices into its shard."""
     epoch, offset = divmod(step, self.steps_per_epoch)
     rows = self.epoch_table(epoch)[offset]
-    shard = self.info.splits['train'].shard(self.process_index,
-                                            self.process_count)
+    shard = self.info.splits['train'].shard(
+      self.process_index, self.process_count
+    )
     first = self.process_index * self.local_batch
-    local = rows[first:first + self.local_batch]
+    local = rows[first : first + self.local_batch]
     return local - (shard.start - self.info.splits['train'].start)
 
   def _check_rows(self, global_batch: int) -> None:
@@ -162,8 +182,10 @@ class DevicePipeline:
     for device, (rows,) in index.items():
       p = device.process_index
       if not p * local <= (rows.start or 0) < (p + 1) * local:
-        raise ValueError('The mesh does not give each process a contiguous '
-                         'block of the batch in process order.')
+        raise ValueError(
+          'The mesh does not give each process a contiguous '
+          'block of the batch in process order.'
+        )
 
   def train_batch(self, step: int) -> dict:
     """The global batch of ``step``: uint8 images, int32 labels, sharded."""
@@ -177,8 +199,9 @@ class DevicePipeline:
     if step != self._next_step:
       self._row = self._replicate(np.int32(offset))
     images, labels = self._split_arrays('train')
-    (x, y), self._row = self._train_gather(images, labels, self._table,
-                                           self._row)
+    (x, y), self._row = self._train_gather(
+      images, labels, self._table, self._row
+    )
     self._next_step = step + 1
     return {'image': x, 'label': y}
 
@@ -195,12 +218,17 @@ class DevicePipeline:
     if split not in self.info.splits:
       raise ValueError(f'No {split!r} split (validation_examples=0?).')
     full = self.info.splits[split]
-    local = pipeline.local_batch_size(self.config.eval_batch_size,
-                                      self.process_count)
-    largest = max(full.shard(i, self.process_count).size
-                  for i in range(self.process_count))
-    return (full.shard(self.process_index, self.process_count), local,
-            math.ceil(largest / local))
+    local = pipeline.local_batch_size(
+      self.config.eval_batch_size, self.process_count
+    )
+    largest = max(
+      full.shard(i, self.process_count).size for i in range(self.process_count)
+    )
+    return (
+      full.shard(self.process_index, self.process_count),
+      local,
+      math.ceil(largest / local),
+    )
 
   def eval_table(self, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Indices into ``split`` and masks: [batches, eval_batch_size] each.
@@ -217,8 +245,10 @@ class DevicePipeline:
       mask.append(pos < shard.size)
       last = max(shard.size - 1, 0)
       idx.append(shard.start - full.start + np.minimum(pos, last))
-    return (np.concatenate(idx, axis=1).astype(np.int32),
-            np.concatenate(mask, axis=1))
+    return (
+      np.concatenate(idx, axis=1).astype(np.int32),
+      np.concatenate(mask, axis=1),
+    )
 
   def eval_batches(self, split: str) -> Iterator[dict]:
     """One pass over ``split``: float32 images, labels, mask; sharded."""
@@ -226,7 +256,8 @@ class DevicePipeline:
     if split not in self._eval_tables:
       self._check_rows(self.config.eval_batch_size)
       self._eval_tables[split] = tuple(
-          self._replicate(x) for x in self.eval_table(split))
+        self._replicate(x) for x in self.eval_table(split)
+      )
     images, labels = self._split_arrays(split)
     table, mask = self._eval_tables[split]
     row = self._replicate(np.int32(0))

@@ -28,6 +28,7 @@ any size can be trained on and cached small. Without it all images must share
 one size. ``load_arrays`` returns the same uint8 arrays for the on-device
 path of small datasets.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -43,8 +44,11 @@ from cnn_jax.data import preprocessing
 
 NAME = 'image_folder'
 EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp')
-SPLIT_DIRS = {'train': ('train',), 'validation': ('val', 'validation'),
-              'test': ('test',)}
+SPLIT_DIRS = {
+  'train': ('train',),
+  'validation': ('val', 'validation'),
+  'test': ('test',),
+}
 _MAX_LISTED = 5  # problems listed per kind in an error message.
 
 
@@ -66,6 +70,7 @@ class FolderScan:
     channels: 3 if any image has colour, else 1.
     ignored: files skipped because their extension is not an image's.
   """
+
   root: str
   class_names: tuple[str, ...]
   files: dict
@@ -79,11 +84,14 @@ class FolderScan:
 
   def summary(self) -> dict:
     """The facts kept in ``WORKDIR/dataset.json``."""
-    return {'root': self.root, 'class_names': list(self.class_names),
-            'split_dirs': dict(self.split_dirs),
-            'num_examples': {s: len(f) for s, f in self.files.items()},
-            'channels': self.channels,
-            'image_sizes': sorted(list(s) for s in self.sizes)[:10]}
+    return {
+      'root': self.root,
+      'class_names': list(self.class_names),
+      'split_dirs': dict(self.split_dirs),
+      'num_examples': {s: len(f) for s, f in self.files.items()},
+      'channels': self.channels,
+      'image_sizes': sorted(list(s) for s in self.sizes)[:10],
+    }
 
 
 def _is_image(name: str) -> bool:
@@ -91,27 +99,42 @@ def _is_image(name: str) -> bool:
 
 
 def _subdirs(path: str) -> list[str]:
-  return sorted(d for d in os.listdir(path)
-                if os.path.isdir(os.path.join(path, d)) and not d.startswith('.'))
+  return sorted(
+    d
+    for d in os.listdir(path)
+    if os.path.isdir(os.path.join(path, d)) and not d.startswith('.')
+  )
 
 
 def _listing(paths, more: int) -> str:
   shown = ', '.join(paths[:_MAX_LISTED])
-  return shown + (f' and {more - _MAX_LISTED} more' if more > _MAX_LISTED
-                  else '')
+  return shown + (
+    f' and {more - _MAX_LISTED} more' if more > _MAX_LISTED else ''
+  )
 
 
 def _header(path: str):
   """(height, width, has_colour) from the file header, or the error text."""
   import PIL.Image  # pylint: disable=g-import-not-at-top
+
   try:
     with PIL.Image.open(path) as image:
       width, height = image.size
-      colour = image.mode not in ('1', 'L', 'LA', 'I', 'I;16', 'I;16B',
-                                  'I;16L', 'F')
+      colour = image.mode not in (
+        '1',
+        'L',
+        'LA',
+        'I',
+        'I;16',
+        'I;16B',
+        'I;16L',
+        'F',
+      )
       if image.mode == 'P':  # a palette may hold only greys; decode it.
-        colour = image.convert('RGB').getextrema() != image.convert(
-            'L').convert('RGB').getextrema()
+        colour = (
+          image.convert('RGB').getextrema()
+          != image.convert('L').convert('RGB').getextrema()
+        )
       return height, width, colour
   except Exception as e:  # pylint: disable=broad-except
     return f'{type(e).__name__}: {e}'
@@ -121,7 +144,8 @@ def _shuffled(files: list, split: str) -> list:
   """A fixed shuffle per split (as TFDS's ImageFolder): a validation split
   carved from the end then holds every class, not the last ones."""
   order = np.random.default_rng(zlib.crc32(split.encode())).permutation(
-      len(files))
+    len(files)
+  )
   return [files[i] for i in order]
 
 
@@ -137,8 +161,9 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
   root = os.path.abspath(os.path.expanduser(root))
   if not os.path.isdir(root):
     raise ImageFolderError(
-        f'Image folder {root} does not exist. Pass the folder that holds '
-        'train/<class>/*.jpg with --config.image_folder=DIR.')
+      f'Image folder {root} does not exist. Pass the folder that holds '
+      'train/<class>/*.jpg with --config.image_folder=DIR.'
+    )
   split_dirs = {}
   for split, names in SPLIT_DIRS.items():
     for name in names:
@@ -148,41 +173,49 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
   if 'train' not in split_dirs:
     if split_dirs:
       raise ImageFolderError(
-          f'{root} has {"/".join(sorted(split_dirs.values()))}/ but no '
-          'train/ folder: put the training images in '
-          f'{root}/train/<class>/.')
+        f'{root} has {"/".join(sorted(split_dirs.values()))}/ but no '
+        'train/ folder: put the training images in '
+        f'{root}/train/<class>/.'
+      )
     split_dirs = {'train': '.'}  # ROOT/<class>/*.jpg
   problems: list[str] = []
   train_dir = os.path.normpath(os.path.join(root, split_dirs['train']))
   class_names = tuple(_subdirs(train_dir))
   if not class_names:
     raise ImageFolderError(
-        f'{train_dir} has no class folders. Expected one folder per class: '
-        f'{train_dir}/<class name>/*.jpg (or .png, .bmp, .gif, .webp), '
-        'e.g. train/cat/1.jpg, train/dog/2.jpg.')
+      f'{train_dir} has no class folders. Expected one folder per class: '
+      f'{train_dir}/<class name>/*.jpg (or .png, .bmp, .gif, .webp), '
+      'e.g. train/cat/1.jpg, train/dog/2.jpg.'
+    )
   if len(class_names) < 2:
-    problems.append(f'{train_dir} has one class folder ({class_names[0]}); '
-                    'a classifier needs at least two.')
+    problems.append(
+      f'{train_dir} has one class folder ({class_names[0]}); '
+      'a classifier needs at least two.'
+    )
 
   files: dict[str, list] = {}
   ignored: list[str] = []
   for split, sub in split_dirs.items():
     split_root = os.path.normpath(os.path.join(root, sub))
-    loose = sorted(f for f in os.listdir(split_root)
-                   if _is_image(f) and os.path.isfile(
-                       os.path.join(split_root, f)))
+    loose = sorted(
+      f
+      for f in os.listdir(split_root)
+      if _is_image(f) and os.path.isfile(os.path.join(split_root, f))
+    )
     if loose:
       problems.append(
-          f'{split_root} holds {len(loose)} image(s) outside class folders '
-          f'({_listing(loose, len(loose))}): move each into '
-          f'{split_root}/<class name>/.')
+        f'{split_root} holds {len(loose)} image(s) outside class folders '
+        f'({_listing(loose, len(loose))}): move each into '
+        f'{split_root}/<class name>/.'
+      )
     entries = []
     for name in _subdirs(split_root):
       if name not in class_names:
         if split != 'train':
           problems.append(
-              f'{split_root}/{name} is a class that {train_dir} lacks: add '
-              f'{train_dir}/{name}/ with training images, or remove it.')
+            f'{split_root}/{name} is a class that {train_dir} lacks: add '
+            f'{train_dir}/{name}/ with training images, or remove it.'
+          )
         continue
       class_dir = os.path.join(split_root, name)
       images = []
@@ -191,12 +224,12 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
         for f in sorted(filenames):
           if f.startswith('.'):
             continue
-          (images if _is_image(f) else ignored).append(
-              os.path.join(dirpath, f))
+          (images if _is_image(f) else ignored).append(os.path.join(dirpath, f))
       if not images and split == 'train':
         problems.append(
-            f'Class {name!r} ({class_dir}) has no images ({", ".join(EXTENSIONS)}): '
-            'add some, or remove the folder.')
+          f'Class {name!r} ({class_dir}) has no images ({", ".join(EXTENSIONS)}): '
+          'add some, or remove the folder.'
+        )
       entries += [(path, class_names.index(name)) for path in images]
     if entries or split == 'train':
       files[split] = entries
@@ -209,8 +242,9 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
   unreadable = [f'{p} ({h})' for p, h in headers.items() if isinstance(h, str)]
   if unreadable:
     problems.append(
-        f'{len(unreadable)} file(s) cannot be read as images: '
-        f'{_listing(unreadable, len(unreadable))}. Delete or replace them.')
+      f'{len(unreadable)} file(s) cannot be read as images: '
+      f'{_listing(unreadable, len(unreadable))}. Delete or replace them.'
+    )
   good = [h for h in headers.values() if not isinstance(h, str)]
   sizes = frozenset((h, w) for h, w, _ in good)
   if len(sizes) > 1 and not image_size:
@@ -220,28 +254,35 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
         examples.setdefault((h[0], h[1]), p)
     listed = [f'{h}x{w} ({p})' for (h, w), p in sorted(examples.items())]
     problems.append(
-        f'The images have {len(sizes)} different sizes (height x width: '
-        f'{_listing(listed, len(listed))}). Set --config.image_size=SIZE: '
-        'each image is then read as a SIZE x SIZE square (central square '
-        'crop, resize).')
+      f'The images have {len(sizes)} different sizes (height x width: '
+      f'{_listing(listed, len(listed))}). Set --config.image_size=SIZE: '
+      'each image is then read as a SIZE x SIZE square (central square '
+      'crop, resize).'
+    )
   if problems:
     raise ImageFolderError(
-        f'Image folder {root} cannot be used as it is:\n- ' +
-        '\n- '.join(problems))
+      f'Image folder {root} cannot be used as it is:\n- '
+      + '\n- '.join(problems)
+    )
   channels = 3 if any(colour for _, _, colour in good) else 1
   return FolderScan(
-      root=root, class_names=class_names,
-      files={s: _shuffled(e, s) for s, e in files.items()},
-      split_dirs=split_dirs, sizes=sizes, channels=channels,
-      ignored=tuple(ignored))
+    root=root,
+    class_names=class_names,
+    files={s: _shuffled(e, s) for s, e in files.items()},
+    split_dirs=split_dirs,
+    sizes=sizes,
+    channels=channels,
+    ignored=tuple(ignored),
+  )
 
 
 def scan_for(config) -> FolderScan:
   """``scan`` of ``config.image_folder``, with a message if it is unset."""
   if not config.get('image_folder'):
     raise ImageFolderError(
-        "dataset='image_folder' needs --config.image_folder=DIR, the folder "
-        'that holds train/<class>/*.jpg (see README, "Your own data").')
+      "dataset='image_folder' needs --config.image_folder=DIR, the folder "
+      'that holds train/<class>/*.jpg (see README, "Your own data").'
+    )
   size = config.image_size
   return scan(config.image_folder, size)
 
@@ -273,12 +314,15 @@ def split_slices(config, folder: FolderScan) -> dict[str, tuple[str, int, int]]:
       n_val = config.validation_examples
       if not 0 <= n_val < n:
         raise ValueError(
-            f'validation_examples={n_val} must be in [0, {n}) for the {n} '
-            f'training images of {folder.root}. Set '
-            '--config.validation_fraction=0.1 (or add a val/ folder).')
+          f'validation_examples={n_val} must be in [0, {n}) for the {n} '
+          f'training images of {folder.root}. Set '
+          '--config.validation_fraction=0.1 (or add a val/ folder).'
+        )
     if n_val >= n:
-      raise ValueError(f'The validation split would take all {n} training '
-                       'images: lower validation_fraction.')
+      raise ValueError(
+        f'The validation split would take all {n} training '
+        'images: lower validation_fraction.'
+      )
     if n_val:
       out['validation'] = ('train', n - n_val, n)
   out['train'] = ('train', 0, n - n_val)
@@ -292,20 +336,22 @@ def native_shape(config, folder: FolderScan) -> tuple[int, int, int]:
   size = read_size(config)
   if size:
     return (size, size, folder.channels)
-  (h, w), = folder.sizes
+  ((h, w),) = folder.sizes
   return (h, w, folder.channels)
 
 
 def default_mean_std(channels: int) -> tuple[tuple, tuple]:
   """ImageNet's statistics (photographs); their average for grayscale."""
   if channels == 1:
-    return ((float(np.mean(preprocessing.IMAGENET_MEAN)),),
-            (float(np.mean(preprocessing.IMAGENET_STD)),))
+    return (
+      (float(np.mean(preprocessing.IMAGENET_MEAN)),),
+      (float(np.mean(preprocessing.IMAGENET_STD)),),
+    )
   return preprocessing.IMAGENET_MEAN, preprocessing.IMAGENET_STD
 
 
 def _slice_files(folder: FolderScan, sl):
-  entries = folder.files[sl.split][sl.start:sl.stop]
+  entries = folder.files[sl.split][sl.start : sl.stop]
   return [p for p, _ in entries], np.asarray([l for _, l in entries], np.int32)
 
 
@@ -315,13 +361,16 @@ def square_crop_resize(image, size: int):
   ``preprocessing.square_crop_resize`` is the NumPy twin (``predict``).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   shape = tf.shape(image)
   h, w = shape[0], shape[1]
   side = tf.minimum(h, w)
-  image = tf.image.crop_to_bounding_box(image, (h - side) // 2,
-                                        (w - side) // 2, side, side)
-  return tf.image.resize(tf.cast(image, tf.float32), [size, size],
-                         method='bilinear', antialias=True)
+  image = tf.image.crop_to_bounding_box(
+    image, (h - side) // 2, (w - side) // 2, side, side
+  )
+  return tf.image.resize(
+    tf.cast(image, tf.float32), [size, size], method='bilinear', antialias=True
+  )
 
 
 def read(config, split_slice):
@@ -331,14 +380,19 @@ def read(config, split_slice):
   folder split ``split`` ('train', 'validation' or 'test').
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   folder = scan_for(config)
   paths, labels = _slice_files(folder, split_slice)
   shape = native_shape(config, folder)
   size = read_size(config)
 
   def load(path, label):
-    image = tf.io.decode_image(tf.io.read_file(path), channels=shape[2],
-                               expand_animations=False, dtype=tf.uint8)
+    image = tf.io.decode_image(
+      tf.io.read_file(path),
+      channels=shape[2],
+      expand_animations=False,
+      dtype=tf.uint8,
+    )
     if size:
       image = square_crop_resize(image, size)
       image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
@@ -346,7 +400,8 @@ def read(config, split_slice):
     return {'image': image, 'label': label}
 
   ds = tf.data.Dataset.from_tensor_slices(
-      (tf.constant(paths, tf.string), tf.constant(labels, tf.int32)))
+    (tf.constant(paths, tf.string), tf.constant(labels, tf.int32))
+  )
   return ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
@@ -374,6 +429,7 @@ def load_arrays(config, split_slice) -> tuple[np.ndarray, np.ndarray]:
 
 def _load_arrays_pillow(config, split_slice):
   import PIL.Image  # pylint: disable=g-import-not-at-top
+
   folder = scan_for(config)
   paths, labels = _slice_files(folder, split_slice)
   shape = native_shape(config, folder)

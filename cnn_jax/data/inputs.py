@@ -18,6 +18,7 @@ batches, sharded over the mesh, from a step on), ``eval_batches(split)`` (one
 padded, masked pass) and the train step's ``batch_transform`` (None for
 tf.data, whose batches arrive preprocessed).
 """
+
 from __future__ import annotations
 
 from typing import Iterator, Optional
@@ -34,12 +35,15 @@ def device_path_problems(config) -> list[str]:
   """Why the on-device path cannot run ``config`` (empty if it can)."""
   problems = []
   if not arrays.has_arrays(config.dataset):
-    problems.append(f'dataset {config.dataset!r} is not one that fits in '
-                    'memory')
+    problems.append(
+      f'dataset {config.dataset!r} is not one that fits in memory'
+    )
   bad = device_augment.unsupported(config)
   if bad:
-    problems.append(f'augmentation(s) {bad} have no on-device version (it '
-                    f'has {", ".join(device_augment.AUGMENTATIONS)})')
+    problems.append(
+      f'augmentation(s) {bad} have no on-device version (it '
+      f'has {", ".join(device_augment.AUGMENTATIONS)})'
+    )
   return problems
 
 
@@ -47,20 +51,25 @@ def choose(config) -> str:
   """'device' or 'tfdata' for ``config.input_pipeline`` (see module doc)."""
   wanted = config.input_pipeline
   if wanted not in INPUT_PIPELINES:
-    raise ValueError(f'input_pipeline={wanted!r}; use one of '
-                     f'{", ".join(INPUT_PIPELINES)}.')
+    raise ValueError(
+      f'input_pipeline={wanted!r}; use one of {", ".join(INPUT_PIPELINES)}.'
+    )
   if wanted == 'tfdata':
     return 'tfdata'
   problems = device_path_problems(config)
   if wanted == 'device' and problems:
-    raise ValueError('input_pipeline=device cannot run this config: ' +
-                     '; '.join(problems) + '. Use --config.input_pipeline='
-                     'tfdata (or auto).')
+    raise ValueError(
+      'input_pipeline=device cannot run this config: '
+      + '; '.join(problems)
+      + '. Use --config.input_pipeline='
+      'tfdata (or auto).'
+    )
   return 'tfdata' if problems else 'device'
 
 
 class TFDataPipeline:
   """tf.data batches (:mod:`cnn_jax.data.pipeline`) as global device arrays."""
+
   name = 'tfdata'
   batch_transform = None
   source = 'tfds'
@@ -69,31 +78,40 @@ class TFDataPipeline:
     self.config, self.info, self.mesh = config, info, mesh
     if datasets.import_tfds() is None:  # also hides GPUs from TensorFlow
       raise ValueError(
-          'input_pipeline=tfdata needs TensorFlow and TensorFlow Datasets, '
-          'which are not installed here: `pip install tensorflow-cpu '
-          'tensorflow-datasets` (versions in requirements.txt), or use '
-          '--config.input_pipeline=auto.')
+        'input_pipeline=tfdata needs TensorFlow and TensorFlow Datasets, '
+        'which are not installed here: `pip install tensorflow-cpu '
+        'tensorflow-datasets` (versions in requirements.txt), or use '
+        '--config.input_pipeline=auto.'
+      )
 
   def train_batches(self, start_step: int = 0) -> Iterator[dict]:
-    ds = pipeline.train_dataset(self.config, self.info, start_step=start_step,
-                                process_index=jax.process_index(),
-                                process_count=jax.process_count())
+    ds = pipeline.train_dataset(
+      self.config,
+      self.info,
+      start_step=start_step,
+      process_index=jax.process_index(),
+      process_count=jax.process_count(),
+    )
     for batch in pipeline.as_numpy(ds):
       yield sharding.global_batch(batch, self.mesh)
 
   def eval_batches(self, split: str) -> Iterator[dict]:
-    ds, _ = pipeline.eval_dataset(self.config, self.info, split,
-                                  process_index=jax.process_index(),
-                                  process_count=jax.process_count())
+    ds, _ = pipeline.eval_dataset(
+      self.config,
+      self.info,
+      split,
+      process_index=jax.process_index(),
+      process_count=jax.process_count(),
+    )
     for batch in pipeline.as_numpy(ds):
       yield sharding.global_batch(batch, self.mesh)
 
 
-def build(config, info: pipeline.InputInfo, mesh,
-          which: Optional[str] = None):
+def build(config, info: pipeline.InputInfo, mesh, which: Optional[str] = None):
   """The input path for ``config`` (``which`` overrides the choice)."""
   which = which or choose(config)
   if which == 'device':
     from cnn_jax.data import device_pipeline  # pylint: disable=g-import-not-at-top
+
     return device_pipeline.DevicePipeline(config, info, mesh)
   return TFDataPipeline(config, info, mesh)

@@ -8,6 +8,7 @@ and read the IDX files from a directory instead of downloading them. Once
 prepared, the ordinary ``tfds.builder('fashion_mnist', data_dir=...)`` reads
 the result, so every later step is the same code path as any TFDS dataset.
 """
+
 from __future__ import annotations
 
 import tensorflow_datasets as tfds
@@ -23,7 +24,9 @@ class _LocalIdxMixin:
 
   def _split_generators(self, dl_manager):
     directory = dl_manager.manual_dir
-    return {split: self._generate_examples(directory, split) for split in _SPLITS}
+    return {
+      split: self._generate_examples(directory, split) for split in _SPLITS
+    }
 
   def _generate_examples(self, directory, split):  # pylint: disable=arguments-differ
     images, labels = read_idx(directory, split)
@@ -31,20 +34,24 @@ class _LocalIdxMixin:
       yield i, {'image': image, 'label': label}
 
 
-class LocalFashionMNIST(_LocalIdxMixin, tfds.image_classification.FashionMNIST,
-                        skip_registration=True):
+class LocalFashionMNIST(
+  _LocalIdxMixin, tfds.image_classification.FashionMNIST, skip_registration=True
+):
   name = 'fashion_mnist'
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
-      'Put the four Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], ...) '
-      'in the manual dir; on Debian: apt-get install dataset-fashion-mnist.')
+    'Put the four Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], ...) '
+    'in the manual dir; on Debian: apt-get install dataset-fashion-mnist.'
+  )
 
 
-class LocalMNIST(_LocalIdxMixin, tfds.image_classification.MNIST,
-                 skip_registration=True):
+class LocalMNIST(
+  _LocalIdxMixin, tfds.image_classification.MNIST, skip_registration=True
+):
   name = 'mnist'
   MANUAL_DOWNLOAD_INSTRUCTIONS = (
-      'Put the four MNIST IDX files (train-images-idx3-ubyte[.gz], ...) in the '
-      'manual dir.')
+    'Put the four MNIST IDX files (train-images-idx3-ubyte[.gz], ...) in the '
+    'manual dir.'
+  )
 
 
 LOCAL_BUILDERS = {'fashion_mnist': LocalFashionMNIST, 'mnist': LocalMNIST}
@@ -54,4 +61,5 @@ def prepare(name: str, data_dir: str, manual_dir: str) -> None:
   """Builds TFDS's ``name`` in ``data_dir`` from IDX files in ``manual_dir``."""
   builder = LOCAL_BUILDERS[name](data_dir=data_dir)
   builder.download_and_prepare(
-      download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+  )

@@ -16,6 +16,7 @@ the split facts (:func:`get_info`, :func:`steps_per_epoch`) serve the
 on-device input path (:mod:`cnn_jax.data.device_pipeline`) too, which runs
 without TensorFlow.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,12 +35,14 @@ from cnn_jax.data import arrays, augment, datasets, image_folder
 def _tf():
   """TensorFlow, imported on first use (only tf.data pipelines need it)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
   return tf
 
 
 @dataclasses.dataclass(frozen=True)
 class Slice:
   """Examples ``[start, stop)`` of a base split (e.g. 'train')."""
+
   split: str
   start: int
   stop: int
@@ -75,15 +78,19 @@ def _spec_shape(config, spec) -> tuple[int, int, int]:
 
 def _split_sizes(config, spec) -> dict[str, int]:
   if spec.name == 'synthetic':
-    return {'train': config.synthetic_examples,
-            'test': max(1, config.synthetic_examples // 10)}
+    return {
+      'train': config.synthetic_examples,
+      'test': max(1, config.synthetic_examples // 10),
+    }
   if arrays.has_arrays(spec.name):  # TFDS, or the dataset's files without it
     return arrays.split_sizes(config)
-  builder = datasets.get_builder(spec.name, config.data_dir, config.manual_dir,
-                                 config.download)
-  return {name: builder.info.splits[split].num_examples
-          for name, split in (('train', spec.train_split),
-                              ('test', spec.test_split))}
+  builder = datasets.get_builder(
+    spec.name, config.data_dir, config.manual_dir, config.download
+  )
+  return {
+    name: builder.info.splits[split].num_examples
+    for name, split in (('train', spec.train_split), ('test', spec.test_split))
+  }
 
 
 def get_info(config) -> InputInfo:
@@ -96,12 +103,17 @@ def get_info(config) -> InputInfo:
   if config.get('validation_fraction') is not None:
     n_val = int(round(sizes['train'] * config.validation_fraction))
   if not 0 <= n_val < sizes['train']:
-    raise config_validation.ConfigError([
+    raise config_validation.ConfigError(
+      [
         f'validation_examples={n_val}: must be in [0, {sizes["train"]}) for '
-        f'{spec.name} (the size of its training split).'])
+        f'{spec.name} (the size of its training split).'
+      ]
+    )
   n_train = sizes['train'] - n_val
-  splits = {'train': Slice(spec.train_split, 0, n_train),
-            'test': Slice(spec.test_split, 0, sizes['test'])}
+  splits = {
+    'train': Slice(spec.train_split, 0, n_train),
+    'test': Slice(spec.test_split, 0, sizes['test']),
+  }
   if n_val:
     splits['validation'] = Slice(spec.train_split, n_train, sizes['train'])
   shape = _spec_shape(config, spec)
@@ -109,8 +121,9 @@ def get_info(config) -> InputInfo:
     shape = (*shape[:2], 3)
   if config.image_size is not None:
     shape = (config.image_size, config.image_size, shape[2])
-  num_classes = (config.synthetic_classes if spec.name == 'synthetic'
-                 else spec.num_classes)
+  num_classes = (
+    config.synthetic_classes if spec.name == 'synthetic' else spec.num_classes
+  )
   channels = shape[2]
   mean = tuple(config.mean) or _per_channel(spec.mean, channels)
   std = tuple(config.std) or _per_channel(spec.std, channels)
@@ -120,16 +133,19 @@ def get_info(config) -> InputInfo:
 def _image_folder_info(config) -> InputInfo:
   """``get_info`` of an image folder (layout checked by ``image_folder``)."""
   folder = image_folder.scan_for(config)
-  splits = {name: Slice(*sl) for name, sl in
-            image_folder.split_slices(config, folder).items()}
+  splits = {
+    name: Slice(*sl)
+    for name, sl in image_folder.split_slices(config, folder).items()
+  }
   shape = image_folder.native_shape(config, folder)
   if config.grayscale_to_rgb and shape[2] == 1:
     shape = (*shape[:2], 3)
   mean, std = image_folder.default_mean_std(shape[2])
   mean = tuple(config.mean) or mean
   std = tuple(config.std) or std
-  return InputInfo(image_folder.NAME, len(folder.class_names), shape, splits,
-                   mean, std)
+  return InputInfo(
+    image_folder.NAME, len(folder.class_names), shape, splits, mean, std
+  )
 
 
 def _per_channel(values, channels):
@@ -143,13 +159,16 @@ def _read(config, sl: Slice) -> tf.data.Dataset:
     return _synthetic(config, sl)
   if config.dataset == image_folder.NAME:
     return image_folder.read(config, sl)
-  builder = datasets.get_builder(config.dataset, config.data_dir,
-                                 config.manual_dir, config.download)
-  ds = builder.as_dataset(split=f'{sl.split}[{sl.start}:{sl.stop}]',
-                          shuffle_files=False)
-  return ds.map(lambda ex: {'image': ex['image'],
-                            'label': tf.cast(ex['label'], tf.int32)},
-                num_parallel_calls=tf.data.AUTOTUNE)
+  builder = datasets.get_builder(
+    config.dataset, config.data_dir, config.manual_dir, config.download
+  )
+  ds = builder.as_dataset(
+    split=f'{sl.split}[{sl.start}:{sl.stop}]', shuffle_files=False
+  )
+  return ds.map(
+    lambda ex: {'image': ex['image'], 'label': tf.cast(ex['label'], tf.int32)},
+    num_parallel_calls=tf.data.AUTOTUNE,
+  )
 
 
 def _synthetic(config, sl: Slice) -> tf.data.Dataset:
@@ -161,12 +180,14 @@ def _synthetic(config, sl: Slice) -> tf.data.Dataset:
   def make(i):
     seed = tf.stack([tf.cast(i + offset, tf.int64), tf.constant(17, tf.int64)])
     image = tf.random.stateless_uniform(shape, seed, 0, 256, tf.int32)
-    label = tf.random.stateless_uniform([], seed + 1, 0,
-                                        config.synthetic_classes, tf.int32)
+    label = tf.random.stateless_uniform(
+      [], seed + 1, 0, config.synthetic_classes, tf.int32
+    )
     return {'image': tf.cast(image, tf.uint8), 'label': label}
 
   return tf.data.Dataset.range(sl.start, sl.stop).map(
-      make, num_parallel_calls=tf.data.AUTOTUNE)
+    make, num_parallel_calls=tf.data.AUTOTUNE
+  )
 
 
 def _decoder(config):
@@ -177,13 +198,16 @@ def _decoder(config):
     if config.grayscale_to_rgb and image.shape[-1] == 1:
       image = tf.repeat(image, 3, axis=-1)
     return tf.cast(image, tf.float32) / 255.0
+
   return to_float
 
 
 def local_batch_size(global_batch: int, process_count: int) -> int:
   if global_batch % process_count:
-    raise ValueError(f'Batch size {global_batch} does not divide over '
-                     f'{process_count} processes.')
+    raise ValueError(
+      f'Batch size {global_batch} does not divide over '
+      f'{process_count} processes.'
+    )
   return global_batch // process_count
 
 
@@ -193,14 +217,21 @@ def steps_per_epoch(config, info: InputInfo, process_count: int = 1) -> int:
   smallest = info.num_examples('train') // process_count
   steps = smallest // local_batch
   if steps == 0:
-    raise ValueError(f'batch_size={config.batch_size} is larger than the '
-                     f'{info.num_examples("train")} training examples.')
+    raise ValueError(
+      f'batch_size={config.batch_size} is larger than the '
+      f'{info.num_examples("train")} training examples.'
+    )
   return steps
 
 
-def train_dataset(config, info: InputInfo, *, start_step: int = 0,
-                  process_index: int = 0,
-                  process_count: int = 1) -> tf.data.Dataset:
+def train_dataset(
+  config,
+  info: InputInfo,
+  *,
+  start_step: int = 0,
+  process_index: int = 0,
+  process_count: int = 1,
+) -> tf.data.Dataset:
   """Endless stream of local training batches, starting at ``start_step``."""
   tf = _tf()
   sl = info.splits['train'].shard(process_index, process_count)
@@ -210,22 +241,29 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
   if config.cache:
     base = base.cache()
   transform = augment.make_train_transform(
-      [a for a in config.augment.split(',') if a],
-      size=config.image_size, padding=config.crop_padding,
-      scale=config.rrc_scale, ratio=config.rrc_ratio)
+    [a for a in config.augment.split(',') if a],
+    size=config.image_size,
+    padding=config.crop_padding,
+    scale=config.rrc_scale,
+    ratio=config.rrc_ratio,
+  )
   seed = config.seed
   to_float = _decoder(config)
 
   def epoch(e):
-    shuffled = base.shuffle(config.shuffle_buffer,
-                            seed=seed * 1_000_003 + e * 7919 + process_index,
-                            reshuffle_each_iteration=False)
-    return shuffled.take(spe * local_batch).enumerate().map(
-        lambda i, ex: (e, i, ex))
+    shuffled = base.shuffle(
+      config.shuffle_buffer,
+      seed=seed * 1_000_003 + e * 7919 + process_index,
+      reshuffle_each_iteration=False,
+    )
+    return (
+      shuffled.take(spe * local_batch).enumerate().map(lambda i, ex: (e, i, ex))
+    )
 
   def preprocess(e, i, ex):
-    example_seed = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + e,
-                             i + (process_index << 32)])
+    example_seed = tf.stack(
+      [tf.cast(seed, tf.int64) * 1_000_003 + e, i + (process_index << 32)]
+    )
     image = transform(to_float(ex['image']), example_seed)
     image = augment.normalize(image, info.mean, info.std)
     return {'image': image, 'label': ex['label']}
@@ -233,15 +271,21 @@ def train_dataset(config, info: InputInfo, *, start_step: int = 0,
   start_epoch, offset = divmod(start_step, spe)
   ds = tf.data.Dataset.range(start_epoch, 1 << 40).flat_map(epoch)
   ds = ds.skip(offset * local_batch)
-  ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
-              deterministic=True)
+  ds = ds.map(
+    preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+  )
   ds = ds.batch(local_batch, drop_remainder=True)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def eval_dataset(config, info: InputInfo, split: str, *,
-                 process_index: int = 0,
-                 process_count: int = 1) -> tuple[tf.data.Dataset, int]:
+def eval_dataset(
+  config,
+  info: InputInfo,
+  split: str,
+  *,
+  process_index: int = 0,
+  process_count: int = 1,
+) -> tuple[tf.data.Dataset, int]:
   """One pass over ``split`` in padded batches with a ``mask``; and #batches."""
   tf = _tf()
   if split not in info.splits:
@@ -257,15 +301,20 @@ def eval_dataset(config, info: InputInfo, split: str, *,
   def preprocess(ex):
     image = to_float(ex['image'])
     if size is not None:
-      image = augment.central_crop_resize(image, size, config.eval_crop_fraction)
+      image = augment.central_crop_resize(
+        image, size, config.eval_crop_fraction
+      )
     image = augment.normalize(image, info.mean, info.std)
     return {'image': image, 'label': ex['label'], 'mask': tf.constant(True)}
 
   ds = _read(config, sl).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
   padding = num_batches * local_batch - sl.size
   if padding:
-    blank = {'image': tf.zeros(info.image_shape, tf.float32),
-             'label': tf.constant(0, tf.int32), 'mask': tf.constant(False)}
+    blank = {
+      'image': tf.zeros(info.image_shape, tf.float32),
+      'label': tf.constant(0, tf.int32),
+      'mask': tf.constant(False),
+    }
     ds = ds.concatenate(tf.data.Dataset.from_tensors(blank).repeat(padding))
   ds = ds.batch(local_batch, drop_remainder=True)
   if config.cache:

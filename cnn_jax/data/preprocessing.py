@@ -23,6 +23,7 @@ A record of it (``to_dict``) is kept beside every checkpoint
 (``preprocessing.json``): written by the trainer from the run's config and by
 the converter from the reference library's own conventions.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -61,6 +62,7 @@ class Preprocessing:
     grayscale_to_rgb: repeat a 1-channel image to 3 channels after decoding.
     channel_order: 'RGB', or 'BGR' (Keras' 'caffe' mode, ResNet50).
   """
+
   input_size: Optional[int] = None
   native_hw: Optional[tuple[int, int]] = None
   crop_fraction: float = 1.0
@@ -75,11 +77,13 @@ class Preprocessing:
 
   def __post_init__(self):
     if self.interpolation not in INTERPOLATIONS:
-      raise ValueError(f'interpolation {self.interpolation!r} is not one of '
-                       f'{INTERPOLATIONS}.')
+      raise ValueError(
+        f'interpolation {self.interpolation!r} is not one of {INTERPOLATIONS}.'
+      )
     if self.channel_order not in ('RGB', 'BGR'):
-      raise ValueError(f"channel_order must be 'RGB' or 'BGR', not "
-                       f'{self.channel_order!r}.')
+      raise ValueError(
+        f"channel_order must be 'RGB' or 'BGR', not {self.channel_order!r}."
+      )
     if self.input_size is None and self.native_hw is None:
       raise ValueError('Preprocessing needs input_size or native_hw.')
     if not 0 < self.crop_fraction <= 1:
@@ -105,8 +109,9 @@ class Preprocessing:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
-      raise ValueError(f'Unknown preprocessing fields {unknown}; known: '
-                       f'{sorted(known)}.')
+      raise ValueError(
+        f'Unknown preprocessing fields {unknown}; known: {sorted(known)}.'
+      )
     d = dict(d)
     for key in ('mean', 'std', 'native_hw'):
       if d.get(key) is not None:
@@ -120,8 +125,13 @@ class Preprocessing:
       return self._normalize(x / 255.0)
     x = decode(image, self.channels)
     if self.read_size is not None:
-      x = np.clip(np.round(square_crop_resize(x, self.read_size, None,
-                                              self.interpolation)), 0, 255)
+      x = np.clip(
+        np.round(
+          square_crop_resize(x, self.read_size, None, self.interpolation)
+        ),
+        0,
+        255,
+      )
     x = x / 255.0
     if self.input_size is None:
       if x.shape[:2] != tuple(self.native_hw):
@@ -129,8 +139,9 @@ class Preprocessing:
         # the closest image of the right size.
         x = square_crop_resize(x, *self.native_hw, self.interpolation)
     else:
-      x = central_crop_resize(x, self.input_size, self.crop_fraction,
-                              self.interpolation)
+      x = central_crop_resize(
+        x, self.input_size, self.crop_fraction, self.interpolation
+      )
     return self._normalize(x)
 
   def _torchvision_geometry(self, image) -> np.ndarray:
@@ -148,8 +159,9 @@ class Preprocessing:
       new_h, new_w = self.resize_size, int(self.resize_size * w / h)
     else:
       new_h, new_w = int(self.resize_size * h / w), self.resize_size
-    method = {'bilinear': pil.BILINEAR,
-              'bicubic': pil.BICUBIC}[self.interpolation]
+    method = {'bilinear': pil.BILINEAR, 'bicubic': pil.BICUBIC}[
+      self.interpolation
+    ]
     if (new_w, new_h) != (w, h):
       image = image.resize((new_w, new_h), method)
     x = np.asarray(image, np.float32)
@@ -176,8 +188,9 @@ def decode(image, channels: int) -> np.ndarray:
   """
   if image.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
     array = np.asarray(image, np.float32) / 257.0
-    image = _pil().Image.fromarray(np.clip(np.round(array), 0, 255)
-                                   .astype(np.uint8), mode='L')
+    image = _pil().Image.fromarray(
+      np.clip(np.round(array), 0, 255).astype(np.uint8), mode='L'
+    )
   mode = 'L' if channels == 1 else 'RGB'
   if image.mode != mode:
     image = image.convert(mode)
@@ -187,24 +200,32 @@ def decode(image, channels: int) -> np.ndarray:
 
 def _pil():
   import PIL.Image  # pylint: disable=g-import-not-at-top
+
   return PIL
 
 
-def resize(x: np.ndarray, height: int, width: int,
-           interpolation: str = 'bilinear') -> np.ndarray:
+def resize(
+  x: np.ndarray, height: int, width: int, interpolation: str = 'bilinear'
+) -> np.ndarray:
   """Resizes float (H, W, C) ``x``; antialiased when shrinking (as TF's)."""
   pil = _pil().Image
   if x.shape[:2] == (height, width):
     return x.astype(np.float32)
   method = {'bilinear': pil.BILINEAR, 'bicubic': pil.BICUBIC}[interpolation]
-  channels = [np.asarray(pil.fromarray(np.ascontiguousarray(
-      x[..., c], np.float32), mode='F').resize((width, height), method))
-              for c in range(x.shape[-1])]
+  channels = [
+    np.asarray(
+      pil.fromarray(
+        np.ascontiguousarray(x[..., c], np.float32), mode='F'
+      ).resize((width, height), method)
+    )
+    for c in range(x.shape[-1])
+  ]
   return np.stack(channels, axis=-1)
 
 
-def central_crop_resize(x: np.ndarray, size: int, fraction: float,
-                        interpolation: str = 'bilinear') -> np.ndarray:
+def central_crop_resize(
+  x: np.ndarray, size: int, fraction: float, interpolation: str = 'bilinear'
+) -> np.ndarray:
   """``augment.central_crop_resize`` in NumPy.
 
   With ``fraction < 1`` the central square of that fraction of the shorter
@@ -215,12 +236,16 @@ def central_crop_resize(x: np.ndarray, size: int, fraction: float,
   if fraction < 1.0:
     side = int(min(h, w) * np.float32(fraction))
     top, left = (h - side) // 2, (w - side) // 2
-    x = x[top:top + side, left:left + side]
+    x = x[top : top + side, left : left + side]
   return resize(x, size, size, interpolation)
 
 
-def square_crop_resize(x: np.ndarray, height: int, width: Optional[int] = None,
-                       interpolation: str = 'bilinear') -> np.ndarray:
+def square_crop_resize(
+  x: np.ndarray,
+  height: int,
+  width: Optional[int] = None,
+  interpolation: str = 'bilinear',
+) -> np.ndarray:
   """The central square of the shorter side resized to (height, width).
 
   How image folders read images as ``read_size`` squares
@@ -230,8 +255,12 @@ def square_crop_resize(x: np.ndarray, height: int, width: Optional[int] = None,
   h, w = x.shape[:2]
   side = min(h, w)
   top, left = (h - side) // 2, (w - side) // 2
-  return resize(x[top:top + side, left:left + side], height, width or height,
-                interpolation)
+  return resize(
+    x[top : top + side, left : left + side],
+    height,
+    width or height,
+    interpolation,
+  )
 
 
 def center_crop(x: np.ndarray, size: int) -> np.ndarray:
@@ -243,7 +272,7 @@ def center_crop(x: np.ndarray, size: int) -> np.ndarray:
     h, w = x.shape[:2]
   top = int(round((h - size) / 2.0))
   left = int(round((w - size) / 2.0))
-  return x[top:top + size, left:left + size]
+  return x[top : top + size, left : left + size]
 
 
 def timm_resize_size(input_size: int, crop_pct: float) -> int:

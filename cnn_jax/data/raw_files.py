@@ -16,6 +16,7 @@ Examples come in the files' order. TFDS stores them in another order, so the
 validation set carved from the end of the training split holds other images
 when the same run reads through TFDS (see :mod:`cnn_jax.data.arrays`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,40 +29,59 @@ from typing import Optional
 import numpy as np
 
 _IDX_FILES = {
-    'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
-    'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
+  'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+  'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'),
 }
 
 # Where Debian packages put the files (the package name to install, the dir).
 DEBIAN_DIRS = {
-    'fashion_mnist': ('dataset-fashion-mnist',
-                      '/usr/share/datasets/fashion-mnist'),
+  'fashion_mnist': (
+    'dataset-fashion-mnist',
+    '/usr/share/datasets/fashion-mnist',
+  ),
 }
 
 # CIFAR "python version": archive name, folder inside it, files per split,
 # and the key of the labels in each pickled batch.
 _CIFAR = {
-    'cifar10': ('cifar-10-python.tar.gz', 'cifar-10-batches-py',
-                {'train': [f'data_batch_{i}' for i in range(1, 6)],
-                 'test': ['test_batch']}, b'labels'),
-    'cifar100': ('cifar-100-python.tar.gz', 'cifar-100-python',
-                 {'train': ['train'], 'test': ['test']}, b'fine_labels'),
+  'cifar10': (
+    'cifar-10-python.tar.gz',
+    'cifar-10-batches-py',
+    {'train': [f'data_batch_{i}' for i in range(1, 6)], 'test': ['test_batch']},
+    b'labels',
+  ),
+  'cifar100': (
+    'cifar-100-python.tar.gz',
+    'cifar-100-python',
+    {'train': ['train'], 'test': ['test']},
+    b'fine_labels',
+  ),
 }
 
-FORMATS = {'mnist': 'idx', 'fashion_mnist': 'idx', 'cifar10': 'cifar',
-           'cifar100': 'cifar'}
+FORMATS = {
+  'mnist': 'idx',
+  'fashion_mnist': 'idx',
+  'cifar10': 'cifar',
+  'cifar100': 'cifar',
+}
 
 # What to put where, for error messages.
 EXPECTED_FILES = {
-    'idx': ('the four IDX files (train-images-idx3-ubyte.gz, '
-            'train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, '
-            't10k-labels-idx1-ubyte.gz; gzipped or not)'),
-    'cifar10': ('cifar-10-python.tar.gz (the "python version" from '
-                'https://www.cs.toronto.edu/~kriz/cifar.html) or its extracted '
-                'cifar-10-batches-py folder'),
-    'cifar100': ('cifar-100-python.tar.gz (the "python version" from '
-                 'https://www.cs.toronto.edu/~kriz/cifar.html) or its extracted '
-                 'cifar-100-python folder'),
+  'idx': (
+    'the four IDX files (train-images-idx3-ubyte.gz, '
+    'train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, '
+    't10k-labels-idx1-ubyte.gz; gzipped or not)'
+  ),
+  'cifar10': (
+    'cifar-10-python.tar.gz (the "python version" from '
+    'https://www.cs.toronto.edu/~kriz/cifar.html) or its extracted '
+    'cifar-10-batches-py folder'
+  ),
+  'cifar100': (
+    'cifar-100-python.tar.gz (the "python version" from '
+    'https://www.cs.toronto.edu/~kriz/cifar.html) or its extracted '
+    'cifar-100-python folder'
+  ),
 }
 
 
@@ -106,14 +126,16 @@ def _cifar_location(name: str, directory: str) -> Optional[str]:
   archive, folder, _, _ = _CIFAR[name]
   for path in (os.path.join(directory, folder), directory):
     if os.path.isdir(path) and os.path.exists(
-        os.path.join(path, _CIFAR[name][2]['test'][0])):
+      os.path.join(path, _CIFAR[name][2]['test'][0])
+    ):
       return path
   path = os.path.join(directory, archive)
   return path if os.path.isfile(path) else None
 
 
-def read_cifar(name: str, directory: str,
-               split: str) -> tuple[np.ndarray, np.ndarray]:
+def read_cifar(
+  name: str, directory: str, split: str
+) -> tuple[np.ndarray, np.ndarray]:
   """Reads CIFAR ``name``'s split: images (N, 32, 32, 3) uint8, labels int64."""
   location = _cifar_location(name, directory)
   if location is None:
@@ -127,12 +149,12 @@ def read_cifar(name: str, directory: str,
   else:
     with tarfile.open(location, 'r:gz') as tar:
       for f in files[split]:
-        batches.append(pickle.load(tar.extractfile(f'{folder}/{f}'),
-                                   encoding='bytes'))
+        batches.append(
+          pickle.load(tar.extractfile(f'{folder}/{f}'), encoding='bytes')
+        )
   data = np.concatenate([np.asarray(b[b'data'], np.uint8) for b in batches])
   images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-  labels = np.concatenate([np.asarray(b[label_key], np.int64)
-                           for b in batches])
+  labels = np.concatenate([np.asarray(b[label_key], np.int64) for b in batches])
   return np.ascontiguousarray(images), labels
 
 
@@ -141,14 +163,18 @@ def has_files(name: str, directory: Optional[str]) -> bool:
   if name not in FORMATS or not directory or not os.path.isdir(directory):
     return False
   if FORMATS[name] == 'idx':
-    return all(_idx_path(directory, stem) is not None
-               for stems in _IDX_FILES.values() for stem in stems)
+    return all(
+      _idx_path(directory, stem) is not None
+      for stems in _IDX_FILES.values()
+      for stem in stems
+    )
   return _cifar_location(name, directory) is not None
 
 
 @functools.lru_cache(maxsize=2)
-def read_split(name: str, directory: str,
-               split: str) -> tuple[np.ndarray, np.ndarray]:
+def read_split(
+  name: str, directory: str, split: str
+) -> tuple[np.ndarray, np.ndarray]:
   """One split of ``name`` (read once per process; callers must not write)."""
   if FORMATS[name] == 'idx':
     images, labels = read_idx(directory, split)

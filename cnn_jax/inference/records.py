@@ -16,6 +16,7 @@ and preprocessing it was trained or converted with. (``config.json``, the
 whole run config, is the trainer's record of how a run was made; these are
 what any checkpoint, trained or converted, needs to be used.)
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,10 @@ def read_json(directory: str, name: str) -> Optional[dict[str, Any]]:
     try:
       return json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f'{path} is not valid JSON ({e}); delete it, or '
-                       'rerun the command that wrote it.') from e
+      raise ValueError(
+        f'{path} is not valid JSON ({e}); delete it, or '
+        'rerun the command that wrote it.'
+      ) from e
 
 
 def _native(config) -> tuple[tuple[int, int], int, Optional[str]]:
@@ -63,6 +66,7 @@ def _native(config) -> tuple[tuple[int, int], int, Optional[str]]:
     h, w, c = config.synthetic_shape
     return (h, w), c, None
   from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
+
   h, w, c = datasets.get_spec(config.dataset).image_shape
   return (h, w), c, None
 
@@ -73,11 +77,16 @@ def eval_preprocessing(config, info) -> preprocessing.Preprocessing:
   size = config.image_size
   read_size = image_folder.read_size(config) if root else None
   return preprocessing.Preprocessing(
-      input_size=size, native_hw=None if size else native_hw,
-      crop_fraction=float(config.eval_crop_fraction), read_size=read_size,
-      interpolation='bilinear', mean=tuple(info.mean), std=tuple(info.std),
-      channels=channels,
-      grayscale_to_rgb=bool(config.grayscale_to_rgb and channels == 1))
+    input_size=size,
+    native_hw=None if size else native_hw,
+    crop_fraction=float(config.eval_crop_fraction),
+    read_size=read_size,
+    interpolation='bilinear',
+    mean=tuple(info.mean),
+    std=tuple(info.std),
+    channels=channels,
+    grayscale_to_rgb=bool(config.grayscale_to_rgb and channels == 1),
+  )
 
 
 def dataset_record(config, info, num_classes: int) -> dict[str, Any]:
@@ -88,35 +97,60 @@ def dataset_record(config, info, num_classes: int) -> dict[str, Any]:
     extra = {'image_folder': folder.summary()}
   else:
     from cnn_jax.data import datasets  # pylint: disable=g-import-not-at-top
-    names = datasets.label_names(config.dataset, info.num_classes,
-                                 config.data_dir, config.manual_dir,
-                                 config.download)
+
+    names = datasets.label_names(
+      config.dataset,
+      info.num_classes,
+      config.data_dir,
+      config.manual_dir,
+      config.download,
+    )
     extra = {}
   if num_classes != len(names):  # a head wider than the dataset's classes
-    names = (names + [f'class_{i}' for i in range(len(names), num_classes)]
-             )[:num_classes]
-  return {'name': info.dataset, 'num_classes': num_classes,
-          'class_names': names, 'image_shape': list(info.image_shape),
-          'mean': list(info.mean), 'std': list(info.std),
-          'num_examples': {s: sl.size for s, sl in info.splits.items()},
-          **extra}
+    names = (names + [f'class_{i}' for i in range(len(names), num_classes)])[
+      :num_classes
+    ]
+  return {
+    'name': info.dataset,
+    'num_classes': num_classes,
+    'class_names': names,
+    'image_shape': list(info.image_shape),
+    'mean': list(info.mean),
+    'std': list(info.std),
+    'num_examples': {s: sl.size for s, sl in info.splits.items()},
+    **extra,
+  }
 
 
-def model_record(model: str, model_kwargs: dict[str, Any], num_classes: int,
-                 dtype: str = 'float32', **extra: Any) -> dict[str, Any]:
+def model_record(
+  model: str,
+  model_kwargs: dict[str, Any],
+  num_classes: int,
+  dtype: str = 'float32',
+  **extra: Any,
+) -> dict[str, Any]:
   """The facts of ``model.json``: enough to build the network again."""
-  return {'model': model, 'model_kwargs': dict(model_kwargs),
-          'num_classes': int(num_classes), 'dtype': dtype, **extra}
+  return {
+    'model': model,
+    'model_kwargs': dict(model_kwargs),
+    'num_classes': int(num_classes),
+    'dtype': dtype,
+    **extra,
+  }
 
 
 def write_run_records(workdir: str, config, info, num_classes: int) -> None:
   """``model.json``, ``dataset.json`` and ``preprocessing.json`` of a run."""
   kwargs = config.model_kwargs.to_dict() if config.model_kwargs else {}
-  write_json(workdir, MODEL_FILE, model_record(
-      config.model, kwargs, num_classes, str(config.dtype)))
+  write_json(
+    workdir,
+    MODEL_FILE,
+    model_record(config.model, kwargs, num_classes, str(config.dtype)),
+  )
   write_json(workdir, DATASET_FILE, dataset_record(config, info, num_classes))
-  write_json(workdir, PREPROCESSING_FILE,
-             eval_preprocessing(config, info).to_dict())
+  write_json(
+    workdir, PREPROCESSING_FILE, eval_preprocessing(config, info).to_dict()
+  )
 
 
 def class_names(directory: str) -> Optional[list[str]]:
@@ -125,11 +159,11 @@ def class_names(directory: str) -> Optional[list[str]]:
   return None if record is None else record.get('class_names')
 
 
-def read_preprocessing(directory: str
-                       ) -> Optional[preprocessing.Preprocessing]:
+def read_preprocessing(directory: str) -> Optional[preprocessing.Preprocessing]:
   record = read_json(directory, PREPROCESSING_FILE)
-  return None if record is None else preprocessing.Preprocessing.from_dict(
-      record)
+  return (
+    None if record is None else preprocessing.Preprocessing.from_dict(record)
+  )
 
 
 def init_from_mismatches(config, directory: str, info) -> list[str]:
@@ -145,19 +179,26 @@ def init_from_mismatches(config, directory: str, info) -> list[str]:
   ours = config.model_kwargs.to_dict() if config.model_kwargs else {}
   for key, value in (model_rec.get('model_kwargs') or {}).items():
     if ours.get(key) != value:
-      out.append(f'{directory} was made with model argument {key}={value}; '
-                 f'this run has {key}={ours.get(key)} (set '
-                 f'--config.model_kwargs.{key}={value}).')
+      out.append(
+        f'{directory} was made with model argument {key}={value}; '
+        f'this run has {key}={ours.get(key)} (set '
+        f'--config.model_kwargs.{key}={value}).'
+      )
   pre = read_preprocessing(directory)
   if pre is not None:
+
     def close(a, b):
       return len(a) == len(b) and all(abs(x - y) < 1e-3 for x, y in zip(a, b))
+
     if pre.channel_order != 'RGB':
-      out.append(f'{directory} expects {pre.channel_order} input; this run '
-                 'feeds RGB.')
+      out.append(
+        f'{directory} expects {pre.channel_order} input; this run feeds RGB.'
+      )
     if not (close(pre.mean, info.mean) and close(pre.std, info.std)):
-      out.append(f'{directory} expects inputs normalized with mean '
-                 f'{list(pre.mean)} and std {list(pre.std)}; this run uses '
-                 f'{list(info.mean)} and {list(info.std)} (set '
-                 '--config.mean and --config.std).')
+      out.append(
+        f'{directory} expects inputs normalized with mean '
+        f'{list(pre.mean)} and std {list(pre.std)}; this run uses '
+        f'{list(info.mean)} and {list(info.std)} (set '
+        '--config.mean and --config.std).'
+      )
   return out

@@ -1,4 +1,5 @@
 """Model families. Each module registers its models in ``registry`` on import."""
+
 import importlib
 import pkgutil
 

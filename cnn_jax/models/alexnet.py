@@ -23,6 +23,7 @@ inputs (e.g. 64x64 Fashion-MNIST) work and give the same features torchvision
 would. The classifier flattens NHWC features (H, W, C order); a converter from
 torchvision weights must permute fc6's input dimension from (C, H, W).
 """
+
 from __future__ import annotations
 
 import functools
@@ -64,18 +65,18 @@ def adaptive_avg_pool(x: jax.Array, output_size: int) -> jax.Array:
 # Conv layers: (features, kernel, stride, padding, groups in two-tower mode,
 # LRN after the ReLU, max-pool 3/2 after).
 PAPER_2012 = (
-    (96, 11, 4, 0, 1, True, True),
-    (256, 5, 1, 2, 2, True, True),
-    (384, 3, 1, 1, 1, False, False),
-    (384, 3, 1, 1, 2, False, False),
-    (256, 3, 1, 1, 2, False, True),
+  (96, 11, 4, 0, 1, True, True),
+  (256, 5, 1, 2, 2, True, True),
+  (384, 3, 1, 1, 1, False, False),
+  (384, 3, 1, 1, 2, False, False),
+  (256, 3, 1, 1, 2, False, True),
 )
 TORCHVISION = (
-    (64, 11, 4, 2, 1, False, True),
-    (192, 5, 1, 2, 1, False, True),
-    (384, 3, 1, 1, 1, False, False),
-    (256, 3, 1, 1, 1, False, False),
-    (256, 3, 1, 1, 1, False, True),
+  (64, 11, 4, 2, 1, False, True),
+  (192, 5, 1, 2, 1, False, True),
+  (384, 3, 1, 1, 1, False, False),
+  (256, 3, 1, 1, 1, False, False),
+  (256, 3, 1, 1, 1, False, True),
 )
 
 
@@ -92,6 +93,7 @@ class AlexNet(nn.Module):
     dropout_before: the FC layers whose *input* is dropped: ('fc6', 'fc7') in
       torchvision, ('fc7', 'fc8') in the paper.
   """
+
   num_classes: int = 1000
   convs: Sequence[tuple] = TORCHVISION
   two_tower: bool = False
@@ -105,11 +107,18 @@ class AlexNet(nn.Module):
   def __call__(self, x, train: bool = False):
     x = x.astype(self.dtype)
     for i, (features, kernel, stride, pad, groups, lrn, pool) in enumerate(
-        self.convs):
-      x = layers.ConvBNAct(features, kernel, stride,
-                           groups=groups if self.two_tower else 1,
-                           padding=[(pad, pad)] * 2, use_bn=False,
-                           dtype=self.dtype, name=f'conv{i + 1}')(x)
+      self.convs
+    ):
+      x = layers.ConvBNAct(
+        features,
+        kernel,
+        stride,
+        groups=groups if self.two_tower else 1,
+        padding=[(pad, pad)] * 2,
+        use_bn=False,
+        dtype=self.dtype,
+        name=f'conv{i + 1}',
+      )(x)
       if lrn:
         x = layers.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)(x)
       if pool:
@@ -127,8 +136,9 @@ class AlexNet(nn.Module):
     return x
 
 
-AlexNet2012 = functools.partial(AlexNet, convs=PAPER_2012, avgpool_size=None,
-                                dropout_before=('fc7', 'fc8'))
+AlexNet2012 = functools.partial(
+  AlexNet, convs=PAPER_2012, avgpool_size=None, dropout_before=('fc7', 'fc8')
+)
 
 register('alexnet', AlexNet)
 register('alexnet_2012', AlexNet2012, input_shape=(227, 227, 3))

@@ -28,6 +28,7 @@ One module, :class:`DenseNet`, configured by partials:
   bottleneck 2 * 16), transitions halving the channels, and dense layers that
   concatenate ``[new, old]`` (new features first) instead of ``[old, new]``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -40,12 +41,12 @@ from cnn_jax.models import layers
 from cnn_jax.models.registry import register
 
 
-
 class DenseLayer(nn.Module):
   """BN-ReLU-conv1x1 (bottleneck) - BN-ReLU-conv3x3 (growth), then concat.
 
   Names follow torchvision's ``_DenseLayer`` (norm1, conv1, norm2, conv2).
   """
+
   growth_rate: int
   bn_size: int
   new_first: bool = False  # concat([new, x]) instead of concat([x, new]).
@@ -55,11 +56,17 @@ class DenseLayer(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
-                           epsilon=self.bn_epsilon, momentum=self.bn_momentum)
+    bn = functools.partial(
+      layers.batch_norm,
+      train,
+      dtype=self.dtype,
+      epsilon=self.bn_epsilon,
+      momentum=self.bn_momentum,
+    )
     y = nn.relu(bn(name='norm1')(x))
-    y = layers.conv(self.bn_size * self.growth_rate, 1, dtype=self.dtype,
-                    name='conv1')(y)
+    y = layers.conv(
+      self.bn_size * self.growth_rate, 1, dtype=self.dtype, name='conv1'
+    )(y)
     y = nn.relu(bn(name='norm2')(y))
     y = layers.conv(self.growth_rate, 3, dtype=self.dtype, name='conv2')(y)
     return jnp.concatenate([y, x] if self.new_first else [x, y], axis=-1)
@@ -67,6 +74,7 @@ class DenseLayer(nn.Module):
 
 class Transition(nn.Module):
   """BN-ReLU-conv1x1 to ``features`` channels, then 2x2/2 average pooling."""
+
   features: int
   bn_epsilon: float = 1e-5
   bn_momentum: float = 0.9
@@ -74,8 +82,13 @@ class Transition(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    x = layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
-                          momentum=self.bn_momentum, name='norm')(x)
+    x = layers.batch_norm(
+      train,
+      dtype=self.dtype,
+      epsilon=self.bn_epsilon,
+      momentum=self.bn_momentum,
+      name='norm',
+    )(x)
     x = layers.conv(self.features, 1, dtype=self.dtype, name='conv')(nn.relu(x))
     return layers.avg_pool(x, 2, 2)
 
@@ -97,6 +110,7 @@ class DenseNet(nn.Module):
     bn_epsilon, bn_momentum: BatchNorm settings (Flax momentum convention).
     dtype: compute dtype.
   """
+
   num_classes: int = 1000
   growth_rate: int = 32
   block_config: Sequence[int] = (6, 12, 24, 16)
@@ -112,54 +126,73 @@ class DenseNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    bn_kw = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
-                 dtype=self.dtype)
+    bn_kw = dict(
+      bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
+    )
     x = x.astype(self.dtype)
     if self.stem == 'imagenet':
-      x = layers.ConvBNAct(self.num_init_features, 7, 2,
-                           name='conv0', **bn_kw)(x, train)
+      x = layers.ConvBNAct(self.num_init_features, 7, 2, name='conv0', **bn_kw)(
+        x, train
+      )
       x = layers.max_pool(x, 3, 2, padding=1)
     elif self.stem == 'small':
-      x = layers.conv(self.num_init_features, 3, use_bias=self.stem_bias,
-                      dtype=self.dtype, name='conv0')(x)
+      x = layers.conv(
+        self.num_init_features,
+        3,
+        use_bias=self.stem_bias,
+        dtype=self.dtype,
+        name='conv0',
+      )(x)
     else:
       raise ValueError(f'Unknown stem {self.stem!r}.')
 
     for i, num_layers in enumerate(self.block_config):
       for j in range(num_layers):
-        x = DenseLayer(self.growth_rate, self.bn_size, self.new_first,
-                       name=f'denseblock{i + 1}_denselayer{j + 1}',
-                       **bn_kw)(x, train)
+        x = DenseLayer(
+          self.growth_rate,
+          self.bn_size,
+          self.new_first,
+          name=f'denseblock{i + 1}_denselayer{j + 1}',
+          **bn_kw,
+        )(x, train)
       if i < len(self.block_config) - 1:
-        x = Transition(int(x.shape[-1] * self.compression),
-                       name=f'transition{i + 1}', **bn_kw)(x, train)
+        x = Transition(
+          int(x.shape[-1] * self.compression),
+          name=f'transition{i + 1}',
+          **bn_kw,
+        )(x, train)
 
-    x = layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
-                          momentum=self.bn_momentum,
-                          name=f'norm{len(self.block_config) + 1}')(x)
+    x = layers.batch_norm(
+      train,
+      dtype=self.dtype,
+      epsilon=self.bn_epsilon,
+      momentum=self.bn_momentum,
+      name=f'norm{len(self.block_config) + 1}',
+    )(x)
     x = layers.global_avg_pool(nn.relu(x))
     return layers.dense(self.num_classes, self.dtype, name='classifier')(x)
 
 
 # ImageNet models (torchvision names; 224x224, 1000 classes).
-DenseNet121 = functools.partial(DenseNet, growth_rate=32,
-                                block_config=(6, 12, 24, 16),
-                                num_init_features=64)
-DenseNet161 = functools.partial(DenseNet, growth_rate=48,
-                                block_config=(6, 12, 36, 24),
-                                num_init_features=96)
-DenseNet169 = functools.partial(DenseNet, growth_rate=32,
-                                block_config=(6, 12, 32, 32),
-                                num_init_features=64)
-DenseNet201 = functools.partial(DenseNet, growth_rate=32,
-                                block_config=(6, 12, 48, 32),
-                                num_init_features=64)
-DenseNet264 = functools.partial(DenseNet, growth_rate=32,
-                                block_config=(6, 12, 64, 48),
-                                num_init_features=64)
+DenseNet121 = functools.partial(
+  DenseNet, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64
+)
+DenseNet161 = functools.partial(
+  DenseNet, growth_rate=48, block_config=(6, 12, 36, 24), num_init_features=96
+)
+DenseNet169 = functools.partial(
+  DenseNet, growth_rate=32, block_config=(6, 12, 32, 32), num_init_features=64
+)
+DenseNet201 = functools.partial(
+  DenseNet, growth_rate=32, block_config=(6, 12, 48, 32), num_init_features=64
+)
+DenseNet264 = functools.partial(
+  DenseNet, growth_rate=32, block_config=(6, 12, 64, 48), num_init_features=64
+)
 # keras.applications.DenseNet121: same layers, Keras BN settings.
-DenseNet121Keras = functools.partial(DenseNet121, bn_epsilon=1.001e-5,
-                                      bn_momentum=0.99)
+DenseNet121Keras = functools.partial(
+  DenseNet121, bn_epsilon=1.001e-5, bn_momentum=0.99
+)
 
 
 def _densenet_bc(depth: int, growth_rate: int, **kwargs) -> DenseNet:
@@ -168,9 +201,14 @@ def _densenet_bc(depth: int, growth_rate: int, **kwargs) -> DenseNet:
     raise ValueError(f'DenseNet-BC depth must be 6n + 4, got {depth}.')
   n = (depth - 4) // 6
   kwargs.setdefault('num_classes', 10)
-  return DenseNet(growth_rate=growth_rate, block_config=(n, n, n),
-                  num_init_features=2 * growth_rate, bn_size=4, stem='small',
-                  **kwargs)
+  return DenseNet(
+    growth_rate=growth_rate,
+    block_config=(n, n, n),
+    num_init_features=2 * growth_rate,
+    bn_size=4,
+    stem='small',
+    **kwargs,
+  )
 
 
 DenseNetBC100_12 = functools.partial(_densenet_bc, 100, 12)
@@ -178,11 +216,17 @@ DenseNetBC250_24 = functools.partial(_densenet_bc, 250, 24)
 DenseNetBC190_40 = functools.partial(_densenet_bc, 190, 40)
 
 # The UvA DL course's tutorial 5 DenseNet: 239,146 params on CIFAR-10.
-DenseNetUvaDL = functools.partial(DenseNet, num_classes=10, growth_rate=16,
-                                   block_config=(6, 6, 6, 6),
-                                   num_init_features=32, bn_size=2,
-                                   stem='small', stem_bias=True,
-                                   new_first=True)
+DenseNetUvaDL = functools.partial(
+  DenseNet,
+  num_classes=10,
+  growth_rate=16,
+  block_config=(6, 6, 6, 6),
+  num_init_features=32,
+  bn_size=2,
+  stem='small',
+  stem_bias=True,
+  new_first=True,
+)
 
 _IMAGENET = dict(input_shape=(224, 224, 3), num_classes=1000)
 register('densenet121', DenseNet121, **_IMAGENET)

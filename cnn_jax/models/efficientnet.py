@@ -34,6 +34,7 @@ TensorFlow setting. Both are attributes (``bn_epsilon``, ``bn_momentum``).
 Submodules are named after torchvision's ``features.<stage>.<block>``
 (``features_<stage>_<block>``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,25 +51,25 @@ from cnn_jax.models.registry import register
 # B0 stages: (expansion, kernel, stride, input channels, output channels,
 # repeats), the paper's Table 1.
 B0_STAGES = (
-    (1, 3, 1, 32, 16, 1),
-    (6, 3, 2, 16, 24, 2),
-    (6, 5, 2, 24, 40, 2),
-    (6, 3, 2, 40, 80, 3),
-    (6, 5, 1, 80, 112, 3),
-    (6, 5, 2, 112, 192, 4),
-    (6, 3, 1, 192, 320, 1),
+  (1, 3, 1, 32, 16, 1),
+  (6, 3, 2, 16, 24, 2),
+  (6, 5, 2, 24, 40, 2),
+  (6, 3, 2, 40, 80, 3),
+  (6, 5, 1, 80, 112, 3),
+  (6, 5, 2, 112, 192, 4),
+  (6, 3, 1, 192, 320, 1),
 )
 
 # variant: (width_mult, depth_mult, resolution, dropout).
 SCALING = {
-    'b0': (1.0, 1.0, 224, 0.2),
-    'b1': (1.0, 1.1, 240, 0.2),
-    'b2': (1.1, 1.2, 260, 0.3),
-    'b3': (1.2, 1.4, 300, 0.3),
-    'b4': (1.4, 1.8, 380, 0.4),
-    'b5': (1.6, 2.2, 456, 0.4),
-    'b6': (1.8, 2.6, 528, 0.5),
-    'b7': (2.0, 3.1, 600, 0.5),
+  'b0': (1.0, 1.0, 224, 0.2),
+  'b1': (1.0, 1.1, 240, 0.2),
+  'b2': (1.1, 1.2, 260, 0.3),
+  'b3': (1.2, 1.4, 300, 0.3),
+  'b4': (1.4, 1.8, 380, 0.4),
+  'b5': (1.6, 2.2, 456, 0.4),
+  'b6': (1.8, 2.6, 528, 0.5),
+  'b7': (2.0, 3.1, 600, 0.5),
 }
 
 
@@ -83,6 +84,7 @@ class EfficientNet(nn.Module):
     stages: the base (B0) stage table.
     bn_momentum, bn_epsilon: Flax BatchNorm settings (see module docstring).
   """
+
   num_classes: int = 1000
   width_mult: float = 1.0
   depth_mult: float = 1.0
@@ -101,9 +103,13 @@ class EfficientNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = functools.partial(layers.ConvBNAct, act='silu',
-                             bn_momentum=self.bn_momentum,
-                             bn_epsilon=self.bn_epsilon, dtype=self.dtype)
+    conv = functools.partial(
+      layers.ConvBNAct,
+      act='silu',
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+    )
     x = x.astype(self.dtype)
     x = conv(self._width(self.stages[0][3]), 3, 2, name='features_0')(x, train)
     total = sum(self._depth(stage[-1]) for stage in self.stages)
@@ -113,16 +119,24 @@ class EfficientNet(nn.Module):
       for i in range(self._depth(n)):
         in_features = x.shape[-1]
         x = InvertedResidual(
-            features, layers.make_divisible(in_features * t, 8), k,
-            stride if i == 0 else 1, act='silu',
-            se_features=max(1, in_features // 4), se_act='silu',
-            se_gate='sigmoid',
-            drop_path_rate=self.stochastic_depth_rate * index / total,
-            bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon,
-            dtype=self.dtype, name=f'features_{s + 1}_{i}')(x, train)
+          features,
+          layers.make_divisible(in_features * t, 8),
+          k,
+          stride if i == 0 else 1,
+          act='silu',
+          se_features=max(1, in_features // 4),
+          se_act='silu',
+          se_gate='sigmoid',
+          drop_path_rate=self.stochastic_depth_rate * index / total,
+          bn_momentum=self.bn_momentum,
+          bn_epsilon=self.bn_epsilon,
+          dtype=self.dtype,
+          name=f'features_{s + 1}_{i}',
+        )(x, train)
         index += 1
     x = conv(4 * x.shape[-1], 1, name=f'features_{len(self.stages) + 1}')(
-        x, train)
+      x, train
+    )
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return layers.dense(self.num_classes, self.dtype, name='classifier')(x)
@@ -146,19 +160,27 @@ EfficientNetB5 = functools.partial(EfficientNet, **scaled('b5'))
 EfficientNetB6 = functools.partial(EfficientNet, **scaled('b6'))
 EfficientNetB7 = functools.partial(EfficientNet, **scaled('b7'))
 
-register('efficientnet_b0', EfficientNetB0,
-         input_shape=(SCALING['b0'][2],) * 2 + (3,))
-register('efficientnet_b1', EfficientNetB1,
-         input_shape=(SCALING['b1'][2],) * 2 + (3,))
-register('efficientnet_b2', EfficientNetB2,
-         input_shape=(SCALING['b2'][2],) * 2 + (3,))
-register('efficientnet_b3', EfficientNetB3,
-         input_shape=(SCALING['b3'][2],) * 2 + (3,))
-register('efficientnet_b4', EfficientNetB4,
-         input_shape=(SCALING['b4'][2],) * 2 + (3,))
-register('efficientnet_b5', EfficientNetB5,
-         input_shape=(SCALING['b5'][2],) * 2 + (3,))
-register('efficientnet_b6', EfficientNetB6,
-         input_shape=(SCALING['b6'][2],) * 2 + (3,))
-register('efficientnet_b7', EfficientNetB7,
-         input_shape=(SCALING['b7'][2],) * 2 + (3,))
+register(
+  'efficientnet_b0', EfficientNetB0, input_shape=(SCALING['b0'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b1', EfficientNetB1, input_shape=(SCALING['b1'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b2', EfficientNetB2, input_shape=(SCALING['b2'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b3', EfficientNetB3, input_shape=(SCALING['b3'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b4', EfficientNetB4, input_shape=(SCALING['b4'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b5', EfficientNetB5, input_shape=(SCALING['b5'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b6', EfficientNetB6, input_shape=(SCALING['b6'][2],) * 2 + (3,)
+)
+register(
+  'efficientnet_b7', EfficientNetB7, input_shape=(SCALING['b7'][2],) * 2 + (3,)
+)

@@ -37,6 +37,7 @@ whenever they load pretrained weights, so ``python -m cnn_jax.convert``
 records it with a converted pretrained file (``model.json``), and predict and
 ``--config.model_kwargs.transform_input=True`` use it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,35 +53,36 @@ from cnn_jax.models.registry import register
 # (name, (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)) or
 # (name, (max-pool window, stride, padding)).
 INCEPTION_V1 = (
-    ('inception3a', (64, 96, 128, 16, 32, 32)),
-    ('inception3b', (128, 128, 192, 32, 96, 64)),
-    ('maxpool3', (3, 2, 0)),
-    ('inception4a', (192, 96, 208, 16, 48, 64)),
-    ('inception4b', (160, 112, 224, 24, 64, 64)),
-    ('inception4c', (128, 128, 256, 24, 64, 64)),
-    ('inception4d', (112, 144, 288, 32, 64, 64)),
-    ('inception4e', (256, 160, 320, 32, 128, 128)),
-    ('maxpool4', (3, 2, 0)),
-    ('inception5a', (256, 160, 320, 32, 128, 128)),
-    ('inception5b', (384, 192, 384, 48, 128, 128)),
+  ('inception3a', (64, 96, 128, 16, 32, 32)),
+  ('inception3b', (128, 128, 192, 32, 96, 64)),
+  ('maxpool3', (3, 2, 0)),
+  ('inception4a', (192, 96, 208, 16, 48, 64)),
+  ('inception4b', (160, 112, 224, 24, 64, 64)),
+  ('inception4c', (128, 128, 256, 24, 64, 64)),
+  ('inception4d', (112, 144, 288, 32, 64, 64)),
+  ('inception4e', (256, 160, 320, 32, 128, 128)),
+  ('maxpool4', (3, 2, 0)),
+  ('inception5a', (256, 160, 320, 32, 128, 128)),
+  ('inception5b', (384, 192, 384, 48, 128, 128)),
 )
 # torchvision pools 2x2/2 before 5a (same 14 -> 7 in ceil mode).
 INCEPTION_V1_TORCHVISION = tuple(
-    ('maxpool4', (2, 2, 0)) if name == 'maxpool4' else (name, widths)
-    for name, widths in INCEPTION_V1)
+  ('maxpool4', (2, 2, 0)) if name == 'maxpool4' else (name, widths)
+  for name, widths in INCEPTION_V1
+)
 # The UvA tutorial's CIFAR GoogleNet (c_out 1x1, c_red 3x3, c_out 3x3,
 # c_red 5x5, c_out 5x5, c_out max).
 INCEPTION_CIFAR = (
-    ('inception1', (16, 32, 32, 16, 8, 8)),
-    ('inception2', (24, 32, 48, 16, 12, 12)),
-    ('maxpool1', (3, 2, 1)),
-    ('inception3', (24, 32, 48, 16, 12, 12)),
-    ('inception4', (16, 32, 48, 16, 16, 16)),
-    ('inception5', (16, 32, 48, 16, 16, 16)),
-    ('inception6', (32, 32, 48, 16, 24, 24)),
-    ('maxpool2', (3, 2, 1)),
-    ('inception7', (32, 48, 64, 16, 16, 16)),
-    ('inception8', (32, 48, 64, 16, 16, 16)),
+  ('inception1', (16, 32, 32, 16, 8, 8)),
+  ('inception2', (24, 32, 48, 16, 12, 12)),
+  ('maxpool1', (3, 2, 1)),
+  ('inception3', (24, 32, 48, 16, 12, 12)),
+  ('inception4', (16, 32, 48, 16, 16, 16)),
+  ('inception5', (16, 32, 48, 16, 16, 16)),
+  ('inception6', (32, 32, 48, 16, 24, 24)),
+  ('maxpool2', (3, 2, 1)),
+  ('inception7', (32, 48, 64, 16, 16, 16)),
+  ('inception8', (32, 48, 64, 16, 16, 16)),
 )
 
 
@@ -102,6 +104,7 @@ class Inception(nn.Module):
   1x1 conv | 1x1 reduce -> 3x3 | 1x1 reduce -> k x k (5 in the paper, 3 in
   torchvision) | 3x3/1 max-pool -> 1x1 projection.
   """
+
   widths: Sequence[int]
   conv: Any  # a ConvBNAct partial
   branch3_kernel: int = 5
@@ -127,6 +130,7 @@ class InceptionAux(nn.Module):
   ``pool='paper'`` is the paper's 5x5/3 average pool; ``'adaptive'`` is
   torchvision's adaptive average pool to 4x4.
   """
+
   num_classes: int
   conv: Any
   pool: str = 'adaptive'
@@ -165,6 +169,7 @@ class GoogLeNet(nn.Module):
     transform_input: re-normalize ImageNet-normalized input to [-1, 1]
       first (torchvision's pretrained GoogLeNet; ``imagenet_to_unit_range``).
   """
+
   num_classes: int = 1000
   blocks: Sequence[tuple[str, Sequence[int]]] = INCEPTION_V1_TORCHVISION
   stem: str = 'imagenet'
@@ -186,11 +191,20 @@ class GoogLeNet(nn.Module):
     if self.transform_input:
       x = imagenet_to_unit_range(x)
     conv = functools.partial(
-        layers.ConvBNAct, use_bn=self.batch_norm,
-        use_bias=self.conv_bias or not self.batch_norm,
-        bn_epsilon=self.bn_epsilon, dtype=self.dtype)
-    lrn = functools.partial(layers.LocalResponseNorm, size=5, alpha=1e-4,
-                            beta=0.75, k=1.0, alpha_over_size=True)
+      layers.ConvBNAct,
+      use_bn=self.batch_norm,
+      use_bias=self.conv_bias or not self.batch_norm,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+    )
+    lrn = functools.partial(
+      layers.LocalResponseNorm,
+      size=5,
+      alpha=1e-4,
+      beta=0.75,
+      k=1.0,
+      alpha_over_size=True,
+    )
     pool = functools.partial(layers.max_pool, ceil_mode=self.ceil_mode)
     x = x.astype(self.dtype)
     if self.stem == 'imagenet':
@@ -215,12 +229,20 @@ class GoogLeNet(nn.Module):
         window, stride, padding = spec
         x = pool(x, window, stride, padding=padding)
         continue
-      x = Inception(spec, conv, self.branch3_kernel, self.ceil_mode,
-                    name=name)(x, train)
+      x = Inception(spec, conv, self.branch3_kernel, self.ceil_mode, name=name)(
+        x, train
+      )
       if run_aux and name in ('inception4a', 'inception4d'):
-        aux.append(InceptionAux(self.num_classes, conv, self.aux_pool,
-                                self.aux_dropout, dtype=self.dtype,
-                                name=f'aux{len(aux) + 1}')(x, train))
+        aux.append(
+          InceptionAux(
+            self.num_classes,
+            conv,
+            self.aux_pool,
+            self.aux_dropout,
+            dtype=self.dtype,
+            name=f'aux{len(aux) + 1}',
+          )(x, train)
+        )
 
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -231,14 +253,29 @@ class GoogLeNet(nn.Module):
 
 
 GoogLeNet2014 = functools.partial(
-    GoogLeNet, blocks=INCEPTION_V1, batch_norm=False, lrn=True,
-    branch3_kernel=5, aux_logits=True, aux_pool='paper', dropout=0.4)
+  GoogLeNet,
+  blocks=INCEPTION_V1,
+  batch_norm=False,
+  lrn=True,
+  branch3_kernel=5,
+  aux_logits=True,
+  aux_pool='paper',
+  dropout=0.4,
+)
 GoogLeNetUvaDL = functools.partial(
-    GoogLeNet, blocks=INCEPTION_CIFAR, stem='cifar', conv_bias=True,
-    bn_epsilon=1e-5, branch3_kernel=5, ceil_mode=False, dropout=0.0)
+  GoogLeNet,
+  blocks=INCEPTION_CIFAR,
+  stem='cifar',
+  conv_bias=True,
+  bn_epsilon=1e-5,
+  branch3_kernel=5,
+  ceil_mode=False,
+  dropout=0.0,
+)
 
 register('googlenet', GoogLeNet)
 register('googlenet_aux', functools.partial(GoogLeNet, aux_logits=True))
 register('googlenet_2014', GoogLeNet2014)
-register('googlenet_uvadl', GoogLeNetUvaDL, input_shape=(32, 32, 3),
-         num_classes=10)
+register(
+  'googlenet_uvadl', GoogLeNetUvaDL, input_shape=(32, 32, 3), num_classes=10
+)

@@ -16,6 +16,7 @@ momentum 0.99), 'SAME'/'VALID' padding, branch average pools that exclude the
 padding from the count, no dropout and no aux head: 23,851,784 parameters
 including BN statistics, as Keras counts.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,16 +32,19 @@ from cnn_jax.models.registry import register
 
 class _Block(nn.Module):
   """Base of the Inception modules: a conv-BN-ReLU factory and pools."""
+
   conv: Callable[..., nn.Module]
   pool_include_pad: bool = True
 
   def avg_pool3(self, x):
-    return layers.avg_pool(x, 3, 1, padding=1,
-                           count_include_pad=self.pool_include_pad)
+    return layers.avg_pool(
+      x, 3, 1, padding=1, count_include_pad=self.pool_include_pad
+    )
 
 
 class InceptionA(_Block):
   """35x35 module: 1x1 | 1x1-5x5 | 1x1-3x3-3x3 | avgpool-1x1."""
+
   pool_features: int = 32
 
   @nn.compact
@@ -71,6 +75,7 @@ class InceptionB(_Block):
 
 class InceptionC(_Block):
   """17x17 module with factorized 7x7 convs (1x7 and 7x1)."""
+
   channels_7x7: int = 128
 
   @nn.compact
@@ -112,19 +117,29 @@ class InceptionE(_Block):
     c = self.conv
     b1 = c(320, 1, name='branch1x1')(x, train)
     b3 = c(384, 1, name='branch3x3_1')(x, train)
-    b3 = jnp.concatenate([c(384, (1, 3), name='branch3x3_2a')(b3, train),
-                          c(384, (3, 1), name='branch3x3_2b')(b3, train)], -1)
+    b3 = jnp.concatenate(
+      [
+        c(384, (1, 3), name='branch3x3_2a')(b3, train),
+        c(384, (3, 1), name='branch3x3_2b')(b3, train),
+      ],
+      -1,
+    )
     bd = c(448, 1, name='branch3x3dbl_1')(x, train)
     bd = c(384, 3, name='branch3x3dbl_2')(bd, train)
-    bd = jnp.concatenate([c(384, (1, 3), name='branch3x3dbl_3a')(bd, train),
-                          c(384, (3, 1), name='branch3x3dbl_3b')(bd, train)],
-                         -1)
+    bd = jnp.concatenate(
+      [
+        c(384, (1, 3), name='branch3x3dbl_3a')(bd, train),
+        c(384, (3, 1), name='branch3x3dbl_3b')(bd, train),
+      ],
+      -1,
+    )
     bp = c(192, 1, name='branch_pool')(self.avg_pool3(x), train)
     return jnp.concatenate([b1, b3, bd, bp], axis=-1)
 
 
 class InceptionAux(nn.Module):
   """Aux head on Mixed_6e: avgpool 5/3, 1x1-128, 5x5-768, global pool, FC."""
+
   num_classes: int
   conv: Callable[..., nn.Module]
   dtype: Any = jnp.float32
@@ -150,6 +165,7 @@ class InceptionV3(nn.Module):
       first, as torchvision's pretrained Inception-v3 does (see
       ``googlenet.imagenet_to_unit_range``).
   """
+
   num_classes: int = 1000
   aux_logits: bool = False
   dropout: float = 0.5
@@ -163,11 +179,17 @@ class InceptionV3(nn.Module):
       x = imagenet_to_unit_range(x)
     if self.keras:
       conv = functools.partial(
-          layers.ConvBNAct, padding='SAME', bn_scale=False, bn_momentum=0.99,
-          bn_epsilon=1e-3, dtype=self.dtype)
+        layers.ConvBNAct,
+        padding='SAME',
+        bn_scale=False,
+        bn_momentum=0.99,
+        bn_epsilon=1e-3,
+        dtype=self.dtype,
+      )
     else:
-      conv = functools.partial(layers.ConvBNAct, use_bias=False,
-                               bn_epsilon=1e-3, dtype=self.dtype)
+      conv = functools.partial(
+        layers.ConvBNAct, use_bias=False, bn_epsilon=1e-3, dtype=self.dtype
+      )
     block = dict(conv=conv, pool_include_pad=not self.keras)
     x = x.astype(self.dtype)
     x = conv(32, 3, 2, padding='VALID', name='Conv2d_1a_3x3')(x, train)
@@ -181,13 +203,18 @@ class InceptionV3(nn.Module):
     x = InceptionA(pool_features=64, name='Mixed_5c', **block)(x, train)
     x = InceptionA(pool_features=64, name='Mixed_5d', **block)(x, train)
     x = InceptionB(name='Mixed_6a', **block)(x, train)
-    for name, c7 in (('Mixed_6b', 128), ('Mixed_6c', 160), ('Mixed_6d', 160),
-                     ('Mixed_6e', 192)):
+    for name, c7 in (
+      ('Mixed_6b', 128),
+      ('Mixed_6c', 160),
+      ('Mixed_6d', 160),
+      ('Mixed_6e', 192),
+    ):
       x = InceptionC(channels_7x7=c7, name=name, **block)(x, train)
     aux = None
     if self.aux_logits and (train or self.is_initializing()):
-      aux = InceptionAux(self.num_classes, conv, dtype=self.dtype,
-                         name='AuxLogits')(x, train)
+      aux = InceptionAux(
+        self.num_classes, conv, dtype=self.dtype, name='AuxLogits'
+      )(x, train)
     x = InceptionD(name='Mixed_7a', **block)(x, train)
     x = InceptionE(name='Mixed_7b', **block)(x, train)
     x = InceptionE(name='Mixed_7c', **block)(x, train)
@@ -202,6 +229,9 @@ class InceptionV3(nn.Module):
 InceptionV3Keras = functools.partial(InceptionV3, keras=True, dropout=0.0)
 
 register('inception_v3', InceptionV3, input_shape=(299, 299, 3))
-register('inception_v3_aux', functools.partial(InceptionV3, aux_logits=True),
-         input_shape=(299, 299, 3))
+register(
+  'inception_v3_aux',
+  functools.partial(InceptionV3, aux_logits=True),
+  input_shape=(299, 299, 3),
+)
 register('inception_v3_keras', InceptionV3Keras, input_shape=(299, 299, 3))

@@ -11,6 +11,7 @@ Conventions (so that families stay consistent and convertible from PyTorch):
     new batch). Keras-derived families pass ``epsilon=1e-3, momentum=0.99``.
   * ``dtype`` is the compute dtype (e.g. bfloat16); parameters stay float32.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Optional, Sequence, Union
@@ -47,16 +48,16 @@ def hard_swish(x):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    'relu': nn.relu,
-    'relu6': relu6,
-    'tanh': jnp.tanh,
-    'sigmoid': nn.sigmoid,
-    'silu': nn.swish,
-    'swish': nn.swish,
-    'hard_swish': hard_swish,
-    'hard_sigmoid': hard_sigmoid,
-    'gelu': nn.gelu,
-    'none': None,
+  'relu': nn.relu,
+  'relu6': relu6,
+  'tanh': jnp.tanh,
+  'sigmoid': nn.sigmoid,
+  'silu': nn.swish,
+  'swish': nn.swish,
+  'hard_swish': hard_swish,
+  'hard_sigmoid': hard_sigmoid,
+  'gelu': nn.gelu,
+  'none': None,
 }
 
 
@@ -67,12 +68,15 @@ def get_activation(name_or_fn: Union[str, Activation]) -> Activation:
   try:
     return ACTIVATIONS[name_or_fn]
   except KeyError:
-    raise ValueError(f'Unknown activation {name_or_fn!r}; known: '
-                     f'{", ".join(sorted(ACTIVATIONS))}') from None
+    raise ValueError(
+      f'Unknown activation {name_or_fn!r}; known: '
+      f'{", ".join(sorted(ACTIVATIONS))}'
+    ) from None
 
 
-def make_divisible(value: float, divisor: int = 8,
-                   min_value: Optional[int] = None) -> int:
+def make_divisible(
+  value: float, divisor: int = 8, min_value: Optional[int] = None
+) -> int:
   """Rounds a channel count to a multiple of ``divisor`` (MobileNet rule).
 
   Never goes down by more than 10%.
@@ -88,17 +92,27 @@ def _pair(v: Union[int, Sequence[int]]) -> tuple[int, int]:
   return (v, v) if isinstance(v, int) else tuple(v)
 
 
-def symmetric_padding(kernel_size: Union[int, Sequence[int]],
-                      dilation: int = 1) -> list[tuple[int, int]]:
+def symmetric_padding(
+  kernel_size: Union[int, Sequence[int]], dilation: int = 1
+) -> list[tuple[int, int]]:
   """PyTorch-style padding ``dilation * (k - 1) // 2`` on both sides."""
   return [(dilation * (k - 1) // 2,) * 2 for k in _pair(kernel_size)]
 
 
-def conv(features: int, kernel_size: Union[int, Sequence[int]],
-         strides: Union[int, Sequence[int]] = 1, *, groups: int = 1,
-         dilation: int = 1, padding: Padding = 'torch', use_bias: bool = False,
-         zero_init: bool = False, kernel_init: Callable = conv_kernel_init,
-         dtype: Dtype = jnp.float32, name: Optional[str] = None) -> Conv:
+def conv(
+  features: int,
+  kernel_size: Union[int, Sequence[int]],
+  strides: Union[int, Sequence[int]] = 1,
+  *,
+  groups: int = 1,
+  dilation: int = 1,
+  padding: Padding = 'torch',
+  use_bias: bool = False,
+  zero_init: bool = False,
+  kernel_init: Callable = conv_kernel_init,
+  dtype: Dtype = jnp.float32,
+  name: Optional[str] = None,
+) -> Conv:
   """A bare convolution (no norm, no activation) in this project's conventions.
 
   ``padding='torch'`` is PyTorch's symmetric padding; ``zero_init`` starts the
@@ -106,21 +120,40 @@ def conv(features: int, kernel_size: Union[int, Sequence[int]],
   """
   if isinstance(padding, str) and padding == 'torch':
     padding = symmetric_padding(kernel_size, dilation)
-  return Conv(features, _pair(kernel_size), _pair(strides), padding=padding,
-              kernel_dilation=dilation, feature_group_count=groups,
-              use_bias=use_bias,
-              kernel_init=nn.initializers.zeros if zero_init else kernel_init,
-              dtype=dtype, name=name)
+  return Conv(
+    features,
+    _pair(kernel_size),
+    _pair(strides),
+    padding=padding,
+    kernel_dilation=dilation,
+    feature_group_count=groups,
+    use_bias=use_bias,
+    kernel_init=nn.initializers.zeros if zero_init else kernel_init,
+    dtype=dtype,
+    name=name,
+  )
 
 
-def batch_norm(train: bool, *, dtype: Dtype = jnp.float32,
-               momentum: float = 0.9, epsilon: float = 1e-5,
-               scale_init: Callable = nn.initializers.ones,
-               name: Optional[str] = None, **kwargs) -> nn.BatchNorm:
+def batch_norm(
+  train: bool,
+  *,
+  dtype: Dtype = jnp.float32,
+  momentum: float = 0.9,
+  epsilon: float = 1e-5,
+  scale_init: Callable = nn.initializers.ones,
+  name: Optional[str] = None,
+  **kwargs,
+) -> nn.BatchNorm:
   """A BatchNorm in this project's conventions (see module docstring)."""
-  return nn.BatchNorm(use_running_average=not train, momentum=momentum,
-                      epsilon=epsilon, dtype=dtype, scale_init=scale_init,
-                      name=name, **kwargs)
+  return nn.BatchNorm(
+    use_running_average=not train,
+    momentum=momentum,
+    epsilon=epsilon,
+    dtype=dtype,
+    scale_init=scale_init,
+    name=name,
+    **kwargs,
+  )
 
 
 class ConvBNAct(nn.Module):
@@ -144,6 +177,7 @@ class ConvBNAct(nn.Module):
     kernel_init: the conv kernel's initializer.
     dtype: compute dtype.
   """
+
   features: int
   kernel_size: Union[int, Sequence[int]] = 3
   strides: Union[int, Sequence[int]] = 1
@@ -163,15 +197,31 @@ class ConvBNAct(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     use_bias = (not self.use_bn) if self.use_bias is None else self.use_bias
-    x = conv(self.features, self.kernel_size, self.strides, groups=self.groups,
-             dilation=self.dilation, padding=self.padding, use_bias=use_bias,
-             kernel_init=self.kernel_init, dtype=self.dtype, name='conv')(x)
+    x = conv(
+      self.features,
+      self.kernel_size,
+      self.strides,
+      groups=self.groups,
+      dilation=self.dilation,
+      padding=self.padding,
+      use_bias=use_bias,
+      kernel_init=self.kernel_init,
+      dtype=self.dtype,
+      name='conv',
+    )(x)
     if self.use_bn:
-      scale_init = (nn.initializers.zeros if self.zero_init_bn
-                    else nn.initializers.ones)
-      x = batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
-                     epsilon=self.bn_epsilon, scale_init=scale_init,
-                     use_scale=self.bn_scale, name='bn')(x)
+      scale_init = (
+        nn.initializers.zeros if self.zero_init_bn else nn.initializers.ones
+      )
+      x = batch_norm(
+        train,
+        dtype=self.dtype,
+        momentum=self.bn_momentum,
+        epsilon=self.bn_epsilon,
+        scale_init=scale_init,
+        use_scale=self.bn_scale,
+        name='bn',
+      )(x)
     act = get_activation(self.act)
     return act(x) if act is not None else x
 
@@ -185,6 +235,7 @@ class SqueezeExcite(nn.Module):
     act: activation after the reduction.
     gate: gating nonlinearity (sigmoid, or hard-sigmoid in MobileNet v3).
   """
+
   reduced_features: int
   act: Union[str, Activation] = 'relu'
   gate: Union[str, Activation] = 'sigmoid'
@@ -194,8 +245,7 @@ class SqueezeExcite(nn.Module):
   def __call__(self, x):
     channels = x.shape[-1]
     s = jnp.mean(x, axis=(1, 2), keepdims=True)
-    s = Conv(self.reduced_features, (1, 1), dtype=self.dtype,
-                name='reduce')(s)
+    s = Conv(self.reduced_features, (1, 1), dtype=self.dtype, name='reduce')(s)
     s = get_activation(self.act)(s)
     s = Conv(channels, (1, 1), dtype=self.dtype, name='expand')(s)
     return x * get_activation(self.gate)(s)
@@ -208,6 +258,7 @@ class StochasticDepth(nn.Module):
   ``StochasticDepth(mode='row')``) so nothing changes at evaluation. Uses the
   ``'dropout'`` RNG stream.
   """
+
   rate: float
 
   @nn.compact
@@ -228,6 +279,7 @@ class LocalResponseNorm(nn.Module):
   outside the sum; PyTorch's ``nn.LocalResponseNorm`` divides it by ``size``:
   ``alpha_over_size=True`` gives PyTorch's form.
   """
+
   size: int = 5
   alpha: float = 1e-4
   beta: float = 0.75
@@ -239,8 +291,10 @@ class LocalResponseNorm(nn.Module):
     sq = jnp.square(x.astype(jnp.float32))
     half = self.size // 2
     # Sum of squares over a channel window, zero-padded at the edges.
-    padded = jnp.pad(sq, [(0, 0)] * (x.ndim - 1) + [(half, self.size - 1 - half)])
-    window = sum(padded[..., i:i + x.shape[-1]] for i in range(self.size))
+    padded = jnp.pad(
+      sq, [(0, 0)] * (x.ndim - 1) + [(half, self.size - 1 - half)]
+    )
+    window = sum(padded[..., i : i + x.shape[-1]] for i in range(self.size))
     alpha = self.alpha / self.size if self.alpha_over_size else self.alpha
     return (x / jnp.power(self.k + alpha * window, self.beta)).astype(x.dtype)
 
@@ -250,24 +304,42 @@ def global_avg_pool(x: jax.Array) -> jax.Array:
   return jnp.mean(x, axis=(1, 2))
 
 
-def max_pool(x: jax.Array, window: int, stride: int, padding: Padding = 'VALID',
-             ceil_mode: bool = False) -> jax.Array:
+def max_pool(
+  x: jax.Array,
+  window: int,
+  stride: int,
+  padding: Padding = 'VALID',
+  ceil_mode: bool = False,
+) -> jax.Array:
   """Max pooling; ``ceil_mode`` reproduces PyTorch's ``ceil_mode=True``."""
   if isinstance(padding, int):
     padding = [(padding, padding)] * 2
   if ceil_mode:
-    padding = _ceil_mode_padding(x.shape[1:3], window, stride,
-                                 padding if not isinstance(padding, str)
-                                 else [(0, 0)] * 2)
+    padding = _ceil_mode_padding(
+      x.shape[1:3],
+      window,
+      stride,
+      padding if not isinstance(padding, str) else [(0, 0)] * 2,
+    )
   return nn.max_pool(x, (window, window), (stride, stride), padding=padding)
 
 
-def avg_pool(x: jax.Array, window: int, stride: int, padding: Padding = 'VALID',
-             count_include_pad: bool = True) -> jax.Array:
+def avg_pool(
+  x: jax.Array,
+  window: int,
+  stride: int,
+  padding: Padding = 'VALID',
+  count_include_pad: bool = True,
+) -> jax.Array:
   if isinstance(padding, int):
     padding = [(padding, padding)] * 2
-  return nn.avg_pool(x, (window, window), (stride, stride), padding=padding,
-                     count_include_pad=count_include_pad)
+  return nn.avg_pool(
+    x,
+    (window, window),
+    (stride, stride),
+    padding=padding,
+    count_include_pad=count_include_pad,
+  )
 
 
 def _ceil_mode_padding(spatial, window, stride, padding):
@@ -284,11 +356,14 @@ def _ceil_mode_padding(spatial, window, stride, padding):
   return out
 
 
-def dense(features: int, dtype: Dtype = jnp.float32, name: Optional[str] = None,
-          **kwargs) -> nn.Dense:
+def dense(
+  features: int,
+  dtype: Dtype = jnp.float32,
+  name: Optional[str] = None,
+  **kwargs,
+) -> nn.Dense:
   """A Dense layer in the model's compute dtype."""
   return nn.Dense(features, dtype=dtype, name=name, **kwargs)
-
 
 
 class SeparableConv(nn.Module):
@@ -298,6 +373,7 @@ class SeparableConv(nn.Module):
   MobileNets put BN + activation between the two: build those from two
   ``ConvBNAct`` instead.
   """
+
   features: int
   kernel_size: int = 3
   strides: int = 1
@@ -310,8 +386,20 @@ class SeparableConv(nn.Module):
   @nn.compact
   def __call__(self, x):
     channels = x.shape[-1]
-    x = conv(channels * self.depth_multiplier, self.kernel_size, self.strides,
-             groups=channels, dilation=self.dilation, padding=self.padding,
-             dtype=self.dtype, name='depthwise')(x)
-    return conv(self.features, 1, use_bias=self.use_bias, dtype=self.dtype,
-                name='pointwise')(x)
+    x = conv(
+      channels * self.depth_multiplier,
+      self.kernel_size,
+      self.strides,
+      groups=channels,
+      dilation=self.dilation,
+      padding=self.padding,
+      dtype=self.dtype,
+      name='depthwise',
+    )(x)
+    return conv(
+      self.features,
+      1,
+      use_bias=self.use_bias,
+      dtype=self.dtype,
+      name='pointwise',
+    )(x)

@@ -28,6 +28,7 @@ map sees all six S2 maps. 61,706 parameters for 10 classes.
 28x28 inputs (MNIST, Fashion-MNIST) are zero-padded to 32x32 as in the paper,
 so C5 sees a 5x5 map and is effectively fully connected.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,11 +44,22 @@ from cnn_jax.models.registry import register
 
 # LeCun et al. 1998, Table I: the S2 maps (rows 0-5) each C3 map (0-15) sees.
 C3_TABLE: tuple[tuple[int, ...], ...] = (
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1),
-    (5, 0, 1, 2),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
-    (0, 1, 2, 3, 4, 5),
+  (0, 1, 2),
+  (1, 2, 3),
+  (2, 3, 4),
+  (3, 4, 5),
+  (4, 5, 0),
+  (5, 0, 1),
+  (0, 1, 2, 3),
+  (1, 2, 3, 4),
+  (2, 3, 4, 5),
+  (3, 4, 5, 0),
+  (4, 5, 0, 1),
+  (5, 0, 1, 2),
+  (0, 1, 3, 4),
+  (1, 2, 4, 5),
+  (0, 2, 3, 5),
+  (0, 1, 2, 3, 4, 5),
 )
 
 
@@ -65,6 +77,7 @@ def _get_activation(name):
 
 class TrainableSubsampling(nn.Module):
   """S2/S4: 2x2 sum * per-map coefficient + per-map bias (no squashing)."""
+
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -86,6 +99,7 @@ class PartialConv(nn.Module):
   placed into a dense kernel with zeros elsewhere and applied as one ordinary
   conv (XLA:CPU runs the grouped conv over gathered maps ~70x slower).
   """
+
   table: Sequence[Sequence[int]]
   kernel_size: int = 5
   dtype: Any = jnp.float32
@@ -98,11 +112,13 @@ class PartialConv(nn.Module):
     kernels, biases, links, order = [], [], [], []
     for fan_in in sorted({len(inputs) for inputs in self.table}):
       maps = [i for i, inputs in enumerate(self.table) if len(inputs) == fan_in]
-      kernel = self.param(f'fan_in_{fan_in}_kernel', init,
-                          k + (fan_in, len(maps)))
+      kernel = self.param(
+        f'fan_in_{fan_in}_kernel', init, k + (fan_in, len(maps))
+      )
       kernels.append(kernel.reshape(k + (-1,)))
-      biases.append(self.param(f'fan_in_{fan_in}_bias', nn.initializers.zeros,
-                               (len(maps),)))
+      biases.append(
+        self.param(f'fan_in_{fan_in}_bias', nn.initializers.zeros, (len(maps),))
+      )
       # Kernel entry (j, m) links input map table[maps[m]][j] to maps[m].
       links += [(self.table[i][j], i) for j in range(fan_in) for i in maps]
       order += maps
@@ -113,17 +129,21 @@ class PartialConv(nn.Module):
     for row, (src, dst) in enumerate(links):
       place[row, src * n_out + dst] = 1.0
     copy = functools.partial(jnp.matmul, precision=jax.lax.Precision.HIGHEST)
-    dense = copy(jnp.concatenate(kernels, -1), place).reshape(
-        k + (n_in, n_out))
+    dense = copy(jnp.concatenate(kernels, -1), place).reshape(k + (n_in, n_out))
     bias = copy(jnp.concatenate(biases), np.eye(n_out, dtype=np.float32)[order])
     y = jax.lax.conv_general_dilated(
-        x.astype(self.dtype), dense.astype(self.dtype), (1, 1), 'VALID',
-        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+      x.astype(self.dtype),
+      dense.astype(self.dtype),
+      (1, 1),
+      'VALID',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+    )
     return y + bias.astype(self.dtype)
 
 
 class RBFOutput(nn.Module):
   """Euclidean RBF units; returns negative squared distances as logits."""
+
   num_classes: int
   trainable: bool = True
   dtype: Any = jnp.float32
@@ -131,8 +151,10 @@ class RBFOutput(nn.Module):
   @nn.compact
   def __call__(self, x):
     def init(key, shape, dtype=jnp.float32):
-      return jnp.where(jax.random.bernoulli(key, 0.5, shape), 1.0, -1.0
-                       ).astype(dtype)
+      return jnp.where(jax.random.bernoulli(key, 0.5, shape), 1.0, -1.0).astype(
+        dtype
+      )
+
     protos = self.param('prototypes', init, (self.num_classes, x.shape[-1]))
     if not self.trainable:
       protos = jax.lax.stop_gradient(protos)
@@ -154,6 +176,7 @@ class LeNet5(nn.Module):
     output: 'dense' (linear classifier) or 'rbf' (the paper's RBF units).
     rbf_trainable: whether the RBF prototypes are learned.
   """
+
   num_classes: int = 10
   act: str = 'tanh'
   c3_table: bool = False
@@ -169,40 +192,50 @@ class LeNet5(nn.Module):
     act = _get_activation(self.act)
     pad_h, pad_w = max(0, 32 - x.shape[1]), max(0, 32 - x.shape[2])
     if pad_h or pad_w:
-      x = jnp.pad(x, [(0, 0), (pad_h // 2, pad_h - pad_h // 2),
-                      (pad_w // 2, pad_w - pad_w // 2), (0, 0)])
+      x = jnp.pad(
+        x,
+        [
+          (0, 0),
+          (pad_h // 2, pad_h - pad_h // 2),
+          (pad_w // 2, pad_w - pad_w // 2),
+          (0, 0),
+        ],
+      )
     x = x.astype(self.dtype)
     for i, features in enumerate((6, 16)):
       name = f'c{2 * i + 1}'
       if name == 'c3' and self.c3_table:
         x = PartialConv(C3_TABLE, dtype=self.dtype, name=name)(x)
       else:
-        x = layers.Conv(features, (5, 5), padding='VALID', dtype=self.dtype,
-                    name=name)(x)
+        x = layers.Conv(
+          features, (5, 5), padding='VALID', dtype=self.dtype, name=name
+        )(x)
       if self.act_after_conv:
         x = act(x)
       if self.subsampling == 'trainable':
-        x = act(TrainableSubsampling(dtype=self.dtype,
-                                     name=f's{2 * i + 2}')(x))
+        x = act(TrainableSubsampling(dtype=self.dtype, name=f's{2 * i + 2}')(x))
       elif self.subsampling == 'avg':
         x = layers.avg_pool(x, 2, 2)
       else:
         raise ValueError(f'Unknown subsampling {self.subsampling!r}')
-    x = act(layers.Conv(120, (5, 5), padding='VALID', dtype=self.dtype,
-                    name='c5')(x))
+    x = act(
+      layers.Conv(120, (5, 5), padding='VALID', dtype=self.dtype, name='c5')(x)
+    )
     x = x.reshape((x.shape[0], -1))
     x = act(nn.Dense(84, dtype=self.dtype, name='f6')(x))
     if self.output == 'rbf':
-      return RBFOutput(self.num_classes, self.rbf_trainable, dtype=self.dtype,
-                       name='rbf')(x)
+      return RBFOutput(
+        self.num_classes, self.rbf_trainable, dtype=self.dtype, name='rbf'
+      )(x)
     if self.output != 'dense':
       raise ValueError(f'Unknown output {self.output!r}')
     return nn.Dense(self.num_classes, dtype=self.dtype, name='output')(x)
 
 
 # LeNet-5 as in LeCun et al. 1998 (see the module docstring).
-LeNet5_1998 = functools.partial(LeNet5, act='lecun_tanh', c3_table=True,
-                                subsampling='trainable', output='rbf')
+LeNet5_1998 = functools.partial(
+  LeNet5, act='lecun_tanh', c3_table=True, subsampling='trainable', output='rbf'
+)
 
 
 register('lenet5', LeNet5, input_shape=(28, 28, 1), num_classes=10)

@@ -46,6 +46,7 @@
 Submodules are named after torchvision's ``features.<i>`` indices
 (``features_<i>``) so a weight converter can map them in order.
 """
+
 from __future__ import annotations
 
 import functools
@@ -63,11 +64,11 @@ from cnn_jax.models.registry import register
 # (output channels, stride) of the 13 depthwise-separable blocks, grouped in
 # timm's stages: [1, 2, 2, 6, 2] blocks.
 V1_STAGES = (
-    ((64, 1),),
-    ((128, 2), (128, 1)),
-    ((256, 2), (256, 1)),
-    ((512, 2),) + ((512, 1),) * 5,
-    ((1024, 2), (1024, 1)),
+  ((64, 1),),
+  ((128, 2), (128, 1)),
+  ((256, 2), (256, 1)),
+  ((512, 2),) + ((512, 1),) * 5,
+  ((1024, 2), (1024, 1)),
 )
 
 
@@ -84,6 +85,7 @@ class MobileNetV1(nn.Module):
       instead of timm.
     dropout_rate: dropout before the classifier (timm 0.0, Keras 1e-3).
   """
+
   num_classes: int = 1000
   width_mult: float = 1.0
   depth_multiplier: int = 1
@@ -102,11 +104,17 @@ class MobileNetV1(nn.Module):
       bn = dict(bn_momentum=0.99, bn_epsilon=1e-3)
     else:
       bn = dict(bn_momentum=0.9, bn_epsilon=1e-5)
-    conv = functools.partial(layers.ConvBNAct, act='relu6', dtype=self.dtype,
-                             **bn)
+    conv = functools.partial(
+      layers.ConvBNAct, act='relu6', dtype=self.dtype, **bn
+    )
     x = x.astype(self.dtype)
-    x = conv(self._width(32), 3, 2, padding='SAME' if self.keras else 'torch',
-             name='conv1' if self.keras else 'conv_stem')(x, train)
+    x = conv(
+      self._width(32),
+      3,
+      2,
+      padding='SAME' if self.keras else 'torch',
+      name='conv1' if self.keras else 'conv_stem',
+    )(x, train)
     k = 0
     for s, stage in enumerate(V1_STAGES):
       for i, (features, stride) in enumerate(stage):
@@ -119,20 +127,26 @@ class MobileNetV1(nn.Module):
           names = f'blocks_{s}_{i}_conv_dw', f'blocks_{s}_{i}_conv_pw'
           padding = 'torch'
         channels = x.shape[-1]
-        x = conv(channels * self.depth_multiplier, 3, stride, groups=channels,
-                 padding=padding, name=names[0])(x, train)
+        x = conv(
+          channels * self.depth_multiplier,
+          3,
+          stride,
+          groups=channels,
+          padding=padding,
+          name=names[0],
+        )(x, train)
         x = conv(self._width(features), 1, name=names[1])(x, train)
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     if self.keras:
-      x = layers.Conv(self.num_classes, (1, 1), dtype=self.dtype,
-                  name='conv_preds')(x[:, None, None, :])
+      x = layers.Conv(
+        self.num_classes, (1, 1), dtype=self.dtype, name='conv_preds'
+      )(x[:, None, None, :])
       return x.reshape((x.shape[0], -1))
     return layers.dense(self.num_classes, self.dtype, name='classifier')(x)
 
 
-MobileNetV1Keras = functools.partial(MobileNetV1, keras=True,
-                                     dropout_rate=1e-3)
+MobileNetV1Keras = functools.partial(MobileNetV1, keras=True, dropout_rate=1e-3)
 
 register('mobilenetv1_025', functools.partial(MobileNetV1, width_mult=0.25))
 register('mobilenetv1_050', functools.partial(MobileNetV1, width_mult=0.5))
@@ -146,18 +160,19 @@ register('mobilenet_keras', MobileNetV1Keras)
 
 # (expansion t, output channels c, repeats n, first stride s), from the paper.
 V2_SETTING = (
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
+  (1, 16, 1, 1),
+  (6, 24, 2, 2),
+  (6, 32, 3, 2),
+  (6, 64, 4, 2),
+  (6, 96, 3, 1),
+  (6, 160, 3, 2),
+  (6, 320, 1, 1),
 )
 
 
 class MobileNetV2(nn.Module):
   """MobileNet v2 as in torchvision (``width_mult``, ``round_nearest``)."""
+
   num_classes: int = 1000
   width_mult: float = 1.0
   round_nearest: int = 8
@@ -171,20 +186,35 @@ class MobileNetV2(nn.Module):
   def __call__(self, x, train: bool = False):
     div = lambda c: layers.make_divisible(c, self.round_nearest)  # noqa: E731
     x = x.astype(self.dtype)
-    x = layers.ConvBNAct(div(self.stem_features * self.width_mult), 3, 2,
-                         act='relu6', dtype=self.dtype,
-                         name='features_0')(x, train)
+    x = layers.ConvBNAct(
+      div(self.stem_features * self.width_mult),
+      3,
+      2,
+      act='relu6',
+      dtype=self.dtype,
+      name='features_0',
+    )(x, train)
     index = 1
     for t, c, n, s in self.setting:
       features = div(c * self.width_mult)
       for i in range(n):
         x = InvertedResidual(
-            features, int(round(x.shape[-1] * t)), 3, s if i == 0 else 1,
-            act='relu6', dtype=self.dtype, name=f'features_{index}')(x, train)
+          features,
+          int(round(x.shape[-1] * t)),
+          3,
+          s if i == 0 else 1,
+          act='relu6',
+          dtype=self.dtype,
+          name=f'features_{index}',
+        )(x, train)
         index += 1
-    x = layers.ConvBNAct(div(self.last_features * max(1.0, self.width_mult)),
-                         1, act='relu6', dtype=self.dtype,
-                         name=f'features_{index}')(x, train)
+    x = layers.ConvBNAct(
+      div(self.last_features * max(1.0, self.width_mult)),
+      1,
+      act='relu6',
+      dtype=self.dtype,
+      name=f'features_{index}',
+    )(x, train)
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return layers.dense(self.num_classes, self.dtype, name='classifier')(x)
@@ -199,34 +229,34 @@ register('mobilenet_v2', MobileNetV2)
 # paper's Tables 1 and 2; input widths follow from the previous block (16 from
 # the stem). 'RE' = ReLU, 'HS' = hard-swish.
 V3_LARGE = (
-    (3, 16, 16, False, 'RE', 1),
-    (3, 64, 24, False, 'RE', 2),
-    (3, 72, 24, False, 'RE', 1),
-    (5, 72, 40, True, 'RE', 2),
-    (5, 120, 40, True, 'RE', 1),
-    (5, 120, 40, True, 'RE', 1),
-    (3, 240, 80, False, 'HS', 2),
-    (3, 200, 80, False, 'HS', 1),
-    (3, 184, 80, False, 'HS', 1),
-    (3, 184, 80, False, 'HS', 1),
-    (3, 480, 112, True, 'HS', 1),
-    (3, 672, 112, True, 'HS', 1),
-    (5, 672, 160, True, 'HS', 2),
-    (5, 960, 160, True, 'HS', 1),
-    (5, 960, 160, True, 'HS', 1),
+  (3, 16, 16, False, 'RE', 1),
+  (3, 64, 24, False, 'RE', 2),
+  (3, 72, 24, False, 'RE', 1),
+  (5, 72, 40, True, 'RE', 2),
+  (5, 120, 40, True, 'RE', 1),
+  (5, 120, 40, True, 'RE', 1),
+  (3, 240, 80, False, 'HS', 2),
+  (3, 200, 80, False, 'HS', 1),
+  (3, 184, 80, False, 'HS', 1),
+  (3, 184, 80, False, 'HS', 1),
+  (3, 480, 112, True, 'HS', 1),
+  (3, 672, 112, True, 'HS', 1),
+  (5, 672, 160, True, 'HS', 2),
+  (5, 960, 160, True, 'HS', 1),
+  (5, 960, 160, True, 'HS', 1),
 )
 V3_SMALL = (
-    (3, 16, 16, True, 'RE', 2),
-    (3, 72, 24, False, 'RE', 2),
-    (3, 88, 24, False, 'RE', 1),
-    (5, 96, 40, True, 'HS', 2),
-    (5, 240, 40, True, 'HS', 1),
-    (5, 240, 40, True, 'HS', 1),
-    (5, 120, 48, True, 'HS', 1),
-    (5, 144, 48, True, 'HS', 1),
-    (5, 288, 96, True, 'HS', 2),
-    (5, 576, 96, True, 'HS', 1),
-    (5, 576, 96, True, 'HS', 1),
+  (3, 16, 16, True, 'RE', 2),
+  (3, 72, 24, False, 'RE', 2),
+  (3, 88, 24, False, 'RE', 1),
+  (5, 96, 40, True, 'HS', 2),
+  (5, 240, 40, True, 'HS', 1),
+  (5, 240, 40, True, 'HS', 1),
+  (5, 120, 48, True, 'HS', 1),
+  (5, 144, 48, True, 'HS', 1),
+  (5, 288, 96, True, 'HS', 2),
+  (5, 576, 96, True, 'HS', 1),
+  (5, 576, 96, True, 'HS', 1),
 )
 _V3_ACT = {'RE': 'relu', 'HS': 'hard_swish'}
 
@@ -244,6 +274,7 @@ class MobileNetV3(nn.Module):
     dilated: dilate the last stage instead of striding it (torchvision's
       ``dilated``: output stride 16).
   """
+
   setting: Sequence[tuple[int, int, int, bool, str, int]]
   last_features: int
   num_classes: int = 1000
@@ -259,14 +290,16 @@ class MobileNetV3(nn.Module):
     def width(c):
       return layers.make_divisible(c * self.width_mult, 8)
 
-    conv = functools.partial(layers.ConvBNAct, bn_momentum=0.99,
-                             bn_epsilon=1e-3, dtype=self.dtype)
+    conv = functools.partial(
+      layers.ConvBNAct, bn_momentum=0.99, bn_epsilon=1e-3, dtype=self.dtype
+    )
     # The last stage (from the last stride-2 block on) is C4 in torchvision.
     tail = max(i for i, b in enumerate(self.setting) if b[5] == 2)
     divider = 2 if self.reduced_tail else 1
     x = x.astype(self.dtype)
-    x = conv(width(self.stem_features), 3, 2, act='hard_swish',
-             name='features_0')(x, train)
+    x = conv(
+      width(self.stem_features), 3, 2, act='hard_swish', name='features_0'
+    )(x, train)
     for i, (k, expanded, out, use_se, act, stride) in enumerate(self.setting):
       dilation = 1
       if i >= tail:
@@ -277,26 +310,41 @@ class MobileNetV3(nn.Module):
           stride, dilation = 1, 2
       expanded = width(expanded)
       x = InvertedResidual(
-          width(out), expanded, k, stride, dilation=dilation,
-          act=_V3_ACT[act],
-          se_features=layers.make_divisible(expanded // 4, 8) if use_se else 0,
-          se_act='relu', se_gate='hard_sigmoid', bn_momentum=0.99,
-          bn_epsilon=1e-3, dtype=self.dtype,
-          name=f'features_{i + 1}')(x, train)
-    x = conv(6 * x.shape[-1], 1, act='hard_swish',
-             name=f'features_{len(self.setting) + 1}')(x, train)
+        width(out),
+        expanded,
+        k,
+        stride,
+        dilation=dilation,
+        act=_V3_ACT[act],
+        se_features=layers.make_divisible(expanded // 4, 8) if use_se else 0,
+        se_act='relu',
+        se_gate='hard_sigmoid',
+        bn_momentum=0.99,
+        bn_epsilon=1e-3,
+        dtype=self.dtype,
+        name=f'features_{i + 1}',
+      )(x, train)
+    x = conv(
+      6 * x.shape[-1],
+      1,
+      act='hard_swish',
+      name=f'features_{len(self.setting) + 1}',
+    )(x, train)
     x = layers.global_avg_pool(x)
-    x = layers.dense(width(self.last_features // divider), self.dtype,
-                     name='classifier_0')(x)
+    x = layers.dense(
+      width(self.last_features // divider), self.dtype, name='classifier_0'
+    )(x)
     x = layers.hard_swish(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return layers.dense(self.num_classes, self.dtype, name='classifier_3')(x)
 
 
-MobileNetV3Large = functools.partial(MobileNetV3, setting=V3_LARGE,
-                                     last_features=1280)
-MobileNetV3Small = functools.partial(MobileNetV3, setting=V3_SMALL,
-                                     last_features=1024)
+MobileNetV3Large = functools.partial(
+  MobileNetV3, setting=V3_LARGE, last_features=1280
+)
+MobileNetV3Small = functools.partial(
+  MobileNetV3, setting=V3_SMALL, last_features=1024
+)
 
 register('mobilenet_v3_large', MobileNetV3Large)
 register('mobilenet_v3_small', MobileNetV3Small)

@@ -45,6 +45,7 @@ it the input of the reduction cell.
 Not included: the paper's ScheduledDropPath and auxiliary head (neither
 reference has them in its inference graph).
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,6 +80,7 @@ class SeparableStack(nn.Module):
 
   Only the first separable conv is strided; both map straight to ``features``.
   """
+
   features: int
   kernel_size: int = 3
   strides: int = 1
@@ -90,11 +92,21 @@ class SeparableStack(nn.Module):
   def __call__(self, x, train: bool = False):
     for i, strides in enumerate((self.strides, 1)):
       x = nn.relu(x)
-      x = layers.SeparableConv(self.features, self.kernel_size, strides,
-                               padding='SAME', dtype=self.dtype,
-                               name=f'separable_conv_{i + 1}')(x)
-      x = layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
-                            momentum=self.bn_momentum, name=f'bn_{i + 1}')(x)
+      x = layers.SeparableConv(
+        self.features,
+        self.kernel_size,
+        strides,
+        padding='SAME',
+        dtype=self.dtype,
+        name=f'separable_conv_{i + 1}',
+      )(x)
+      x = layers.batch_norm(
+        train,
+        dtype=self.dtype,
+        epsilon=self.bn_epsilon,
+        momentum=self.bn_momentum,
+        name=f'bn_{i + 1}',
+      )(x)
     return x
 
 
@@ -104,6 +116,7 @@ class FactorizedReduction(nn.Module):
   The second path sees the input shifted by one pixel (crop the first row and
   column, zero-pad the last), so the two paths sample complementary pixels.
   """
+
   features: int
   bn_epsilon: float = 1e-3
   bn_momentum: float = 0.9997
@@ -116,12 +129,24 @@ class FactorizedReduction(nn.Module):
     paths = []
     for i, y in enumerate((p, shifted)):
       y = y[:, ::2, ::2]  # 1x1 average pooling with stride 2.
-      paths.append(layers.Conv(self.features // 2, (1, 1), use_bias=False,
-                           kernel_init=layers.conv_kernel_init,
-                           dtype=self.dtype, name=f'conv_{i + 1}')(y))
+      paths.append(
+        layers.Conv(
+          self.features // 2,
+          (1, 1),
+          use_bias=False,
+          kernel_init=layers.conv_kernel_init,
+          dtype=self.dtype,
+          name=f'conv_{i + 1}',
+        )(y)
+      )
     p = jnp.concatenate(paths, axis=-1)
-    return layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
-                             momentum=self.bn_momentum, name='bn')(p)
+    return layers.batch_norm(
+      train,
+      dtype=self.dtype,
+      epsilon=self.bn_epsilon,
+      momentum=self.bn_momentum,
+      name='bn',
+    )(p)
 
 
 class NASNetCell(nn.Module):
@@ -130,6 +155,7 @@ class NASNetCell(nn.Module):
   ``__call__(ip, p)`` returns ``(output, ip)``: the second value is the next
   cell's ``p``. See the module docstring for the wiring.
   """
+
   filters: int
   reduction: bool = False
   pool_padding: str = 'keras'  # 'keras' or 'timm'; see the module docstring.
@@ -139,8 +165,9 @@ class NASNetCell(nn.Module):
 
   @nn.compact
   def __call__(self, ip, p: Optional[Any], train: bool = False):
-    bn_kw = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
-                 dtype=self.dtype)
+    bn_kw = dict(
+      bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
+    )
     f = self.filters
     # Adjust p to ip's resolution and this cell's width.
     if p is None:
@@ -148,14 +175,17 @@ class NASNetCell(nn.Module):
     elif p.shape[2] != ip.shape[2]:
       p = FactorizedReduction(f, name='adjust_reduction', **bn_kw)(p, train)
     elif p.shape[-1] != f:
-      p = layers.ConvBNAct(f, 1, act=None, name='adjust_projection',
-                           **bn_kw)(nn.relu(p), train)
+      p = layers.ConvBNAct(f, 1, act=None, name='adjust_projection', **bn_kw)(
+        nn.relu(p), train
+      )
     h = layers.ConvBNAct(f, 1, act=None, name='conv_1x1', **bn_kw)(
-        nn.relu(ip), train)
+      nn.relu(ip), train
+    )
 
     def sep(name, x, kernel_size, strides=1):
       return SeparableStack(f, kernel_size, strides, name=name, **bn_kw)(
-          x, train)
+        x, train
+      )
 
     if not self.reduction:
       x1 = sep('left1', h, 5) + sep('right1', p, 3)
@@ -171,8 +201,9 @@ class NASNetCell(nn.Module):
         avg_h = layers.avg_pool(h3, 3, 2)
       elif self.pool_padding == 'timm':
         max_h = layers.max_pool(h, 3, 2, padding='SAME')
-        avg_h = layers.avg_pool(h, 3, 2, padding='SAME',
-                                count_include_pad=False)
+        avg_h = layers.avg_pool(
+          h, 3, 2, padding='SAME', count_include_pad=False
+        )
       else:
         raise ValueError(f'Unknown pool_padding {self.pool_padding!r}.')
       x1 = sep('left1', h, 5, 2) + sep('right1', p, 7, 2)
@@ -201,6 +232,7 @@ class NASNetA(nn.Module):
     bn_epsilon, bn_momentum: BatchNorm settings (Keras' 1e-3 and 0.9997).
     dtype: compute dtype.
   """
+
   num_classes: int = 1000
   penultimate_filters: int = 4032
   num_blocks: int = 6
@@ -217,24 +249,36 @@ class NASNetA(nn.Module):
   def __call__(self, x, train: bool = False):
     m = self.filter_multiplier
     if self.penultimate_filters % (24 * m**2):
-      raise ValueError('penultimate_filters must be a multiple of '
-                       f'24 * filter_multiplier**2 = {24 * m**2}.')
+      raise ValueError(
+        'penultimate_filters must be a multiple of '
+        f'24 * filter_multiplier**2 = {24 * m**2}.'
+      )
     filters = self.penultimate_filters // 24
-    bn_kw = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
-                 dtype=self.dtype)
-    cell = functools.partial(NASNetCell, pool_padding=self.pool_padding,
-                             **bn_kw)
+    bn_kw = dict(
+      bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
+    )
+    cell = functools.partial(
+      NASNetCell, pool_padding=self.pool_padding, **bn_kw
+    )
 
     x = x.astype(self.dtype)
-    x = layers.ConvBNAct(self.stem_filters, 3, 2, padding='VALID', act=None,
-                         name='stem_conv1', **bn_kw)(x, train)
+    x = layers.ConvBNAct(
+      self.stem_filters,
+      3,
+      2,
+      padding='VALID',
+      act=None,
+      name='stem_conv1',
+      **bn_kw,
+    )(x, train)
     x, p = cell(filters // m**2, True, name='reduction_stem_1')(x, None, train)
     x, p = cell(filters // m, True, name='reduction_stem_2')(x, p, train)
     n = self.num_blocks
     for stage in range(3):
       if stage > 0:
-        x, p0 = cell(filters * m**stage, True,
-                     name=f'reduction_reduce_{stage * n}')(x, p, train)
+        x, p0 = cell(
+          filters * m**stage, True, name=f'reduction_reduce_{stage * n}'
+        )(x, p, train)
         p = p if self.skip_reduction else p0
       for i in range(n):
         block_id = stage * n + i + (stage > 0)  # Keras' block ids.
@@ -244,14 +288,24 @@ class NASNetA(nn.Module):
     return layers.dense(self.num_classes, self.dtype, name='predictions')(x)
 
 
-NASNetAMobile = functools.partial(NASNetA, penultimate_filters=1056,
-                                  num_blocks=4, stem_filters=32,
-                                  skip_reduction=False)
-NASNetALarge = functools.partial(NASNetA, penultimate_filters=4032,
-                                 num_blocks=6, stem_filters=96,
-                                 skip_reduction=True)
+NASNetAMobile = functools.partial(
+  NASNetA,
+  penultimate_filters=1056,
+  num_blocks=4,
+  stem_filters=32,
+  skip_reduction=False,
+)
+NASNetALarge = functools.partial(
+  NASNetA,
+  penultimate_filters=4032,
+  num_blocks=6,
+  stem_filters=96,
+  skip_reduction=True,
+)
 
-register('nasnetamobile', NASNetAMobile, input_shape=(224, 224, 3),
-         num_classes=1000)
-register('nasnetalarge', NASNetALarge, input_shape=(331, 331, 3),
-         num_classes=1000)
+register(
+  'nasnetamobile', NASNetAMobile, input_shape=(224, 224, 3), num_classes=1000
+)
+register(
+  'nasnetalarge', NASNetALarge, input_shape=(331, 331, 3), num_classes=1000
+)

@@ -4,6 +4,7 @@ Each entry is a factory (usually a ``functools.partial`` over a Flax module with
 its stage sizes and block class filled in) plus the input shape it was designed
 for, so tools such as ``cnn_jax.summary`` can build any model by name alone.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,9 +24,13 @@ class ModelSpec:
 _MODELS: dict[str, ModelSpec] = {}
 
 
-def register(name: str, factory: Callable[..., nn.Module], *,
-             input_shape: tuple[int, int, int] = (224, 224, 3),
-             num_classes: int = 1000) -> None:
+def register(
+  name: str,
+  factory: Callable[..., nn.Module],
+  *,
+  input_shape: tuple[int, int, int] = (224, 224, 3),
+  num_classes: int = 1000,
+) -> None:
   """Registers ``factory`` (a module class or partial) under ``name``."""
   if name in _MODELS:
     raise ValueError(f'Model {name!r} is registered twice.')
@@ -43,7 +48,7 @@ def get_spec(name: str) -> ModelSpec:
     return _MODELS[name]
   except KeyError:
     raise ValueError(
-        f'Unknown model {name!r}. Known models: {", ".join(sorted(_MODELS))}'
+      f'Unknown model {name!r}. Known models: {", ".join(sorted(_MODELS))}'
     ) from None
 
 
@@ -58,6 +63,7 @@ def build(name: str, conv_impl: str = 'auto', **kwargs: Any) -> nn.Module:
   if conv_impl == 'auto':
     return model
   from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
+
   if conv_impl not in conv.IMPLS:
     raise ValueError(f'Unknown conv_impl {conv_impl!r}: one of {conv.IMPLS}.')
   return conv.WithConvImpl(model, conv_impl=conv_impl)
@@ -66,4 +72,5 @@ def build(name: str, conv_impl: str = 'auto', **kwargs: Any) -> nn.Module:
 def _load_families() -> None:
   # Importing the family modules runs their ``register`` calls.
   from cnn_jax import models  # pylint: disable=g-import-not-at-top
+
   models.import_all()

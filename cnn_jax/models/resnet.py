@@ -90,6 +90,7 @@ stem is ``conv1_0..2`` (timm's ``conv1.0/.1``, ``.3/.4``, ``.6`` + ``bn1``);
 the final norm of pre-activation nets is ``final_bn`` (timm ``norm``, Keras
 ``post_bn``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -139,6 +140,7 @@ class ResNet(nn.Module):
     padding: conv padding, ``'torch'`` or ``'SAME'`` (Keras).
     bn_momentum, bn_epsilon: BatchNorm settings (Flax momentum convention).
   """
+
   stage_sizes: Sequence[int]
   block_cls: Any
   num_classes: int = 1000
@@ -167,23 +169,42 @@ class ResNet(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     x = jnp.asarray(x, self.dtype)
-    cba = functools.partial(layers.ConvBNAct, bn_momentum=self.bn_momentum,
-                            bn_epsilon=self.bn_epsilon, dtype=self.dtype)
+    cba = functools.partial(
+      layers.ConvBNAct,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+    )
     stem_act = 'relu' if self.stem_norm else None
     if self.small_input_stem:
-      x = cba(self.stem_width, 3, 1, use_bn=self.stem_norm, act=stem_act,
-              use_bias=self.stem_bias, padding=self.padding, name='conv1')(
-                  x, train)
+      x = cba(
+        self.stem_width,
+        3,
+        1,
+        use_bn=self.stem_norm,
+        act=stem_act,
+        use_bias=self.stem_bias,
+        padding=self.padding,
+        name='conv1',
+      )(x, train)
     else:
       if self.stem == 'standard':
-        x = cba(self.stem_width, 7, 2, use_bn=self.stem_norm, act=stem_act,
-                use_bias=self.stem_bias, name='conv1')(x, train)
+        x = cba(
+          self.stem_width,
+          7,
+          2,
+          use_bn=self.stem_norm,
+          act=stem_act,
+          use_bias=self.stem_bias,
+          name='conv1',
+        )(x, train)
       elif self.stem == 'deep':
         w = self.stem_width
         x = cba(w, 3, 2, name='conv1_0')(x, train)
         x = cba(w, 3, 1, name='conv1_1')(x, train)
-        x = cba(2 * w, 3, 1, use_bn=self.stem_norm, act=stem_act,
-                name='conv1_2')(x, train)
+        x = cba(
+          2 * w, 3, 1, use_bn=self.stem_norm, act=stem_act, name='conv1_2'
+        )(x, train)
       else:
         raise ValueError(f'Unknown stem {self.stem!r}.')
       if self.pool_zero_padding:
@@ -191,22 +212,39 @@ class ResNet(nn.Module):
         x = layers.max_pool(x, 3, 2)
       else:
         x = layers.max_pool(x, 3, 2, padding=1)
-    extra = ({'dropout_rate': self.block_dropout_rate}
-             if self.block_dropout_rate else {})
+    extra = (
+      {'dropout_rate': self.block_dropout_rate}
+      if self.block_dropout_rate
+      else {}
+    )
     x = rb.residual_stages(
-        x, block_cls=self.block_cls, stage_sizes=self.stage_sizes,
-        widths=self.widths, strides=self.strides, train=train,
-        stride_in_last_block=self.stride_in_last_block,
-        drop_path_rate=self.drop_path_rate, shortcut=self.shortcut,
-        shortcut_type=self.shortcut_type,
-        zero_init_last=self.zero_init_residual, padding=self.padding,
-        bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon,
-        dtype=self.dtype, **extra)
+      x,
+      block_cls=self.block_cls,
+      stage_sizes=self.stage_sizes,
+      widths=self.widths,
+      strides=self.strides,
+      train=train,
+      stride_in_last_block=self.stride_in_last_block,
+      drop_path_rate=self.drop_path_rate,
+      shortcut=self.shortcut,
+      shortcut_type=self.shortcut_type,
+      zero_init_last=self.zero_init_residual,
+      padding=self.padding,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+      **extra,
+    )
     if self.final_norm:
-      x = nn.relu(layers.batch_norm(train, dtype=self.dtype,
-                                    momentum=self.bn_momentum,
-                                    epsilon=self.bn_epsilon,
-                                    name='final_bn')(x))
+      x = nn.relu(
+        layers.batch_norm(
+          train,
+          dtype=self.dtype,
+          momentum=self.bn_momentum,
+          epsilon=self.bn_epsilon,
+          name='final_bn',
+        )(x)
+      )
     if self.pool_size:
       x = layers.avg_pool(x, self.pool_size, self.pool_size)
       x = x.reshape((x.shape[0], -1))
@@ -220,85 +258,137 @@ class ResNet(nn.Module):
 _DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 # torchvision ResNet v1.5.
-ResNet18 = functools.partial(ResNet, stage_sizes=(2, 2, 2, 2),
-                             block_cls=rb.BasicBlock)
-ResNet34 = functools.partial(ResNet, stage_sizes=(3, 4, 6, 3),
-                             block_cls=rb.BasicBlock)
-ResNet50 = functools.partial(ResNet, stage_sizes=_DEPTHS[50],
-                             block_cls=rb.BottleneckBlock)
-ResNet101 = functools.partial(ResNet, stage_sizes=_DEPTHS[101],
-                              block_cls=rb.BottleneckBlock)
-ResNet152 = functools.partial(ResNet, stage_sizes=_DEPTHS[152],
-                              block_cls=rb.BottleneckBlock)
+ResNet18 = functools.partial(
+  ResNet, stage_sizes=(2, 2, 2, 2), block_cls=rb.BasicBlock
+)
+ResNet34 = functools.partial(
+  ResNet, stage_sizes=(3, 4, 6, 3), block_cls=rb.BasicBlock
+)
+ResNet50 = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[50], block_cls=rb.BottleneckBlock
+)
+ResNet101 = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[101], block_cls=rb.BottleneckBlock
+)
+ResNet152 = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[152], block_cls=rb.BottleneckBlock
+)
 
 
 def _grouped(groups: int, base_width: int, **kwargs):
-  return functools.partial(rb.BottleneckBlock, groups=groups,
-                           base_width=base_width, **kwargs)
+  return functools.partial(
+    rb.BottleneckBlock, groups=groups, base_width=base_width, **kwargs
+  )
 
 
 # ResNeXt and Wide ResNet (torchvision).
-ResNeXt50_32x4d = functools.partial(ResNet, stage_sizes=_DEPTHS[50],
-                                    block_cls=_grouped(32, 4))
-ResNeXt101_32x8d = functools.partial(ResNet, stage_sizes=_DEPTHS[101],
-                                     block_cls=_grouped(32, 8))
-ResNeXt101_64x4d = functools.partial(ResNet, stage_sizes=_DEPTHS[101],
-                                     block_cls=_grouped(64, 4))
-WideResNet50_2 = functools.partial(ResNet, stage_sizes=_DEPTHS[50],
-                                   block_cls=_grouped(1, 128))
-WideResNet101_2 = functools.partial(ResNet, stage_sizes=_DEPTHS[101],
-                                    block_cls=_grouped(1, 128))
+ResNeXt50_32x4d = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[50], block_cls=_grouped(32, 4)
+)
+ResNeXt101_32x8d = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[101], block_cls=_grouped(32, 8)
+)
+ResNeXt101_64x4d = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[101], block_cls=_grouped(64, 4)
+)
+WideResNet50_2 = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[50], block_cls=_grouped(1, 128)
+)
+WideResNet101_2 = functools.partial(
+  ResNet, stage_sizes=_DEPTHS[101], block_cls=_grouped(1, 128)
+)
 
 # Squeeze-and-excitation (timm).
 SEResNet50 = functools.partial(
-    ResNet, stage_sizes=_DEPTHS[50],
-    block_cls=functools.partial(rb.BottleneckBlock, se_ratio=1 / 16))
+  ResNet,
+  stage_sizes=_DEPTHS[50],
+  block_cls=functools.partial(rb.BottleneckBlock, se_ratio=1 / 16),
+)
 SEResNeXt50_32x4d = functools.partial(
-    ResNet, stage_sizes=_DEPTHS[50], block_cls=_grouped(32, 4, se_ratio=1 / 16))
+  ResNet, stage_sizes=_DEPTHS[50], block_cls=_grouped(32, 4, se_ratio=1 / 16)
+)
 SENet154 = functools.partial(
-    ResNet, stage_sizes=_DEPTHS[152], stem='deep', dropout_rate=0.2,
-    block_cls=_grouped(64, 4, se_ratio=1 / 16, reduce_first=2,
-                       proj_kernel_size=3))
+  ResNet,
+  stage_sizes=_DEPTHS[152],
+  stem='deep',
+  dropout_rate=0.2,
+  block_cls=_grouped(
+    64, 4, se_ratio=1 / 16, reduce_first=2, proj_kernel_size=3
+  ),
+)
 
 # Pre-activation, timm's resnetv2_* (torch conventions).
-PreActResNet18 = functools.partial(ResNet, stage_sizes=(2, 2, 2, 2),
-                                   block_cls=rb.PreActBasicBlock,
-                                   stem_norm=False, final_norm=True)
+PreActResNet18 = functools.partial(
+  ResNet,
+  stage_sizes=(2, 2, 2, 2),
+  block_cls=rb.PreActBasicBlock,
+  stem_norm=False,
+  final_norm=True,
+)
 PreActResNet34 = functools.partial(PreActResNet18, stage_sizes=(3, 4, 6, 3))
-PreActResNet50 = functools.partial(ResNet, stage_sizes=_DEPTHS[50],
-                                   block_cls=rb.PreActBottleneck,
-                                   stem_norm=False, final_norm=True)
+PreActResNet50 = functools.partial(
+  ResNet,
+  stage_sizes=_DEPTHS[50],
+  block_cls=rb.PreActBottleneck,
+  stem_norm=False,
+  final_norm=True,
+)
 PreActResNet101 = functools.partial(PreActResNet50, stage_sizes=_DEPTHS[101])
 PreActResNet152 = functools.partial(PreActResNet50, stage_sizes=_DEPTHS[152])
 
 # Keras applications.
 _KERAS_BN = dict(bn_momentum=0.99, bn_epsilon=1.001e-5)
 ResNet50V2Keras = functools.partial(
-    ResNet, stage_sizes=_DEPTHS[50], strides=(2, 2, 2, 1),
-    stride_in_last_block=True, stem_norm=False, stem_bias=True,
-    pool_zero_padding=True, final_norm=True,
-    block_cls=functools.partial(rb.PreActBottleneck, proj_bias=True,
-                                last_conv_bias=True, project_on_stride=False),
-    **_KERAS_BN)
+  ResNet,
+  stage_sizes=_DEPTHS[50],
+  strides=(2, 2, 2, 1),
+  stride_in_last_block=True,
+  stem_norm=False,
+  stem_bias=True,
+  pool_zero_padding=True,
+  final_norm=True,
+  block_cls=functools.partial(
+    rb.PreActBottleneck,
+    proj_bias=True,
+    last_conv_bias=True,
+    project_on_stride=False,
+  ),
+  **_KERAS_BN,
+)
 ResNet101V2Keras = functools.partial(ResNet50V2Keras, stage_sizes=_DEPTHS[101])
 ResNet152V2Keras = functools.partial(ResNet50V2Keras, stage_sizes=_DEPTHS[152])
 ResNet50Keras = functools.partial(
-    ResNet, stage_sizes=_DEPTHS[50], stem_bias=True, pool_zero_padding=True,
-    block_cls=functools.partial(rb.BottleneckBlock, stride_on_3x3=False,
-                                conv_bias=True, proj_bias=True),
-    **_KERAS_BN)
+  ResNet,
+  stage_sizes=_DEPTHS[50],
+  stem_bias=True,
+  pool_zero_padding=True,
+  block_cls=functools.partial(
+    rb.BottleneckBlock, stride_on_3x3=False, conv_bias=True, proj_bias=True
+  ),
+  **_KERAS_BN,
+)
 
 
 # Small-image nets (CIFAR-style stem, 16/32/64 channels unless noted).
-_SMALL = dict(small_input_stem=True, stem_width=16, widths=(16, 32, 64),
-              strides=(1, 2, 2), num_classes=10)
+_SMALL = dict(
+  small_input_stem=True,
+  stem_width=16,
+  widths=(16, 32, 64),
+  strides=(1, 2, 2),
+  num_classes=10,
+)
 
 
 def _he2016(n: int, shortcut: bool = True):
   """ResNet-(6n+2) / plain-(6n+2) of He et al. 2016 sec. 4.2 (option A)."""
-  return functools.partial(ResNet, stage_sizes=(n, n, n),
-                           block_cls=rb.BasicBlock, shortcut_type='A',
-                           shortcut=shortcut, **_SMALL)
+  return functools.partial(
+    ResNet,
+    stage_sizes=(n, n, n),
+    block_cls=rb.BasicBlock,
+    shortcut_type='A',
+    shortcut=shortcut,
+    **_SMALL,
+  )
 
 
 ResNet20 = _he2016(3)
@@ -313,21 +403,31 @@ Plain56 = _he2016(9, shortcut=False)
 
 # The ResNet and PreActResNet of the UvA Deep Learning course's tutorial 5.
 ResNetUvaDL = functools.partial(
-    ResNet, stage_sizes=(3, 3, 3),
-    block_cls=functools.partial(rb.BasicBlock, proj_bn=False, proj_bias=True),
-    **_SMALL)
+  ResNet,
+  stage_sizes=(3, 3, 3),
+  block_cls=functools.partial(rb.BasicBlock, proj_bn=False, proj_bias=True),
+  **_SMALL,
+)
 PreActResNetUvaDL = functools.partial(
-    ResNet, stage_sizes=(3, 3, 3), stem_norm=False,
-    block_cls=functools.partial(rb.PreActBasicBlock, proj_preact='own'),
-    **_SMALL)
+  ResNet,
+  stage_sizes=(3, 3, 3),
+  stem_norm=False,
+  block_cls=functools.partial(rb.PreActBasicBlock, proj_preact='own'),
+  **_SMALL,
+)
 
 
 def _preact_bottleneck_net(depth: int):
   """Pre-activation ResNet-depth of He et al. 2016b (``(depth - 2) / 9``)."""
   n = (depth - 2) // 9
-  return functools.partial(ResNet, stage_sizes=(n, n, n),
-                           block_cls=rb.PreActBottleneck, stem_norm=False,
-                           final_norm=True, **_SMALL)
+  return functools.partial(
+    ResNet,
+    stage_sizes=(n, n, n),
+    block_cls=rb.PreActBottleneck,
+    stem_norm=False,
+    final_norm=True,
+    **_SMALL,
+  )
 
 
 PreActResNet164 = _preact_bottleneck_net(164)
@@ -336,10 +436,13 @@ PreActResNet1001 = _preact_bottleneck_net(1001)
 
 def _resnext29(groups: int, base_width: int = 64):
   return functools.partial(
-      ResNet, stage_sizes=(3, 3, 3),
-      block_cls=functools.partial(rb.BottleneckBlock, groups=groups,
-                                  base_width=base_width),
-      **{**_SMALL, 'widths': (64, 128, 256), 'stem_width': 64})
+    ResNet,
+    stage_sizes=(3, 3, 3),
+    block_cls=functools.partial(
+      rb.BottleneckBlock, groups=groups, base_width=base_width
+    ),
+    **{**_SMALL, 'widths': (64, 128, 256), 'stem_width': 64},
+  )
 
 
 ResNeXt29_8x64d = _resnext29(8)
@@ -351,10 +454,14 @@ def _wrn(depth: int, k: int):
   if (depth - 4) % 6:
     raise ValueError('WRN depth must be 6n + 4.')
   n = (depth - 4) // 6
-  return functools.partial(ResNet, stage_sizes=(n, n, n),
-                           block_cls=rb.PreActBasicBlock, stem_norm=False,
-                           final_norm=True,
-                           **{**_SMALL, 'widths': (16 * k, 32 * k, 64 * k)})
+  return functools.partial(
+    ResNet,
+    stage_sizes=(n, n, n),
+    block_cls=rb.PreActBasicBlock,
+    stem_norm=False,
+    final_norm=True,
+    **{**_SMALL, 'widths': (16 * k, 32 * k, 64 * k)},
+  )
 
 
 WRN16_8 = _wrn(16, 8)
@@ -364,11 +471,20 @@ WRN40_4 = _wrn(40, 4)
 # The Keras "ResNet vs PlainNet" comparison net (Keras defaults: conv bias,
 # SAME padding, BN epsilon 1e-3 / momentum 0.99).
 ResNet30Keras = functools.partial(
-    ResNet, stage_sizes=(2, 5, 5, 2), small_input_stem=True,
-    widths=(64, 128, 256, 512), strides=(1, 2, 2, 2), stem_width=64,
-    stem_bias=True, pool_size=4, padding='SAME', bn_momentum=0.99,
-    bn_epsilon=1e-3, num_classes=10,
-    block_cls=functools.partial(rb.BasicBlock, conv_bias=True, proj_bias=True))
+  ResNet,
+  stage_sizes=(2, 5, 5, 2),
+  small_input_stem=True,
+  widths=(64, 128, 256, 512),
+  strides=(1, 2, 2, 2),
+  stem_width=64,
+  stem_bias=True,
+  pool_size=4,
+  padding='SAME',
+  bn_momentum=0.99,
+  bn_epsilon=1e-3,
+  num_classes=10,
+  block_cls=functools.partial(rb.BasicBlock, conv_bias=True, proj_bias=True),
+)
 Plain30Keras = functools.partial(ResNet30Keras, shortcut=False)
 
 _IMAGENET = dict(input_shape=(224, 224, 3), num_classes=1000)

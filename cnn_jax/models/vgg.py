@@ -21,6 +21,7 @@ images (e.g. ``avgpool_size=1, fc_features=512``, the usual CIFAR VGG head).
 The classifier flattens NHWC features (a torchvision converter must permute
 fc6's input from (C, H, W) to (H, W, C)).
 """
+
 from __future__ import annotations
 
 import functools
@@ -36,12 +37,17 @@ from cnn_jax.models.registry import register
 # A conv is its width (3x3) or (width, kernel size). One tuple per stage.
 ConvSpec = Union[int, tuple[int, int]]
 CONFIGS: dict[str, tuple[tuple[ConvSpec, ...], ...]] = {
-    'A': ((64,), (128,), (256, 256), (512, 512), (512, 512)),
-    'B': ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
-    'C': ((64, 64), (128, 128), (256, 256, (256, 1)), (512, 512, (512, 1)),
-          (512, 512, (512, 1))),
-    'D': ((64, 64), (128, 128), (256,) * 3, (512,) * 3, (512,) * 3),
-    'E': ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
+  'A': ((64,), (128,), (256, 256), (512, 512), (512, 512)),
+  'B': ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+  'C': (
+    (64, 64),
+    (128, 128),
+    (256, 256, (256, 1)),
+    (512, 512, (512, 1)),
+    (512, 512, (512, 1)),
+  ),
+  'D': ((64, 64), (128, 128), (256,) * 3, (512,) * 3, (512,) * 3),
+  'E': ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
 }
 
 # torchvision initializes classifier weights from N(0, 0.01), biases at 0.
@@ -59,6 +65,7 @@ class VGG(nn.Module):
     fc_features: width of the two hidden FC layers.
     dropout: dropout rate after each hidden FC layer.
   """
+
   num_classes: int = 1000
   stages: Sequence[Sequence[ConvSpec]] = CONFIGS['D']
   batch_norm: bool = False
@@ -74,9 +81,14 @@ class VGG(nn.Module):
     for s, stage in enumerate(self.stages):
       for j, spec in enumerate(stage):
         features, kernel = (spec, 3) if isinstance(spec, int) else spec
-        x = layers.ConvBNAct(features, kernel, use_bn=self.batch_norm,
-                             use_bias=True, dtype=self.dtype,
-                             name=f'conv{s + 1}_{j + 1}')(x, train)
+        x = layers.ConvBNAct(
+          features,
+          kernel,
+          use_bn=self.batch_norm,
+          use_bias=True,
+          dtype=self.dtype,
+          name=f'conv{s + 1}_{j + 1}',
+        )(x, train)
         if self.lrn and s == 0 and j == 0:
           x = layers.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)(x)
       x = layers.max_pool(x, 2, 2)
@@ -84,11 +96,15 @@ class VGG(nn.Module):
       x = adaptive_avg_pool(x, self.avgpool_size)
     x = x.reshape((x.shape[0], -1))
     for name in ('fc6', 'fc7'):
-      x = nn.relu(layers.dense(self.fc_features, dtype=self.dtype,
-                               kernel_init=_fc_init, name=name)(x))
+      x = nn.relu(
+        layers.dense(
+          self.fc_features, dtype=self.dtype, kernel_init=_fc_init, name=name
+        )(x)
+      )
       x = nn.Dropout(self.dropout, deterministic=not train)(x)
-    return layers.dense(self.num_classes, dtype=self.dtype,
-                        kernel_init=_fc_init, name='fc8')(x)
+    return layers.dense(
+      self.num_classes, dtype=self.dtype, kernel_init=_fc_init, name='fc8'
+    )(x)
 
 
 VGG11 = functools.partial(VGG, stages=CONFIGS['A'])

@@ -24,6 +24,7 @@ Keras count also includes the BN moving statistics):
 
 Module names follow timm (block1..block12, conv3/bn3, conv4/bn4, fc).
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,6 +45,7 @@ class XceptionBlock(nn.Module):
   follows the stem's ReLU). The shortcut is a strided 1x1 conv + BN when the
   shape changes, else the identity.
   """
+
   features: int
   reps: int
   strides: int = 1
@@ -65,19 +67,36 @@ class XceptionBlock(nn.Module):
         features = in_features if i < self.reps - 1 else self.features
       if i > 0 or self.start_with_relu:
         x = nn.relu(x)
-      x = layers.SeparableConv(features, 3, padding=self.padding,
-                               dtype=self.dtype, name=f'sepconv{i + 1}')(x)
-      x = layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
-                            momentum=self.bn_momentum, name=f'bn{i + 1}')(x)
+      x = layers.SeparableConv(
+        features,
+        3,
+        padding=self.padding,
+        dtype=self.dtype,
+        name=f'sepconv{i + 1}',
+      )(x)
+      x = layers.batch_norm(
+        train,
+        dtype=self.dtype,
+        epsilon=self.bn_epsilon,
+        momentum=self.bn_momentum,
+        name=f'bn{i + 1}',
+      )(x)
     if self.strides != 1:
       pad = 'SAME' if self.padding == 'SAME' else 1
       x = layers.max_pool(x, 3, self.strides, padding=pad)
 
     if self.features != in_features or self.strides != 1:
-      skip = layers.ConvBNAct(self.features, 1, self.strides, padding='VALID',
-                              act=None, bn_epsilon=self.bn_epsilon,
-                              bn_momentum=self.bn_momentum, dtype=self.dtype,
-                              name='skip')(inp, train)
+      skip = layers.ConvBNAct(
+        self.features,
+        1,
+        self.strides,
+        padding='VALID',
+        act=None,
+        bn_epsilon=self.bn_epsilon,
+        bn_momentum=self.bn_momentum,
+        dtype=self.dtype,
+        name='skip',
+      )(inp, train)
     else:
       skip = inp
     return x + skip
@@ -97,6 +116,7 @@ class Xception(nn.Module):
       paper mentions an optional dropout of 0.5 there).
     dtype: compute dtype.
   """
+
   num_classes: int = 1000
   padding: str = 'SAME'
   bn_epsilon: float = 1e-3
@@ -107,15 +127,18 @@ class Xception(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    bn_kw = dict(bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum,
-                 dtype=self.dtype)
+    bn_kw = dict(
+      bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
+    )
     block = functools.partial(XceptionBlock, padding=self.padding, **bn_kw)
     x = x.astype(self.dtype)
     # Entry flow.
     x = layers.ConvBNAct(32, 3, 2, padding='VALID', name='conv1', **bn_kw)(
-        x, train)
+      x, train
+    )
     x = layers.ConvBNAct(64, 3, 1, padding='VALID', name='conv2', **bn_kw)(
-        x, train)
+      x, train
+    )
     x = block(128, 2, 2, start_with_relu=False, name='block1')(x, train)
     x = block(256, 2, 2, name='block2')(x, train)
     x = block(728, 2, 2, name='block3')(x, train)
@@ -123,22 +146,31 @@ class Xception(nn.Module):
     for i in range(self.middle_blocks):
       x = block(728, 3, 1, name=f'block{i + 4}')(x, train)
     # Exit flow.
-    x = block(1024, 2, 2, grow_first=False,
-              name=f'block{self.middle_blocks + 4}')(x, train)
+    x = block(
+      1024, 2, 2, grow_first=False, name=f'block{self.middle_blocks + 4}'
+    )(x, train)
     for name, features in (('3', 1536), ('4', 2048)):
-      x = layers.SeparableConv(features, 3, padding=self.padding,
-                               dtype=self.dtype, name=f'conv{name}')(x)
-      x = layers.batch_norm(train, dtype=self.dtype, epsilon=self.bn_epsilon,
-                            momentum=self.bn_momentum, name=f'bn{name}')(x)
+      x = layers.SeparableConv(
+        features, 3, padding=self.padding, dtype=self.dtype, name=f'conv{name}'
+      )(x)
+      x = layers.batch_norm(
+        train,
+        dtype=self.dtype,
+        epsilon=self.bn_epsilon,
+        momentum=self.bn_momentum,
+        name=f'bn{name}',
+      )(x)
       x = nn.relu(x)
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     return layers.dense(self.num_classes, self.dtype, name='fc')(x)
 
 
-LegacyXception = functools.partial(Xception, padding='torch', bn_epsilon=1e-5,
-                                    bn_momentum=0.9)
+LegacyXception = functools.partial(
+  Xception, padding='torch', bn_epsilon=1e-5, bn_momentum=0.9
+)
 
 register('xception', Xception, input_shape=(299, 299, 3), num_classes=1000)
-register('legacy_xception', LegacyXception, input_shape=(299, 299, 3),
-         num_classes=1000)
+register(
+  'legacy_xception', LegacyXception, input_shape=(299, 299, 3), num_classes=1000
+)

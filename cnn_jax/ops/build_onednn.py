@@ -14,6 +14,7 @@ library). ``--force`` rebuilds anyway. Exit status 1 with one message on
 failure; ``setup.sh`` then warns and goes on (training falls back to XLA's
 convolutions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,12 +39,14 @@ class BuildError(RuntimeError):
 def dnnl_root() -> str:
   """The prefix whose include/ and lib/ hold oneDNN (this environment's)."""
   for prefix in (sys.prefix, sys.base_prefix):
-    if os.path.exists(os.path.join(prefix, 'include', 'oneapi', 'dnnl',
-                                   'dnnl.hpp')):
+    if os.path.exists(
+      os.path.join(prefix, 'include', 'oneapi', 'dnnl', 'dnnl.hpp')
+    ):
       return prefix
   raise BuildError(
-      f'oneDNN headers not found under {sys.prefix}/include (pip install '
-      '-r requirements.txt installs onednn-devel-cpu-gomp).')
+    f'oneDNN headers not found under {sys.prefix}/include (pip install '
+    '-r requirements.txt installs onednn-devel-cpu-gomp).'
+  )
 
 
 def ffi_include_dir() -> str:
@@ -67,9 +70,10 @@ def digest(root: str, include: str) -> str:
       h.update(name.encode())
       with open(path, 'rb') as f:
         h.update(f.read())
-  for path in (os.path.join(root, 'include', 'oneapi', 'dnnl',
-                            'dnnl_version.h'),
-               os.path.join(include, 'xla', 'ffi', 'api', 'api.h')):
+  for path in (
+    os.path.join(root, 'include', 'oneapi', 'dnnl', 'dnnl_version.h'),
+    os.path.join(include, 'xla', 'ffi', 'api', 'api.h'),
+  ):
     with open(path, 'rb') as f:
       h.update(f.read())
   h.update(os.path.realpath(root).encode())
@@ -96,13 +100,22 @@ def build(force: bool = False, verbose: bool = False) -> str:
   work = os.path.join(onednn.BUILD_DIR, 'cmake')
   out = None if verbose else subprocess.PIPE
   steps = [
-      ['cmake', '-S', CSRC, '-B', work, '-DCMAKE_BUILD_TYPE=Release',
-       f'-DDNNL_ROOT={root}', f'-DXLA_FFI_INCLUDE_DIR={include}'],
-      ['cmake', '--build', work, '-j', str(os.cpu_count() or 1)],
+    [
+      'cmake',
+      '-S',
+      CSRC,
+      '-B',
+      work,
+      '-DCMAKE_BUILD_TYPE=Release',
+      f'-DDNNL_ROOT={root}',
+      f'-DXLA_FFI_INCLUDE_DIR={include}',
+    ],
+    ['cmake', '--build', work, '-j', str(os.cpu_count() or 1)],
   ]
   for cmd in steps:
-    r = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, text=True,
-                       check=False)
+    r = subprocess.run(
+      cmd, stdout=out, stderr=subprocess.STDOUT, text=True, check=False
+    )
     if r.returncode != 0:
       tail = '\n'.join((r.stdout or '').splitlines()[-25:])
       raise BuildError(f'{" ".join(cmd[:2])} failed:\n{tail}')
@@ -119,15 +132,19 @@ def build(force: bool = False, verbose: bool = False) -> str:
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--force', action='store_true', help='rebuild anyway')
-  parser.add_argument('--verbose', action='store_true',
-                      help='show the compiler output')
+  parser.add_argument(
+    '--verbose', action='store_true', help='show the compiler output'
+  )
   args = parser.parse_args(argv)
   try:
     path = build(force=args.force, verbose=args.verbose)
   except (BuildError, OSError) as e:
-    print(f'WARNING: cnn_jax: building the oneDNN convolution library failed '
-          f'({e}). Training works, with XLA\'s slower CPU convolutions; '
-          'rerun `bash setup.sh` once it is fixed.', file=sys.stderr)
+    print(
+      f'WARNING: cnn_jax: building the oneDNN convolution library failed '
+      f"({e}). Training works, with XLA's slower CPU convolutions; "
+      'rerun `bash setup.sh` once it is fixed.',
+      file=sys.stderr,
+    )
     return 1
   print(f'oneDNN convolution library: {path}')
   return 0

@@ -47,6 +47,7 @@ Transformations:
   batch stays sharded; the kernel gradient's D partial sums are then summed,
   which XLA turns into an all-reduce, as for its own convolution.
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,6 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.extend.core import Primitive
+
 try:
   from jax.core import ShapedArray
 except ImportError:  # newer jax: only the internal name.
@@ -94,10 +96,19 @@ def _pair(v, default=1) -> Optional[tuple[int, int]]:
   return v if len(v) == 2 else None
 
 
-def onednn_params(lhs, rhs, window_strides, padding, lhs_dilation=None,
-                  rhs_dilation=None, dimension_numbers=None,
-                  feature_group_count=1, batch_group_count=1, precision=None,
-                  preferred_element_type=None) -> Optional[dict]:
+def onednn_params(
+  lhs,
+  rhs,
+  window_strides,
+  padding,
+  lhs_dilation=None,
+  rhs_dilation=None,
+  dimension_numbers=None,
+  feature_group_count=1,
+  batch_group_count=1,
+  precision=None,
+  preferred_element_type=None,
+) -> Optional[dict]:
   """The primitives' parameters, or None where ``lax`` must compute it."""
   if np.ndim(lhs) != 4 or np.ndim(rhs) != 4:
     return None
@@ -111,8 +122,10 @@ def onednn_params(lhs, rhs, window_strides, padding, lhs_dilation=None,
   dtype = np.dtype(lhs.dtype)
   if dtype not in _DTYPES or np.dtype(rhs.dtype) != dtype:
     return None
-  if (preferred_element_type is not None and
-      np.dtype(preferred_element_type) != dtype):
+  if (
+    preferred_element_type is not None
+    and np.dtype(preferred_element_type) != dtype
+  ):
     return None
   n, h, w, c = np.shape(lhs)
   kh, kw, i, o = np.shape(rhs)
@@ -121,8 +134,11 @@ def onednn_params(lhs, rhs, window_strides, padding, lhs_dilation=None,
     return None
   if isinstance(padding, str):
     padding = lax.padtype_to_pads(
-        (h, w), ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1),
-        strides, padding)
+      (h, w),
+      ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1),
+      strides,
+      padding,
+    )
   padding = tuple((int(lo), int(hi)) for lo, hi in padding)
   if len(padding) != 2 or min(p for pair in padding for p in pair) < 0:
     return None
@@ -130,14 +146,23 @@ def onednn_params(lhs, rhs, window_strides, padding, lhs_dilation=None,
     return None
   if isinstance(precision, list):
     precision = tuple(precision)  # primitive parameters must hash.
-  return dict(strides=strides, padding=padding, dilation=dilation,
-              groups=groups, precision=precision, preferred_element_type=None)
+  return dict(
+    strides=strides,
+    padding=padding,
+    dilation=dilation,
+    groups=groups,
+    precision=precision,
+    preferred_element_type=None,
+  )
 
 
 def _out_hw(in_hw, kernel_hw, strides, padding, dilation) -> tuple[int, int]:
-  return tuple((i + lo + hi - (k - 1) * d - 1) // s + 1
-               for i, k, s, (lo, hi), d in zip(in_hw, kernel_hw, strides,
-                                               padding, dilation))
+  return tuple(
+    (i + lo + hi - (k - 1) * d - 1) // s + 1
+    for i, k, s, (lo, hi), d in zip(
+      in_hw, kernel_hw, strides, padding, dilation
+    )
+  )
 
 
 # --------------------------------------------------------------------------
@@ -163,7 +188,8 @@ def _bwd_data_abstract(dy, w, *, in_hw, groups, **_):
 
 def _bwd_weights_abstract(x, dy, *, kernel_hw, groups, **_):
   return ShapedArray(
-      (x.shape[0], *kernel_hw, x.shape[4] // groups, dy.shape[4]), x.dtype)
+    (x.shape[0], *kernel_hw, x.shape[4] // groups, dy.shape[4]), x.dtype
+  )
 
 
 conv_fwd_p.def_abstract_eval(_fwd_abstract)
@@ -203,13 +229,13 @@ for _p in PRIMITIVES:
 # Transposes: each pass is linear in each of its two operands, and the
 # transpose of one pass is another pass (as for lax's convolution).
 def _fwd_t_x(ct, x, w, **params):
-  return conv_bwd_data_p.bind(ct, w, in_hw=tuple(x.aval.shape[2:4]),
-                              **params)
+  return conv_bwd_data_p.bind(ct, w, in_hw=tuple(x.aval.shape[2:4]), **params)
 
 
 def _fwd_t_w(ct, x, w, **params):
-  return conv_bwd_weights_p.bind(x, ct, kernel_hw=tuple(w.aval.shape[1:3]),
-                                 **params)
+  return conv_bwd_weights_p.bind(
+    x, ct, kernel_hw=tuple(w.aval.shape[1:3]), **params
+  )
 
 
 def _bwd_data_t_dy(ct, dy, w, *, in_hw, **params):
@@ -219,14 +245,14 @@ def _bwd_data_t_dy(ct, dy, w, *, in_hw, **params):
 
 def _bwd_data_t_w(ct, dy, w, *, in_hw, **params):
   del in_hw
-  return conv_bwd_weights_p.bind(ct, dy, kernel_hw=tuple(w.aval.shape[1:3]),
-                                 **params)
+  return conv_bwd_weights_p.bind(
+    ct, dy, kernel_hw=tuple(w.aval.shape[1:3]), **params
+  )
 
 
 def _bwd_weights_t_x(ct, x, dy, *, kernel_hw, **params):
   del kernel_hw
-  return conv_bwd_data_p.bind(dy, ct, in_hw=tuple(x.aval.shape[2:4]),
-                              **params)
+  return conv_bwd_data_p.bind(dy, ct, in_hw=tuple(x.aval.shape[2:4]), **params)
 
 
 def _bwd_weights_t_dy(ct, x, dy, *, kernel_hw, **params):
@@ -253,8 +279,11 @@ def _merge_into_groups(prim, args, dims, params):
   """Batch axis B becomes part of G: B * G independent convolutions."""
   size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
   a, b = (_to_front(v, d, size) for v, d in zip(args, dims))
-  out = prim.bind(a.reshape(size * a.shape[1], *a.shape[2:]),
-                  b.reshape(size * b.shape[1], *b.shape[2:]), **params)
+  out = prim.bind(
+    a.reshape(size * a.shape[1], *a.shape[2:]),
+    b.reshape(size * b.shape[1], *b.shape[2:]),
+    **params,
+  )
   return out.reshape(size, out.shape[0] // size, *out.shape[1:]), 0
 
 
@@ -274,23 +303,35 @@ def _fwd_or_bwd_data_batch(prim, args, dims, **params):
 
 
 batching.primitive_batchers[conv_fwd_p] = functools.partial(
-    _fwd_or_bwd_data_batch, conv_fwd_p)
+  _fwd_or_bwd_data_batch, conv_fwd_p
+)
 batching.primitive_batchers[conv_bwd_data_p] = functools.partial(
-    _fwd_or_bwd_data_batch, conv_bwd_data_p)
+  _fwd_or_bwd_data_batch, conv_bwd_data_p
+)
 batching.primitive_batchers[conv_bwd_weights_p] = (
-    lambda args, dims, **params: _merge_into_groups(
-        conv_bwd_weights_p, args, dims, params))
+  lambda args, dims, **params: _merge_into_groups(
+    conv_bwd_weights_p, args, dims, params
+  )
+)
 
 
 # --------------------------------------------------------------------------
 # Lowering elsewhere (and the CPU fallback): lax's own convolutions.
 # --------------------------------------------------------------------------
-def _lax_conv(x, w, *, strides, padding, dilation, groups, precision,
-              preferred_element_type):
+def _lax_conv(
+  x, w, *, strides, padding, dilation, groups, precision, preferred_element_type
+):
   return lax.conv_general_dilated(
-      x, w, strides, padding, rhs_dilation=dilation, dimension_numbers=NHWC,
-      feature_group_count=groups, precision=precision,
-      preferred_element_type=preferred_element_type)
+    x,
+    w,
+    strides,
+    padding,
+    rhs_dilation=dilation,
+    dimension_numbers=NHWC,
+    feature_group_count=groups,
+    precision=precision,
+    preferred_element_type=preferred_element_type,
+  )
 
 
 def _per_group(fn, a, b):
@@ -305,32 +346,40 @@ def _xla_fwd(x, w, **params):
 
 def _xla_bwd_data(dy, w, *, in_hw, **params):
   def one(dy, w):
-    x = jax.ShapeDtypeStruct((dy.shape[0], *in_hw, w.shape[2] *
-                              params['groups']), dy.dtype)
-    return jax.linear_transpose(
-        lambda x: _lax_conv(x, w, **params), x)(dy)[0]
+    x = jax.ShapeDtypeStruct(
+      (dy.shape[0], *in_hw, w.shape[2] * params['groups']), dy.dtype
+    )
+    return jax.linear_transpose(lambda x: _lax_conv(x, w, **params), x)(dy)[0]
+
   return _per_group(one, dy, w)
 
 
 def _xla_bwd_weights(x, dy, *, kernel_hw, **params):
   def one(x, dy):
     w = jax.ShapeDtypeStruct(
-        (*kernel_hw, x.shape[3] // params['groups'], dy.shape[3]), x.dtype)
-    return jax.linear_transpose(
-        lambda w: _lax_conv(x, w, **params), w)(dy)[0]
+      (*kernel_hw, x.shape[3] // params['groups'], dy.shape[3]), x.dtype
+    )
+    return jax.linear_transpose(lambda w: _lax_conv(x, w, **params), w)(dy)[0]
+
   return _per_group(one, x, dy)
 
 
-_XLA_IMPLS = {onednn.FORWARD: _xla_fwd, onednn.BACKWARD_DATA: _xla_bwd_data,
-              onednn.BACKWARD_WEIGHTS: _xla_bwd_weights}
-_PASS_OF = {conv_fwd_p: onednn.FORWARD,
-            conv_bwd_data_p: onednn.BACKWARD_DATA,
-            conv_bwd_weights_p: onednn.BACKWARD_WEIGHTS}
+_XLA_IMPLS = {
+  onednn.FORWARD: _xla_fwd,
+  onednn.BACKWARD_DATA: _xla_bwd_data,
+  onednn.BACKWARD_WEIGHTS: _xla_bwd_weights,
+}
+_PASS_OF = {
+  conv_fwd_p: onednn.FORWARD,
+  conv_bwd_data_p: onednn.BACKWARD_DATA,
+  conv_bwd_weights_p: onednn.BACKWARD_WEIGHTS,
+}
 
 
 def _xla_lowering(pass_, ctx, a, b, **params):
-  return mlir.lower_fun(functools.partial(_XLA_IMPLS[pass_], **params),
-                        multiple_results=False)(ctx, a, b)
+  return mlir.lower_fun(
+    functools.partial(_XLA_IMPLS[pass_], **params), multiple_results=False
+  )(ctx, a, b)
 
 
 for _p, _pass in _PASS_OF.items():
@@ -358,28 +407,46 @@ def _sharding_rule(ctx):
   try:
     # What jax's own batch-partitionable LAPACK calls use.
     from jax._src.lax import linalg  # pylint: disable=g-import-not-at-top
+
     return linalg._build_sdy_sharding_rule(  # pylint: disable=protected-access
-        ctx.module_context, 1, ctx.avals_in, ctx.avals_out)
+      ctx.module_context, 1, ctx.avals_in, ctx.avals_out
+    )
   except (ImportError, AttributeError, TypeError):
     return None
 
 
-def _call_lowering(ctx, a, b, *, pass_, partitioned, out_shape, strides,
-                   padding, dilation, groups):
+def _call_lowering(
+  ctx,
+  a,
+  b,
+  *,
+  pass_,
+  partitioned,
+  out_shape,
+  strides,
+  padding,
+  dilation,
+  groups,
+):
   del out_shape
   extra = None
   if partitioned:
-    extra = {'mhlo.frontend_attributes':
-                 mlir.ir_attribute({'num_batch_dims': '1'})}
+    extra = {
+      'mhlo.frontend_attributes': mlir.ir_attribute({'num_batch_dims': '1'})
+    }
     rule = _sharding_rule(ctx)
     if rule is not None:
       extra['sdy.sharding_rule'] = rule
-  lower = jax.ffi.ffi_lowering(onednn.TARGETS[pass_][0],
-                               extra_attributes=extra)
-  return lower(ctx, a, b, strides=np.asarray(strides, np.int64),
-               dilation=np.asarray(dilation, np.int64),
-               padding=np.asarray(padding, np.int64).reshape(4),
-               groups=np.int64(groups))
+  lower = jax.ffi.ffi_lowering(onednn.TARGETS[pass_][0], extra_attributes=extra)
+  return lower(
+    ctx,
+    a,
+    b,
+    strides=np.asarray(strides, np.int64),
+    dilation=np.asarray(dilation, np.int64),
+    padding=np.asarray(padding, np.int64).reshape(4),
+    groups=np.int64(groups),
+  )
 
 
 mlir.register_lowering(onednn_call_p, _call_lowering, platform='cpu')
@@ -401,9 +468,20 @@ def _dims(pass_, avals_in, avals_out, params, n_local) -> tuple:
   else:
     x, y, w = avals_in[0], avals_in[1], avals_out[0]
   (pt, pb), (pl, pr) = params['padding']
-  return (n_local, *x.shape[2:5], *w.shape[1:3], w.shape[4], *y.shape[2:4],
-          params['groups'], *params['strides'], *params['dilation'],
-          pt, pb, pl, pr)
+  return (
+    n_local,
+    *x.shape[2:5],
+    *w.shape[1:3],
+    w.shape[4],
+    *y.shape[2:4],
+    params['groups'],
+    *params['strides'],
+    *params['dilation'],
+    pt,
+    pb,
+    pl,
+    pr,
+  )
 
 
 def _onednn_dtype(pass_, dims, dtype) -> Optional[np.dtype]:
@@ -426,8 +504,12 @@ def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
   """Reshapes for the SPMD split, the custom call, and back."""
   dtype = a.dtype
   a, b = a.astype(run_dtype), b.astype(run_dtype)
-  attrs = dict(strides=params['strides'], padding=params['padding'],
-               dilation=params['dilation'], groups=params['groups'])
+  attrs = dict(
+    strides=params['strides'],
+    padding=params['padding'],
+    dilation=params['dilation'],
+    groups=params['groups'],
+  )
   out_shape = tuple(out_aval.shape)
   if split > 1 and out_shape[0] == 1:
     # N -> (split, N / split); a kernel operand is broadcast to every slice.
@@ -435,22 +517,27 @@ def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
       if is_kernel:
         return jnp.broadcast_to(v, (split, *v.shape[1:]))
       return v.reshape(split, v.shape[1] // split, *v.shape[2:])
-    kernel_in = {onednn.FORWARD: (False, True),
-                 onednn.BACKWARD_DATA: (False, True),
-                 onednn.BACKWARD_WEIGHTS: (False, False)}[pass_]
+
+    kernel_in = {
+      onednn.FORWARD: (False, True),
+      onednn.BACKWARD_DATA: (False, True),
+      onednn.BACKWARD_WEIGHTS: (False, False),
+    }[pass_]
     a, b = slices(a, kernel_in[0]), slices(b, kernel_in[1])
     if pass_ == onednn.BACKWARD_WEIGHTS:
       shape = (split, *out_shape[1:])
     else:
       shape = (split, out_shape[1] // split, *out_shape[2:])
-    out = onednn_call_p.bind(a, b, pass_=pass_, partitioned=True,
-                             out_shape=shape, **attrs)
+    out = onednn_call_p.bind(
+      a, b, pass_=pass_, partitioned=True, out_shape=shape, **attrs
+    )
     if pass_ == onednn.BACKWARD_WEIGHTS:  # partial sums of the D slices.
       out = jnp.sum(out.astype(jnp.float32), axis=0, keepdims=True)
     out = out.reshape(out_shape)
   else:
-    out = onednn_call_p.bind(a, b, pass_=pass_, partitioned=split > 1,
-                             out_shape=out_shape, **attrs)
+    out = onednn_call_p.bind(
+      a, b, pass_=pass_, partitioned=split > 1, out_shape=out_shape, **attrs
+    )
   return out.astype(dtype)
 
 
@@ -471,24 +558,36 @@ def _cpu_lowering(pass_, ctx, a, b, **params):
   if run_dtype is None:
     return _xla_lowering(pass_, ctx, a, b, **params)
   conv = {k: v for k, v in params.items() if k not in ('in_hw', 'kernel_hw')}
-  fn = functools.partial(_run_onednn, pass_, split, run_dtype,
-                         out_aval=out_aval, **conv)
+  fn = functools.partial(
+    _run_onednn, pass_, split, run_dtype, out_aval=out_aval, **conv
+  )
   return mlir.lower_fun(fn, multiple_results=False)(ctx, a, b)
 
 
 for _p, _pass in _PASS_OF.items():
-  mlir.register_lowering(_p, functools.partial(_cpu_lowering, _pass),
-                         platform='cpu')
+  mlir.register_lowering(
+    _p, functools.partial(_cpu_lowering, _pass), platform='cpu'
+  )
 
 
 # --------------------------------------------------------------------------
 # The op and the Flax module.
 # --------------------------------------------------------------------------
-def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
-                         lhs_dilation=None, rhs_dilation=None,
-                         dimension_numbers=None, feature_group_count: int = 1,
-                         batch_group_count: int = 1, precision=None,
-                         preferred_element_type=None, *, impl: str = 'auto'):
+def conv_general_dilated(
+  lhs,
+  rhs,
+  window_strides: Sequence[int],
+  padding,
+  lhs_dilation=None,
+  rhs_dilation=None,
+  dimension_numbers=None,
+  feature_group_count: int = 1,
+  batch_group_count: int = 1,
+  precision=None,
+  preferred_element_type=None,
+  *,
+  impl: str = 'auto',
+):
   """``lax.conv_general_dilated``; oneDNN computes it on the CPU backend.
 
   ``impl``: 'auto' (oneDNN on CPU where it applies, XLA elsewhere) or 'xla'
@@ -499,19 +598,36 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding,
   lhs, rhs = jnp.asarray(lhs), jnp.asarray(rhs)
   params = None
   if impl == 'auto':
-    params = onednn_params(lhs, rhs, window_strides, padding, lhs_dilation,
-                           rhs_dilation, dimension_numbers,
-                           feature_group_count, batch_group_count, precision,
-                           preferred_element_type)
+    params = onednn_params(
+      lhs,
+      rhs,
+      window_strides,
+      padding,
+      lhs_dilation,
+      rhs_dilation,
+      dimension_numbers,
+      feature_group_count,
+      batch_group_count,
+      precision,
+      preferred_element_type,
+    )
   if params is None:
     return lax.conv_general_dilated(
-        lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-        rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-        feature_group_count=feature_group_count,
-        batch_group_count=batch_group_count, precision=precision,
-        preferred_element_type=preferred_element_type)
-  y = conv_fwd_p.bind(lhs.reshape(1, *lhs.shape), rhs.reshape(1, *rhs.shape),
-                      **params)
+      lhs,
+      rhs,
+      window_strides,
+      padding,
+      lhs_dilation=lhs_dilation,
+      rhs_dilation=rhs_dilation,
+      dimension_numbers=dimension_numbers,
+      feature_group_count=feature_group_count,
+      batch_group_count=batch_group_count,
+      precision=precision,
+      preferred_element_type=preferred_element_type,
+    )
+  y = conv_fwd_p.bind(
+    lhs.reshape(1, *lhs.shape), rhs.reshape(1, *rhs.shape), **params
+  )
   return y.reshape(y.shape[1:])
 
 
@@ -534,6 +650,7 @@ class Conv(nn.Conv):
   'xla', or None to inherit the ``conv_impl`` of the nearest enclosing module
   that has one (:class:`WithConvImpl`), else 'auto'.
   """
+
   impl: Optional[str] = None
 
   def __post_init__(self):
@@ -544,8 +661,11 @@ class Conv(nn.Conv):
         raise ValueError(f'Unknown conv impl {impl!r}: one of {IMPLS}.')
       # Frozen dataclass: set once here, from the module's own fields and
       # its parents', so that nothing outside the module tree decides.
-      object.__setattr__(self, 'conv_general_dilated',
-                         functools.partial(conv_general_dilated, impl=impl))
+      object.__setattr__(
+        self,
+        'conv_general_dilated',
+        functools.partial(conv_general_dilated, impl=impl),
+      )
 
 
 class WithConvImpl(nn.Module):
@@ -555,13 +675,13 @@ class WithConvImpl(nn.Module):
   its variables, their paths and its checkpoints are those of ``model``
   alone. Convolutions that set ``impl`` themselves keep it.
   """
+
   model: nn.Module
   conv_impl: str = 'auto'
 
   def setup(self):
     if self.conv_impl not in IMPLS:
-      raise ValueError(f'Unknown conv impl {self.conv_impl!r}: one of '
-                       f'{IMPLS}.')
+      raise ValueError(f'Unknown conv impl {self.conv_impl!r}: one of {IMPLS}.')
     nn.share_scope(self, self.model)
 
   def __call__(self, *args, **kwargs):

@@ -30,6 +30,7 @@ run concurrently (and, with ``tuning='auto'``,
 convolution on all cores, so this is off by default; BENCHMARKS.md says
 what it is worth.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,7 @@ FAST_FLAGS = {YNN_FUSION_FLAG: FAST_YNN_TYPES}
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
 _M_ARENA_MAX = -8
-MALLOC_SETTINGS = {'arena_max': 1, 'mmap_max': 0,
-                   'trim_threshold': 2 ** 31 - 1}
+MALLOC_SETTINGS = {'arena_max': 1, 'mmap_max': 0, 'trim_threshold': 2**31 - 1}
 
 # 'auto': the flags and malloc settings below; 'none': XLA's and glibc's
 # defaults.
@@ -66,6 +66,7 @@ def keep_freed_memory() -> bool:
   """
   import ctypes  # pylint: disable=g-import-not-at-top
   import ctypes.util  # pylint: disable=g-import-not-at-top
+
   try:
     libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
     mallopt = libc.mallopt
@@ -73,9 +74,11 @@ def keep_freed_memory() -> bool:
     return False
   mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
   ok = True
-  for param, value in ((_M_ARENA_MAX, MALLOC_SETTINGS['arena_max']),
-                       (_M_MMAP_MAX, MALLOC_SETTINGS['mmap_max']),
-                       (_M_TRIM_THRESHOLD, MALLOC_SETTINGS['trim_threshold'])):
+  for param, value in (
+    (_M_ARENA_MAX, MALLOC_SETTINGS['arena_max']),
+    (_M_MMAP_MAX, MALLOC_SETTINGS['mmap_max']),
+    (_M_TRIM_THRESHOLD, MALLOC_SETTINGS['trim_threshold']),
+  ):
     ok = bool(mallopt(param, value)) and ok
   return ok
 
@@ -93,13 +96,15 @@ def _set_flag(flags: str, name: str, value, keep_user: bool) -> str:
 def backend_started() -> bool:
   try:
     from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+
     return bool(xla_bridge.backends_are_initialized())
   except Exception:  # pylint: disable=broad-except
     return False
 
 
-def configure(host_devices: int = 0, tuning: str = 'auto',
-              environ: Optional[dict] = None) -> str:
+def configure(
+  host_devices: int = 0, tuning: str = 'auto', environ: Optional[dict] = None
+) -> str:
   """Updates ``XLA_FLAGS`` in ``environ`` (default ``os.environ``).
 
   Args:
@@ -129,19 +134,26 @@ def configure(host_devices: int = 0, tuning: str = 'auto',
   if flags != old:
     if environ is None and backend_started():
       raise RuntimeError(
-          'cpu_tuning.configure() must run before JAX starts its backend '
-          f'(wanted XLA_FLAGS={flags!r}); call it first thing, or set '
-          'XLA_FLAGS in the environment.')
+        'cpu_tuning.configure() must run before JAX starts its backend '
+        f'(wanted XLA_FLAGS={flags!r}); call it first thing, or set '
+        'XLA_FLAGS in the environment.'
+      )
     env['XLA_FLAGS'] = flags
   if environ is None:
     if tuning != 'none':
       malloc = keep_freed_memory()
-    _applied.update(tuning=tuning, host_devices=host_devices,
-                    xla_flags=flags, malloc_keep_freed=malloc)
+    _applied.update(
+      tuning=tuning,
+      host_devices=host_devices,
+      xla_flags=flags,
+      malloc_keep_freed=malloc,
+    )
   return flags
 
 
 def describe() -> dict:
   """What :func:`configure` set in this process (for benchmark records)."""
-  return dict(_applied) or {'tuning': 'not configured',
-                            'xla_flags': os.environ.get('XLA_FLAGS', '')}
+  return dict(_applied) or {
+    'tuning': 'not configured',
+    'xla_flags': os.environ.get('XLA_FLAGS', ''),
+  }

@@ -13,6 +13,7 @@ setup.sh``) and returns None; the convolutions then lower to XLA's own.
 ``$CNN_JAX_ONEDNN_LIBRARY`` points the loader at another file (tests use it
 to simulate a machine without the build).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -32,10 +33,12 @@ FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = 0, 1, 2
 PASS_NAMES = ('forward', 'backward_data', 'backward_weights')
 # XLA custom-call target of each pass -> the library's handler symbol.
 TARGETS = {
-    FORWARD: ('cnn_jax_onednn_conv_fwd', 'CnnJaxOnednnConvFwd'),
-    BACKWARD_DATA: ('cnn_jax_onednn_conv_bwd_data', 'CnnJaxOnednnConvBwdData'),
-    BACKWARD_WEIGHTS: ('cnn_jax_onednn_conv_bwd_weights',
-                       'CnnJaxOnednnConvBwdWeights'),
+  FORWARD: ('cnn_jax_onednn_conv_fwd', 'CnnJaxOnednnConvFwd'),
+  BACKWARD_DATA: ('cnn_jax_onednn_conv_bwd_data', 'CnnJaxOnednnConvBwdData'),
+  BACKWARD_WEIGHTS: (
+    'cnn_jax_onednn_conv_bwd_weights',
+    'CnnJaxOnednnConvBwdWeights',
+  ),
 }
 DTYPE_CODES = {'float32': 0, 'bfloat16': 1}
 
@@ -49,16 +52,22 @@ def library_path() -> str:
 
 def _load(path: str) -> ctypes.CDLL:
   import jax  # pylint: disable=g-import-not-at-top
+
   lib = ctypes.CDLL(path)
   lib.cnn_jax_onednn_query.restype = ctypes.c_int
   lib.cnn_jax_onednn_query.argtypes = [
-      ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_int64),
-      ctypes.c_char_p, ctypes.c_int]
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.POINTER(ctypes.c_int64),
+    ctypes.c_char_p,
+    ctypes.c_int,
+  ]
   lib.cnn_jax_onednn_info.restype = None
   lib.cnn_jax_onednn_info.argtypes = [ctypes.c_char_p, ctypes.c_int]
   for target, symbol in TARGETS.values():
     jax.ffi.register_ffi_target(
-        target, jax.ffi.pycapsule(getattr(lib, symbol)), platform='cpu')
+      target, jax.ffi.pycapsule(getattr(lib, symbol)), platform='cpu'
+    )
     # Lets XLA split a call over devices along its leading dimension (the
     # lowering in ops/conv.py puts one slice per device there).
     jax.ffi.register_ffi_target_as_batch_partitionable(target)
@@ -76,10 +85,13 @@ def library() -> Optional[ctypes.CDLL]:
         _state['lib'] = None
         _state['error'] = f'{type(e).__name__}: {e}'
         warnings.warn(
-            f'cnn_jax: the oneDNN convolution library did not load ({path}: '
-            f'{e}). CPU convolutions use XLA\'s own instead (slower). Build it '
-            'with `bash setup.sh` (needs cmake, g++ and the onednn packages of '
-            'requirements.txt).', RuntimeWarning, stacklevel=2)
+          f'cnn_jax: the oneDNN convolution library did not load ({path}: '
+          f"{e}). CPU convolutions use XLA's own instead (slower). Build it "
+          'with `bash setup.sh` (needs cmake, g++ and the onednn packages of '
+          'requirements.txt).',
+          RuntimeWarning,
+          stacklevel=2,
+        )
     return _state['lib']
 
 
@@ -102,8 +114,9 @@ def query(pass_: int, dtype: str, dims: Sequence[int]) -> Optional[str]:
   buf = ctypes.create_string_buffer(512)
   rc = lib.cnn_jax_onednn_query(pass_, DTYPE_CODES[dtype], arr, buf, 512)
   if rc == 2:
-    raise RuntimeError(f'oneDNN {PASS_NAMES[pass_]} {dims}: '
-                       f'{buf.value.decode()}')
+    raise RuntimeError(
+      f'oneDNN {PASS_NAMES[pass_]} {dims}: {buf.value.decode()}'
+    )
   impl = buf.value.decode() if rc == 0 else None
   _queried[(PASS_NAMES[pass_], dtype, tuple(dims))] = impl
   return impl
@@ -126,9 +139,15 @@ def info() -> dict:
   """Path, oneDNN version and the instruction set it dispatches to here."""
   lib = library()
   if lib is None:
-    return {'available': False, 'path': library_path(),
-            'error': _state.get('error')}
+    return {
+      'available': False,
+      'path': library_path(),
+      'error': _state.get('error'),
+    }
   buf = ctypes.create_string_buffer(256)
   lib.cnn_jax_onednn_info(buf, 256)
-  return {'available': True, 'path': library_path(),
-          'version': buf.value.decode()}
+  return {
+    'available': True,
+    'path': library_path(),
+    'version': buf.value.decode(),
+  }

@@ -5,6 +5,7 @@ inside Orbax ("pass partial_restore=True"). Orbax's tree metadata gives every
 saved tensor's path, shape and dtype without reading the arrays, so the
 mismatch is found before anything is restored, and named.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -22,7 +23,8 @@ def _is_metadata_leaf(x) -> bool:
 def tensor_table(tree, *, metadata: bool = False) -> dict[str, tuple]:
   """{path: (shape, dtype name)} of every array (or Orbax array metadata)."""
   flat = jax.tree_util.tree_flatten_with_path(
-      tree, is_leaf=_is_metadata_leaf if metadata else None)[0]
+    tree, is_leaf=_is_metadata_leaf if metadata else None
+  )[0]
   table = {}
   for path, leaf in flat:
     shape = tuple(getattr(leaf, 'shape', np.shape(leaf)) or ())
@@ -46,8 +48,9 @@ def _model_first(name: str) -> tuple[int, str]:
   return 3, name
 
 
-def first_difference(saved: dict[str, tuple],
-                     wanted: dict[str, tuple]) -> Optional[str]:
+def first_difference(
+  saved: dict[str, tuple], wanted: dict[str, tuple]
+) -> Optional[str]:
   """The first tensor that differs, in words, or None if the trees match.
 
   Parameters come first: a model that differs shows in them before it shows
@@ -56,16 +59,22 @@ def first_difference(saved: dict[str, tuple],
   for name in sorted(wanted, key=_model_first):
     entry = wanted[name]
     if name not in saved:
-      return (f"this config's state has {name} {_fmt(entry)}, which the "
-              'checkpoint lacks')
+      return (
+        f"this config's state has {name} {_fmt(entry)}, which the "
+        'checkpoint lacks'
+      )
     if saved[name][0] != entry[0] or saved[name][1] != entry[1]:
-      return (f'{name} is {_fmt(saved[name])} in the checkpoint but '
-              f"{_fmt(entry)} in this config's state")
+      return (
+        f'{name} is {_fmt(saved[name])} in the checkpoint but '
+        f"{_fmt(entry)} in this config's state"
+      )
   for name in sorted(saved, key=_model_first):
     entry = saved[name]
     if name not in wanted:
-      return (f"the checkpoint has {name} {_fmt(entry)}, which this config's "
-              'state lacks')
+      return (
+        f"the checkpoint has {name} {_fmt(entry)}, which this config's "
+        'state lacks'
+      )
   return None
 
 
@@ -73,6 +82,9 @@ def describe_saved_config(saved_config: Optional[dict[str, Any]]) -> str:
   """' (model=..., optimizer=... per its config.json)' or ''."""
   if not saved_config:
     return ''
-  parts = [f'{k}={saved_config[k]}' for k in ('model', 'optimizer', 'dataset')
-           if k in saved_config]
+  parts = [
+    f'{k}={saved_config[k]}'
+    for k in ('model', 'optimizer', 'dataset')
+    if k in saved_config
+  ]
   return f' ({", ".join(parts)}, per its config.json)' if parts else ''

@@ -15,6 +15,7 @@ inside an array, restores wrong values without any error. So:
   ``<step>.damaged-<time>`` next to it (never deletes it), which Orbax no
   longer lists as a checkpoint, so the next-newest one is used.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,6 +70,7 @@ def _checksums(leaves: list) -> jax.Array:
 def fingerprint(tree) -> dict[str, int]:
   """{tensor path: uint32 checksum of its bits} of every array in ``tree``."""
   from cnn_jax.training import sharding  # pylint: disable=g-import-not-at-top
+
   flat = jax.tree_util.tree_flatten_with_path(tree)[0]
   if not flat:
     return {}
@@ -76,8 +78,9 @@ def fingerprint(tree) -> dict[str, int]:
   return {path_name(p): int(s) for (p, _), s in zip(flat, np.asarray(sums))}
 
 
-def first_mismatch(saved: dict[str, int],
-                   restored: dict[str, int]) -> Optional[str]:
+def first_mismatch(
+  saved: dict[str, int], restored: dict[str, int]
+) -> Optional[str]:
   """The first tensor whose checksum differs from the one saved, or None."""
   for name, value in saved.items():
     if restored.get(name) != value:
@@ -135,14 +138,17 @@ def short_reason(error: BaseException) -> str:
   if os_error:
     n = int(os_error.group(1))
     return f'[Errno {n}] {os.strerror(n)}'
-  status = re.search(r'\b(OUT_OF_RANGE|DATA_LOSS|NOT_FOUND|INVALID_ARGUMENT|'
-                     r'FAILED_PRECONDITION|RESOURCE_EXHAUSTED):'
-                     r'(?:(?! \[\w+=).)*', text)
+  status = re.search(
+    r'\b(OUT_OF_RANGE|DATA_LOSS|NOT_FOUND|INVALID_ARGUMENT|'
+    r'FAILED_PRECONDITION|RESOURCE_EXHAUSTED):'
+    r'(?:(?! \[\w+=).)*',
+    text,
+  )
   if status:
     text = status.group(0).strip()
   for cut in (' [tensorstore_spec', ' See full TensorStore details'):
     if cut in text:
-      text = text[:text.index(cut)]
+      text = text[: text.index(cut)]
   if len(text) > 240:
     text = text[:240] + '...'
   return f'{type(error).__name__}: {text}' if text else type(error).__name__
@@ -151,7 +157,8 @@ def short_reason(error: BaseException) -> str:
 def _is_closed_loop_callback(unraisable) -> bool:
   value = unraisable.exc_value
   return isinstance(value, RuntimeError) and str(value) == (
-      'Event loop is closed')
+    'Event loop is closed'
+  )
 
 
 def quiet_closed_loop_callbacks() -> None:
@@ -166,6 +173,7 @@ def quiet_closed_loop_callbacks() -> None:
   goes to the previous hook.
   """
   import sys  # pylint: disable=g-import-not-at-top
+
   previous = sys.unraisablehook
   if getattr(previous, 'drops_closed_loop_callbacks', False):
     return
@@ -186,6 +194,7 @@ def remove_unfinished_saves(directory: str) -> list[str]:
   workdir's lock, so that no save of another process is in progress.
   """
   import shutil  # pylint: disable=g-import-not-at-top
+
   removed = []
   if not os.path.isdir(directory):
     return removed

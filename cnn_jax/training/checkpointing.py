@@ -21,6 +21,7 @@ Nothing is lost to a fault after a checkpoint is committed:
   stops with :class:`CheckpointMismatchError`, which names the first tensor
   that differs (``checkpoint_compat``).
 """
+
 from __future__ import annotations
 
 import os
@@ -53,15 +54,23 @@ class _Damaged(Exception):
 
 def _to_tree(state) -> dict[str, Any]:
   """The parts of a TrainState worth saving."""
-  return {'step': state.step, 'params': state.params,
-          'batch_stats': state.batch_stats, 'opt_state': state.opt_state,
-          'rng': state.rng}
+  return {
+    'step': state.step,
+    'params': state.params,
+    'batch_stats': state.batch_stats,
+    'opt_state': state.opt_state,
+    'rng': state.rng,
+  }
 
 
 def _from_tree(state, tree):
-  return state.replace(step=tree['step'], params=tree['params'],
-                       batch_stats=tree['batch_stats'],
-                       opt_state=tree['opt_state'], rng=tree['rng'])
+  return state.replace(
+    step=tree['step'],
+    params=tree['params'],
+    batch_stats=tree['batch_stats'],
+    opt_state=tree['opt_state'],
+    rng=tree['rng'],
+  )
 
 
 def _step_dir(manager: ocp.CheckpointManager, step: int) -> str:
@@ -91,16 +100,19 @@ def _restore_verified(manager, step: int, args) -> Any:
   if saved:
     wrong = integrity.first_mismatch(saved, integrity.fingerprint(tree))
     if wrong:
-      raise _Damaged(f'tensor {wrong} does not have the values that were '
-                     'saved (its checksum differs)')
+      raise _Damaged(
+        f'tensor {wrong} does not have the values that were '
+        'saved (its checksum differs)'
+      )
   return tree
 
 
 def _open(directory: str, options) -> ocp.CheckpointManager:
   # The handler is named so that a fresh manager can read a step's tree
   # metadata before any save or restore (else item_metadata is empty).
-  return ocp.CheckpointManager(directory, options=options,
-                               item_handlers=ocp.StandardCheckpointHandler())
+  return ocp.CheckpointManager(
+    directory, options=options, item_handlers=ocp.StandardCheckpointHandler()
+  )
 
 
 def _is_primary() -> bool:
@@ -130,7 +142,8 @@ class Checkpointer:
     options = ocp.CheckpointManagerOptions(create=True)
     if best:
       options = ocp.CheckpointManagerOptions(
-          create=True, best_fn=lambda m: m['accuracy'], best_mode='max')
+        create=True, best_fn=lambda m: m['accuracy'], best_mode='max'
+      )
     return _open(directory, options)
 
   def steps(self) -> list[int]:
@@ -150,9 +163,11 @@ class Checkpointer:
     if step in self.latest.all_steps():
       return
     tree = _to_tree(state)
-    self.latest.save(step, args=ocp.args.StandardSave(tree),
-                     custom_metadata={'fingerprint':
-                                      integrity.fingerprint(tree)})
+    self.latest.save(
+      step,
+      args=ocp.args.StandardSave(tree),
+      custom_metadata={'fingerprint': integrity.fingerprint(tree)},
+    )
     self._pending['latest'] = step
 
   def save_if_best(self, state, step: int, val_accuracy: float) -> bool:
@@ -162,10 +177,12 @@ class Checkpointer:
     if best is not None and val_accuracy <= best:
       return False
     tree = _to_tree(state)
-    self.best.save(step, args=ocp.args.StandardSave(tree),
-                   metrics={'accuracy': float(val_accuracy)},
-                   custom_metadata={'fingerprint':
-                                    integrity.fingerprint(tree)})
+    self.best.save(
+      step,
+      args=ocp.args.StandardSave(tree),
+      metrics={'accuracy': float(val_accuracy)},
+      custom_metadata={'fingerprint': integrity.fingerprint(tree)},
+    )
     self._pending['best'] = step
     return True
 
@@ -179,8 +196,11 @@ class Checkpointer:
       try:
         return float(self.best.metrics(step)['accuracy'])
       except Exception as e:  # pylint: disable=broad-except
-        self._set_aside(self.best, step, 'its metrics are unreadable '
-                        f'({integrity.short_reason(e)})')
+        self._set_aside(
+          self.best,
+          step,
+          f'its metrics are unreadable ({integrity.short_reason(e)})',
+        )
 
   def _finish(self, which: str) -> None:
     """Waits for the pending save of ``which``; prunes once it committed."""
@@ -197,15 +217,19 @@ class Checkpointer:
     if problem:
       manager.reload()
       kept = [s for s in manager.all_steps() if s != step]
-      previous = (f'The previous checkpoint (step {kept[-1]}, in '
-                  f'{_step_dir(manager, kept[-1])}) is intact: free space or '
-                  'fix the error, then run the same command to resume from '
-                  'it.' if kept else
-                  'No earlier checkpoint exists in it: free space or fix the '
-                  'error, then run the same command to start again.')
+      previous = (
+        f'The previous checkpoint (step {kept[-1]}, in '
+        f'{_step_dir(manager, kept[-1])}) is intact: free space or '
+        'fix the error, then run the same command to resume from '
+        'it.'
+        if kept
+        else 'No earlier checkpoint exists in it: free space or fix the '
+        'error, then run the same command to start again.'
+      )
       raise CheckpointSaveError(
-          f'Saving the checkpoint of step {step} in {manager.directory} '
-          f'failed: {problem}. {previous}')
+        f'Saving the checkpoint of step {step} in {manager.directory} '
+        f'failed: {problem}. {previous}'
+      )
     self._prune(manager, which)  # every process: Orbax's delete syncs them.
 
   def _prune(self, manager, which: str) -> None:
@@ -214,7 +238,7 @@ class Checkpointer:
       best = manager.best_step()
       old = [s for s in steps if s != best]
     else:
-      old = list(steps)[:-self.keep] if self.keep > 0 else []
+      old = list(steps)[: -self.keep] if self.keep > 0 else []
     for s in old:
       manager.delete(s)
 
@@ -242,10 +266,15 @@ class Checkpointer:
     aside = None
     if _is_primary() and os.path.isdir(path):
       aside = integrity.set_aside(path)
-      logging.warning('Checkpoint %s is damaged: %s. Set aside as %s (not '
-                      'deleted).', path, reason, aside)
+      logging.warning(
+        'Checkpoint %s is damaged: %s. Set aside as %s (not deleted).',
+        path,
+        reason,
+        aside,
+      )
     if jax.process_count() > 1:
       from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
       multihost_utils.sync_global_devices(f'set_aside {path}')
     manager.reload()
     return aside
@@ -256,8 +285,9 @@ class Checkpointer:
       if problem:
         self._set_aside(self.best, step, problem)
 
-  def _check_fits(self, manager, step: int, state,
-                  saved_config: Optional[dict]) -> None:
+  def _check_fits(
+    self, manager, step: int, state, saved_config: Optional[dict]
+  ) -> None:
     """Raises CheckpointMismatchError if ``step`` holds another state shape."""
     problem = integrity.quick_problem(_step_dir(manager, step))
     if problem:
@@ -265,8 +295,9 @@ class Checkpointer:
     try:
       meta = manager.item_metadata(step)
     except Exception as e:  # pylint: disable=broad-except
-      raise _Damaged('its tree metadata is unreadable '
-                     f'({integrity.short_reason(e)})') from e
+      raise _Damaged(
+        f'its tree metadata is unreadable ({integrity.short_reason(e)})'
+      ) from e
     meta = getattr(meta, 'tree', meta)
     if meta is None:  # nothing to compare: the restore decides.
       return
@@ -275,14 +306,16 @@ class Checkpointer:
     difference = checkpoint_compat.first_difference(saved, wanted)
     if difference:
       raise CheckpointMismatchError(
-          f'{self.workdir} holds a checkpoint (step {step}) of another model '
-          f'or optimizer{checkpoint_compat.describe_saved_config(saved_config)}'
-          f': {difference}. To train this config, use a new --workdir; to '
-          f'start from its weights, add --config.init_from={self.workdir} '
-          'with a new --workdir.')
+        f'{self.workdir} holds a checkpoint (step {step}) of another model '
+        f'or optimizer{checkpoint_compat.describe_saved_config(saved_config)}'
+        f': {difference}. To train this config, use a new --workdir; to '
+        f'start from its weights, add --config.init_from={self.workdir} '
+        'with a new --workdir.'
+      )
 
-  def restore_latest(self, state, saved_config: Optional[dict] = None,
-                     best: bool = False) -> tuple[Any, Optional[int]]:
+  def restore_latest(
+    self, state, saved_config: Optional[dict] = None, best: bool = False
+  ) -> tuple[Any, Optional[int]]:
     """``(state restored from the newest intact checkpoint, its step)``.
 
     Damaged checkpoints on the way are set aside and reported. Returns
@@ -298,21 +331,24 @@ class Checkpointer:
     for step in sorted(manager.all_steps(), reverse=True):
       try:
         self._check_fits(manager, step, state, saved_config)
-        tree = _restore_verified(manager, step,
-                                 ocp.args.StandardRestore(abstract))
+        tree = _restore_verified(
+          manager, step, ocp.args.StandardRestore(abstract)
+        )
       except _Damaged as e:
         aside = self._set_aside(manager, step, str(e))
         damaged.append(f'{aside or _step_dir(manager, step)} ({e})')
         continue
       if damaged:
-        logging.warning('Resuming from step %d, the newest intact checkpoint.',
-                        step)
+        logging.warning(
+          'Resuming from step %d, the newest intact checkpoint.', step
+        )
       return _from_tree(state, tree), step
     if damaged:
       raise NoIntactCheckpointError(
-          f'Every checkpoint in {manager.directory} is damaged and was set '
-          f'aside: {"; ".join(damaged)}. Run the same command again to start '
-          'over from step 0, or restore a copy of the workdir.')
+        f'Every checkpoint in {manager.directory} is damaged and was set '
+        f'aside: {"; ".join(damaged)}. Run the same command again to start '
+        'over from step 0, or restore a copy of the workdir.'
+      )
     return state, None
 
   def restore(self, state, step: Optional[int] = None, best: bool = False):
@@ -331,11 +367,13 @@ class Checkpointer:
       return restored
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, _to_tree(state))
     try:
-      tree = _restore_verified(manager, step,
-                               ocp.args.StandardRestore(abstract))
+      tree = _restore_verified(
+        manager, step, ocp.args.StandardRestore(abstract)
+      )
     except _Damaged as e:
       raise NoIntactCheckpointError(
-          f'Checkpoint {_step_dir(manager, step)} is damaged: {e}.') from e
+        f'Checkpoint {_step_dir(manager, step)} is damaged: {e}.'
+      ) from e
     return _from_tree(state, tree)
 
 
@@ -346,23 +384,30 @@ def write_variables(variables: dict[str, Any], directory: str) -> str:
   This is what ``cnn_jax.convert`` writes and ``init_from`` reads.
   """
   directory = os.path.abspath(directory)
-  tree = {'params': variables['params'],
-          'batch_stats': variables.get('batch_stats', {})}
+  tree = {
+    'params': variables['params'],
+    'batch_stats': variables.get('batch_stats', {}),
+  }
   manager = _open(directory, ocp.CheckpointManagerOptions(create=True))
   try:
-    manager.save(0, args=ocp.args.StandardSave(tree),
-                 custom_metadata={'fingerprint': integrity.fingerprint(tree)})
+    manager.save(
+      0,
+      args=ocp.args.StandardSave(tree),
+      custom_metadata={'fingerprint': integrity.fingerprint(tree)},
+    )
     manager.wait_until_finished()
     _restore_verified(manager, 0, ocp.args.StandardRestore())
   except _Damaged as e:
     raise CheckpointSaveError(
-        f'The checkpoint written to {_step_dir(manager, 0)} does not read back'
-        f' as written: {e}. Check the disk, then convert again into an empty '
-        'directory.') from e
+      f'The checkpoint written to {_step_dir(manager, 0)} does not read back'
+      f' as written: {e}. Check the disk, then convert again into an empty '
+      'directory.'
+    ) from e
   except OSError as e:
     raise CheckpointSaveError(
-        f'Writing the checkpoint to {directory} failed: '
-        f'{integrity.short_reason(e)}.') from e
+      f'Writing the checkpoint to {directory} failed: '
+      f'{integrity.short_reason(e)}.'
+    ) from e
   finally:
     try:
       manager.close()
@@ -382,8 +427,9 @@ def load_variables(directory: str) -> dict[str, Any]:
   directory = os.path.abspath(directory)
   if not os.path.isdir(directory):
     raise NoIntactCheckpointError(
-        f'{directory} does not exist: init_from takes a workdir, its '
-        "checkpoints/ or best/ directory, or cnn_jax.convert's --out.")
+      f'{directory} does not exist: init_from takes a workdir, its '
+      "checkpoints/ or best/ directory, or cnn_jax.convert's --out."
+    )
   damaged = []
   for sub in ('best', 'checkpoints', ''):
     path = os.path.join(directory, sub)
@@ -396,17 +442,22 @@ def load_variables(directory: str) -> dict[str, Any]:
           tree = _restore_verified(manager, step, ocp.args.StandardRestore())
         except _Damaged as e:
           damaged.append(f'{_step_dir(manager, step)} ({e})')
-          logging.warning('Skipping damaged checkpoint %s: %s',
-                          _step_dir(manager, step), e)
+          logging.warning(
+            'Skipping damaged checkpoint %s: %s', _step_dir(manager, step), e
+          )
           continue
-        return {'params': tree['params'],
-                'batch_stats': tree.get('batch_stats', {})}
+        return {
+          'params': tree['params'],
+          'batch_stats': tree.get('batch_stats', {}),
+        }
     finally:
       manager.close()
   if damaged:
     raise NoIntactCheckpointError(
-        f'Every checkpoint under {directory} is damaged: '
-        f'{"; ".join(damaged)}. Use another copy (or convert again).')
+      f'Every checkpoint under {directory} is damaged: '
+      f'{"; ".join(damaged)}. Use another copy (or convert again).'
+    )
   raise NoIntactCheckpointError(
-      f'No Orbax checkpoint under {directory}: init_from takes a workdir, its '
-      "checkpoints/ or best/ directory, or cnn_jax.convert's --out.")
+    f'No Orbax checkpoint under {directory}: init_from takes a workdir, its '
+    "checkpoints/ or best/ directory, or cnn_jax.convert's --out."
+  )

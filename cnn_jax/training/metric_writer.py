@@ -13,6 +13,7 @@ The interface is the part of CLU's ``MetricWriter`` the trainer uses:
 ``write_scalars`` call is flushed to disk (one call per logging window), so a
 killed run keeps its curves up to its last log line.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,8 +37,10 @@ class TensorBoardWriter:
 
   def __init__(self, logdir: str):
     os.makedirs(logdir, exist_ok=True)
-    name = (f'events.out.tfevents.{int(time.time()):010d}.'
-            f'{socket.gethostname()}.{os.getpid()}.{next(_FILE_NUMBERS)}.v2')
+    name = (
+      f'events.out.tfevents.{int(time.time()):010d}.'
+      f'{socket.gethostname()}.{os.getpid()}.{next(_FILE_NUMBERS)}.v2'
+    )
     self.path = os.path.join(logdir, name)
     self._file = open(self.path, 'wb')  # pylint: disable=consider-using-with
     self._records = RecordWriter(self._file)
@@ -50,13 +53,17 @@ class TensorBoardWriter:
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
     for tag, value in scalars.items():
-      self._write(event_pb2.Event(
-          step=int(step), summary=scalar_summary.scalar_pb(tag, float(value))))
+      self._write(
+        event_pb2.Event(
+          step=int(step), summary=scalar_summary.scalar_pb(tag, float(value))
+        )
+      )
     self.flush()
 
   def write_hparams(self, hparams: Mapping[str, Any]) -> None:
-    self._write(event_pb2.Event(summary=hparams_summary.hparams_pb(
-        dict(hparams))))
+    self._write(
+      event_pb2.Event(summary=hparams_summary.hparams_pb(dict(hparams)))
+    )
     self.flush()
 
   def flush(self) -> None:

@@ -1,12 +1,14 @@
 """Optimizers and learning-rate schedules (optax) built from the config."""
+
 from __future__ import annotations
 
 import jax
 import optax
 
 
-def learning_rate_schedule(config, steps_per_epoch: int,
-                           total_steps: int) -> optax.Schedule:
+def learning_rate_schedule(
+  config, steps_per_epoch: int, total_steps: int
+) -> optax.Schedule:
   """Warmup (linear from 0) followed by the configured decay, per step."""
   base_lr = config.learning_rate
   if config.lr_scaling_base_batch > 0:  # linear scaling rule (Goyal et al.)
@@ -20,19 +22,29 @@ def learning_rate_schedule(config, steps_per_epoch: int,
     main = optax.cosine_decay_schedule(base_lr, decay_steps)
   elif kind == 'multistep':
     main = optax.piecewise_constant_schedule(
-        base_lr, {int(round(e * steps_per_epoch)) - warmup:
-                  config.lr_decay_factor for e in config.lr_boundaries})
+      base_lr,
+      {
+        int(round(e * steps_per_epoch)) - warmup: config.lr_decay_factor
+        for e in config.lr_boundaries
+      },
+    )
   elif kind == 'exponential':
     main = optax.exponential_decay(
-        base_lr, max(1, int(round(config.lr_decay_epochs * steps_per_epoch))),
-        config.lr_decay_factor, staircase=True)
+      base_lr,
+      max(1, int(round(config.lr_decay_epochs * steps_per_epoch))),
+      config.lr_decay_factor,
+      staircase=True,
+    )
   else:
-    raise ValueError(f'Unknown lr_schedule {kind!r}; known: constant, cosine, '
-                     'multistep, exponential.')
+    raise ValueError(
+      f'Unknown lr_schedule {kind!r}; known: constant, cosine, '
+      'multistep, exponential.'
+    )
   if warmup == 0:
     return main
   return optax.join_schedules(
-      [optax.linear_schedule(0.0, base_lr, warmup), main], [warmup])
+    [optax.linear_schedule(0.0, base_lr, warmup), main], [warmup]
+  )
 
 
 def weight_decay_mask(params):
@@ -40,7 +52,9 @@ def weight_decay_mask(params):
   return jax.tree.map(lambda p: p.ndim > 1, params)
 
 
-def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransformation:
+def make_optimizer(
+  config, schedule: optax.Schedule
+) -> optax.GradientTransformation:
   """The configured optimizer, with clipping and weight decay around it."""
   mask = None if config.weight_decay_on_bn_and_bias else weight_decay_mask
   wd = config.weight_decay
@@ -49,21 +63,33 @@ def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransforma
   if config.grad_clip_norm > 0:
     parts.append(optax.clip_by_global_norm(config.grad_clip_norm))
   if name == 'adamw':
-    parts.append(optax.adamw(schedule, b1=config.b1, b2=config.b2,
-                             weight_decay=wd, mask=mask))
+    parts.append(
+      optax.adamw(
+        schedule, b1=config.b1, b2=config.b2, weight_decay=wd, mask=mask
+      )
+    )
     return optax.chain(*parts)
   if wd > 0:  # coupled L2: the gradient of wd/2 * |w|^2, as in SGD papers.
     parts.append(optax.add_decayed_weights(wd, mask))
   if name == 'sgd':
-    parts.append(optax.sgd(schedule, momentum=config.momentum or None,
-                           nesterov=config.nesterov))
+    parts.append(
+      optax.sgd(
+        schedule, momentum=config.momentum or None, nesterov=config.nesterov
+      )
+    )
   elif name == 'adam':
     parts.append(optax.adam(schedule, b1=config.b1, b2=config.b2))
   elif name == 'rmsprop':
-    parts.append(optax.rmsprop(schedule, decay=config.rmsprop_decay,
-                               eps=config.rmsprop_eps,
-                               momentum=config.momentum or None))
+    parts.append(
+      optax.rmsprop(
+        schedule,
+        decay=config.rmsprop_decay,
+        eps=config.rmsprop_eps,
+        momentum=config.momentum or None,
+      )
+    )
   else:
-    raise ValueError(f'Unknown optimizer {name!r}; known: sgd, adam, adamw, '
-                     'rmsprop.')
+    raise ValueError(
+      f'Unknown optimizer {name!r}; known: sgd, adam, adamw, rmsprop.'
+    )
   return optax.chain(*parts)

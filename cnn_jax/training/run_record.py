@@ -8,6 +8,7 @@ checkpoint frequencies, paths or devices: ``config_validation.FIELDS``) gets
 one warning line per field, so that a result is never silently a mix of two
 configs.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,22 +71,34 @@ def _changes_result(name: str) -> bool:
 def result_changes(saved: dict[str, Any], config) -> list[tuple[str, Any, Any]]:
   """``(field, saved value, new value)`` for fields that change the result."""
   old, new = _flatten(saved), _flatten(_plain(config))
-  return [(name, old.get(name), new.get(name))
-          for name in sorted(set(old) | set(new))
-          if old.get(name) != new.get(name) and _changes_result(name)]
+  return [
+    (name, old.get(name), new.get(name))
+    for name in sorted(set(old) | set(new))
+    if old.get(name) != new.get(name) and _changes_result(name)
+  ]
 
 
-def warn_about_changes(saved: Optional[dict[str, Any]], config,
-                       workdir: str) -> list[tuple[str, Any, Any]]:
+def warn_about_changes(
+  saved: Optional[dict[str, Any]], config, workdir: str
+) -> list[tuple[str, Any, Any]]:
   """Logs one warning per result-changing field that differs; returns them."""
   if not saved:
     return []
   changes = result_changes(saved, config)
   for name, old, new in changes:
-    logging.warning('Resuming %s with %s=%r; its checkpoints were trained '
-                    'with %s=%r.', workdir, name, new, name, old)
+    logging.warning(
+      'Resuming %s with %s=%r; its checkpoints were trained with %s=%r.',
+      workdir,
+      name,
+      new,
+      name,
+      old,
+    )
   if changes:
-    logging.warning('The result will mix the two configs. To keep them '
-                    'apart, use a new --workdir (with --config.init_from=%s '
-                    'to start from these weights).', workdir)
+    logging.warning(
+      'The result will mix the two configs. To keep them '
+      'apart, use a new --workdir (with --config.init_from=%s '
+      'to start from these weights).',
+      workdir,
+    )
   return changes

@@ -28,6 +28,7 @@ class TrainState(train_state.TrainState):
   ``rng`` holds raw key data (uint32), so that the whole state is plain
   arrays that checkpoint and replicate across hosts like any other.
   """
+
   batch_stats: Any = None
   rng: jax.Array = None
 
@@ -46,8 +47,12 @@ class EvalMetrics(clu_metrics.Collection):
   top5_accuracy: clu_metrics.Average.from_output('top5_accuracy')
 
 
-def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
-                       input_shape, rng: jax.Array) -> TrainState:
+def create_train_state(
+  model: nn.Module,
+  tx: optax.GradientTransformation,
+  input_shape,
+  rng: jax.Array,
+) -> TrainState:
   """Initializes variables on a batch of one; the run's key rides along.
 
   Initialized in training mode so that training-only parts (auxiliary
@@ -55,11 +60,16 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
   """
   params_rng, dropout_rng, state_rng = jax.random.split(rng, 3)
   variables = jax.jit(functools.partial(model.init, train=True))(
-      {'params': params_rng, 'dropout': dropout_rng},
-      jnp.zeros((1, *input_shape), jnp.float32))
-  return TrainState.create(apply_fn=model.apply, params=variables['params'],
-                           tx=tx, batch_stats=variables.get('batch_stats', {}),
-                           rng=jax.random.key_data(state_rng))
+    {'params': params_rng, 'dropout': dropout_rng},
+    jnp.zeros((1, *input_shape), jnp.float32),
+  )
+  return TrainState.create(
+    apply_fn=model.apply,
+    params=variables['params'],
+    tx=tx,
+    batch_stats=variables.get('batch_stats', {}),
+    rng=jax.random.key_data(state_rng),
+  )
 
 
 def cross_entropy(logits, labels, num_classes: int, label_smoothing: float):
@@ -91,8 +101,9 @@ def topk_correct(logits, labels, k: int):
   return jnp.any(top == labels[:, None], axis=-1)
 
 
-def _apply_train(state: TrainState, params, images, rng, group_size: int,
-                 group_sharding=None):
+def _apply_train(
+  state: TrainState, params, images, rng, group_size: int, group_sharding=None
+):
   """Forward pass in training mode; per-group BN statistics if asked.
 
   ``group_sharding`` (the batch's sharding) pins the groups to the devices
@@ -101,21 +112,30 @@ def _apply_train(state: TrainState, params, images, rng, group_size: int,
   variables = {'params': params, 'batch_stats': state.batch_stats}
 
   def apply(images, rng):
-    return state.apply_fn(variables, images, train=True, rngs={'dropout': rng},
-                          mutable=['batch_stats'])
+    return state.apply_fn(
+      variables,
+      images,
+      train=True,
+      rngs={'dropout': rng},
+      mutable=['batch_stats'],
+    )
 
   n = images.shape[0]
   if group_size <= 0 or group_size >= n:
     return apply(images, rng)
   if n % group_size:
-    raise ValueError(f'bn_group_size {group_size} does not divide the batch '
-                     f'of {n}.')
+    raise ValueError(
+      f'bn_group_size {group_size} does not divide the batch of {n}.'
+    )
   groups = images.reshape((n // group_size, group_size, *images.shape[1:]))
-  if group_sharding is not None and (n // group_size) % max(
-      1, group_sharding.mesh.size) == 0:
+  if (
+    group_sharding is not None
+    and (n // group_size) % max(1, group_sharding.mesh.size) == 0
+  ):
     groups = jax.lax.with_sharding_constraint(groups, group_sharding)
   outputs, updates = jax.vmap(apply)(
-      groups, jax.random.split(rng, n // group_size))
+    groups, jax.random.split(rng, n // group_size)
+  )
   outputs = jax.tree.map(lambda y: y.reshape((n, *y.shape[2:])), outputs)
   # Each group updated the running averages from the same start; their mean
   # is the update by the mean of the groups' batch statistics.
@@ -133,11 +153,19 @@ def augment_key(state: TrainState):
   return jax.random.fold_in(key, state.step)
 
 
-def train_step(state: TrainState, batch, *, num_classes: int,
-               learning_rate_fn: Callable, label_smoothing: float = 0.0,
-               aux_loss_weight: float = 0.3, dtype=jnp.float32,
-               bn_group_size: int = 0, group_sharding=None,
-               batch_transform: Optional[Callable] = None):
+def train_step(
+  state: TrainState,
+  batch,
+  *,
+  num_classes: int,
+  learning_rate_fn: Callable,
+  label_smoothing: float = 0.0,
+  aux_loss_weight: float = 0.3,
+  dtype=jnp.float32,
+  bn_group_size: int = 0,
+  group_sharding=None,
+  batch_transform: Optional[Callable] = None,
+):
   """One SGD step on a global batch; returns the new state and metrics.
 
   ``batch_transform(images, labels, key) -> (images, targets)``, if given,
@@ -155,24 +183,29 @@ def train_step(state: TrainState, batch, *, num_classes: int,
   images = images.astype(dtype)
 
   def loss_fn(params):
-    outputs, updates = _apply_train(state, params, images, rng, bn_group_size,
-                                    group_sharding)
+    outputs, updates = _apply_train(
+      state, params, images, rng, bn_group_size, group_sharding
+    )
     logits, aux_logits = split_outputs(outputs)
     loss = jnp.mean(cross_entropy(logits, labels, num_classes, label_smoothing))
     for aux in aux_logits:
       loss += aux_loss_weight * jnp.mean(
-          cross_entropy(aux, labels, num_classes, label_smoothing))
+        cross_entropy(aux, labels, num_classes, label_smoothing)
+      )
     return loss, (logits, updates)
 
-  (loss, (logits, updates)), grads = jax.value_and_grad(
-      loss_fn, has_aux=True)(state.params)
+  (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+    state.params
+  )
   state = state.apply_gradients(
-      grads=grads, batch_stats=updates.get('batch_stats', state.batch_stats))
+    grads=grads, batch_stats=updates.get('batch_stats', state.batch_stats)
+  )
   hard_labels = jnp.argmax(labels, -1) if labels.ndim == 2 else labels
   metrics = TrainMetrics.single_from_model_output(
-      loss=loss,
-      accuracy=jnp.mean(jnp.argmax(logits, -1) == hard_labels),
-      learning_rate=learning_rate_fn(state.step - 1))
+    loss=loss,
+    accuracy=jnp.mean(jnp.argmax(logits, -1) == hard_labels),
+    learning_rate=learning_rate_fn(state.step - 1),
+  )
   return state, metrics
 
 
@@ -182,15 +215,21 @@ def eval_step(state: TrainState, batch, *, num_classes: int, dtype=jnp.float32):
   logits = state.apply_fn(variables, batch['image'].astype(dtype), train=False)
   labels, mask = batch['label'], batch['mask']
   return EvalMetrics.single_from_model_output(
-      loss=cross_entropy(logits, labels, num_classes, 0.0),
-      accuracy=topk_correct(logits, labels, 1).astype(jnp.float32),
-      top5_accuracy=topk_correct(logits, labels, 5).astype(jnp.float32),
-      mask=mask)
+    loss=cross_entropy(logits, labels, num_classes, 0.0),
+    accuracy=topk_correct(logits, labels, 1).astype(jnp.float32),
+    top5_accuracy=topk_correct(logits, labels, 5).astype(jnp.float32),
+    mask=mask,
+  )
 
 
-def compile_steps(config, mesh, state: TrainState, num_classes: int,
-                  learning_rate_fn: Callable,
-                  batch_transform: Optional[Callable] = None):
+def compile_steps(
+  config,
+  mesh,
+  state: TrainState,
+  num_classes: int,
+  learning_rate_fn: Callable,
+  batch_transform: Optional[Callable] = None,
+):
   """jit-compiled (train_step, eval_step) over ``mesh`` with donation.
 
   ``batch_transform``: see :func:`train_step` (the input path provides it).
@@ -200,15 +239,24 @@ def compile_steps(config, mesh, state: TrainState, num_classes: int,
   data = sharding.data_sharding(mesh)
   rep = sharding.replicated(mesh)
   train = jax.jit(
-      functools.partial(train_step, num_classes=num_classes,
-                        learning_rate_fn=learning_rate_fn,
-                        label_smoothing=config.label_smoothing,
-                        aux_loss_weight=config.aux_loss_weight, dtype=dtype,
-                        bn_group_size=config.bn_group_size,
-                        group_sharding=data, batch_transform=batch_transform),
-      in_shardings=(state_sharding, data), out_shardings=(state_sharding, rep),
-      donate_argnums=0)
+    functools.partial(
+      train_step,
+      num_classes=num_classes,
+      learning_rate_fn=learning_rate_fn,
+      label_smoothing=config.label_smoothing,
+      aux_loss_weight=config.aux_loss_weight,
+      dtype=dtype,
+      bn_group_size=config.bn_group_size,
+      group_sharding=data,
+      batch_transform=batch_transform,
+    ),
+    in_shardings=(state_sharding, data),
+    out_shardings=(state_sharding, rep),
+    donate_argnums=0,
+  )
   evaluate = jax.jit(
-      functools.partial(eval_step, num_classes=num_classes, dtype=dtype),
-      in_shardings=(state_sharding, data), out_shardings=rep)
+    functools.partial(eval_step, num_classes=num_classes, dtype=dtype),
+    in_shardings=(state_sharding, data),
+    out_shardings=rep,
+  )
   return train, evaluate

@@ -16,6 +16,7 @@ Every exit returns the same shape of result (:func:`result_of`): ``status``
 ('finished', 'interrupted' or 'evaluated'), ``step``, the model and dataset,
 and one metrics dict per evaluated split.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,15 @@ from absl import logging
 from cnn_jax import config_validation, models
 from cnn_jax.data import inputs, pipeline
 from cnn_jax.inference import records
-from cnn_jax.training import (checkpointing, metric_writer, optim, run_record,
-                              sharding, train_step, workdir_lock)
+from cnn_jax.training import (
+  checkpointing,
+  metric_writer,
+  optim,
+  run_record,
+  sharding,
+  train_step,
+  workdir_lock,
+)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -66,14 +74,19 @@ class _StopSignal:
 
 
 def build_model(config, num_classes: int):
-  return models.build(config.model, num_classes=num_classes,
-                      dtype=jnp.dtype(config.dtype),
-                      conv_impl=config.conv_impl, **config.model_kwargs)
+  return models.build(
+    config.model,
+    num_classes=num_classes,
+    dtype=jnp.dtype(config.dtype),
+    conv_impl=config.conv_impl,
+    **config.model_kwargs,
+  )
 
 
 def num_classes_for(config, info: pipeline.InputInfo) -> int:
-  return (config.num_classes if config.num_classes is not None else
-          info.num_classes)
+  return (
+    config.num_classes if config.num_classes is not None else info.num_classes
+  )
 
 
 def init_from_checkpoint(state, directory: str):
@@ -87,8 +100,10 @@ def init_from_checkpoint(state, directory: str):
   kept, fresh = [], []
 
   def merge(new_tree, old_tree):
-    flat_old = {jax.tree_util.keystr(p): v for p, v in
-                jax.tree_util.tree_flatten_with_path(old_tree)[0]}
+    flat_old = {
+      jax.tree_util.keystr(p): v
+      for p, v in jax.tree_util.tree_flatten_with_path(old_tree)[0]
+    }
 
     def pick(path, new):
       name = jax.tree_util.keystr(path)
@@ -103,20 +118,28 @@ def init_from_checkpoint(state, directory: str):
 
   params = merge(state.params, loaded['params'])
   batch_stats = merge(state.batch_stats, loaded['batch_stats'])
-  logging.info('init_from %s: %d tensors loaded, %d freshly initialized: %s',
-               directory, len(kept), len(fresh), fresh[:10])
+  logging.info(
+    'init_from %s: %d tensors loaded, %d freshly initialized: %s',
+    directory,
+    len(kept),
+    len(fresh),
+    fresh[:10],
+  )
   if not kept:
     raise checkpointing.CheckpointMismatchError(
-        f'init_from={directory}: none of its tensors has the name and shape '
-        "of one of this model's; init_from needs a checkpoint of the same "
-        'architecture (the class count may differ).')
-  return state.replace(params=params, batch_stats=batch_stats,
-                       opt_state=state.tx.init(params))
+      f'init_from={directory}: none of its tensors has the name and shape '
+      "of one of this model's; init_from needs a checkpoint of the same "
+      'architecture (the class count may differ).'
+    )
+  return state.replace(
+    params=params, batch_stats=batch_stats, opt_state=state.tx.init(params)
+  )
 
 
 @dataclasses.dataclass
 class Run:
   """Everything a training run is built from (see :func:`setup`)."""
+
   config: Any
   workdir: str
   info: pipeline.InputInfo
@@ -139,9 +162,12 @@ class Run:
 
 def setup(config, workdir: str):
   """Builds the run and its initial (or restored) train state."""
-  config_validation.validate(config, devices=jax.device_count(),
-                             process_count=jax.process_count(),
-                             model_input=True)
+  config_validation.validate(
+    config,
+    devices=jax.device_count(),
+    process_count=jax.process_count(),
+    model_input=True,
+  )
   info = pipeline.get_info(config)
   config_validation.validate_with_data(config, info)
   num_classes = num_classes_for(config, info)
@@ -149,23 +175,31 @@ def setup(config, workdir: str):
   sharding.check_batch_divides(config.batch_size, mesh, 'batch_size')
   sharding.check_batch_divides(config.eval_batch_size, mesh, 'eval_batch_size')
   steps_per_epoch = pipeline.steps_per_epoch(config, info, jax.process_count())
-  total_steps = (config.num_train_steps if config.num_train_steps is not None
-                 else int(math.ceil(config.num_epochs * steps_per_epoch)))
-  eval_every = (total_steps if config.eval_every_epochs is None else
-                max(1, int(round(config.eval_every_epochs * steps_per_epoch))))
+  total_steps = (
+    config.num_train_steps
+    if config.num_train_steps is not None
+    else int(math.ceil(config.num_epochs * steps_per_epoch))
+  )
+  eval_every = (
+    total_steps
+    if config.eval_every_epochs is None
+    else max(1, int(round(config.eval_every_epochs * steps_per_epoch)))
+  )
 
   model = build_model(config, num_classes)
   schedule = optim.learning_rate_schedule(config, steps_per_epoch, total_steps)
   tx = optim.make_optimizer(config, schedule)
-  state = train_step.create_train_state(model, tx, info.image_shape,
-                                        jax.random.key(config.seed))
+  state = train_step.create_train_state(
+    model, tx, info.image_shape, jax.random.key(config.seed)
+  )
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   saved_config = run_record.read_config(workdir)
   resuming = bool(checkpointer.steps())
   if not resuming and config.init_from is not None:
     state = init_from_checkpoint(state, config.init_from)
-    for mismatch in records.init_from_mismatches(config, config.init_from,
-                                                 info):
+    for mismatch in records.init_from_mismatches(
+      config, config.init_from, info
+    ):
       logging.warning('init_from: %s', mismatch)
   state = sharding.replicate(state, mesh)
   latest = None
@@ -177,13 +211,32 @@ def setup(config, workdir: str):
     run_record.write_config(workdir, config)
   input_ = inputs.build(config, info, mesh)
   train_fn, eval_fn = train_step.compile_steps(
-      config, mesh, state, num_classes, schedule,
-      batch_transform=input_.batch_transform)
-  writer = metric_writer.create_writer(workdir,
-                                      primary=jax.process_index() == 0)
-  run = Run(config, workdir, info, mesh, num_classes, steps_per_epoch,
-            total_steps, eval_every, checkpointer, train_fn, eval_fn, writer,
-            latest, input_)
+    config,
+    mesh,
+    state,
+    num_classes,
+    schedule,
+    batch_transform=input_.batch_transform,
+  )
+  writer = metric_writer.create_writer(
+    workdir, primary=jax.process_index() == 0
+  )
+  run = Run(
+    config,
+    workdir,
+    info,
+    mesh,
+    num_classes,
+    steps_per_epoch,
+    total_steps,
+    eval_every,
+    checkpointer,
+    train_fn,
+    eval_fn,
+    writer,
+    latest,
+    input_,
+  )
   return run, state
 
 
@@ -215,29 +268,35 @@ class _MetricsWindow:
     self.metrics, self.steps, self.start = None, 0, time.perf_counter()
 
   def add(self, metrics):
-    self.metrics = metrics if self.metrics is None else self.metrics.merge(
-        metrics)
+    self.metrics = (
+      metrics if self.metrics is None else self.metrics.merge(metrics)
+    )
     self.steps += 1
 
   def values(self) -> dict[str, float]:
     """The window's averages (one device-to-host transfer)."""
-    return {k: float(v)
-            for k, v in sharding.to_host(self.metrics.compute()).items()}
+    return {
+      k: float(v) for k, v in sharding.to_host(self.metrics.compute()).items()
+    }
 
 
-def _check_finite(values: dict[str, float], run: Run, first: int,
-                  last: int) -> None:
+def _check_finite(
+  values: dict[str, float], run: Run, first: int, last: int
+) -> None:
   if math.isfinite(values['loss']):
     return
   kept = run.checkpointer.latest_step()
-  where = (f'The last good checkpoint (step {kept}) is kept in '
-           f'{run.workdir}.' if kept is not None else
-           'No checkpoint had been saved yet.')
+  where = (
+    f'The last good checkpoint (step {kept}) is kept in {run.workdir}.'
+    if kept is not None
+    else 'No checkpoint had been saved yet.'
+  )
   raise NonFiniteLossError(
-      f'The training loss became {values["loss"]} between steps {first} and '
-      f'{last}. {where} Lower the learning rate, set '
-      '--config.grad_clip_norm, or rerun with --config.debug=True to find the '
-      'first non-finite value.')
+    f'The training loss became {values["loss"]} between steps {first} and '
+    f'{last}. {where} Lower the learning rate, set '
+    '--config.grad_clip_norm, or rerun with --config.debug=True to find the '
+    'first non-finite value.'
+  )
 
 
 def _log_window(run: Run, window: _MetricsWindow, step: int) -> None:
@@ -249,10 +308,18 @@ def _log_window(run: Run, window: _MetricsWindow, step: int) -> None:
   run.writer.write_scalars(step, {f'train_{k}': v for k, v in values.items()})
   eta = (run.total_steps - step) / values['steps_per_sec']
   logging.info(
-      'step %d/%d (epoch %.2f, %.1f%%) loss %.4f acc %.2f%% lr %.4g '
-      '%.0f img/s ETA %s', step, run.total_steps, step / run.steps_per_epoch,
-      100 * step / run.total_steps, values['loss'], 100 * values['accuracy'],
-      values['learning_rate'], values['images_per_sec'], _format_eta(eta))
+    'step %d/%d (epoch %.2f, %.1f%%) loss %.4f acc %.2f%% lr %.4g '
+    '%.0f img/s ETA %s',
+    step,
+    run.total_steps,
+    step / run.steps_per_epoch,
+    100 * step / run.total_steps,
+    values['loss'],
+    100 * values['accuracy'],
+    values['learning_rate'],
+    values['images_per_sec'],
+    _format_eta(eta),
+  )
   window.reset()
 
 
@@ -300,26 +367,35 @@ def train(run: Run, state) -> tuple[Any, int, Optional[int]]:
 def _evaluate_during_training(run: Run, state, step: int) -> None:
   split = run.eval_splits[0]
   metrics = evaluate(run, state, split)
-  run.writer.write_scalars(step, {f'{split}_{k}': v for k, v in
-                                  metrics.items()})
+  run.writer.write_scalars(
+    step, {f'{split}_{k}': v for k, v in metrics.items()}
+  )
   logging.info('step %d %s: %s', step, split, metrics)
   if split == 'validation':
     run.checkpointer.save_if_best(state, step, metrics['accuracy'])
 
 
-def result_of(run: Run, state, status: str, step: int,
-              splits: tuple[str, ...] = ()) -> dict[str, Any]:
+def result_of(
+  run: Run, state, status: str, step: int, splits: tuple[str, ...] = ()
+) -> dict[str, Any]:
   """The run's result: the same keys whichever way it ended."""
   device = run.mesh.devices.flat[0]
-  result = {'status': status, 'step': int(step), 'model': run.config.model,
-            'dataset': run.config.dataset,
-            'steps_per_epoch': run.steps_per_epoch,
-            'devices': {'platform': device.platform,
-                        'kind': device.device_kind,
-                        'count': int(run.mesh.devices.size),
-                        'processes': jax.process_count()},
-            'num_params': int(sum(np.prod(x.shape) for x in
-                                  jax.tree.leaves(state.params)))}
+  result = {
+    'status': status,
+    'step': int(step),
+    'model': run.config.model,
+    'dataset': run.config.dataset,
+    'steps_per_epoch': run.steps_per_epoch,
+    'devices': {
+      'platform': device.platform,
+      'kind': device.device_kind,
+      'count': int(run.mesh.devices.size),
+      'processes': jax.process_count(),
+    },
+    'num_params': int(
+      sum(np.prod(x.shape) for x in jax.tree.leaves(state.params))
+    ),
+  }
   for split in splits:
     result[split] = evaluate(run, state, split)
   return result
@@ -339,6 +415,7 @@ class _QuietLibraries(pylogging.Filter):
   TensorStore's spec dump: a failed save is reported once, as a
   CheckpointSaveError.
   """
+
   _NOISY = ('/orbax/', '/tensorflow_datasets/', '/jax/_src/xla_bridge')
 
   def filter(self, record):
@@ -394,40 +471,67 @@ def _train_and_evaluate(config, workdir: str) -> dict[str, Any]:
     if config.eval_only:
       if run.restored_step is None:
         raise checkpointing.NoIntactCheckpointError(
-            f'eval_only: no checkpoint in {workdir}. Train first (the same '
-            'command without --config.eval_only), or point --workdir at a '
-            "run's workdir.")
-      result = result_of(run, state, 'evaluated', run.restored_step,
-                         tuple(run.eval_splits))
+          f'eval_only: no checkpoint in {workdir}. Train first (the same '
+          'command without --config.eval_only), or point --workdir at a '
+          "run's workdir."
+        )
+      result = result_of(
+        run, state, 'evaluated', run.restored_step, tuple(run.eval_splits)
+      )
       logging.info('Evaluation of step %d: %s', run.restored_step, result)
       _write_results(workdir, result)
       return result
 
     if run.restored_step is None:
-      run.writer.write_hparams({k: v for k, v in config.to_dict().items()
-                                if isinstance(v, (int, float, str, bool))})
-    logging.info('%s on %s: %d train / %d val examples, %d steps per epoch, '
-                 '%d steps, %d devices, %d processes; input: %s (read from '
-                 '%s).', config.model,
-                 run.info.dataset, run.info.num_examples('train'),
-                 run.info.num_examples('validation'), run.steps_per_epoch,
-                 run.total_steps, run.mesh.devices.size, jax.process_count(),
-                 run.input.name, run.input.source)
+      run.writer.write_hparams(
+        {
+          k: v
+          for k, v in config.to_dict().items()
+          if isinstance(v, (int, float, str, bool))
+        }
+      )
+    logging.info(
+      '%s on %s: %d train / %d val examples, %d steps per epoch, '
+      '%d steps, %d devices, %d processes; input: %s (read from '
+      '%s).',
+      config.model,
+      run.info.dataset,
+      run.info.num_examples('train'),
+      run.info.num_examples('validation'),
+      run.steps_per_epoch,
+      run.total_steps,
+      run.mesh.devices.size,
+      jax.process_count(),
+      run.input.name,
+      run.input.source,
+    )
     state, step, stopped_by = train(run, state)
     if stopped_by is not None:
       run.checkpointer.wait()
-      logging.warning('Stopped by signal %d at step %d; checkpoint saved. '
-                      'Run the same command to resume.', stopped_by, step)
+      logging.warning(
+        'Stopped by signal %d at step %d; checkpoint saved. '
+        'Run the same command to resume.',
+        stopped_by,
+        step,
+      )
       return result_of(run, state, 'interrupted', step)
 
     run.checkpointer.wait()  # the final checkpoint is on disk before results
     result = result_of(run, state, 'finished', step, tuple(run.eval_splits))
-    run.writer.write_scalars(step, {f'final_{s}_accuracy': result[s]['accuracy']
-                                    for s in run.eval_splits})
+    run.writer.write_scalars(
+      step,
+      {f'final_{s}_accuracy': result[s]['accuracy'] for s in run.eval_splits},
+    )
     _write_results(workdir, result)
-    logging.info('Final (step %d): %s', step, ', '.join(
+    logging.info(
+      'Final (step %d): %s',
+      step,
+      ', '.join(
         f'{s} accuracy {100 * result[s]["accuracy"]:.2f}% '
-        f'({result[s]["num_examples"]} examples)' for s in run.eval_splits))
+        f'({result[s]["num_examples"]} examples)'
+        for s in run.eval_splits
+      ),
+    )
     return result
   finally:
     run.writer.flush()

@@ -7,6 +7,7 @@ with a message naming the first. The operating system releases the lock when
 its holder exits in any way, SIGKILL included, so a stale lock file never
 blocks a restart. In a multi-process (multi-host) run only process 0 takes it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,10 @@ def _owner(path: str) -> str:
   try:
     with open(path) as f:
       info = json.load(f)
-    return (f"pid {info['pid']} on {info['host']}, started {info['started']}: "
-            f"{info['command']}")
+    return (
+      f'pid {info["pid"]} on {info["host"]}, started {info["started"]}: '
+      f'{info["command"]}'
+    )
   except (OSError, ValueError, KeyError):
     return 'a process that has not written its details yet'
 
@@ -48,13 +51,16 @@ def hold(workdir: str) -> Iterator[str]:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
       raise WorkdirBusyError(
-          f'{os.path.abspath(workdir)} is in use by another run '
-          f'({_owner(path)}). Wait for it to finish or stop it, or use '
-          'another --workdir.'
+        f'{os.path.abspath(workdir)} is in use by another run '
+        f'({_owner(path)}). Wait for it to finish or stop it, or use '
+        'another --workdir.'
       ) from None
-    info = {'pid': os.getpid(), 'host': socket.gethostname(),
-            'started': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
-            'command': ' '.join(sys.argv)}
+    info = {
+      'pid': os.getpid(),
+      'host': socket.gethostname(),
+      'started': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
+      'command': ' '.join(sys.argv),
+    }
     try:
       os.ftruncate(fd, 0)
       os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -71,4 +77,5 @@ def hold(workdir: str) -> Iterator[str]:
 def hold_if_primary(workdir: str) -> contextlib.AbstractContextManager:
   """:func:`hold` on process 0 of a run; nothing on the others."""
   import jax  # pylint: disable=g-import-not-at-top
+
   return hold(workdir) if jax.process_index() == 0 else contextlib.nullcontext()

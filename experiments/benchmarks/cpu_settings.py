@@ -22,6 +22,7 @@ images of the model's shape). The variants, run in ABBA order over
 Reported per variant: the median step time (wall), CPU seconds per step
 (user + system of the process, all threads), and the load average.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,41 +45,46 @@ flags.DEFINE_list('variants', [], 'Only these variants (default: all).')
 flags.DEFINE_string('json_out', '', 'Also write the figures here.')
 flags.DEFINE_string('child', '', 'internal: run one variant (JSON spec).')
 
-YNN_DEFAULT = ('--xla_cpu_experimental_ynn_fusion_type='
-               'individual_dot,individual_convolution')
+YNN_DEFAULT = (
+  '--xla_cpu_experimental_ynn_fusion_type=individual_dot,individual_convolution'
+)
 # name -> (cpu_tuning, host_devices, conv_impl, extra XLA flags, malloc)
 VARIANTS = {
-    'auto': ('auto', 0, 'auto', '', True),
-    'no_ynn': ('auto', 0, 'auto', YNN_DEFAULT, True),
-    'no_malloc': ('auto', 0, 'auto', '', False),
-    'none': ('none', 0, 'auto', '', False),
-    '2dev': ('auto', 2, 'auto', '', True),
-    '2dev_eigen': ('auto', 2, 'auto', '--xla_cpu_multi_thread_eigen=true',
-                   True),
-    'xla': ('auto', 0, 'xla', '', True),
-    'xla_2dev': ('auto', 2, 'xla', '', True),
+  'auto': ('auto', 0, 'auto', '', True),
+  'no_ynn': ('auto', 0, 'auto', YNN_DEFAULT, True),
+  'no_malloc': ('auto', 0, 'auto', '', False),
+  'none': ('none', 0, 'auto', '', False),
+  '2dev': ('auto', 2, 'auto', '', True),
+  '2dev_eigen': ('auto', 2, 'auto', '--xla_cpu_multi_thread_eigen=true', True),
+  'xla': ('auto', 0, 'xla', '', True),
+  'xla_2dev': ('auto', 2, 'xla', '', True),
 }
 
 
 def _child(spec: dict) -> dict:
   """One variant, in this (fresh) process."""
   from cnn_jax.ops import cpu_tuning  # pylint: disable=g-import-not-at-top
+
   tuning, devices, impl, extra, malloc = VARIANTS[spec['variant']]
   if extra:
-    os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' ' +
-                               extra).strip()
+    os.environ['XLA_FLAGS'] = (
+      os.environ.get('XLA_FLAGS', '') + ' ' + extra
+    ).strip()
   cpu_tuning.configure(host_devices=devices, tuning=tuning)
   if not malloc and tuning != 'none':
     # configure() set them; glibc's defaults back (values of malloc(3)).
     import ctypes  # pylint: disable=g-import-not-at-top
+
     libc = ctypes.CDLL('libc.so.6')
     libc.mallopt(-8, 8 * os.cpu_count())  # M_ARENA_MAX
     libc.mallopt(-4, 65536)  # M_MMAP_MAX
     libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
   from experiments.benchmarks import peer_config  # pylint: disable=g-import-not-at-top
-  config = peer_config.jax_config(spec['model'], spec['batch_size'],
-                                spec['dtype'])
+
+  config = peer_config.jax_config(
+    spec['model'], spec['batch_size'], spec['dtype']
+  )
   config.conv_impl = impl
   bench = benchmark.StepBench(config)
   bench.compile_train()
@@ -91,24 +97,34 @@ def _child(spec: dict) -> dict:
     t1, r1 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     times.append(t1 - t0)
     cpu.append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
-  return {'step_ms': 1e3 * statistics.median(times),
-          'cpu_s_per_step': statistics.median(cpu),
-          'load_avg': os.getloadavg()[0],
-          'devices': int(bench.mesh.devices.size),
-          'xla_flags': os.environ.get('XLA_FLAGS', '')}
+  return {
+    'step_ms': 1e3 * statistics.median(times),
+    'cpu_s_per_step': statistics.median(cpu),
+    'load_avg': os.getloadavg()[0],
+    'devices': int(bench.mesh.devices.size),
+    'xla_flags': os.environ.get('XLA_FLAGS', ''),
+  }
 
 
 def _run_child(spec: dict) -> dict:
   env = dict(os.environ)
   env.pop('XLA_FLAGS', None)
   r = subprocess.run(
-      [sys.executable, '-m', 'experiments.benchmarks.cpu_settings',
-       f'--child={json.dumps(spec)}'], env=env, capture_output=True,
-      text=True, check=False)
+    [
+      sys.executable,
+      '-m',
+      'experiments.benchmarks.cpu_settings',
+      f'--child={json.dumps(spec)}',
+    ],
+    env=env,
+    capture_output=True,
+    text=True,
+    check=False,
+  )
   line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
   if r.returncode != 0 or not line:
     raise RuntimeError(f'{spec}: {r.stderr[-2000:]}')
-  return json.loads(line[-1][len('RESULT '):])
+  return json.loads(line[-1][len('RESULT ') :])
 
 
 def main(argv):
@@ -117,30 +133,58 @@ def main(argv):
     print('RESULT ' + json.dumps(_child(json.loads(FLAGS.child))))
     return
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
+
   names = FLAGS.variants or list(VARIANTS)
   results = {m: {v: [] for v in names} for m in FLAGS.models}
   for rep in range(FLAGS.repeats):
     order = names if rep % 2 == 0 else names[::-1]
     for model in FLAGS.models:
       for v in order:
-        r = _run_child(dict(variant=v, model=model, dtype=FLAGS.dtype,
-                            batch_size=FLAGS.batch_size, steps=FLAGS.steps))
+        r = _run_child(
+          dict(
+            variant=v,
+            model=model,
+            dtype=FLAGS.dtype,
+            batch_size=FLAGS.batch_size,
+            steps=FLAGS.steps,
+          )
+        )
         results[model][v].append(r)
-        print(f"{model:<10} {v:<11} {r['step_ms']:8.1f} ms/step "
-              f"{r['cpu_s_per_step']:6.2f} CPU s/step  load "
-              f"{r['load_avg']:.1f}", flush=True)
-  summary = {m: {v: {'step_ms_median': statistics.median(
-      x['step_ms'] for x in runs), 'cpu_s_per_step_median': statistics.median(
-          x['cpu_s_per_step'] for x in runs), 'runs': runs}
-                 for v, runs in by_v.items()} for m, by_v in results.items()}
+        print(
+          f'{model:<10} {v:<11} {r["step_ms"]:8.1f} ms/step '
+          f'{r["cpu_s_per_step"]:6.2f} CPU s/step  load '
+          f'{r["load_avg"]:.1f}',
+          flush=True,
+        )
+  summary = {
+    m: {
+      v: {
+        'step_ms_median': statistics.median(x['step_ms'] for x in runs),
+        'cpu_s_per_step_median': statistics.median(
+          x['cpu_s_per_step'] for x in runs
+        ),
+        'runs': runs,
+      }
+      for v, runs in by_v.items()
+    }
+    for m, by_v in results.items()
+  }
   from cnn_jax.ops import onednn  # pylint: disable=g-import-not-at-top
-  out = {'dtype': FLAGS.dtype, 'batch_size': FLAGS.batch_size,
-         'onednn': onednn.info(),
-         'variants': {k: list(v) for k, v in VARIANTS.items()},
-         'results': summary, 'machine': benchmark.machine_info()}
+
+  out = {
+    'dtype': FLAGS.dtype,
+    'batch_size': FLAGS.batch_size,
+    'onednn': onednn.info(),
+    'variants': {k: list(v) for k, v in VARIANTS.items()},
+    'results': summary,
+    'machine': benchmark.machine_info(),
+  }
   for m, by_v in summary.items():
-    print(m + ': ' + ', '.join(f"{v} {r['step_ms_median']:.1f}"
-                               for v, r in by_v.items()))
+    print(
+      m
+      + ': '
+      + ', '.join(f'{v} {r["step_ms_median"]:.1f}' for v, r in by_v.items())
+    )
   if FLAGS.json_out:
     with open(FLAGS.json_out, 'w') as f:
       json.dump(out, f, indent=2, sort_keys=True)

@@ -3,13 +3,19 @@
 ``torch_peer`` and the GPU campaign (``experiments/gpu``) time our train step
 with this config; the campaign does so in a process without PyTorch.
 """
+
 from __future__ import annotations
 
 from typing import Optional
 
 
-def jax_config(model: str, batch_size: int, dtype: str, num_classes: int = 0,
-               input_shape: Optional[tuple[int, int, int]] = None):
+def jax_config(
+  model: str,
+  batch_size: int,
+  dtype: str,
+  num_classes: int = 0,
+  input_shape: Optional[tuple[int, int, int]] = None,
+):
   """A cnn_jax config training ``model`` on synthetic data of its shape.
 
   SGD with momentum 0.9, lr 0.1, no weight decay, constant schedule: the
@@ -18,6 +24,7 @@ def jax_config(model: str, batch_size: int, dtype: str, num_classes: int = 0,
   """
   from cnn_jax import models  # pylint: disable=g-import-not-at-top
   from configs import base  # pylint: disable=g-import-not-at-top
+
   spec = models.get_spec(model)
   c = base.get_config()
   c.model = model

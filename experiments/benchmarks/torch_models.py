@@ -20,6 +20,7 @@ epsilon 1e-5). Initialization does not matter for speed and is torch's.
 * ``mobilenet_v2``: torchvision's (2,236,682 parameters for 10 classes; the
   peer benchmark runs it on 32x32 inputs).
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,7 +29,6 @@ from torch import nn
 
 
 class LeNet5(nn.Module):
-
   def __init__(self, num_classes: int = 10, in_channels: int = 1):
     super().__init__()
     self.c1 = nn.Conv2d(in_channels, 6, 5)
@@ -40,8 +40,9 @@ class LeNet5(nn.Module):
   def forward(self, x):
     pad_h, pad_w = max(0, 32 - x.shape[2]), max(0, 32 - x.shape[3])
     if pad_h or pad_w:
-      x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2,
-                    pad_h - pad_h // 2))
+      x = F.pad(
+        x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+      )
     x = F.avg_pool2d(torch.tanh(self.c1(x)), 2)
     x = F.avg_pool2d(torch.tanh(self.c3(x)), 2)
     x = torch.tanh(self.c5(x)).flatten(1)
@@ -58,21 +59,23 @@ class _PadIdentity(nn.Module):
 
   def forward(self, x):
     if self.stride > 1:
-      x = x[:, :, ::self.stride, ::self.stride]
+      x = x[:, :, :: self.stride, :: self.stride]
     extra = self.features - x.shape[1]
     return F.pad(x, (0, 0, 0, 0, 0, extra)) if extra else x
 
 
 class BasicBlockA(nn.Module):
-
   def __init__(self, in_features: int, features: int, stride: int):
     super().__init__()
     self.conv1 = nn.Conv2d(in_features, features, 3, stride, 1, bias=False)
     self.bn1 = nn.BatchNorm2d(features)
     self.conv2 = nn.Conv2d(features, features, 3, 1, 1, bias=False)
     self.bn2 = nn.BatchNorm2d(features)
-    self.shortcut = (nn.Identity() if stride == 1 and in_features == features
-                     else _PadIdentity(features, stride))
+    self.shortcut = (
+      nn.Identity()
+      if stride == 1 and in_features == features
+      else _PadIdentity(features, stride)
+    )
 
   def forward(self, x):
     y = F.relu(self.bn1(self.conv1(x)))
@@ -81,7 +84,6 @@ class BasicBlockA(nn.Module):
 
 
 class CifarResNet(nn.Module):
-
   def __init__(self, n: int, num_classes: int = 10, in_channels: int = 3):
     super().__init__()
     self.conv1 = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
@@ -101,8 +103,11 @@ class CifarResNet(nn.Module):
 
 
 def _conv_bn_relu(c_in: int, c_out: int, k: int, bias: bool = True):
-  return nn.Sequential(nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias),
-                       nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+  return nn.Sequential(
+    nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias),
+    nn.BatchNorm2d(c_out),
+    nn.ReLU(inplace=True),
+  )
 
 
 class InceptionBlock(nn.Module):
@@ -112,12 +117,15 @@ class InceptionBlock(nn.Module):
     super().__init__()
     c1, c3r, c3, c5r, c5, proj = widths
     self.b1 = _conv_bn_relu(c_in, c1, 1)
-    self.b3 = nn.Sequential(_conv_bn_relu(c_in, c3r, 1),
-                            _conv_bn_relu(c3r, c3, 3))
-    self.b5 = nn.Sequential(_conv_bn_relu(c_in, c5r, 1),
-                            _conv_bn_relu(c5r, c5, 5))
-    self.pool = nn.Sequential(nn.MaxPool2d(3, 1, 1),
-                              _conv_bn_relu(c_in, proj, 1))
+    self.b3 = nn.Sequential(
+      _conv_bn_relu(c_in, c3r, 1), _conv_bn_relu(c3r, c3, 3)
+    )
+    self.b5 = nn.Sequential(
+      _conv_bn_relu(c_in, c5r, 1), _conv_bn_relu(c5r, c5, 5)
+    )
+    self.pool = nn.Sequential(
+      nn.MaxPool2d(3, 1, 1), _conv_bn_relu(c_in, proj, 1)
+    )
 
   def forward(self, x):
     return torch.cat([self.b1(x), self.b3(x), self.b5(x), self.pool(x)], 1)
@@ -125,14 +133,20 @@ class InceptionBlock(nn.Module):
 
 # cnn_jax.models.googlenet.INCEPTION_CIFAR: widths or a 3x3/2 max pool.
 _INCEPTION_CIFAR = (
-    (16, 32, 32, 16, 8, 8), (24, 32, 48, 16, 12, 12), 'pool',
-    (24, 32, 48, 16, 12, 12), (16, 32, 48, 16, 16, 16),
-    (16, 32, 48, 16, 16, 16), (32, 32, 48, 16, 24, 24), 'pool',
-    (32, 48, 64, 16, 16, 16), (32, 48, 64, 16, 16, 16))
+  (16, 32, 32, 16, 8, 8),
+  (24, 32, 48, 16, 12, 12),
+  'pool',
+  (24, 32, 48, 16, 12, 12),
+  (16, 32, 48, 16, 16, 16),
+  (16, 32, 48, 16, 16, 16),
+  (32, 32, 48, 16, 24, 24),
+  'pool',
+  (32, 48, 64, 16, 16, 16),
+  (32, 48, 64, 16, 16, 16),
+)
 
 
 class GoogleNetCifar(nn.Module):
-
   def __init__(self, num_classes: int = 10, in_channels: int = 3):
     super().__init__()
     layers, c = [_conv_bn_relu(in_channels, 64, 3)], 64
@@ -156,10 +170,13 @@ class DenseLayer(nn.Module):
   def __init__(self, c_in: int, growth: int, bn_size: int):
     super().__init__()
     self.net = nn.Sequential(
-        nn.BatchNorm2d(c_in), nn.ReLU(inplace=True),
-        nn.Conv2d(c_in, bn_size * growth, 1, bias=False),
-        nn.BatchNorm2d(bn_size * growth), nn.ReLU(inplace=True),
-        nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False))
+      nn.BatchNorm2d(c_in),
+      nn.ReLU(inplace=True),
+      nn.Conv2d(c_in, bn_size * growth, 1, bias=False),
+      nn.BatchNorm2d(bn_size * growth),
+      nn.ReLU(inplace=True),
+      nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False),
+    )
 
   def forward(self, x):
     return torch.cat([self.net(x), x], 1)
@@ -169,9 +186,15 @@ class DenseNetSeed(nn.Module):
   """3x3 conv-32 stem (bias), four blocks of 6 layers (growth 16, bottleneck
   32), BN-ReLU-1x1 conv-avg-pool transitions halving the channels."""
 
-  def __init__(self, num_classes: int = 10, in_channels: int = 3,
-               growth: int = 16, blocks=(6, 6, 6, 6), bn_size: int = 2,
-               c_init: int = 32):
+  def __init__(
+    self,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    growth: int = 16,
+    blocks=(6, 6, 6, 6),
+    bn_size: int = 2,
+    c_init: int = 32,
+  ):
     super().__init__()
     layers, c = [nn.Conv2d(in_channels, c_init, 3, padding=1)], c_init
     for i, n in enumerate(blocks):
@@ -179,8 +202,12 @@ class DenseNetSeed(nn.Module):
         layers.append(DenseLayer(c, growth, bn_size))
         c += growth
       if i < len(blocks) - 1:
-        layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                   nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2)]
+        layers += [
+          nn.BatchNorm2d(c),
+          nn.ReLU(inplace=True),
+          nn.Conv2d(c, c // 2, 1, bias=False),
+          nn.AvgPool2d(2),
+        ]
         c //= 2
     layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
     self.features = nn.Sequential(*layers)
@@ -190,14 +217,22 @@ class DenseNetSeed(nn.Module):
     return self.fc(self.features(x).mean((2, 3)))
 
 
-_CIFAR_DEPTHS = {'resnet20': 3, 'resnet32': 5, 'resnet44': 7, 'resnet56': 9,
-                 'resnet110': 18}
+_CIFAR_DEPTHS = {
+  'resnet20': 3,
+  'resnet32': 5,
+  'resnet44': 7,
+  'resnet56': 9,
+  'resnet110': 18,
+}
 _TORCHVISION = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152')
 
 _TORCHVISION_ANY = _TORCHVISION + ('mobilenet_v2',)
 
-MODELS = (('lenet5', 'googlenet_uvadl', 'densenet_uvadl') +
-          tuple(_CIFAR_DEPTHS) + _TORCHVISION_ANY)
+MODELS = (
+  ('lenet5', 'googlenet_uvadl', 'densenet_uvadl')
+  + tuple(_CIFAR_DEPTHS)
+  + _TORCHVISION_ANY
+)
 
 
 def build(name: str, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
@@ -212,6 +247,7 @@ def build(name: str, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
     return DenseNetSeed(num_classes, in_channels)
   if name in _TORCHVISION_ANY:
     import torchvision  # pylint: disable=g-import-not-at-top
+
     if in_channels != 3:
       raise ValueError(f'{name}: torchvision models take 3 channels.')
     return getattr(torchvision.models, name)(num_classes=num_classes)

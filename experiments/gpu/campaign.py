@@ -35,6 +35,7 @@ out-of-memory error or a hang costs that part only. After every part,
 tables for BENCHMARKS.md) are rewritten: three files, as the device tool
 brings back at most eight.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,31 +48,34 @@ import tempfile
 import time
 from typing import Any, Optional
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 CARRY = os.path.join(ROOT, 'experiments', 'gpu', 'carry')
 
 # The CIFAR tutorial table (UvA DL course tutorial 5):
 # label -> (registry name, config with its CIFAR-10 recipe). The only place
 # the campaign names them.
 SEED_MODELS = {
-    'GoogleNet': ('googlenet_uvadl', 'configs/uvadl_cifar10.py:googlenet'),
-    'ResNet': ('resnet_uvadl', 'configs/uvadl_cifar10.py:resnet'),
-    'PreAct ResNet': ('preact_resnet_uvadl',
-                      'configs/uvadl_cifar10.py:preact_resnet'),
-    'DenseNet': ('densenet_uvadl', 'configs/uvadl_cifar10.py:densenet'),
+  'GoogleNet': ('googlenet_uvadl', 'configs/uvadl_cifar10.py:googlenet'),
+  'ResNet': ('resnet_uvadl', 'configs/uvadl_cifar10.py:resnet'),
+  'PreAct ResNet': (
+    'preact_resnet_uvadl',
+    'configs/uvadl_cifar10.py:preact_resnet',
+  ),
+  'DenseNet': ('densenet_uvadl', 'configs/uvadl_cifar10.py:densenet'),
 }
 
 # XLA:GPU flags worth trying on a convnet train step, one at a time.
 XLA_FLAG_CANDIDATES = [
-    '--xla_gpu_enable_latency_hiding_scheduler=true',
-    '--xla_gpu_enable_triton_gemm=false',
-    '--xla_gpu_enable_command_buffer=',
-    '--xla_gpu_use_runtime_fusion=true',
-    '--xla_gpu_cudnn_gemm_fusion_level=2',
-    '--xla_gpu_enable_cublaslt=true',
-    '--xla_gpu_exhaustive_tiling_search=true',
-    '--xla_gpu_autotune_level=0',  # compile time vs speed
+  '--xla_gpu_enable_latency_hiding_scheduler=true',
+  '--xla_gpu_enable_triton_gemm=false',
+  '--xla_gpu_enable_command_buffer=',
+  '--xla_gpu_use_runtime_fusion=true',
+  '--xla_gpu_cudnn_gemm_fusion_level=2',
+  '--xla_gpu_enable_cublaslt=true',
+  '--xla_gpu_exhaustive_tiling_search=true',
+  '--xla_gpu_autotune_level=0',  # compile time vs speed
 ]
 
 # Part sizes: the real campaign, and the CPU dry run. The dry run runs every
@@ -79,25 +83,45 @@ XLA_FLAG_CANDIDATES = [
 # ResNet-50 and for the four seed models (whose train steps take minutes to
 # compile on a 2-core CPU; tests/models/ build and train them).
 FULL = {
-    'resnet50': dict(model='resnet50', dtype='bfloat16', num_classes=1000,
-                     input_shape=[224, 224, 3], batches=[256, 128, 512],
-                     steps=30, warmup=5),
-    'torch': dict(compile='auto', eval=True),
-    'seed': dict(warmup=3, probe_steps=50, overrides={}),
-    'shares_s': {'env': 30, 'resnet50_ours': 120, 'resnet50_torch': 130},
-    'xla_flags': XLA_FLAG_CANDIDATES, 'xla_run_s': 90,
+  'resnet50': dict(
+    model='resnet50',
+    dtype='bfloat16',
+    num_classes=1000,
+    input_shape=[224, 224, 3],
+    batches=[256, 128, 512],
+    steps=30,
+    warmup=5,
+  ),
+  'torch': dict(compile='auto', eval=True),
+  'seed': dict(warmup=3, probe_steps=50, overrides={}),
+  'shares_s': {'env': 30, 'resnet50_ours': 120, 'resnet50_torch': 130},
+  'xla_flags': XLA_FLAG_CANDIDATES,
+  'xla_run_s': 90,
 }
 DRY = {
-    'resnet50': dict(model='lenet5', dtype='bfloat16', num_classes=10,
-                     input_shape=[28, 28, 1], batches=[4, 2, 8], steps=2,
-                     warmup=1),
-    'torch': dict(compile='off', eval=True),
-    'seed': dict(model='lenet5', warmup=1, probe_steps=2, max_epochs=1,
-                 overrides=dict(batch_size=32, eval_batch_size=100,
-                                validation_examples=100)),
-    'shares_s': {'env': 120, 'resnet50_ours': 600, 'resnet50_torch': 300},
-    'xla_flags': ['--xla_gpu_enable_latency_hiding_scheduler=true',
-                  '--xla_no_such_flag_here=1'], 'xla_run_s': 300,
+  'resnet50': dict(
+    model='lenet5',
+    dtype='bfloat16',
+    num_classes=10,
+    input_shape=[28, 28, 1],
+    batches=[4, 2, 8],
+    steps=2,
+    warmup=1,
+  ),
+  'torch': dict(compile='off', eval=True),
+  'seed': dict(
+    model='lenet5',
+    warmup=1,
+    probe_steps=2,
+    max_epochs=1,
+    overrides=dict(batch_size=32, eval_batch_size=100, validation_examples=100),
+  ),
+  'shares_s': {'env': 120, 'resnet50_ours': 600, 'resnet50_torch': 300},
+  'xla_flags': [
+    '--xla_gpu_enable_latency_hiding_scheduler=true',
+    '--xla_no_such_flag_here=1',
+  ],
+  'xla_run_s': 300,
 }
 
 
@@ -107,8 +131,7 @@ GRACE_S = 10  # between SIGTERM and SIGKILL for a part past its limit
 class Campaign:
   """Runs parts in processes of their own and keeps the record."""
 
-  def __init__(self, out: str, budget_s: float, dry_run: bool,
-               data_dir: str):
+  def __init__(self, out: str, budget_s: float, dry_run: bool, data_dir: str):
     self.out = out
     self.start = time.time()
     self.deadline = self.start + budget_s
@@ -118,9 +141,14 @@ class Campaign:
     os.makedirs(out, exist_ok=True)
     self.log_path = os.path.join(out, 'campaign.log')
     self.record: dict[str, Any] = {
-        'command': sys.argv, 'dry_run': dry_run, 'budget_s': budget_s,
-        'started': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
-        'commit': commit(), 'data_dir': data_dir, 'parts': {}}
+      'command': sys.argv,
+      'dry_run': dry_run,
+      'budget_s': budget_s,
+      'started': time.strftime('%Y-%m-%d %H:%M:%S %Z'),
+      'commit': commit(),
+      'data_dir': data_dir,
+      'parts': {},
+    }
     self.scratch = tempfile.mkdtemp(prefix='campaign_')
     self.running: Optional[subprocess.Popen] = None
     signal.signal(signal.SIGTERM, self._stop)
@@ -137,8 +165,14 @@ class Campaign:
   def left(self) -> float:
     return self.deadline - time.time()
 
-  def run_part(self, key: str, name: str, spec: dict, seconds: float,
-               env: Optional[dict] = None) -> dict:
+  def run_part(
+    self,
+    key: str,
+    name: str,
+    spec: dict,
+    seconds: float,
+    env: Optional[dict] = None,
+  ) -> dict:
     """Runs part ``name`` for at most ``seconds``; records it as ``key``.
 
     At the limit the part gets SIGTERM (a training run then saves and
@@ -151,18 +185,31 @@ class Campaign:
       self._keep(key, entry)
       return entry
     out_json = os.path.join(self.scratch, f'{len(self.record["parts"])}.json')
-    spec = {**spec, 'deadline': time.time() + seconds - 2,
-            'dry_run': self.dry_run}
-    cmd = [sys.executable, '-m', 'experiments.gpu.parts', name,
-           json.dumps(spec), out_json]
+    spec = {
+      **spec,
+      'deadline': time.time() + seconds - 2,
+      'dry_run': self.dry_run,
+    }
+    cmd = [
+      sys.executable,
+      '-m',
+      'experiments.gpu.parts',
+      name,
+      json.dumps(spec),
+      out_json,
+    ]
     t = time.time()
     with open(self.log_path, 'a') as log:
       log.write(f'\n===== {key}: {name} (limit {seconds:.0f} s) =====\n')
       log.flush()
-      proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT,
-                              env={**os.environ, **(env or {})},
-                              start_new_session=True)
+      proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+      )
       self.running = proc
       try:
         rc = proc.wait(timeout=seconds)
@@ -182,8 +229,11 @@ class Campaign:
       with open(out_json) as f:
         entry['result'] = json.load(f)
     self._keep(key, entry)
-    print(f'[campaign] {key}: {entry["status"]} in {entry["wall_s"]:.0f} s '
-          f'({self.left():.0f} s left)', flush=True)
+    print(
+      f'[campaign] {key}: {entry["status"]} in {entry["wall_s"]:.0f} s '
+      f'({self.left():.0f} s left)',
+      flush=True,
+    )
     return entry
 
   def _keep(self, key: str, entry: dict) -> None:
@@ -202,56 +252,81 @@ class Campaign:
 
   def resnet50(self):
     shares = self.sizes['shares_s']
-    self.run_part('resnet50_ours', 'resnet50_ours', self.sizes['resnet50'],
-                  shares['resnet50_ours'])
-    self.run_part('resnet50_torch', 'resnet50_torch',
-                  {**self.sizes['resnet50'], **self.sizes['torch']},
-                  shares['resnet50_torch'])
+    self.run_part(
+      'resnet50_ours',
+      'resnet50_ours',
+      self.sizes['resnet50'],
+      shares['resnet50_ours'],
+    )
+    self.run_part(
+      'resnet50_torch',
+      'resnet50_torch',
+      {**self.sizes['resnet50'], **self.sizes['torch']},
+      shares['resnet50_torch'],
+    )
 
   def seed_models(self):
     names = list(SEED_MODELS)
     for i, label in enumerate(names):
       share = (self.left() - 5) / (len(names) - i)
       _, config = SEED_MODELS[label]
-      self.run_part(f'seed:{label}', 'seed_model',
-                    {**self.sizes['seed'], 'config': config,
-                     'data_dir': self.data_dir}, share)
+      self.run_part(
+        f'seed:{label}',
+        'seed_model',
+        {**self.sizes['seed'], 'config': config, 'data_dir': self.data_dir},
+        share,
+      )
 
   def xla_flags(self):
     """Baseline, each candidate flag, baseline again; one process each."""
-    spec = {**self.sizes['resnet50'], 'batches': self.sizes['resnet50'][
-        'batches'][:1]}
+    spec = {
+      **self.sizes['resnet50'],
+      'batches': self.sizes['resnet50']['batches'][:1],
+    }
     limit = self.sizes['xla_run_s']
     base = os.environ.get('XLA_FLAGS', '')
-    self.run_part('xla:baseline', 'xla_flag', spec, limit,
-                  env={'XLA_FLAGS': base})
+    self.run_part(
+      'xla:baseline', 'xla_flag', spec, limit, env={'XLA_FLAGS': base}
+    )
     for flag in self.sizes['xla_flags']:
       if self.left() < 2 * min(limit, 90):  # keep time for the end baseline
-        self._keep(f'xla:{flag}', {'part': 'xla_flag',
-                                   'status': 'skipped: no time left'})
+        self._keep(
+          f'xla:{flag}', {'part': 'xla_flag', 'status': 'skipped: no time left'}
+        )
         continue
-      self.run_part(f'xla:{flag}', 'xla_flag', spec, limit,
-                    env={'XLA_FLAGS': f'{base} {flag}'.strip()})
-    self.run_part('xla:baseline_end', 'xla_flag', spec, limit,
-                  env={'XLA_FLAGS': base})
+      self.run_part(
+        f'xla:{flag}',
+        'xla_flag',
+        spec,
+        limit,
+        env={'XLA_FLAGS': f'{base} {flag}'.strip()},
+      )
+    self.run_part(
+      'xla:baseline_end', 'xla_flag', spec, limit, env={'XLA_FLAGS': base}
+    )
 
 
-def write_toy_idx_files(directory: str, n_train: int = 700,
-                        n_test: int = 150) -> str:
+def write_toy_idx_files(
+  directory: str, n_train: int = 700, n_test: int = 150
+) -> str:
   """Random 28x28 images in the Fashion-MNIST file format (for dry runs)."""
   import gzip  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
+
   rng = np.random.default_rng(0)
   for prefix, n in (('train', n_train), ('t10k', n_test)):
     labels = rng.integers(0, 10, n).astype(np.uint8)
     # Learnable: each class a brightness level, plus noise.
-    images = np.clip(labels[:, None, None] * 20.0 +
-                     rng.normal(40, 30, (n, 28, 28)), 0, 255).astype(np.uint8)
-    with gzip.open(os.path.join(directory, f'{prefix}-images-idx3-ubyte.gz'),
-                   'wb') as f:
+    images = np.clip(
+      labels[:, None, None] * 20.0 + rng.normal(40, 30, (n, 28, 28)), 0, 255
+    ).astype(np.uint8)
+    with gzip.open(
+      os.path.join(directory, f'{prefix}-images-idx3-ubyte.gz'), 'wb'
+    ) as f:
       f.write(np.array([2051, n, 28, 28], '>i4').tobytes() + images.tobytes())
-    with gzip.open(os.path.join(directory, f'{prefix}-labels-idx1-ubyte.gz'),
-                   'wb') as f:
+    with gzip.open(
+      os.path.join(directory, f'{prefix}-labels-idx1-ubyte.gz'), 'wb'
+    ) as f:
       f.write(np.array([2049, n], '>i4').tobytes() + labels.tobytes())
   return directory
 
@@ -259,12 +334,21 @@ def write_toy_idx_files(directory: str, n_train: int = 700,
 def commit() -> str:
   """The commit of the code: git's, else what fetch.sh recorded in carry/."""
   try:
-    head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], cwd=ROOT,
-                          capture_output=True, text=True, check=True,
-                          timeout=10).stdout.strip()
-    dirty = subprocess.run(['git', 'status', '--porcelain'], cwd=ROOT,
-                           capture_output=True, text=True,
-                           timeout=10).stdout.strip()
+    head = subprocess.run(
+      ['git', 'rev-parse', '--short', 'HEAD'],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      check=True,
+      timeout=10,
+    ).stdout.strip()
+    dirty = subprocess.run(
+      ['git', 'status', '--porcelain'],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=10,
+    ).stdout.strip()
     return head + ('+dirty' if dirty else '')
   except (OSError, subprocess.SubprocessError):
     pass
@@ -294,115 +378,160 @@ def summary(record: dict) -> str:
   env = _get(parts, 'env', 'result') or {}
   versions = env.get('versions') or {}
   lines = [
-      '# GPU campaign' + (' (DRY RUN: toy sizes on CPU)' if record['dry_run']
-                          else ''), '',
-      f"- started {record['started']}, {record.get('elapsed_s', 0):.0f} s "
-      f"of a {record['budget_s']:.0f} s budget; commit `{record['commit']}`",
-      f"- GPU: {env.get('nvidia_smi', 'n/a')}; JAX devices: "
-      f"{env.get('jax_devices', 'n/a')}",
-      '- versions: ' + ', '.join(f'{k} {v}' for k, v in versions.items() if v),
-      f"- command: `{' '.join(record['command'])}`", '']
+    '# GPU campaign'
+    + (' (DRY RUN: toy sizes on CPU)' if record['dry_run'] else ''),
+    '',
+    f'- started {record["started"]}, {record.get("elapsed_s", 0):.0f} s '
+    f'of a {record["budget_s"]:.0f} s budget; commit `{record["commit"]}`',
+    f'- GPU: {env.get("nvidia_smi", "n/a")}; JAX devices: '
+    f'{env.get("jax_devices", "n/a")}',
+    '- versions: ' + ', '.join(f'{k} {v}' for k, v in versions.items() if v),
+    f'- command: `{" ".join(record["command"])}`',
+    '',
+  ]
   ours = _get(parts, 'resnet50_ours', 'result', 'batches') or {}
   theirs = _get(parts, 'resnet50_torch', 'result', 'batches') or {}
   if ours or theirs or 'resnet50_ours' in parts:
     spec = _get(parts, 'resnet50_ours', 'spec') or {}
-    lines += [f"## {spec.get('model', '?')} train step, "
-              f"{spec.get('dtype', '?')}, synthetic "
-              f"{spec.get('input_shape', '?')} images", '',
-              '| batch | ours img/s | ours MFU | ours compile s | ours peak '
-              'MiB (device) | ours program MiB | PyTorch img/s | PyTorch peak '
-              'MiB | ours / PyTorch speed |',
-              '|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    lines += [
+      f'## {spec.get("model", "?")} train step, '
+      f'{spec.get("dtype", "?")}, synthetic '
+      f'{spec.get("input_shape", "?")} images',
+      '',
+      '| batch | ours img/s | ours MFU | ours compile s | ours peak '
+      'MiB (device) | ours program MiB | PyTorch img/s | PyTorch peak '
+      'MiB | ours / PyTorch speed |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ]
     for batch in sorted({*ours, *theirs}, key=int):
       o = _get(ours, batch, 'train') or {}
       t = theirs.get(batch) or {}
       mem = _get(ours, batch, 'peak_memory_bytes')
-      speed = (o['images_per_s'] / t['images_per_s']
-               if o.get('images_per_s') and t.get('images_per_s') else None)
+      speed = (
+        o['images_per_s'] / t['images_per_s']
+        if o.get('images_per_s') and t.get('images_per_s')
+        else None
+      )
       lines.append(
-          f"| {batch} | {_f(o.get('images_per_s'))} | "
-          f"{_f(o.get('mfu') and 100 * o['mfu'], '{:.1f}%')} | "
-          f"{_f(o.get('compile_s'), '{:.1f}')} | "
-          f"{_f(mem and mem / 2**20)} | "
-          f"{_f(o.get('program_memory_bytes') and o['program_memory_bytes'] / 2**20)} | "
-          f"{_f(t.get('images_per_s'))} | "
-          f"{_f(t.get('peak_memory_bytes') and t['peak_memory_bytes'] / 2**20)} | "
-          f"{_f(speed, '{:.2f}x')} |")
+        f'| {batch} | {_f(o.get("images_per_s"))} | '
+        f'{_f(o.get("mfu") and 100 * o["mfu"], "{:.1f}%")} | '
+        f'{_f(o.get("compile_s"), "{:.1f}")} | '
+        f'{_f(mem and mem / 2**20)} | '
+        f'{_f(o.get("program_memory_bytes") and o["program_memory_bytes"] / 2**20)} | '
+        f'{_f(t.get("images_per_s"))} | '
+        f'{_f(t.get("peak_memory_bytes") and t["peak_memory_bytes"] / 2**20)} | '
+        f'{_f(speed, "{:.2f}x")} |'
+      )
     ev = next((b['eval'] for b in ours.values() if b.get('eval')), {})
     tev = _get(parts, 'resnet50_torch', 'result', 'eval') or {}
-    lines += ['', f"Eval step (batch {ev.get('batch_size', 'n/a')}): ours "
-              f"{_f(ev.get('images_per_s'))} img/s (MFU "
-              f"{_f(ev.get('mfu') and 100 * ev['mfu'], '{:.1f}%')}), PyTorch "
-              f"{_f(tev.get('images_per_s'))} img/s. Statuses: ours "
-              f"{_get(parts, 'resnet50_ours', 'status')}, PyTorch "
-              f"{_get(parts, 'resnet50_torch', 'status')}; skipped batches: "
-              f"ours {_get(parts, 'resnet50_ours', 'result', 'skipped')}, "
-              f"PyTorch {_get(parts, 'resnet50_torch', 'result', 'skipped')}.",
-              '']
-  seeds = {label: parts[f'seed:{label}'] for label in SEED_MODELS
-           if f'seed:{label}' in parts}
+    lines += [
+      '',
+      f'Eval step (batch {ev.get("batch_size", "n/a")}): ours '
+      f'{_f(ev.get("images_per_s"))} img/s (MFU '
+      f'{_f(ev.get("mfu") and 100 * ev["mfu"], "{:.1f}%")}), PyTorch '
+      f'{_f(tev.get("images_per_s"))} img/s. Statuses: ours '
+      f'{_get(parts, "resnet50_ours", "status")}, PyTorch '
+      f'{_get(parts, "resnet50_torch", "status")}; skipped batches: '
+      f'ours {_get(parts, "resnet50_ours", "result", "skipped")}, '
+      f'PyTorch {_get(parts, "resnet50_torch", "result", "skipped")}.',
+      '',
+    ]
+  seeds = {
+    label: parts[f'seed:{label}']
+    for label in SEED_MODELS
+    if f'seed:{label}' in parts
+  }
   if seeds:
-    lines += ['## CIFAR tutorial models on Fashion-MNIST, on-device input', '',
-              '| model | epochs run / recipe | test acc | val acc | train '
-              'img/s (run) | step img/s, real input | step img/s, fixed batch '
-              '| input feed img/s | wall s | status |',
-              '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+    lines += [
+      '## CIFAR tutorial models on Fashion-MNIST, on-device input',
+      '',
+      '| model | epochs run / recipe | test acc | val acc | train '
+      'img/s (run) | step img/s, real input | step img/s, fixed batch '
+      '| input feed img/s | wall s | status |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    ]
     for label, e in seeds.items():
       r = e.get('result') or {}
       p = r.get('probe') or {}
       res = r.get('result') or {}
       b = r.get('budget') or {}
       lines.append(
-          f"| {label} (`{r.get('model', '?')}`) | "
-          f"{_f(b.get('num_epochs'), '{:.2f}')} / "
-          f"{_f(r.get('recipe_epochs'), '{:.0f}')} | "
-          f"{_f(_get(res, 'test', 'accuracy') and 100 * res['test']['accuracy'], '{:.2f}%')} | "
-          f"{_f(_get(res, 'validation', 'accuracy') and 100 * res['validation']['accuracy'], '{:.2f}%')} | "
-          f"{_f(r.get('train_images_per_s_median'))} | "
-          f"{_f(p.get('train_images_per_s_with_input'))} | "
-          f"{_f(p.get('train_images_per_s_fixed_batch'))} | "
-          f"{_f(p.get('feed_images_per_s'))} | "
-          f"{_f(r.get('wall_s'), '{:.0f}')} | {e.get('status')} |")
+        f'| {label} (`{r.get("model", "?")}`) | '
+        f'{_f(b.get("num_epochs"), "{:.2f}")} / '
+        f'{_f(r.get("recipe_epochs"), "{:.0f}")} | '
+        f'{_f(_get(res, "test", "accuracy") and 100 * res["test"]["accuracy"], "{:.2f}%")} | '
+        f'{_f(_get(res, "validation", "accuracy") and 100 * res["validation"]["accuracy"], "{:.2f}%")} | '
+        f'{_f(r.get("train_images_per_s_median"))} | '
+        f'{_f(p.get("train_images_per_s_with_input"))} | '
+        f'{_f(p.get("train_images_per_s_fixed_batch"))} | '
+        f'{_f(p.get("feed_images_per_s"))} | '
+        f'{_f(r.get("wall_s"), "{:.0f}")} | {e.get("status")} |'
+      )
     lines.append('')
-  flags = {k.split(':', 1)[1]: v for k, v in parts.items()
-           if k.startswith('xla:')}
+  flags = {
+    k.split(':', 1)[1]: v for k, v in parts.items() if k.startswith('xla:')
+  }
   if flags:
-    base = [_get(flags.get(k, {}), 'result', 'train', 'images_per_s')
-            for k in ('baseline', 'baseline_end')]
+    base = [
+      _get(flags.get(k, {}), 'result', 'train', 'images_per_s')
+      for k in ('baseline', 'baseline_end')
+    ]
     base = [b for b in base if b]
     ref = sum(base) / len(base) if base else None
     spec = next(iter(flags.values())).get('spec') or {}
-    lines += [f"## XLA flags, one at a time ({spec.get('model', '?')} train "
-              f"step, batch {(spec.get('batches') or ['?'])[0]})", '',
-              f'Baseline runs: {[round(b) for b in base]} img/s.', '',
-              '| XLA_FLAGS | img/s | vs baseline | compile s | status |',
-              '|---|---:|---:|---:|---|']
+    lines += [
+      f'## XLA flags, one at a time ({spec.get("model", "?")} train '
+      f'step, batch {(spec.get("batches") or ["?"])[0]})',
+      '',
+      f'Baseline runs: {[round(b) for b in base]} img/s.',
+      '',
+      '| XLA_FLAGS | img/s | vs baseline | compile s | status |',
+      '|---|---:|---:|---:|---|',
+    ]
     for key, e in flags.items():
       t = _get(e, 'result', 'train') or {}
-      rel = (t['images_per_s'] / ref - 1
-             if ref and t.get('images_per_s') else None)
-      lines.append(f"| `{key}` | {_f(t.get('images_per_s'))} | "
-                   f"{_f(rel and 100 * rel, '{:+.1f}%')} | "
-                   f"{_f(t.get('compile_s'), '{:.1f}')} | {e.get('status')} |")
+      rel = (
+        t['images_per_s'] / ref - 1 if ref and t.get('images_per_s') else None
+      )
+      lines.append(
+        f'| `{key}` | {_f(t.get("images_per_s"))} | '
+        f'{_f(rel and 100 * rel, "{:+.1f}%")} | '
+        f'{_f(t.get("compile_s"), "{:.1f}")} | {e.get("status")} |'
+      )
     lines.append('')
   return '\n'.join(lines) + '\n'
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--out', default=os.environ.get('OUT') or
-                      os.path.join(ROOT, 'workdirs', 'gpu_campaign'))
-  parser.add_argument('--parts', default='env,resnet50,seed_models',
-                      help='comma-separated: env, resnet50, seed_models, '
-                      'xla_flags')
-  parser.add_argument('--budget_s', type=float, default=None,
-                      help='wall-time budget (default 480; dry run 1800)')
-  parser.add_argument('--data_dir', default=None,
-                      help='folder with the Fashion-MNIST IDX files (default: '
-                      'experiments/gpu/carry/fashion_mnist; dry run: small '
-                      'random files in the IDX format)')
-  parser.add_argument('--dry_run', action='store_true',
-                      help='every part at toy size (runs on a CPU)')
+  parser.add_argument(
+    '--out',
+    default=os.environ.get('OUT')
+    or os.path.join(ROOT, 'workdirs', 'gpu_campaign'),
+  )
+  parser.add_argument(
+    '--parts',
+    default='env,resnet50,seed_models',
+    help='comma-separated: env, resnet50, seed_models, xla_flags',
+  )
+  parser.add_argument(
+    '--budget_s',
+    type=float,
+    default=None,
+    help='wall-time budget (default 480; dry run 1800)',
+  )
+  parser.add_argument(
+    '--data_dir',
+    default=None,
+    help='folder with the Fashion-MNIST IDX files (default: '
+    'experiments/gpu/carry/fashion_mnist; dry run: small '
+    'random files in the IDX format)',
+  )
+  parser.add_argument(
+    '--dry_run',
+    action='store_true',
+    help='every part at toy size (runs on a CPU)',
+  )
   args = parser.parse_args(argv)
   budget = args.budget_s or (1800.0 if args.dry_run else 480.0)
   data_dir = args.data_dir
@@ -419,8 +548,10 @@ def main(argv=None) -> int:
   for part in chosen:
     getattr(campaign, part)()
   print(summary(campaign.record))
-  print(f'[campaign] done in {time.time() - campaign.start:.0f} s; '
-        f'{args.out}/campaign.json, campaign.log, summary.md')
+  print(
+    f'[campaign] done in {time.time() - campaign.start:.0f} s; '
+    f'{args.out}/campaign.json, campaign.log, summary.md'
+  )
   return 0
 
 

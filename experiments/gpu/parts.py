@@ -27,6 +27,7 @@ its time limit still leaves what it measured. Parts:
 Parts import PyTorch before JAX where they use it (see torch_peer) and never
 both in one process, so that each framework has the GPU's memory to itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ import tempfile
 import time
 from typing import Any, Callable
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 class Emitter:
@@ -64,6 +66,7 @@ def left(spec) -> float:
 
 def _versions(names) -> dict[str, str]:
   from importlib import metadata  # pylint: disable=g-import-not-at-top
+
   out = {}
   for name in names:
     try:
@@ -77,37 +80,75 @@ def _versions(names) -> dict[str, str]:
 def part_env(spec, emit: Emitter) -> None:
   import platform  # pylint: disable=g-import-not-at-top
   import subprocess  # pylint: disable=g-import-not-at-top
-  emit(python=sys.version.split()[0], platform=platform.platform(),
-       versions=_versions(['jax', 'jaxlib', 'jax-cuda13-plugin',
-                           'jax-cuda12-plugin', 'flax', 'optax',
-                           'orbax-checkpoint', 'chex', 'clu', 'ml-collections',
-                           'numpy', 'torch', 'torchvision', 'timm',
-                           'tensorboard', 'tensorflow', 'tensorflow-datasets']),
-       cpu_count=os.cpu_count(), xla_flags=os.environ.get('XLA_FLAGS', ''))
+
+  emit(
+    python=sys.version.split()[0],
+    platform=platform.platform(),
+    versions=_versions(
+      [
+        'jax',
+        'jaxlib',
+        'jax-cuda13-plugin',
+        'jax-cuda12-plugin',
+        'flax',
+        'optax',
+        'orbax-checkpoint',
+        'chex',
+        'clu',
+        'ml-collections',
+        'numpy',
+        'torch',
+        'torchvision',
+        'timm',
+        'tensorboard',
+        'tensorflow',
+        'tensorflow-datasets',
+      ]
+    ),
+    cpu_count=os.cpu_count(),
+    xla_flags=os.environ.get('XLA_FLAGS', ''),
+  )
   try:
     smi = subprocess.run(
-        ['nvidia-smi', '--query-gpu=name,memory.total,driver_version,'
-         'clocks.max.sm,power.limit', '--format=csv,noheader'],
-        capture_output=True, text=True, timeout=30, check=False)
+      [
+        'nvidia-smi',
+        '--query-gpu=name,memory.total,driver_version,'
+        'clocks.max.sm,power.limit',
+        '--format=csv,noheader',
+      ],
+      capture_output=True,
+      text=True,
+      timeout=30,
+      check=False,
+    )
     emit(nvidia_smi=smi.stdout.strip() or smi.stderr.strip())
   except (OSError, subprocess.TimeoutExpired) as e:
     emit(nvidia_smi=f'not available: {e}')
   import jax  # pylint: disable=g-import-not-at-top
+
   devices = jax.devices()
-  emit(jax_backend=jax.default_backend(),
-       jax_devices=[f'{d.platform}:{d.device_kind}' for d in devices])
+  emit(
+    jax_backend=jax.default_backend(),
+    jax_devices=[f'{d.platform}:{d.device_kind}' for d in devices],
+  )
 
 
 # ---------------------------------------------------------------------------
 def _resnet50_config(spec, batch: int):
   from experiments.benchmarks import peer_config  # pylint: disable=g-import-not-at-top
-  return peer_config.jax_config(spec['model'], batch, spec['dtype'],
-                                num_classes=spec['num_classes'],
-                                input_shape=tuple(spec['input_shape']))
+
+  return peer_config.jax_config(
+    spec['model'],
+    batch,
+    spec['dtype'],
+    num_classes=spec['num_classes'],
+    input_shape=tuple(spec['input_shape']),
+  )
 
 
 def part_resnet50_ours(spec, emit: Emitter) -> None:
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
+
   results, skipped = {}, []
   cost = None
   for i, batch in enumerate(spec['batches']):
@@ -119,7 +160,8 @@ def part_resnet50_ours(spec, emit: Emitter) -> None:
     config = _resnet50_config(spec, batch)
     modes = ('train', 'eval') if i == 0 else ('train',)
     results[str(batch)] = benchmark.run_step_benchmarks(
-        config, modes=modes, steps=spec['steps'], warmup=spec['warmup'])
+      config, modes=modes, steps=spec['steps'], warmup=spec['warmup']
+    )
     results[str(batch)]['wall_s'] = time.time() - t
     cost = time.time() - t if cost is None else max(cost, time.time() - t)
     emit(batches=results, skipped=skipped)
@@ -130,11 +172,15 @@ def part_resnet50_torch(spec, emit: Emitter) -> None:
   from experiments.benchmarks import torch_models  # pylint: disable=g-import-not-at-top
   from experiments.benchmarks.torch_peer import TorchStep  # pylint: disable=g-import-not-at-top
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top  (no JAX import)
+
   cuda = torch.cuda.is_available()
   shape = tuple(spec['input_shape'])
-  emit(torch=torch.__version__, cuda=cuda,
-       device=torch.cuda.get_device_name(0) if cuda else 'cpu',
-       compile_mode=spec['compile'])
+  emit(
+    torch=torch.__version__,
+    cuda=cuda,
+    device=torch.cuda.get_device_name(0) if cuda else 'cpu',
+    compile_mode=spec['compile'],
+  )
   results, skipped, cost = {}, [], None
   first = None
   for batch in spec['batches']:
@@ -146,19 +192,30 @@ def part_resnet50_torch(spec, emit: Emitter) -> None:
     if cuda:
       torch.cuda.empty_cache()
       torch.cuda.reset_peak_memory_stats()
-    step = TorchStep(spec['model'], batch, shape, spec['num_classes'],
-                     spec['dtype'], spec['compile'])
+    step = TorchStep(
+      spec['model'],
+      batch,
+      shape,
+      spec['num_classes'],
+      spec['dtype'],
+      spec['compile'],
+    )
     timing = benchmark.time_steps(step, spec['steps'], spec['warmup'], batch)
     results[str(batch)] = {
-        'batch_size': batch, 'step_ms_median': 1e3 * timing.median_s,
-        'step_ms_min': 1e3 * min(timing.times),
-        'images_per_s': timing.images_per_s, 'steps': spec['steps'],
-        'compiled': step.compiled, 'compile_error': step.compile_error,
-        'compile_s': getattr(step, 'compile_s', None),
-        'params': step.num_params,
-        'peak_memory_bytes': (torch.cuda.max_memory_allocated()
-                              if cuda else None),
-        'wall_s': time.time() - t}
+      'batch_size': batch,
+      'step_ms_median': 1e3 * timing.median_s,
+      'step_ms_min': 1e3 * min(timing.times),
+      'images_per_s': timing.images_per_s,
+      'steps': spec['steps'],
+      'compiled': step.compiled,
+      'compile_error': step.compile_error,
+      'compile_s': getattr(step, 'compile_s', None),
+      'params': step.num_params,
+      'peak_memory_bytes': (
+        torch.cuda.max_memory_allocated() if cuda else None
+      ),
+      'wall_s': time.time() - t,
+    }
     cost = time.time() - t if cost is None else max(cost, time.time() - t)
     emit(batches=results, skipped=skipped)
     if first is None:
@@ -177,8 +234,10 @@ def _torch_eval(torch, step, spec, torch_models):
   device = step.device.type
 
   def forward():
-    with torch.inference_mode(), torch.autocast(
-        device, dtype=torch.bfloat16, enabled=step.autocast):
+    with (
+      torch.inference_mode(),
+      torch.autocast(device, dtype=torch.bfloat16, enabled=step.autocast),
+    ):
       return net(x)
 
   fn, compiled, error = forward, False, None
@@ -198,17 +257,24 @@ def _torch_eval(torch, step, spec, torch_models):
       torch.cuda.synchronize()
 
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
+
   batch = x.shape[0]
   timing = benchmark.time_steps(once, spec['steps'], spec['warmup'], batch)
-  return {'batch_size': batch, 'step_ms_median': 1e3 * timing.median_s,
-          'images_per_s': timing.images_per_s, 'compiled': compiled,
-          'compile_error': error, 'compile_s': compile_s}
+  return {
+    'batch_size': batch,
+    'step_ms_median': 1e3 * timing.median_s,
+    'images_per_s': timing.images_per_s,
+    'compiled': compiled,
+    'compile_error': error,
+    'compile_s': compile_s,
+  }
 
 
 # ---------------------------------------------------------------------------
 def _enable_compilation_cache(directory: str) -> None:
   """The probe's and the run's identical programs (eval) compile once."""
   import jax  # pylint: disable=g-import-not-at-top
+
   try:
     jax.config.update('jax_compilation_cache_dir', directory)
     jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
@@ -219,9 +285,11 @@ def _enable_compilation_cache(directory: str) -> None:
 def _load_config(path: str):
   """A config file, with its argument after a colon as --config takes it."""
   import importlib.util  # pylint: disable=g-import-not-at-top
+
   path, _, arg = path.partition(':')
   module_spec = importlib.util.spec_from_file_location(
-      'campaign_config', os.path.join(ROOT, path))
+    'campaign_config', os.path.join(ROOT, path)
+  )
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)
   return module.get_config(arg) if arg else module.get_config()
@@ -245,9 +313,16 @@ def seed_model_config(spec, workdir_root: str):
   return c
 
 
-def size_budget(*, seconds: float, steps_per_epoch: int, step_s: float,
-                eval_s: float, recipe_epochs: float, evals: int = 6,
-                fixed_s: float = 0.0) -> dict[str, Any]:
+def size_budget(
+  *,
+  seconds: float,
+  steps_per_epoch: int,
+  step_s: float,
+  eval_s: float,
+  recipe_epochs: float,
+  evals: int = 6,
+  fixed_s: float = 0.0,
+) -> dict[str, Any]:
   """The largest training that fits in ``seconds``.
 
   The recipe's full epoch count if it fits, else the most whole epochs that
@@ -263,19 +338,29 @@ def size_budget(*, seconds: float, steps_per_epoch: int, step_s: float,
   if epochs * per_epoch + evals * eval_s > usable:
     epochs = math.floor((usable - evals * eval_s) / per_epoch)
   if epochs >= 1:
-    return {'num_epochs': float(epochs), 'num_train_steps': None,
-            'fits_recipe': epochs >= recipe_epochs,
-            'eval_every_epochs': max(1.0, math.ceil(epochs / evals)),
-            'predicted_s': fixed_s + 3 * eval_s + epochs * per_epoch +
-                           min(evals, epochs) * eval_s}
+    return {
+      'num_epochs': float(epochs),
+      'num_train_steps': None,
+      'fits_recipe': epochs >= recipe_epochs,
+      'eval_every_epochs': max(1.0, math.ceil(epochs / evals)),
+      'predicted_s': fixed_s
+      + 3 * eval_s
+      + epochs * per_epoch
+      + min(evals, epochs) * eval_s,
+    }
   steps = max(10, int((usable - eval_s) / step_s))
-  return {'num_epochs': steps / steps_per_epoch, 'num_train_steps': steps,
-          'fits_recipe': False, 'eval_every_epochs': 1e6,
-          'predicted_s': fixed_s + 3 * eval_s + steps * step_s}
+  return {
+    'num_epochs': steps / steps_per_epoch,
+    'num_train_steps': steps,
+    'fits_recipe': False,
+    'eval_every_epochs': 1e6,
+    'predicted_s': fixed_s + 3 * eval_s + steps * step_s,
+  }
 
 
 def _timed(fn: Callable[[], Any], n: int) -> float:
   import jax  # pylint: disable=g-import-not-at-top
+
   t = time.perf_counter()
   out = None
   for _ in range(n):
@@ -291,14 +376,20 @@ def part_seed_model(spec, emit: Emitter) -> None:
   import jax  # pylint: disable=g-import-not-at-top
   from cnn_jax.analysis import scalars  # pylint: disable=g-import-not-at-top
   from cnn_jax.training import sharding, trainer  # pylint: disable=g-import-not-at-top
+
   config = seed_model_config(spec, root)
-  emit(model=config.model, config=spec['config'],
-       recipe_epochs=config.num_epochs, batch_size=config.batch_size,
-       optimizer=config.optimizer, learning_rate=config.learning_rate)
+  emit(
+    model=config.model,
+    config=spec['config'],
+    recipe_epochs=config.num_epochs,
+    batch_size=config.batch_size,
+    optimizer=config.optimizer,
+    learning_rate=config.learning_rate,
+  )
 
   # 1. A short measured run: the trainer's own Run, real batches.
   probe = seed_model_config(spec, root)
-  probe.num_train_steps = 10 ** 6  # never reached; the schedule's length only
+  probe.num_train_steps = 10**6  # never reached; the schedule's length only
   t = time.time()
   run, state = trainer.setup(probe, os.path.join(root, 'probe'))
   batches = run.input.train_batches(0)
@@ -343,14 +434,18 @@ def part_seed_model(spec, emit: Emitter) -> None:
   run.writer.close()
   batch = config.batch_size
   probe_result = {
-      'setup_and_compile_s': first_s, 'step_ms_with_input': 1e3 * step_s,
-      'step_ms_fixed_batch': 1e3 * fixed_s,
-      'train_images_per_s_with_input': batch / step_s,
-      'train_images_per_s_fixed_batch': batch / fixed_s,
-      'feed_images_per_s': batch / feed_s,
-      'input_bound': feed_s > 0.5 * fixed_s,
-      'eval_s_validation': eval_s, 'eval_first_s': eval_first_s,
-      'steps_per_epoch': run.steps_per_epoch, 'steps_timed': n}
+    'setup_and_compile_s': first_s,
+    'step_ms_with_input': 1e3 * step_s,
+    'step_ms_fixed_batch': 1e3 * fixed_s,
+    'train_images_per_s_with_input': batch / step_s,
+    'train_images_per_s_fixed_batch': batch / fixed_s,
+    'feed_images_per_s': batch / feed_s,
+    'input_bound': feed_s > 0.5 * fixed_s,
+    'eval_s_validation': eval_s,
+    'eval_first_s': eval_first_s,
+    'steps_per_epoch': run.steps_per_epoch,
+    'steps_timed': n,
+  }
   emit(probe=probe_result)
 
   # 2. The largest budget that fits, then the run.
@@ -358,43 +453,63 @@ def part_seed_model(spec, emit: Emitter) -> None:
   # (checkpoint writes, start-up); the part is stopped at its deadline.
   deadline_left = 0.92 * left(spec) - spec.get('reserve_s', 5.0)
   budget = size_budget(
-      seconds=deadline_left, steps_per_epoch=run.steps_per_epoch,
-      step_s=step_s * 1.05, eval_s=eval_s,
-      recipe_epochs=min(config.num_epochs, spec.get('max_epochs') or 1e9),
-      fixed_s=0.7 * first_s + eval_first_s)
+    seconds=deadline_left,
+    steps_per_epoch=run.steps_per_epoch,
+    step_s=step_s * 1.05,
+    eval_s=eval_s,
+    recipe_epochs=min(config.num_epochs, spec.get('max_epochs') or 1e9),
+    fixed_s=0.7 * first_s + eval_first_s,
+  )
   scale = budget['num_epochs'] / config.num_epochs
   config.num_epochs = budget['num_epochs']
   config.num_train_steps = budget['num_train_steps']
   config.eval_every_epochs = budget['eval_every_epochs']
   config.lr_boundaries = tuple(b * scale for b in config.lr_boundaries)
   config.log_every_steps = max(1, run.steps_per_epoch // 2)
-  emit(budget={**budget, 'lr_boundaries': list(config.lr_boundaries),
-               'seconds_available': deadline_left})
+  emit(
+    budget={
+      **budget,
+      'lr_boundaries': list(config.lr_boundaries),
+      'seconds_available': deadline_left,
+    }
+  )
   workdir = os.path.join(root, 'run')
   t = time.time()
   result = trainer.train_and_evaluate(config, workdir)
   wall = time.time() - t
-  rates = [v for _, v in scalars.read_scalars(workdir).get(
-      'train_images_per_sec', [])]
-  emit(result=result, wall_s=wall, total_part_s=time.time() - start,
-       train_images_per_s_median=(statistics.median(rates[1:] or rates)
-                                  if rates else None),
-       devices=int(sharding.make_mesh().devices.size))
+  rates = [
+    v for _, v in scalars.read_scalars(workdir).get('train_images_per_sec', [])
+  ]
+  emit(
+    result=result,
+    wall_s=wall,
+    total_part_s=time.time() - start,
+    train_images_per_s_median=(
+      statistics.median(rates[1:] or rates) if rates else None
+    ),
+    devices=int(sharding.make_mesh().devices.size),
+  )
 
 
 # ---------------------------------------------------------------------------
 def part_xla_flag(spec, emit: Emitter) -> None:
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
+
   emit(xla_flags=os.environ.get('XLA_FLAGS', ''))
   config = _resnet50_config(spec, spec['batches'][0])
-  r = benchmark.run_step_benchmarks(config, modes=('train',),
-                                    steps=spec['steps'], warmup=spec['warmup'])
+  r = benchmark.run_step_benchmarks(
+    config, modes=('train',), steps=spec['steps'], warmup=spec['warmup']
+  )
   emit(train=r['train'], device_kind=r['device_kind'])
 
 
-PARTS = {'env': part_env, 'resnet50_ours': part_resnet50_ours,
-         'resnet50_torch': part_resnet50_torch, 'seed_model': part_seed_model,
-         'xla_flag': part_xla_flag}
+PARTS = {
+  'env': part_env,
+  'resnet50_ours': part_resnet50_ours,
+  'resnet50_torch': part_resnet50_torch,
+  'seed_model': part_seed_model,
+  'xla_flag': part_xla_flag,
+}
 
 
 def main(argv) -> int:

@@ -6,11 +6,27 @@ The parts: ``spec`` (what a sweep file declares: :class:`Run`, :func:`grid`),
 read back), ``report`` (tables, figures, provenance), ``plots``.
 Sweep files import what they need from here.
 """
+
 from experiments.sweep.collect import RunResult, load_results  # noqa: F401
 from experiments.sweep.report import collect, mean_std  # noqa: F401
-from experiments.sweep.runner import (LOG_FILE, META_FILE,  # noqa: F401
-                                      SweepStopped, latest_checkpoint_step,
-                                      read_meta, run_one, run_sweep)
-from experiments.sweep.spec import (RESULTS_DIR, ROOT, RUNS_DIR,  # noqa: F401
-                                    Run, Sweep, command_of, grid, host_devices,
-                                    load_sweep, workdir_of)
+from experiments.sweep.runner import (
+  LOG_FILE,
+  META_FILE,  # noqa: F401
+  SweepStopped,
+  latest_checkpoint_step,
+  read_meta,
+  run_one,
+  run_sweep,
+)
+from experiments.sweep.spec import (
+  RESULTS_DIR,
+  ROOT,
+  RUNS_DIR,  # noqa: F401
+  Run,
+  Sweep,
+  command_of,
+  grid,
+  host_devices,
+  load_sweep,
+  workdir_of,
+)

@@ -1,4 +1,5 @@
 """``python -m experiments.sweep``: see :mod:`experiments.sweep.cli`."""
+
 import sys
 
 from experiments.sweep import cli

@@ -9,6 +9,7 @@ Usage::
 See ``spec.py`` for the sweep file format, ``runner.py`` for how runs are run
 and resumed, ``report.py`` for the report.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,52 +20,82 @@ import sys
 from cnn_jax import errors
 from experiments.sweep.report import collect
 from experiments.sweep.runner import run_sweep, select
-from experiments.sweep.spec import (RESULTS_DIR, RUNS_DIR, _rel,
-                                    config_problems, load_sweep)
+from experiments.sweep.spec import (
+  RESULTS_DIR,
+  RUNS_DIR,
+  _rel,
+  config_problems,
+  load_sweep,
+)
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('sweep', help='a sweep file, e.g. '
-                      'experiments/sweeps/scaling_fashion_mnist.py')
-  parser.add_argument('--dry_run', action='store_true',
-                      help='print what would run, run nothing')
-  parser.add_argument('--collect_only', action='store_true',
-                      help='only write the report from existing runs')
-  parser.add_argument('--filter', default='',
-                      help='comma-separated substrings of run names to run')
+  parser.add_argument(
+    'sweep',
+    help='a sweep file, e.g. experiments/sweeps/scaling_fashion_mnist.py',
+  )
+  parser.add_argument(
+    '--dry_run', action='store_true', help='print what would run, run nothing'
+  )
+  parser.add_argument(
+    '--collect_only',
+    action='store_true',
+    help='only write the report from existing runs',
+  )
+  parser.add_argument(
+    '--filter',
+    default='',
+    help='comma-separated substrings of run names to run',
+  )
   parser.add_argument('--runs_dir', default=RUNS_DIR)
   parser.add_argument('--results_dir', default=RESULTS_DIR)
-  parser.add_argument('--no_collect', action='store_true',
-                      help='run, but do not write the report')
-  parser.add_argument('--quiet', action='store_true',
-                      help='do not echo the training processes\' output')
-  parser.add_argument('--debug', action='store_true',
-                      help='show the traceback of errors in the sweep file')
+  parser.add_argument(
+    '--no_collect', action='store_true', help='run, but do not write the report'
+  )
+  parser.add_argument(
+    '--quiet',
+    action='store_true',
+    help="do not echo the training processes' output",
+  )
+  parser.add_argument(
+    '--debug',
+    action='store_true',
+    help='show the traceback of errors in the sweep file',
+  )
   args = parser.parse_args(argv)
   return errors.exit_on_user_error(_main, args, argv, debug=args.debug)
 
 
 def _main(args, argv) -> int:
-  invocation = ' '.join(['python -m experiments.sweep'] + [
-      shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)])
+  invocation = ' '.join(
+    ['python -m experiments.sweep']
+    + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]
+  )
   sweep = load_sweep(args.sweep)
   statuses = {}
   if not args.collect_only:
     problems = config_problems(sweep, select(sweep, args.filter))
     if problems:
       raise errors.UserError(
-          f'{_rel(sweep.path)}: {len(problems)} problem(s) in its runs\' '
-          'configs, nothing was run:\n' + '\n'.join(f'  - {p}'
-                                                  for p in problems))
-    statuses = run_sweep(sweep, filters=args.filter, runs_dir=args.runs_dir,
-                         dry_run=args.dry_run, verbose=not args.quiet,
-                         invocation=invocation)
+        f"{_rel(sweep.path)}: {len(problems)} problem(s) in its runs' "
+        'configs, nothing was run:\n' + '\n'.join(f'  - {p}' for p in problems)
+      )
+    statuses = run_sweep(
+      sweep,
+      filters=args.filter,
+      runs_dir=args.runs_dir,
+      dry_run=args.dry_run,
+      verbose=not args.quiet,
+      invocation=invocation,
+    )
     print(f'[{sweep.name}] statuses: {json.dumps(statuses)}')
   if not args.dry_run and not args.no_collect:
-    path = collect(sweep, runs_dir=args.runs_dir,
-                   results_dir=args.results_dir,
-                   command='python -m experiments.sweep ' +
-                   _rel(sweep.path))
+    path = collect(
+      sweep,
+      runs_dir=args.runs_dir,
+      results_dir=args.results_dir,
+      command='python -m experiments.sweep ' + _rel(sweep.path),
+    )
     print(f'[{sweep.name}] report: {_rel(path)}')
   return 1 if any(s == 'failed' for s in statuses.values()) else 0

@@ -1,4 +1,5 @@
 """Reading a sweep's runs back: results, TensorBoard curves, attempts."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,13 +50,13 @@ class RunResult:
     if key == 'steps':
       return r.get('step')
     if key == 'epochs':
-      return (r['step'] / self.steps_per_epoch if self.steps_per_epoch
-              else None)
+      return r['step'] / self.steps_per_epoch if self.steps_per_epoch else None
     if key == 'img_s':
       return images_per_sec(self)
     if key == 'wall':
-      return sum(a.get('wall_s', 0) for a in self.meta.get('attempts', [])
-                 ) or None
+      return (
+        sum(a.get('wall_s', 0) for a in self.meta.get('attempts', [])) or None
+      )
     if key == 'train_acc':
       v = self.scalars.get('train_accuracy')
       return 100 * v[-1][1] if v else None
@@ -81,8 +82,9 @@ def images_per_sec(r: RunResult) -> Optional[float]:
   values = r.scalars.get('train_images_per_sec', [])
   if not values:
     return None
-  starts = [a.get('resumed_from_step') or 0
-            for a in r.meta.get('attempts', [])] or [0]
+  starts = [
+    a.get('resumed_from_step') or 0 for a in r.meta.get('attempts', [])
+  ] or [0]
   skip = set()
   for s in starts:
     after = [step for step, _ in values if step > s]
@@ -92,8 +94,9 @@ def images_per_sec(r: RunResult) -> Optional[float]:
   return statistics.median(kept) if kept else None
 
 
-def load_results(sweep: Sweep, runs_dir: Optional[str] = None,
-                 read_curves: bool = True) -> list[RunResult]:
+def load_results(
+  sweep: Sweep, runs_dir: Optional[str] = None, read_curves: bool = True
+) -> list[RunResult]:
   out = []
   for run in sweep.runs:
     workdir = workdir_of(sweep, run, runs_dir)
@@ -106,8 +109,17 @@ def load_results(sweep: Sweep, runs_dir: Optional[str] = None,
     if read_curves and glob.glob(os.path.join(workdir, 'events.out.*')):
       os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
       from cnn_jax.analysis import scalars as scalars_lib  # pylint: disable=g-import-not-at-top
+
       scalars = scalars_lib.read_scalars(workdir)
-    out.append(RunResult(run, workdir, results, read_meta(workdir), scalars,
-                         (results or {}).get('steps_per_epoch'),
-                         effective_config(sweep, run)))
+    out.append(
+      RunResult(
+        run,
+        workdir,
+        results,
+        read_meta(workdir),
+        scalars,
+        (results or {}).get('steps_per_epoch'),
+        effective_config(sweep, run),
+      )
+    )
   return out

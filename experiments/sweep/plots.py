@@ -16,6 +16,7 @@ Curves come from the TensorBoard scalars each run wrote
 * ``scaling``: training img/s and scaling efficiency against device count.
 * ``bars``: one bar chart per entry of ``metrics`` over the groups.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -28,13 +29,17 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
 
 YLABELS = {
-    'train_loss': 'training loss', 'train_accuracy': 'training accuracy',
-    'validation_accuracy': 'validation accuracy',
-    'validation_loss': 'validation loss', 'test_acc': 'test accuracy (%)',
-    'val_acc': 'validation accuracy (%)', 'test_err': 'test error (%)',
-    'val_err': 'validation error (%)', 'img_s': 'training images / s',
-    'train_images_per_sec': 'training images / s',
-    'train_learning_rate': 'learning rate',
+  'train_loss': 'training loss',
+  'train_accuracy': 'training accuracy',
+  'validation_accuracy': 'validation accuracy',
+  'validation_loss': 'validation loss',
+  'test_acc': 'test accuracy (%)',
+  'val_acc': 'validation accuracy (%)',
+  'test_err': 'test error (%)',
+  'val_err': 'validation error (%)',
+  'img_s': 'training images / s',
+  'train_images_per_sec': 'training images / s',
+  'train_learning_rate': 'learning rate',
 }
 
 
@@ -55,13 +60,15 @@ def _save(fig, path: str) -> None:
   plt.close(fig)
 
 
-def plot_curves(results, path: str, tags: list[str], title: str = '',
-                logy: bool = False) -> bool:
+def plot_curves(
+  results, path: str, tags: list[str], title: str = '', logy: bool = False
+) -> bool:
   with_data = [r for r in results if any(t in r.scalars for t in tags)]
   if not with_data:
     return False
-  fig, axes = plt.subplots(1, len(tags), figsize=(5 * len(tags), 3.8),
-                           squeeze=False)
+  fig, axes = plt.subplots(
+    1, len(tags), figsize=(5 * len(tags), 3.8), squeeze=False
+  )
   groups = list(_groups(with_data))
   for ax, tag in zip(axes[0], tags):
     labelled = set()
@@ -71,9 +78,14 @@ def plot_curves(results, path: str, tags: list[str], title: str = '',
         continue
       g = r.run.group
       xs, ys = zip(*points)
-      ax.plot(xs, ys, color=_color(groups.index(g)), lw=1.4,
-              marker='.' if len(xs) < 15 else None,
-              label=g if g not in labelled else None)
+      ax.plot(
+        xs,
+        ys,
+        color=_color(groups.index(g)),
+        lw=1.4,
+        marker='.' if len(xs) < 15 else None,
+        label=g if g not in labelled else None,
+      )
       labelled.add(g)
     ax.set_xlabel('training step')
     ax.set_ylabel(YLABELS.get(tag, tag))
@@ -87,11 +99,17 @@ def plot_curves(results, path: str, tags: list[str], title: str = '',
   return True
 
 
-def plot_degradation(results, path: str, family: str = 'family',
-                     depth: str = 'depth', families: Optional[dict] = None,
-                     train_tag: str = 'train_accuracy',
-                     eval_tag: str = 'validation_accuracy',
-                     eval_name: str = 'held-out', title: str = '') -> bool:
+def plot_degradation(
+  results,
+  path: str,
+  family: str = 'family',
+  depth: str = 'depth',
+  families: Optional[dict] = None,
+  train_tag: str = 'train_accuracy',
+  eval_tag: str = 'validation_accuracy',
+  eval_name: str = 'held-out',
+  title: str = '',
+) -> bool:
   """Training (thin dashed) and held-out (bold) error vs iterations."""
   with_data = [r for r in results if r.scalars.get(eval_tag)]
   if not with_data:
@@ -99,8 +117,9 @@ def plot_degradation(results, path: str, family: str = 'family',
   fams = families or {}
   names = list(fams) or sorted({r.label(family) for r in with_data})
   depths = sorted({r.label(depth) for r in results if r.label(depth)})
-  fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2),
-                           sharey=True, squeeze=False)
+  fig, axes = plt.subplots(
+    1, len(names), figsize=(5.5 * len(names), 4.2), sharey=True, squeeze=False
+  )
   ymax = 0
   for ax, fam in zip(axes[0], names):
     for r in with_data:
@@ -117,16 +136,30 @@ def plot_degradation(results, path: str, family: str = 'family',
       xs, ys = zip(*evals)
       ys = [100 * (1 - y) for y in ys]
       ymax = max(ymax, max(ys))
-      ax.plot(xs, ys, '-', color=c, lw=2.2, marker='o', ms=3,
-              label=f'{fams.get(fam, fam)}-{r.label(depth)}')
+      ax.plot(
+        xs,
+        ys,
+        '-',
+        color=c,
+        lw=2.2,
+        marker='o',
+        ms=3,
+        label=f'{fams.get(fam, fam)}-{r.label(depth)}',
+      )
     ax.set_title(fams.get(fam, fam))
     ax.set_xlabel('iterations')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='upper right')
   axes[0][0].set_ylabel('error (%)')
   axes[0][0].set_ylim(0, min(100, ymax * 1.05 + 1))
-  fig.text(0.5, 0.005, f'dashed: training error (mean over each logging '
-           f'window); bold: {eval_name} error', ha='center', fontsize=8)
+  fig.text(
+    0.5,
+    0.005,
+    f'dashed: training error (mean over each logging '
+    f'window); bold: {eval_name} error',
+    ha='center',
+    fontsize=8,
+  )
   if title:
     fig.suptitle(title)
   fig.tight_layout(rect=(0, 0.03, 1, 1))
@@ -139,14 +172,23 @@ def _mean_std(values):
   values = [v for v in values if v is not None]
   if not values:
     return None, None
-  return (statistics.mean(values),
-          statistics.stdev(values) if len(values) > 1 else 0.0)
+  return (
+    statistics.mean(values),
+    statistics.stdev(values) if len(values) > 1 else 0.0,
+  )
 
 
-def plot_metric_vs(results, path: str, x: str, metric: str = 'test_acc',
-                   series: Optional[str] = None, logx: bool = False,
-                   annotate: bool = False, title: str = '',
-                   xlabel: Optional[str] = None) -> bool:
+def plot_metric_vs(
+  results,
+  path: str,
+  x: str,
+  metric: str = 'test_acc',
+  series: Optional[str] = None,
+  logx: bool = False,
+  annotate: bool = False,
+  title: str = '',
+  xlabel: Optional[str] = None,
+) -> bool:
   points = {}
   for g, runs in _groups(results).items():
     done = [r for r in runs if r.done]
@@ -166,13 +208,22 @@ def plot_metric_vs(results, path: str, x: str, metric: str = 'test_acc',
   for i, (key, pts) in enumerate(points.items()):
     pts.sort()
     xs, ms, ss, gs = zip(*pts)
-    ax.errorbar(xs, ms, yerr=ss, color=_color(i), marker='o', capsize=3,
-                lw=1.5 if series else 0, elinewidth=1,
-                label=str(key) if series else None)
+    ax.errorbar(
+      xs,
+      ms,
+      yerr=ss,
+      color=_color(i),
+      marker='o',
+      capsize=3,
+      lw=1.5 if series else 0,
+      elinewidth=1,
+      label=str(key) if series else None,
+    )
     if annotate:
       for xv, m, g in zip(xs, ms, gs):
-        ax.annotate(g, (xv, m), textcoords='offset points', xytext=(4, 4),
-                    fontsize=8)
+        ax.annotate(
+          g, (xv, m), textcoords='offset points', xytext=(4, 4), fontsize=8
+        )
   all_x = [p[0] for pts in points.values() for p in pts]
   ax.margins(x=0.12)
   if logx and min(all_x) > 0 and max(all_x) / min(all_x) >= 10:
@@ -184,8 +235,11 @@ def plot_metric_vs(results, path: str, x: str, metric: str = 'test_acc',
   elif xlabel:
     xlabel = xlabel.replace(' (log scale)', '')
   if x == 'params':
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
-        lambda v, _: f'{v / 1e6:.1f}M' if v >= 1e6 else f'{v / 1e3:.0f}k'))
+    ax.xaxis.set_major_formatter(
+      matplotlib.ticker.FuncFormatter(
+        lambda v, _: f'{v / 1e6:.1f}M' if v >= 1e6 else f'{v / 1e3:.0f}k'
+      )
+    )
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
   ax.set_xlabel(xlabel or YLABELS.get(x, x))
   ax.set_ylabel(YLABELS.get(metric, metric))
@@ -198,10 +252,17 @@ def plot_metric_vs(results, path: str, x: str, metric: str = 'test_acc',
   return True
 
 
-def plot_scaling(rows: list[dict[str, Any]], path: str, title: str = '',
-                 device_label: str = 'devices') -> bool:
-  rows = [r for r in rows or [] if r.get('done') and r.get('img_s')
-          and r.get('devices')]
+def plot_scaling(
+  rows: list[dict[str, Any]],
+  path: str,
+  title: str = '',
+  device_label: str = 'devices',
+) -> bool:
+  rows = [
+    r
+    for r in rows or []
+    if r.get('done') and r.get('img_s') and r.get('devices')
+  ]
   if not rows:
     return False
   rows.sort(key=lambda r: r['devices'])
@@ -232,21 +293,28 @@ def plot_scaling(rows: list[dict[str, Any]], path: str, title: str = '',
 
 
 def plot_bars(results, path: str, metrics: list[str], title: str = '') -> bool:
-  groups = {g: [r for r in runs if r.done]
-            for g, runs in _groups(results).items()}
+  groups = {
+    g: [r for r in runs if r.done] for g, runs in _groups(results).items()
+  }
   groups = {g: rs for g, rs in groups.items() if rs}
   if not groups:
     return False
-  fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.8),
-                           squeeze=False)
+  fig, axes = plt.subplots(
+    1, len(metrics), figsize=(4.5 * len(metrics), 3.8), squeeze=False
+  )
   names = list(groups)
   for ax, metric in zip(axes[0], metrics):
-    ms, ss = zip(*(_mean_std([r.metric(metric) for r in groups[g]])
-                   for g in names))
-    ax.bar(range(len(names)), [m or 0 for m in ms], yerr=ss, capsize=3,
-           color=[_color(i) for i in range(len(names))])
-    ax.set_xticks(range(len(names)), names, rotation=30, ha='right',
-                  fontsize=8)
+    ms, ss = zip(
+      *(_mean_std([r.metric(metric) for r in groups[g]]) for g in names)
+    )
+    ax.bar(
+      range(len(names)),
+      [m or 0 for m in ms],
+      yerr=ss,
+      capsize=3,
+      color=[_color(i) for i in range(len(names))],
+    )
+    ax.set_xticks(range(len(names)), names, rotation=30, ha='right', fontsize=8)
     ax.set_ylabel(YLABELS.get(metric, metric))
     ax.grid(alpha=0.3, axis='y')
     if metric.endswith('acc'):
@@ -258,35 +326,57 @@ def plot_bars(results, path: str, metrics: list[str], title: str = '') -> bool:
   return True
 
 
-def make_plot(spec: dict[str, Any], results, path: str,
-              scaling_rows=None) -> bool:
+def make_plot(
+  spec: dict[str, Any], results, path: str, scaling_rows=None
+) -> bool:
   """Draws ``spec`` into ``path``; False if there was nothing to draw."""
   kind = spec['kind']
   title = spec.get('title', '')
   if kind == 'curves':
-    return plot_curves(results, path, spec['tags'], title=title,
-                       logy=spec.get('logy', False))
+    return plot_curves(
+      results, path, spec['tags'], title=title, logy=spec.get('logy', False)
+    )
   if kind == 'degradation':
     return plot_degradation(
-        results, path, family=spec.get('family', 'family'),
-        depth=spec.get('depth', 'depth'), families=spec.get('families'),
-        train_tag=spec.get('train_tag', 'train_accuracy'),
-        eval_tag=spec.get('eval_tag', 'validation_accuracy'),
-        eval_name=spec.get('eval_name', 'held-out'), title=title)
+      results,
+      path,
+      family=spec.get('family', 'family'),
+      depth=spec.get('depth', 'depth'),
+      families=spec.get('families'),
+      train_tag=spec.get('train_tag', 'train_accuracy'),
+      eval_tag=spec.get('eval_tag', 'validation_accuracy'),
+      eval_name=spec.get('eval_name', 'held-out'),
+      title=title,
+    )
   if kind == 'acc_vs_params':
-    return plot_metric_vs(results, path, 'params',
-                          metric=spec.get('metric', 'test_acc'), logx=True,
-                          annotate=True, title=title,
-                          xlabel='parameters (log scale)')
+    return plot_metric_vs(
+      results,
+      path,
+      'params',
+      metric=spec.get('metric', 'test_acc'),
+      logx=True,
+      annotate=True,
+      title=title,
+      xlabel='parameters (log scale)',
+    )
   if kind == 'acc_vs':
-    return plot_metric_vs(results, path, spec['x'],
-                          metric=spec.get('metric', 'test_acc'),
-                          series=spec.get('series'),
-                          logx=spec.get('logx', False), title=title,
-                          xlabel=spec.get('xlabel'))
+    return plot_metric_vs(
+      results,
+      path,
+      spec['x'],
+      metric=spec.get('metric', 'test_acc'),
+      series=spec.get('series'),
+      logx=spec.get('logx', False),
+      title=title,
+      xlabel=spec.get('xlabel'),
+    )
   if kind == 'scaling':
-    return plot_scaling(scaling_rows, path, title=title,
-                        device_label=spec.get('xlabel', 'devices'))
+    return plot_scaling(
+      scaling_rows,
+      path,
+      title=title,
+      device_label=spec.get('xlabel', 'devices'),
+    )
   if kind == 'bars':
     return plot_bars(results, path, spec['metrics'], title=title)
   raise ValueError(f'Unknown plot kind {kind!r}')

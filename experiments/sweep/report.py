@@ -5,6 +5,7 @@ where more than one ran, published figures beside ours, then the figures, the
 command, the hardware, the dates and the git commit. A run that has not
 finished reads 'not run'.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,14 @@ from typing import Any, Optional
 from cnn_jax.analysis import provenance
 from experiments.sweep import plots
 from experiments.sweep.collect import RunResult, load_results
-from experiments.sweep.spec import (RESULTS_DIR, Sweep, _rel, command_of,
-                                    dataset_available, printable_command)
+from experiments.sweep.spec import (
+  RESULTS_DIR,
+  Sweep,
+  _rel,
+  command_of,
+  dataset_available,
+  printable_command,
+)
 
 
 def mean_std(values: list[float]) -> tuple[Optional[float], Optional[float]]:
@@ -28,26 +35,61 @@ def mean_std(values: list[float]) -> tuple[Optional[float], Optional[float]]:
 
 
 COLUMN_TITLES = {
-    'val_acc': 'val acc %', 'test_acc': 'test acc %', 'val_err': 'val err %',
-    'test_err': 'test err %', 'val_loss': 'val loss', 'test_loss': 'test loss',
-    'val_top5': 'val top-5 %', 'test_top5': 'test top-5 %',
-    'train_acc': 'final train acc % (last window)',
-    'train_loss': 'final train loss (last window)',
-    'params': 'params', 'steps': 'steps', 'epochs': 'epochs',
-    'img_s': 'train img/s', 'wall': 'wall time', 'seeds': 'seeds',
-    'model': 'model', 'batch_size': 'batch', 'dtype': 'dtype',
-    'num_devices': 'devices', 'bn_group_size': 'BN group',
-    'learning_rate': 'base lr', 'dataset': 'dataset',
+  'val_acc': 'val acc %',
+  'test_acc': 'test acc %',
+  'val_err': 'val err %',
+  'test_err': 'test err %',
+  'val_loss': 'val loss',
+  'test_loss': 'test loss',
+  'val_top5': 'val top-5 %',
+  'test_top5': 'test top-5 %',
+  'train_acc': 'final train acc % (last window)',
+  'train_loss': 'final train loss (last window)',
+  'params': 'params',
+  'steps': 'steps',
+  'epochs': 'epochs',
+  'img_s': 'train img/s',
+  'wall': 'wall time',
+  'seeds': 'seeds',
+  'model': 'model',
+  'batch_size': 'batch',
+  'dtype': 'dtype',
+  'num_devices': 'devices',
+  'bn_group_size': 'BN group',
+  'learning_rate': 'base lr',
+  'dataset': 'dataset',
 }
 
 
-METRICS = ('val_acc', 'test_acc', 'val_err', 'test_err', 'val_loss',
-           'test_loss', 'val_top5', 'test_top5', 'train_acc', 'train_loss',
-           'params', 'steps', 'epochs', 'img_s', 'wall')
+METRICS = (
+  'val_acc',
+  'test_acc',
+  'val_err',
+  'test_err',
+  'val_loss',
+  'test_loss',
+  'val_top5',
+  'test_top5',
+  'train_acc',
+  'train_loss',
+  'params',
+  'steps',
+  'epochs',
+  'img_s',
+  'wall',
+)
 
 
-DEFAULT_COLUMNS = ['model', 'params', 'steps', 'epochs', 'val_acc', 'test_acc',
-                   'img_s', 'wall']
+DEFAULT_COLUMNS = [
+  'model',
+  'params',
+  'steps',
+  'epochs',
+  'val_acc',
+  'test_acc',
+  'img_s',
+  'wall',
+]
 
 
 def _fmt_number(key: str, v: float) -> str:
@@ -69,10 +111,13 @@ def format_cell(key: str, values: list[Optional[float]]) -> str:
   if m is None:
     return 'not run'
   if key in ('params', 'steps'):
-    lo, hi = min(v for v in values if v is not None), max(
-        v for v in values if v is not None)
-    return _fmt_number(key, lo) + ('' if lo == hi else
-                                   '–' + _fmt_number(key, hi))
+    lo, hi = (
+      min(v for v in values if v is not None),
+      max(v for v in values if v is not None),
+    )
+    return _fmt_number(key, lo) + (
+      '' if lo == hi else '–' + _fmt_number(key, hi)
+    )
   if s is None:
     return _fmt_number(key, m)
   return f'{_fmt_number(key, m)} ± {_fmt_number(key, s)}'
@@ -108,8 +153,10 @@ def results_table(sweep: Sweep, results: list[RunResult]) -> str:
       header.append(f'{COLUMN_TITLES.get(c, c)} ({sweep.published_label})')
   if multi:
     header.insert(1, 'runs done')
-  lines = ['| ' + ' | '.join(header) + ' |',
-           '|' + '|'.join(['---'] + ['---:'] * (len(header) - 1)) + '|']
+  lines = [
+    '| ' + ' | '.join(header) + ' |',
+    '|' + '|'.join(['---'] + ['---:'] * (len(header) - 1)) + '|',
+  ]
   names = list(groups) + [g for g in sweep.published if g not in groups]
   for name in names:
     runs = groups.get(name, [])
@@ -135,36 +182,44 @@ def scaling_table(results: list[RunResult]) -> tuple[str, list[dict]]:
   for g, runs in groups_of(results).items():
     done = [r for r in runs if r.done]
     n = runs[0].label('devices') or runs[0].label('num_devices')
-    rows.append({
-        'group': g, 'devices': int(n) if n not in (None, -1) else None,
+    rows.append(
+      {
+        'group': g,
+        'devices': int(n) if n not in (None, -1) else None,
         'done': bool(done),
         'img_s': mean_std([r.metric('img_s') for r in done])[0],
         'val_acc': mean_std([r.metric('val_acc') for r in done])[0],
         'val_loss': mean_std([r.metric('val_loss') for r in done])[0],
         'test_acc': mean_std([r.metric('test_acc') for r in done])[0],
         'train_loss': mean_std([r.metric('train_loss') for r in done])[0],
-    })
+      }
+    )
   base = next((r for r in rows if r['devices'] == 1 and r['img_s']), None)
-  lines = ['| devices | train img/s | speed-up vs 1 | scaling efficiency | '
-           'final train loss | val loss | val acc % | test acc % | '
-           '|Δ test acc| vs 1 device (points) |',
-           '|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+  lines = [
+    '| devices | train img/s | speed-up vs 1 | scaling efficiency | '
+    'final train loss | val loss | val acc % | test acc % | '
+    '|Δ test acc| vs 1 device (points) |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
   for r in rows:
     if not r['done']:
-      lines.append(f"| {r['devices']} | not run | not run | not run | not run "
-                   '| not run | not run | not run | not run |')
+      lines.append(
+        f'| {r["devices"]} | not run | not run | not run | not run '
+        '| not run | not run | not run | not run |'
+      )
       continue
     sp = r['img_s'] / base['img_s'] if base and r['img_s'] else None
     eff = sp / r['devices'] if sp and r['devices'] else None
-    d_acc = (abs(r['test_acc'] - base['test_acc']) if base else None)
+    d_acc = abs(r['test_acc'] - base['test_acc']) if base else None
     r.update(speedup=sp, efficiency=eff)
     fmt = lambda v, f: ('—' if v is None else f.format(v))  # noqa: E731
     lines.append(
-        f"| {r['devices']} | {fmt(r['img_s'], '{:.1f}')} | "
-        f"{fmt(sp, '{:.2f}x')} | {fmt(eff and 100 * eff, '{:.0f}%')} | "
-        f"{fmt(r['train_loss'], '{:.4f}')} | {fmt(r['val_loss'], '{:.4f}')} | "
-        f"{fmt(r['val_acc'], '{:.2f}')} | {fmt(r['test_acc'], '{:.2f}')} | "
-        f"{fmt(d_acc, '{:.2f}')} |")
+      f'| {r["devices"]} | {fmt(r["img_s"], "{:.1f}")} | '
+      f'{fmt(sp, "{:.2f}x")} | {fmt(eff and 100 * eff, "{:.0f}%")} | '
+      f'{fmt(r["train_loss"], "{:.4f}")} | {fmt(r["val_loss"], "{:.4f}")} | '
+      f'{fmt(r["val_acc"], "{:.2f}")} | {fmt(r["test_acc"], "{:.2f}")} | '
+      f'{fmt(d_acc, "{:.2f}")} |'
+    )
   return '\n'.join(lines), rows
 
 
@@ -175,17 +230,22 @@ def step_table(results: list[RunResult], tag: str) -> str:
     return f'`{tag}` per step: not run.'
   steps = sorted({s for r in runs for s, _ in r.scalars[tag]})
   values = [dict(r.scalars[tag]) for r in runs]
-  lines = [f'`{tag}` as logged (mean over each logging window):', '',
-           '| step | ' + ' | '.join(r.run.name for r in runs) +
-           (' | max abs difference |' if len(runs) > 1 else ' |'),
-           '|---:|' + '---:|' * (len(runs) + (len(runs) > 1))]
+  lines = [
+    f'`{tag}` as logged (mean over each logging window):',
+    '',
+    '| step | '
+    + ' | '.join(r.run.name for r in runs)
+    + (' | max abs difference |' if len(runs) > 1 else ' |'),
+    '|---:|' + '---:|' * (len(runs) + (len(runs) > 1)),
+  ]
   for step in steps:
     row = [v.get(step) for v in values]
     cells = ['—' if x is None else f'{x:.7g}' for x in row]
     present = [x for x in row if x is not None]
     if len(runs) > 1:
-      cells.append(f'{max(present) - min(present):.2e}'
-                   if len(present) > 1 else '—')
+      cells.append(
+        f'{max(present) - min(present):.2e}' if len(present) > 1 else '—'
+      )
     lines.append(f'| {step} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
@@ -193,8 +253,8 @@ def step_table(results: list[RunResult], tag: str) -> str:
 def describe_devices(d: dict[str, Any]) -> str:
   """'2 XLA CPU host devices' or '8 x NVIDIA H100' (from results.json)."""
   if d.get('platform') == 'cpu':
-    return f"{d['count']} XLA CPU host device{'s' if d['count'] > 1 else ''}"
-  return f"{d['count']} x {d.get('kind', d.get('platform'))}"
+    return f'{d["count"]} XLA CPU host device{"s" if d["count"] > 1 else ""}'
+  return f'{d["count"]} x {d.get("kind", d.get("platform"))}'
 
 
 def _hardware_lines(results: list[RunResult]) -> list[str]:
@@ -203,8 +263,15 @@ def _hardware_lines(results: list[RunResult]) -> list[str]:
     for a in r.meta.get('attempts', []):
       h = a.get('host', {})
       if h:
-        hosts[(h.get('cpu'), tuple(h.get('cpu_flags') or ()), h.get('cores'),
-               h.get('memory_gib'), tuple(h.get('gpus', [])))] = h
+        hosts[
+          (
+            h.get('cpu'),
+            tuple(h.get('cpu_flags') or ()),
+            h.get('cores'),
+            h.get('memory_gib'),
+            tuple(h.get('gpus', [])),
+          )
+        ] = h
     d = (r.results or {}).get('devices')
     if d:
       devices.setdefault(describe_devices(d), []).append(r.run.name)
@@ -221,69 +288,101 @@ def _hardware_lines(results: list[RunResult]) -> list[str]:
   return lines
 
 
-def write_report(sweep: Sweep, results: list[RunResult], results_dir: str,
-                 command: str) -> str:
+def write_report(
+  sweep: Sweep, results: list[RunResult], results_dir: str, command: str
+) -> str:
   """Writes ``<results_dir>/<NAME>.md`` and its PNGs; returns the md path."""
   os.makedirs(results_dir, exist_ok=True)
   done = [r for r in results if r.done]
   attempts = [a for r in results for a in r.meta.get('attempts', [])]
   starts = sorted(a['start'] for a in attempts if 'start' in a)
   ends = sorted(a['end'] for a in attempts if 'end' in a)
-  commits = sorted({a.get('commit', 'unknown') for r in done
-                    for a in r.meta.get('attempts', [])})
+  commits = sorted(
+    {
+      a.get('commit', 'unknown')
+      for r in done
+      for a in r.meta.get('attempts', [])
+    }
+  )
   out = [f'# {sweep.title}', '']
   if sweep.description:
     out += [sweep.description.strip(), '']
   sweep_rel = _rel(sweep.path)
   invocations = sorted({a['runner'] for a in attempts if a.get('runner')})
-  made_with = ('; the runs were made with ' + ', '.join(
-      f'`{c}`' for c in invocations)) if invocations else ''
+  made_with = (
+    ('; the runs were made with ' + ', '.join(f'`{c}`' for c in invocations))
+    if invocations
+    else ''
+  )
   out += [
-      f'- **Runs finished:** {len(done)} of {len(results)}'
-      + ('' if len(done) == len(results) else
-         ' (the others read "not run": they have not been run yet)') + '.',
-      f'- **Command:** `{command}` (sweep file `{sweep_rel}`{made_with}; '
-      'the per-run commands are listed at the end).',
-      '- **Hardware:** ' + '; '.join(_hardware_lines(results)) + '.',
+    f'- **Runs finished:** {len(done)} of {len(results)}'
+    + (
+      ''
+      if len(done) == len(results)
+      else ' (the others read "not run": they have not been run yet)'
+    )
+    + '.',
+    f'- **Command:** `{command}` (sweep file `{sweep_rel}`{made_with}; '
+    'the per-run commands are listed at the end).',
+    '- **Hardware:** ' + '; '.join(_hardware_lines(results)) + '.',
   ]
   if sweep.hardware_note:
     out.append(f'- **Note on hardware:** {sweep.hardware_note.strip()}')
   out += [
-      '- **Date:** ' + (f'runs from {starts[0]} to {ends[-1] if ends else "?"}'
-                        if starts else 'no run made') +
-      f'; report written {provenance.now()}.',
-      '- **Commit:** ' + (f'runs at {", ".join(commits)}' if commits else
-                          'no run made') +
-      f'; report written at {provenance.git_commit()}.', '']
+    '- **Date:** '
+    + (
+      f'runs from {starts[0]} to {ends[-1] if ends else "?"}'
+      if starts
+      else 'no run made'
+    )
+    + f'; report written {provenance.now()}.',
+    '- **Commit:** '
+    + (f'runs at {", ".join(commits)}' if commits else 'no run made')
+    + f'; report written at {provenance.git_commit()}.',
+    '',
+  ]
   if sweep.notes:
     out += [sweep.notes.strip(), '']
 
   out += ['## Results', '', results_table(sweep, results), '']
   if len(groups_of(results)) < len(results):
-    out += ['Where a group has more than one finished run (seeds), cells are '
-            'mean ± sample standard deviation over them.', '']
-  out += ['Accuracies and losses are those of the final state (not the best '
-          'checkpoint); "train img/s" is the median over the logging windows '
-          'after the first (which includes compilation); wall time is the '
-          'whole subprocess (start-up, compilation, training, evaluations).',
-          '']
+    out += [
+      'Where a group has more than one finished run (seeds), cells are '
+      'mean ± sample standard deviation over them.',
+      '',
+    ]
+  out += [
+    'Accuracies and losses are those of the final state (not the best '
+    'checkpoint); "train img/s" is the median over the logging windows '
+    'after the first (which includes compilation); wall time is the '
+    'whole subprocess (start-up, compilation, training, evaluations).',
+    '',
+  ]
   if sweep.published:
-    out += [f'Published figures: {sweep.published_source or "see the sweep file"}.',
-            '']
+    out += [
+      f'Published figures: {sweep.published_source or "see the sweep file"}.',
+      '',
+    ]
 
   plot_data = None
   if sweep.analysis == 'scaling':
     table, plot_data = scaling_table(results)
-    out += ['## Data-parallel scaling', '', table, '',
-            'Speed-up = img/s(N) / img/s(1); scaling efficiency = speed-up / N.'
-            ' Same global batch, same seed, same data order for every N.', '']
+    out += [
+      '## Data-parallel scaling',
+      '',
+      table,
+      '',
+      'Speed-up = img/s(N) / img/s(1); scaling efficiency = speed-up / N.'
+      ' Same global batch, same seed, same data order for every N.',
+      '',
+    ]
 
   for tag in sweep.step_tables:
     out += [step_table(results, tag), '']
 
   figures = []
   for spec in sweep.plots:
-    name = f"{sweep.name}_{spec.get('name', spec['kind'])}.png"
+    name = f'{sweep.name}_{spec.get("name", spec["kind"])}.png'
     path = os.path.join(results_dir, name)
     made = plots.make_plot(spec, results, path, scaling_rows=plot_data)
     if made:
@@ -291,39 +390,64 @@ def write_report(sweep: Sweep, results: list[RunResult], results_dir: str,
     else:
       if os.path.exists(path):
         os.remove(path)
-      out += [f"Figure '{spec.get('title', spec['kind'])}': not run (no "
-              'finished runs to plot).', '']
+      out += [
+        f"Figure '{spec.get('title', spec['kind'])}': not run (no "
+        'finished runs to plot).',
+        '',
+      ]
   if figures:
     out += ['## Figures', '']
     for spec, name in figures:
-      out += [f"**{spec.get('title', spec['kind'])}**", '',
-              f'![{name}]({name})', '']
+      out += [
+        f'**{spec.get("title", spec["kind"])}**',
+        '',
+        f'![{name}]({name})',
+        '',
+      ]
       if spec.get('caption'):
         out += [spec['caption'].strip(), '']
 
-  out += ['## Runs', '', '| run | status | steps | wall | load avg (1 min) at '
-          'start → end | started | commit |', '|---|---|---:|---:|---|---|---|']
+  out += [
+    '## Runs',
+    '',
+    '| run | status | steps | wall | load avg (1 min) at '
+    'start → end | started | commit |',
+    '|---|---|---:|---:|---|---|---|',
+  ]
   for r in results:
     a = r.meta.get('attempts', [])
-    status = ('finished' if r.done else
-              (a[-1].get('status', 'running?') if a else 'not run'))
-    if not r.done and r.config is not None and not dataset_available(
-        r.config.dataset, r.config.data_dir):
+    status = (
+      'finished'
+      if r.done
+      else (a[-1].get('status', 'running?') if a else 'not run')
+    )
+    if (
+      not r.done
+      and r.config is not None
+      and not dataset_available(r.config.dataset, r.config.data_dir)
+    ):
       status += f' (dataset {r.config.dataset} not prepared on this machine)'
     if r.done and len(a) > 1:
       status = f'finished ({len(a)} attempts, resumed)'
     codes = [x['rc'] for x in a if x.get('rc') not in (None, 0)]
     if codes:
       status += f' (exit codes {codes})'
-    load = ('; '.join(f"{x['loadavg_start'][0]:.1f} → "
-                      f"{x.get('loadavg_end', [float('nan')])[0]:.1f}"
-                      for x in a if 'loadavg_start' in x) or '—')
+    load = (
+      '; '.join(
+        f'{x["loadavg_start"][0]:.1f} → '
+        f'{x.get("loadavg_end", [float("nan")])[0]:.1f}'
+        for x in a
+        if 'loadavg_start' in x
+      )
+      or '—'
+    )
     out.append(
-        f"| {r.run.name} | {status} | "
-        f"{_fmt_number('steps', r.metric('steps')) if r.done else '—'} | "
-        f"{_fmt_number('wall', r.metric('wall')) if r.metric('wall') else '—'}"
-        f" | {load} | {a[0]['start'] if a else '—'} | "
-        f"{', '.join(sorted({x.get('commit', '?') for x in a})) or '—'} |")
+      f'| {r.run.name} | {status} | '
+      f'{_fmt_number("steps", r.metric("steps")) if r.done else "—"} | '
+      f'{_fmt_number("wall", r.metric("wall")) if r.metric("wall") else "—"}'
+      f' | {load} | {a[0]["start"] if a else "—"} | '
+      f'{", ".join(sorted({x.get("commit", "?") for x in a})) or "—"} |'
+    )
   out += ['', 'Per-run commands (run from the repository root):', '', '```']
   for r in results:
     env = r.run.env
@@ -336,9 +460,13 @@ def write_report(sweep: Sweep, results: list[RunResult], results_dir: str,
   return path
 
 
-def collect(sweep: Sweep, *, runs_dir: Optional[str] = None,
-            results_dir: Optional[str] = None,
-            command: Optional[str] = None) -> str:
+def collect(
+  sweep: Sweep,
+  *,
+  runs_dir: Optional[str] = None,
+  results_dir: Optional[str] = None,
+  command: Optional[str] = None,
+) -> str:
   results = load_results(sweep, runs_dir)
   command = command or 'python -m experiments.sweep ' + _rel(sweep.path)
   return write_report(sweep, results, results_dir or RESULTS_DIR, command)

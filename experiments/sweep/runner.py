@@ -11,6 +11,7 @@ exits; the sweep stops there and resumes on the next invocation. Each attempt
 is recorded in ``<workdir>/sweep_meta.json`` (command, commit, machine,
 devices, load, wall time, status).
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,11 +24,19 @@ import time
 from typing import Any, Optional
 
 from cnn_jax.analysis import provenance
-from experiments.sweep.spec import (ROOT, Run, Sweep, command_of,
-                                    dataset_available, effective_config,
-                                    format_value, printable_command,
-                                    run_config_path, run_overrides,
-                                    workdir_of)
+from experiments.sweep.spec import (
+  ROOT,
+  Run,
+  Sweep,
+  command_of,
+  dataset_available,
+  effective_config,
+  format_value,
+  printable_command,
+  run_config_path,
+  run_overrides,
+  workdir_of,
+)
 
 META_FILE = 'sweep_meta.json'
 LOG_FILE = 'train.log'
@@ -39,8 +48,9 @@ def child_env(run_env: dict[str, str]) -> dict[str, str]:
   for key, value in run_env.items():
     if key == 'XLA_FLAGS' and env.get('XLA_FLAGS'):
       new_names = {f.split('=')[0] for f in value.split()}
-      kept = [f for f in env['XLA_FLAGS'].split()
-              if f.split('=')[0] not in new_names]
+      kept = [
+        f for f in env['XLA_FLAGS'].split() if f.split('=')[0] not in new_names
+      ]
       env[key] = ' '.join(kept + [value])
     else:
       env[key] = value
@@ -51,8 +61,11 @@ def latest_checkpoint_step(workdir: str) -> Optional[int]:
   steps = []
   for path in glob.glob(os.path.join(workdir, 'checkpoints', '*')):
     base = os.path.basename(path)
-    if base.isdigit() and os.path.isdir(path) and not glob.glob(
-        os.path.join(path, '*.orbax-checkpoint-tmp*')):
+    if (
+      base.isdigit()
+      and os.path.isdir(path)
+      and not glob.glob(os.path.join(path, '*.orbax-checkpoint-tmp*'))
+    ):
       steps.append(int(base))
   return max(steps) if steps else None
 
@@ -80,9 +93,16 @@ class SweepStopped(KeyboardInterrupt):
     self.status = status
 
 
-def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
-            dry_run: bool = False, verbose: bool = True, log=None,
-            invocation: Optional[str] = None) -> str:
+def run_one(
+  sweep: Sweep,
+  run: Run,
+  *,
+  runs_dir: Optional[str] = None,
+  dry_run: bool = False,
+  verbose: bool = True,
+  log=None,
+  invocation: Optional[str] = None,
+) -> str:
   """Runs (or skips, or resumes) one run; returns its status.
 
   ``invocation`` (the runner's own command line) is recorded with the run.
@@ -99,43 +119,72 @@ def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
     log(f'[{sweep.name}] {run.name}: skipped (results.json exists)')
     return 'skipped'
   config = effective_config(sweep, run)
-  if config is not None and not dataset_available(config.dataset,
-                                                  config.data_dir):
-    log(f'[{sweep.name}] {run.name}: not run: dataset {config.dataset!r} is '
-        'not prepared here')
+  if config is not None and not dataset_available(
+    config.dataset, config.data_dir
+  ):
+    log(
+      f'[{sweep.name}] {run.name}: not run: dataset {config.dataset!r} is '
+      'not prepared here'
+    )
     return 'unavailable'
   resume_step = latest_checkpoint_step(workdir)
   if dry_run:
-    what = (f'would resume from step {resume_step}' if resume_step is not None
-            else 'would run')
+    what = (
+      f'would resume from step {resume_step}'
+      if resume_step is not None
+      else 'would run'
+    )
     log(f'[{sweep.name}] {run.name}: {what}:\n  {shown}')
     return 'dry_run'
 
   os.makedirs(workdir, exist_ok=True)
   meta = read_meta(workdir)
-  meta.update(run=run.name, group=run.group, sweep=sweep.name,
-              config=run_config_path(sweep, run),
-              overrides={k: format_value(v)
-                         for k, v in run_overrides(sweep, run).items()},
-              env=run.env, labels=run.labels, command=shown)
-  attempt = {'start': provenance.now(), 'resumed_from_step': resume_step,
-             'runner': invocation, 'commit': provenance.git_commit(),
-             'host': provenance.machine(),
-             'loadavg_start': list(os.getloadavg())}
+  meta.update(
+    run=run.name,
+    group=run.group,
+    sweep=sweep.name,
+    config=run_config_path(sweep, run),
+    overrides={
+      k: format_value(v) for k, v in run_overrides(sweep, run).items()
+    },
+    env=run.env,
+    labels=run.labels,
+    command=shown,
+  )
+  attempt = {
+    'start': provenance.now(),
+    'resumed_from_step': resume_step,
+    'runner': invocation,
+    'commit': provenance.git_commit(),
+    'host': provenance.machine(),
+    'loadavg_start': list(os.getloadavg()),
+  }
   meta.setdefault('attempts', []).append(attempt)
   _write_meta(workdir, meta)
-  log(f'[{sweep.name}] {run.name}: '
-      + (f'resuming from checkpoint step {resume_step}' if resume_step
-         is not None else 'starting') + f'\n  {shown}')
+  log(
+    f'[{sweep.name}] {run.name}: '
+    + (
+      f'resuming from checkpoint step {resume_step}'
+      if resume_step is not None
+      else 'starting'
+    )
+    + f'\n  {shown}'
+  )
 
   stop = {'signal': None}
   t0 = time.perf_counter()
   with open(os.path.join(workdir, LOG_FILE), 'a') as logf:
     logf.write(f'\n===== sweep runner {provenance.now()}: {shown}\n')
     logf.flush()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env(run.env),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+      cmd,
+      cwd=ROOT,
+      env=child_env(run.env),
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+      start_new_session=True,
+    )
 
     def forward(signum, frame):
       del frame
@@ -145,8 +194,9 @@ def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
       except OSError:
         pass
 
-    previous = {s: signal.signal(s, forward)
-                for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {
+      s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)
+    }
     tail = []
     try:
       for line in proc.stdout:
@@ -159,23 +209,31 @@ def run_one(sweep: Sweep, run: Run, *, runs_dir: Optional[str] = None,
     finally:
       for s, h in previous.items():
         signal.signal(s, h)
-  attempt.update(end=provenance.now(), wall_s=round(time.perf_counter() - t0, 1),
-                 rc=rc, loadavg_end=list(os.getloadavg()))
+  attempt.update(
+    end=provenance.now(),
+    wall_s=round(time.perf_counter() - t0, 1),
+    rc=rc,
+    loadavg_end=list(os.getloadavg()),
+  )
   finished = os.path.exists(os.path.join(workdir, 'results.json'))
   if finished:
     status = 'resumed' if resume_step is not None else 'ran'
-  elif stop['signal'] is not None or (rc == 0 and latest_checkpoint_step(
-      workdir) is not None):
+  elif stop['signal'] is not None or (
+    rc == 0 and latest_checkpoint_step(workdir) is not None
+  ):
     status = 'interrupted'
   else:
     status = 'failed'
   attempt['status'] = status
   _write_meta(workdir, meta)
   if status == 'failed':
-    log(f'[{sweep.name}] {run.name}: the end of its log '
-        f'({os.path.join(workdir, LOG_FILE)}):\n' + ''.join(tail))
-  log(f'[{sweep.name}] {run.name}: {status} (rc {rc}, '
-      f'{attempt["wall_s"]:.0f} s)')
+    log(
+      f'[{sweep.name}] {run.name}: the end of its log '
+      f'({os.path.join(workdir, LOG_FILE)}):\n' + ''.join(tail)
+    )
+  log(
+    f'[{sweep.name}] {run.name}: {status} (rc {rc}, {attempt["wall_s"]:.0f} s)'
+  )
   if stop['signal'] is not None:
     raise SweepStopped(status, f'signal {stop["signal"]}')
   return status
@@ -188,18 +246,30 @@ def select(sweep: Sweep, filters: Optional[str]) -> list[Run]:
   return [r for r in sweep.runs if any(s in r.name for s in subs)]
 
 
-def run_sweep(sweep: Sweep, *, filters: Optional[str] = None,
-              runs_dir: Optional[str] = None, dry_run: bool = False,
-              verbose: bool = True, log=None,
-              invocation: Optional[str] = None) -> dict[str, str]:
+def run_sweep(
+  sweep: Sweep,
+  *,
+  filters: Optional[str] = None,
+  runs_dir: Optional[str] = None,
+  dry_run: bool = False,
+  verbose: bool = True,
+  log=None,
+  invocation: Optional[str] = None,
+) -> dict[str, str]:
   """Runs the selected runs one after the other: ``{run name: status}``."""
   log = log or functools.partial(print, flush=True)
   statuses = {}
   for run in select(sweep, filters):
     try:
-      statuses[run.name] = run_one(sweep, run, runs_dir=runs_dir,
-                                   dry_run=dry_run, verbose=verbose, log=log,
-                                   invocation=invocation)
+      statuses[run.name] = run_one(
+        sweep,
+        run,
+        runs_dir=runs_dir,
+        dry_run=dry_run,
+        verbose=verbose,
+        log=log,
+        invocation=invocation,
+      )
     except KeyboardInterrupt as e:
       statuses[run.name] = getattr(e, 'status', 'interrupted')
       log(f'[{sweep.name}] stopped; run the same command to resume.')

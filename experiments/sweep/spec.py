@@ -23,6 +23,7 @@ A sweep file is a Python module with:
   ``STEP_TABLES`` (scalar tags, e.g. ``'train_loss'``, tabulated step by
   step across the runs).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,9 @@ from typing import Any, Iterable, Optional
 
 from cnn_jax import config_validation, errors
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+ROOT = os.path.dirname(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 RUNS_DIR = os.path.join(ROOT, 'experiments', 'runs')
 RESULTS_DIR = os.path.join(ROOT, 'experiments', 'results')
 HOST_DEVICE_FLAG = '--xla_force_host_platform_device_count'
@@ -47,6 +49,7 @@ HOST_DEVICE_FLAG = '--xla_force_host_platform_device_count'
 @dataclasses.dataclass
 class Run:
   """One training run of a sweep."""
+
   name: str
   overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
   env: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -66,9 +69,16 @@ def host_devices(n: int) -> dict[str, str]:
   return {'XLA_FLAGS': f'{HOST_DEVICE_FLAG}={n}'}
 
 
-def grid(name: str, axes: dict[str, Iterable[Any]], *,
-         overrides: Optional[dict[str, Any]] = None, env=None, labels=None,
-         config=None, group: Optional[str] = None) -> list[Run]:
+def grid(
+  name: str,
+  axes: dict[str, Iterable[Any]],
+  *,
+  overrides: Optional[dict[str, Any]] = None,
+  env=None,
+  labels=None,
+  config=None,
+  group: Optional[str] = None,
+) -> list[Run]:
   """The cartesian product of ``axes`` (config fields -> values) as runs.
 
   ``name`` (and ``group``) are format strings over the axis names, e.g.
@@ -81,12 +91,16 @@ def grid(name: str, axes: dict[str, Iterable[Any]], *,
     combo = dict(zip(keys, values))
     fmt = {k.replace('.', '_'): v for k, v in combo.items()}
     pick = lambda x: x(combo) if callable(x) else (x or {})  # noqa: E731
-    runs.append(Run(
+    runs.append(
+      Run(
         name=name.format(**fmt),
         overrides={**pick(overrides), **combo},
-        env=dict(pick(env)), labels=dict(pick(labels)),
+        env=dict(pick(env)),
+        labels=dict(pick(labels)),
         config=config(combo) if callable(config) else config,
-        group=group.format(**fmt) if group else None))
+        group=group.format(**fmt) if group else None,
+      )
+    )
   return runs
 
 
@@ -114,36 +128,44 @@ def load_sweep(path: str) -> Sweep:
   """Imports a sweep file and checks it (UserError if it is not one)."""
   path = os.path.abspath(path)
   if not os.path.isfile(path):
-    raise errors.UserError(f'No sweep file {path}; the sweeps are in '
-                           'experiments/sweeps/.')
+    raise errors.UserError(
+      f'No sweep file {path}; the sweeps are in experiments/sweeps/.'
+    )
   spec = importlib.util.spec_from_file_location(
-      '_sweep_' + os.path.splitext(os.path.basename(path))[0], path)
+    '_sweep_' + os.path.splitext(os.path.basename(path))[0], path
+  )
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
   missing = [n for n in ('NAME', 'CONFIG', 'RUNS') if not hasattr(mod, n)]
   if missing:
     raise errors.UserError(
-        f'{path} is not a sweep file: it does not define '
-        f'{", ".join(missing)} (see experiments/sweep/spec.py).')
-  runs = [r if hasattr(r, 'overrides') else Run(r[0], dict(r[1]))
-          for r in mod.RUNS]
+      f'{path} is not a sweep file: it does not define '
+      f'{", ".join(missing)} (see experiments/sweep/spec.py).'
+    )
+  runs = [
+    r if hasattr(r, 'overrides') else Run(r[0], dict(r[1])) for r in mod.RUNS
+  ]
   names = [r.name for r in runs]
   if len(set(names)) != len(names):
     raise errors.UserError(f'{path}: duplicate run names {names}')
   return Sweep(
-      name=mod.NAME, path=path, config=mod.CONFIG,
-      common=dict(getattr(mod, 'COMMON', {})), runs=runs,
-      title=getattr(mod, 'TITLE', mod.NAME),
-      description=getattr(mod, 'DESCRIPTION', ''),
-      published=dict(getattr(mod, 'PUBLISHED', {})),
-      published_source=getattr(mod, 'PUBLISHED_SOURCE', ''),
-      published_label=getattr(mod, 'PUBLISHED_LABEL', 'published'),
-      columns=getattr(mod, 'COLUMNS', None),
-      plots=list(getattr(mod, 'PLOTS', [])),
-      analysis=getattr(mod, 'ANALYSIS', None),
-      notes=getattr(mod, 'NOTES', ''),
-      hardware_note=getattr(mod, 'HARDWARE_NOTE', ''),
-      step_tables=list(getattr(mod, 'STEP_TABLES', [])))
+    name=mod.NAME,
+    path=path,
+    config=mod.CONFIG,
+    common=dict(getattr(mod, 'COMMON', {})),
+    runs=runs,
+    title=getattr(mod, 'TITLE', mod.NAME),
+    description=getattr(mod, 'DESCRIPTION', ''),
+    published=dict(getattr(mod, 'PUBLISHED', {})),
+    published_source=getattr(mod, 'PUBLISHED_SOURCE', ''),
+    published_label=getattr(mod, 'PUBLISHED_LABEL', 'published'),
+    columns=getattr(mod, 'COLUMNS', None),
+    plots=list(getattr(mod, 'PLOTS', [])),
+    analysis=getattr(mod, 'ANALYSIS', None),
+    notes=getattr(mod, 'NOTES', ''),
+    hardware_note=getattr(mod, 'HARDWARE_NOTE', ''),
+    step_tables=list(getattr(mod, 'STEP_TABLES', [])),
+  )
 
 
 def format_value(v: Any) -> str:
@@ -151,8 +173,9 @@ def format_value(v: Any) -> str:
   if isinstance(v, bool):
     return str(v)
   if isinstance(v, (tuple, list)):
-    inner = ', '.join(format_value(x) if not isinstance(x, str) else repr(x)
-                      for x in v)
+    inner = ', '.join(
+      format_value(x) if not isinstance(x, str) else repr(x) for x in v
+    )
     return f'({inner},)' if len(v) == 1 else f'({inner})'
   if isinstance(v, float):
     return repr(v)
@@ -173,10 +196,17 @@ def workdir_of(sweep: Sweep, run: Run, runs_dir: Optional[str] = None) -> str:
 
 
 def command_of(sweep: Sweep, run: Run, workdir: str) -> list[str]:
-  cmd = [sys.executable, '-m', 'cnn_jax.main',
-         f'--config={run_config_path(sweep, run)}', f'--workdir={workdir}']
-  cmd += [f'--config.{k}={format_value(v)}'
-          for k, v in run_overrides(sweep, run).items()]
+  cmd = [
+    sys.executable,
+    '-m',
+    'cnn_jax.main',
+    f'--config={run_config_path(sweep, run)}',
+    f'--workdir={workdir}',
+  ]
+  cmd += [
+    f'--config.{k}={format_value(v)}'
+    for k, v in run_overrides(sweep, run).items()
+  ]
   return cmd
 
 
@@ -184,16 +214,19 @@ def printable_command(cmd: list[str], env: dict[str, str]) -> str:
   """The command as one would type it in the repository root."""
   parts = [f'{k}={shlex.quote(v)}' for k, v in sorted(env.items())]
   args = ['python'] + list(cmd[1:])
-  rel = ['--workdir=' + _rel(a[10:]) if a.startswith('--workdir=') else a
-         for a in args]
+  rel = [
+    '--workdir=' + _rel(a[10:]) if a.startswith('--workdir=') else a
+    for a in args
+  ]
   return ' '.join(parts + [shlex.quote(a) for a in rel])
 
 
 def _base_config(sweep: Sweep, run: Run):
   """The run's config file's ConfigDict, without the overrides."""
   path, _, arg = run_config_path(sweep, run).partition(':')
-  spec = importlib.util.spec_from_file_location('_cfg', os.path.join(ROOT,
-                                                                     path))
+  spec = importlib.util.spec_from_file_location(
+    '_cfg', os.path.join(ROOT, path)
+  )
   mod = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(mod)
   return mod.get_config(arg) if arg else mod.get_config()
@@ -237,10 +270,11 @@ def config_problems(sweep: Sweep, runs: Iterable[Run]) -> list[str]:
         _override(config, key, value)
       except (KeyError, TypeError):
         fields = [] if '.' in key else list(config_validation.FIELDS)
-        found.append(f'{run.name}: the config has no field {key!r}.'
-                     f'{config_validation.closest(key, fields)}')
-    found.extend(f'{run.name}: {p}'
-                 for p in config_validation.problems(config))
+        found.append(
+          f'{run.name}: the config has no field {key!r}.'
+          f'{config_validation.closest(key, fields)}'
+        )
+    found.extend(f'{run.name}: {p}' for p in config_validation.problems(config))
   return found
 
 
@@ -252,12 +286,15 @@ def dataset_available(dataset: str, data_dir: str = '') -> bool:
   """
   if dataset in ('synthetic', 'fashion_mnist', 'mnist'):
     return True
-  data_dir = (data_dir or os.environ.get('TFDS_DATA_DIR') or
-              os.path.expanduser('~/tensorflow_datasets'))
-  return bool(glob.glob(os.path.join(data_dir, dataset, '*',
-                                     'dataset_info.json')) or
-              glob.glob(os.path.join(data_dir, dataset, '*', '*',
-                                     'dataset_info.json')))
+  data_dir = (
+    data_dir
+    or os.environ.get('TFDS_DATA_DIR')
+    or os.path.expanduser('~/tensorflow_datasets')
+  )
+  return bool(
+    glob.glob(os.path.join(data_dir, dataset, '*', 'dataset_info.json'))
+    or glob.glob(os.path.join(data_dir, dataset, '*', '*', 'dataset_info.json'))
+  )
 
 
 def _rel(path: str) -> str:

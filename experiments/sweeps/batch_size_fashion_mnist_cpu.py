@@ -17,17 +17,27 @@ NAME = 'batch_size_fashion_mnist_cpu'
 TITLE = 'Ablation 2 (CPU, 1 epoch): global batch size with linear lr scaling and warmup (ResNet-20, Fashion-MNIST)'
 DESCRIPTION = __doc__.split('\n', 2)[2]
 CONFIG = full.CONFIG
-COMMON = dict(num_epochs=1.0, lr_schedule='cosine', learning_rate=0.1,
-              lr_scaling_base_batch=128, warmup_epochs=0.2, host_devices=2,
-              validation_examples=5000, eval_batch_size=1000,
-              log_every_steps=9)
+COMMON = dict(
+  num_epochs=1.0,
+  lr_schedule='cosine',
+  learning_rate=0.1,
+  lr_scaling_base_batch=128,
+  warmup_epochs=0.2,
+  host_devices=2,
+  validation_examples=5000,
+  eval_batch_size=1000,
+  log_every_steps=9,
+)
 # Seed 0 of three sizes; on 2 host devices (host_devices) instead of 8.
-RUNS = [dataclasses.replace(r, env={}) for r in full.RUNS
-        if r.overrides['seed'] == 0
-        and r.overrides['batch_size'] in (128, 512, 2048)]
+RUNS = [
+  dataclasses.replace(r, env={})
+  for r in full.RUNS
+  if r.overrides['seed'] == 0 and r.overrides['batch_size'] in (128, 512, 2048)
+]
 COLUMNS = full.COLUMNS
-PLOTS = [dict(p, title=p['title'].replace('16 epochs', '1 epoch'))
-         for p in full.PLOTS]
+PLOTS = [
+  dict(p, title=p['title'].replace('16 epochs', '1 epoch')) for p in full.PLOTS
+]
 NOTES = """Reduced budget for a 2-core CPU (1 epoch, one seed): the full ablation is
 `batch_size_fashion_mnist.py`, for an accelerator.
 

@@ -15,12 +15,21 @@ NAME = 'bn_groups_fashion_mnist_cpu'
 TITLE = 'Ablation 3 (CPU, 1 epoch): cross-device vs per-device (ghost) BatchNorm (ResNet-20, Fashion-MNIST)'
 DESCRIPTION = __doc__.split('\n', 2)[2]
 CONFIG = full.CONFIG
-COMMON = dict(batch_size=256, num_devices=8, num_epochs=1.0,
-              lr_schedule='cosine', learning_rate=0.2,
-              validation_examples=5000, eval_batch_size=1000,
-              log_every_steps=21)
-RUNS = [r for r in full.RUNS if r.overrides['seed'] == 0
-        and r.overrides['bn_group_size'] in (0, 32, 8)]
+COMMON = dict(
+  batch_size=256,
+  num_devices=8,
+  num_epochs=1.0,
+  lr_schedule='cosine',
+  learning_rate=0.2,
+  validation_examples=5000,
+  eval_batch_size=1000,
+  log_every_steps=21,
+)
+RUNS = [
+  r
+  for r in full.RUNS
+  if r.overrides['seed'] == 0 and r.overrides['bn_group_size'] in (0, 32, 8)
+]
 COLUMNS = full.COLUMNS
 PLOTS = full.PLOTS
 NOTES = """Reduced budget for a 2-core CPU (1 epoch, one seed, 8 host devices):

@@ -7,6 +7,7 @@ Fashion-MNIST's native 28x28x1. The figure is the shape of the paper's
 Figure 6: training error (dashed) and held-out error (bold) of every depth in
 one panel per family.
 """
+
 from experiments.sweep import Run
 
 NAME = 'degradation_fashion_mnist'
@@ -19,39 +20,74 @@ CONFIG = 'configs/resnet20_fashion_mnist.py'
 # Runs on 8 XLA host devices, which on this CPU is faster than 1 (see
 # results/scaling_fashion_mnist.md) and computes the same update up to float
 # rounding (BatchNorm statistics over the global batch of 128).
-COMMON = dict(num_train_steps=100, log_every_steps=10, validation_examples=1000,
-              eval_every_epochs=20 / 460, eval_batch_size=1000,
-              checkpoint_every_steps=100, num_devices=8)
+COMMON = dict(
+  num_train_steps=100,
+  log_every_steps=10,
+  validation_examples=1000,
+  eval_every_epochs=20 / 460,
+  eval_batch_size=1000,
+  checkpoint_every_steps=100,
+  num_devices=8,
+)
 DEPTHS = [20, 32, 44, 56]
 FAMILIES = {'plain': 'plain', 'resnet': 'ResNet'}
-RUNS = [Run(f'{fam}{d}', {'model': f'{fam}{d}'},
-            env={'XLA_FLAGS': '--xla_force_host_platform_device_count=8'},
-            labels={'family': label, 'depth': d})
-        for fam, label in FAMILIES.items() for d in DEPTHS]
-COLUMNS = ['model', 'depth', 'params', 'steps', 'epochs', 'train_acc',
-           'val_err', 'test_err', 'img_s', 'wall']
-PLOTS = [
-    dict(kind='degradation', name='fig6', families={'plain': 'plain-net',
-                                                     'ResNet': 'ResNet'},
-         eval_name='validation (1,000 held-out)',
-         title='Fashion-MNIST, 100 steps of 128 (reduced budget): training (dashed) and validation (bold) error'),
-    dict(kind='acc_vs', name='error_vs_depth', x='depth', series='family',
-         metric='test_err', title='Fashion-MNIST test error vs depth (reduced budget)'),
+RUNS = [
+  Run(
+    f'{fam}{d}',
+    {'model': f'{fam}{d}'},
+    env={'XLA_FLAGS': '--xla_force_host_platform_device_count=8'},
+    labels={'family': label, 'depth': d},
+  )
+  for fam, label in FAMILIES.items()
+  for d in DEPTHS
 ]
-HARDWARE_NOTE = ('8 XLA CPU host devices sharing the 2 physical cores (data '
-                 'parallel over a global batch of 128, BatchNorm over the '
-                 'global batch: the same computation as on 1 device up to float '
-                 'rounding, only faster on this CPU).')
-NOTES = ("**Reduced budget (CPU):** 100 training steps of batch 128 per net "
-         "(0.22 epoch) at lr 0.1 instead of the recipe's 40 epochs; only "
-         "depths 20 and 56 were run here (`--filter=20,56`), 32 and 44 read "
-         '"not run". This covers only the start of training (the paper\'s '
-         "Figure 6 spans 64k iterations); it is not the converged "
-         "comparison. The training error curve is the mean over each 10-step "
-         "logging window (augmented images, training-mode BatchNorm); the "
-         "validation curve is measured every 20 steps on 1,000 held-out "
-         "training images; the table's test error is on the 10,000 test "
-         "images after the last step.")
+COLUMNS = [
+  'model',
+  'depth',
+  'params',
+  'steps',
+  'epochs',
+  'train_acc',
+  'val_err',
+  'test_err',
+  'img_s',
+  'wall',
+]
+PLOTS = [
+  dict(
+    kind='degradation',
+    name='fig6',
+    families={'plain': 'plain-net', 'ResNet': 'ResNet'},
+    eval_name='validation (1,000 held-out)',
+    title='Fashion-MNIST, 100 steps of 128 (reduced budget): training (dashed) and validation (bold) error',
+  ),
+  dict(
+    kind='acc_vs',
+    name='error_vs_depth',
+    x='depth',
+    series='family',
+    metric='test_err',
+    title='Fashion-MNIST test error vs depth (reduced budget)',
+  ),
+]
+HARDWARE_NOTE = (
+  '8 XLA CPU host devices sharing the 2 physical cores (data '
+  'parallel over a global batch of 128, BatchNorm over the '
+  'global batch: the same computation as on 1 device up to float '
+  'rounding, only faster on this CPU).'
+)
+NOTES = (
+  '**Reduced budget (CPU):** 100 training steps of batch 128 per net '
+  "(0.22 epoch) at lr 0.1 instead of the recipe's 40 epochs; only "
+  'depths 20 and 56 were run here (`--filter=20,56`), 32 and 44 read '
+  '"not run". This covers only the start of training (the paper\'s '
+  'Figure 6 spans 64k iterations); it is not the converged '
+  'comparison. The training error curve is the mean over each 10-step '
+  'logging window (augmented images, training-mode BatchNorm); the '
+  'validation curve is measured every 20 steps on 1,000 held-out '
+  "training images; the table's test error is on the 10,000 test "
+  'images after the last step.'
+)
 NOTES += """
 
 **What the CPU run of 2026-11-23 showed** (100 steps): the plain nets go the

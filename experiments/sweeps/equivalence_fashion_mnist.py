@@ -8,26 +8,56 @@ the training loss (mean of each single step) for both, so one sees whether
 the two runs start identical and how fast rounding differences grow at lr
 0.1. (Ablation 1, scaling_fashion_mnist.py, measures the speed.)
 """
+
 from experiments.sweep import Run, host_devices
 
 NAME = 'equivalence_fashion_mnist'
 TITLE = 'Ablation 1b: 1 vs 8 devices at a fixed global batch, step by step (ResNet-20, Fashion-MNIST)'
 DESCRIPTION = __doc__.split('\n', 2)[2]
 CONFIG = 'configs/resnet20_fashion_mnist.py'
-COMMON = dict(num_train_steps=8, batch_size=128, log_every_steps=1,
-              eval_every_epochs=1000.0, validation_examples=2000,
-              eval_batch_size=1000, checkpoint_every_steps=1000, seed=0)
-RUNS = [Run(f'devices{n}', {'num_devices': n}, env=host_devices(n),
-            labels={'devices': n}) for n in (1, 8)]
-COLUMNS = ['model', 'devices', 'steps', 'train_loss', 'val_loss', 'val_acc',
-           'test_acc', 'wall']
+COMMON = dict(
+  num_train_steps=8,
+  batch_size=128,
+  log_every_steps=1,
+  eval_every_epochs=1000.0,
+  validation_examples=2000,
+  eval_batch_size=1000,
+  checkpoint_every_steps=1000,
+  seed=0,
+)
+RUNS = [
+  Run(
+    f'devices{n}',
+    {'num_devices': n},
+    env=host_devices(n),
+    labels={'devices': n},
+  )
+  for n in (1, 8)
+]
+COLUMNS = [
+  'model',
+  'devices',
+  'steps',
+  'train_loss',
+  'val_loss',
+  'val_acc',
+  'test_acc',
+  'wall',
+]
 STEP_TABLES = ['train_loss']
-PLOTS = [dict(kind='curves', name='loss', tags=['train_loss'],
-              title='Training loss per step, 1 vs 8 devices')]
-HARDWARE_NOTE = ('XLA CPU host devices on a 2-core CPU: not real '
-                 'accelerators.')
-NOTES = ('**Reduced budget (CPU):** 8 steps per run: a numerical comparison, '
-         'not a trained model.')
+PLOTS = [
+  dict(
+    kind='curves',
+    name='loss',
+    tags=['train_loss'],
+    title='Training loss per step, 1 vs 8 devices',
+  )
+]
+HARDWARE_NOTE = 'XLA CPU host devices on a 2-core CPU: not real accelerators.'
+NOTES = (
+  '**Reduced budget (CPU):** 8 steps per run: a numerical comparison, '
+  'not a trained model.'
+)
 NOTES += """
 
 **What the CPU run of 2026-11-23 showed:** the first step's loss is the

@@ -15,9 +15,14 @@ NAME = 'precision_fashion_mnist_cpu'
 TITLE = 'Ablation 4 (CPU, 2 epochs): float32 vs bfloat16 compute (ResNet-20, Fashion-MNIST)'
 DESCRIPTION = __doc__.split('\n', 2)[2]
 CONFIG = full.CONFIG
-COMMON = dict(num_epochs=2.0, lr_schedule='cosine', host_devices=2,
-              validation_examples=5000, eval_batch_size=1000,
-              log_every_steps=43)
+COMMON = dict(
+  num_epochs=2.0,
+  lr_schedule='cosine',
+  host_devices=2,
+  validation_examples=5000,
+  eval_batch_size=1000,
+  log_every_steps=43,
+)
 RUNS = [r for r in full.RUNS if r.overrides['seed'] == 0]
 COLUMNS = full.COLUMNS
 PLOTS = full.PLOTS

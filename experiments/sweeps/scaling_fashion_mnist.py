@@ -18,6 +18,7 @@ host devices (``--xla_force_host_platform_device_count=N``) that share the
 machine's cores: this measures how XLA:CPU parallelizes a split batch, not
 accelerator scaling.
 """
+
 from experiments.sweep import Run, host_devices
 
 NAME = 'scaling_fashion_mnist'
@@ -27,26 +28,59 @@ CONFIG = 'configs/resnet20_fashion_mnist.py'
 # A CPU-sized budget: 1 epoch (430 steps of the global batch 128) at the
 # recipe's constant lr 0.1 (its decays come at epochs 20 and 30), one final
 # evaluation on 5,000 validation and the 10,000 test images.
-COMMON = dict(num_epochs=1.0, batch_size=128, log_every_steps=43,
-              eval_every_epochs=1000.0, validation_examples=5000,
-              eval_batch_size=1000, checkpoint_every_steps=1000, seed=0)
-RUNS = [Run(f'devices{n}', {'num_devices': n}, env=host_devices(n),
-            labels={'devices': n}) for n in (1, 2, 4, 8)]
-COLUMNS = ['model', 'devices', 'batch_size', 'steps', 'img_s', 'train_loss',
-           'val_loss', 'val_acc', 'test_acc', 'wall']
+COMMON = dict(
+  num_epochs=1.0,
+  batch_size=128,
+  log_every_steps=43,
+  eval_every_epochs=1000.0,
+  validation_examples=5000,
+  eval_batch_size=1000,
+  checkpoint_every_steps=1000,
+  seed=0,
+)
+RUNS = [
+  Run(
+    f'devices{n}',
+    {'num_devices': n},
+    env=host_devices(n),
+    labels={'devices': n},
+  )
+  for n in (1, 2, 4, 8)
+]
+COLUMNS = [
+  'model',
+  'devices',
+  'batch_size',
+  'steps',
+  'img_s',
+  'train_loss',
+  'val_loss',
+  'val_acc',
+  'test_acc',
+  'wall',
+]
 ANALYSIS = 'scaling'
 PLOTS = [
-    dict(kind='scaling', name='throughput',
-         title='ResNet-20, global batch 128: throughput and efficiency'),
-    dict(kind='curves', name='curves', tags=['train_loss', 'train_images_per_sec'],
-         title='Training loss and throughput per device count'),
+  dict(
+    kind='scaling',
+    name='throughput',
+    title='ResNet-20, global batch 128: throughput and efficiency',
+  ),
+  dict(
+    kind='curves',
+    name='curves',
+    tags=['train_loss', 'train_images_per_sec'],
+    title='Training loss and throughput per device count',
+  ),
 ]
-HARDWARE_NOTE = ('on a CPU-only machine the devices are XLA CPU host devices '
-                 '(2 physical cores shared by all of them, and with other '
-                 'jobs on this machine): not real accelerators. The speed-ups '
-                 'measure how XLA:CPU parallelizes a batch split into N '
-                 'shards, not multi-accelerator scaling. The load average in '
-                 'the run list shows how busy the machine was.')
+HARDWARE_NOTE = (
+  'on a CPU-only machine the devices are XLA CPU host devices '
+  '(2 physical cores shared by all of them, and with other '
+  'jobs on this machine): not real accelerators. The speed-ups '
+  'measure how XLA:CPU parallelizes a batch split into N '
+  'shards, not multi-accelerator scaling. The load average in '
+  'the run list shows how busy the machine was.'
+)
 NOTES = """**CPU budget:** 1 epoch (429 steps of 128) per run at the recipe's
 constant lr 0.1, one seed, final evaluation on 5,000 validation and 10,000
 test images. Run on an idle machine with the default ``cpu_tuning='auto'``.

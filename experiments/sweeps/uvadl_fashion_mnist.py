@@ -13,6 +13,7 @@ The published figures beside ours are the UvA DL tutorial's CIFAR-10 results
 after 180 epochs: a different dataset and a far longer training, shown for
 reference, not as a target for these numbers.
 """
+
 from experiments.sweep import Run, host_devices
 
 NAME = 'uvadl_fashion_mnist'
@@ -26,47 +27,77 @@ CONFIG = 'configs/uvadl_cifar10.py:resnet'
 # results/scaling_fashion_mnist.md; BatchNorm over the global batch, so the
 # same computation). For the full recipe drop num_train_steps and the
 # eval/log settings, and run on an accelerator.
-COMMON = dict(dataset='fashion_mnist', crop_padding=2, validation_examples=2000,
-              num_train_steps=100, log_every_steps=10,
-              eval_every_epochs=50 / 453, eval_batch_size=1000,
-              checkpoint_every_steps=50, num_devices=8)
+COMMON = dict(
+  dataset='fashion_mnist',
+  crop_padding=2,
+  validation_examples=2000,
+  num_train_steps=100,
+  log_every_steps=10,
+  eval_every_epochs=50 / 453,
+  eval_batch_size=1000,
+  checkpoint_every_steps=50,
+  num_devices=8,
+)
 MODELS = {
-    'GoogleNet': 'configs/uvadl_cifar10.py:googlenet',
-    'ResNet': 'configs/uvadl_cifar10.py:resnet',
-    'ResNetPreAct': 'configs/uvadl_cifar10.py:preact_resnet',
-    'DenseNet': 'configs/uvadl_cifar10.py:densenet',
+  'GoogleNet': 'configs/uvadl_cifar10.py:googlenet',
+  'ResNet': 'configs/uvadl_cifar10.py:resnet',
+  'ResNetPreAct': 'configs/uvadl_cifar10.py:preact_resnet',
+  'DenseNet': 'configs/uvadl_cifar10.py:densenet',
 }
 SEEDS = [0]
-RUNS = [Run(f'{name}_seed{seed}', {'seed': seed}, config=config,
-            env=host_devices(8))
-        for name, config in MODELS.items() for seed in SEEDS]
-PUBLISHED = {
-    'GoogleNet': {'val_acc': 90.40, 'test_acc': 89.70, 'params': 260_650},
-    'ResNet': {'val_acc': 91.84, 'test_acc': 91.06, 'params': 272_378},
-    'ResNetPreAct': {'val_acc': 91.80, 'test_acc': 91.07, 'params': 272_250},
-    'DenseNet': {'val_acc': 90.72, 'test_acc': 90.23, 'params': 239_146},
-}
-PUBLISHED_SOURCE = ("the UvA DL course's tutorial 5, **CIFAR-10** "
-                    'after 180 epochs: another dataset and ~1,800x the training '
-                    'of the runs here; for reference only')
-COLUMNS = ['model', 'params', 'steps', 'epochs', 'train_loss', 'val_acc',
-           'test_acc', 'img_s', 'wall']
-PLOTS = [
-    dict(kind='curves', name='curves',
-         tags=['train_loss', 'validation_accuracy'],
-         title='Fashion-MNIST (reduced budget): training loss and validation accuracy'),
-    dict(kind='acc_vs_params', name='acc_vs_params',
-         title='Fashion-MNIST test accuracy vs parameters (reduced budget)'),
+RUNS = [
+  Run(f'{name}_seed{seed}', {'seed': seed}, config=config, env=host_devices(8))
+  for name, config in MODELS.items()
+  for seed in SEEDS
 ]
-NOTES = ('**Reduced budget (CPU):** 100 training steps of batch 128 per model '
-         '(0.22 epoch of the 58,000 training images) instead of the recipe\'s '
-         '180 epochs, evaluated every 50 steps on 2,000 held-out images and '
-         'at the end on the 10,000 test images. These numbers compare the '
-         'models early in training; they are not converged accuracies. Runs '
-         'with the full budget need an accelerator.')
-HARDWARE_NOTE = ('8 XLA CPU host devices sharing the 2 physical cores (data '
-                 'parallel, BatchNorm over the global batch of 128: the same update '
-                 'as on 1 device up to float rounding, only faster here).')
+PUBLISHED = {
+  'GoogleNet': {'val_acc': 90.40, 'test_acc': 89.70, 'params': 260_650},
+  'ResNet': {'val_acc': 91.84, 'test_acc': 91.06, 'params': 272_378},
+  'ResNetPreAct': {'val_acc': 91.80, 'test_acc': 91.07, 'params': 272_250},
+  'DenseNet': {'val_acc': 90.72, 'test_acc': 90.23, 'params': 239_146},
+}
+PUBLISHED_SOURCE = (
+  "the UvA DL course's tutorial 5, **CIFAR-10** "
+  'after 180 epochs: another dataset and ~1,800x the training '
+  'of the runs here; for reference only'
+)
+COLUMNS = [
+  'model',
+  'params',
+  'steps',
+  'epochs',
+  'train_loss',
+  'val_acc',
+  'test_acc',
+  'img_s',
+  'wall',
+]
+PLOTS = [
+  dict(
+    kind='curves',
+    name='curves',
+    tags=['train_loss', 'validation_accuracy'],
+    title='Fashion-MNIST (reduced budget): training loss and validation accuracy',
+  ),
+  dict(
+    kind='acc_vs_params',
+    name='acc_vs_params',
+    title='Fashion-MNIST test accuracy vs parameters (reduced budget)',
+  ),
+]
+NOTES = (
+  '**Reduced budget (CPU):** 100 training steps of batch 128 per model '
+  "(0.22 epoch of the 58,000 training images) instead of the recipe's "
+  '180 epochs, evaluated every 50 steps on 2,000 held-out images and '
+  'at the end on the 10,000 test images. These numbers compare the '
+  'models early in training; they are not converged accuracies. Runs '
+  'with the full budget need an accelerator.'
+)
+HARDWARE_NOTE = (
+  '8 XLA CPU host devices sharing the 2 physical cores (data '
+  'parallel, BatchNorm over the global batch of 128: the same update '
+  'as on 1 device up to float rounding, only faster here).'
+)
 PUBLISHED_LABEL = 'published, CIFAR-10'
 NOTES += """
 

@@ -17,6 +17,7 @@ native count is 10):
   shapes by the family tests (``test_resnet.py``, ``test_densenet_...py``,
   ``test_classic.py``, ``test_mobile.py``), pinned here.
 """
+
 import dataclasses
 
 
@@ -28,10 +29,14 @@ class Count:
 
 
 def _table(source, counts, **kwargs):
-  return {name: Count(value, source, **kwargs) for name, value in counts.items()}
+  return {
+    name: Count(value, source, **kwargs) for name, value in counts.items()
+  }
 
 
-TORCHVISION = _table('torchvision 0.29.1', {
+TORCHVISION = _table(
+  'torchvision 0.29.1',
+  {
     'alexnet': 61_100_840,
     'vgg11': 132_863_336,
     'vgg11_bn': 132_868_840,
@@ -70,9 +75,12 @@ TORCHVISION = _table('torchvision 0.29.1', {
     'efficientnet_b5': 30_389_784,
     'efficientnet_b6': 43_040_704,
     'efficientnet_b7': 66_347_960,
-})
+  },
+)
 
-TIMM = _table('timm 1.0.31', {
+TIMM = _table(
+  'timm 1.0.31',
+  {
     'seresnet50': 28_088_024,
     'seresnext50_32x4d': 27_559_896,
     'senet154': 115_088_984,
@@ -85,9 +93,12 @@ TIMM = _table('timm 1.0.31', {
     'mobilenetv1_125': 6_270_840,
     'legacy_xception': 22_855_952,
     'nasnetalarge': 88_753_150,
-})
+  },
+)
 
-KERAS = _table('keras 3.15.1 applications', {
+KERAS = _table(
+  'keras 3.15.1 applications',
+  {
     'inception_v3_keras': 23_851_784,  # InceptionV3
     'resnet50_keras': 25_636_712,  # ResNet50
     'resnet50v2': 25_613_800,  # ResNet50V2
@@ -97,22 +108,34 @@ KERAS = _table('keras 3.15.1 applications', {
     'xception': 22_910_480,  # Xception
     'mobilenet_keras': 4_253_864,  # MobileNet
     'nasnetamobile': 5_326_716,  # NASNetMobile
-}, includes_bn_statistics=True)
+  },
+  includes_bn_statistics=True,
+)
 
 PAPERS = {
-    **_table('UvA DL course, tutorial 5 (CIFAR-10, 10 classes)', {
-        'googlenet_uvadl': 260_650,
-        'resnet_uvadl': 272_378,
-        'preact_resnet_uvadl': 272_250,
-        'densenet_uvadl': 239_146,
-    }),
-    'lenet5': Count(61_706, 'LeNet-5, modern form: full C3, average pooling, '
-                    'dense 10-way output'),
-    'lenet5_1998': Count(60_840, 'LeCun et al. 1998: C1 156 + S2 12 + C3 1,516 '
-                         '+ S4 32 + C5 48,120 + F6 10,164 + RBF 840'),
+  **_table(
+    'UvA DL course, tutorial 5 (CIFAR-10, 10 classes)',
+    {
+      'googlenet_uvadl': 260_650,
+      'resnet_uvadl': 272_378,
+      'preact_resnet_uvadl': 272_250,
+      'densenet_uvadl': 239_146,
+    },
+  ),
+  'lenet5': Count(
+    61_706,
+    'LeNet-5, modern form: full C3, average pooling, dense 10-way output',
+  ),
+  'lenet5_1998': Count(
+    60_840,
+    'LeCun et al. 1998: C1 156 + S2 12 + C3 1,516 '
+    '+ S4 32 + C5 48,120 + F6 10,164 + RBF 840',
+  ),
 }
 
-DERIVED = _table('architecture arithmetic (family tests), pinned', {
+DERIVED = _table(
+  'architecture arithmetic (family tests), pinned',
+  {
     'alexnet_2012': 62_378_344,  # one-tower form of Krizhevsky et al. 2012
     'vgg11_lrn': 132_863_336,  # LRN has no parameters: = vgg11
     'vgg16_c': 133_638_952,  # Simonyan & Zisserman's config C
@@ -142,8 +165,10 @@ DERIVED = _table('architecture arithmetic (family tests), pinned', {
     'wrn40_4': 8_949_210,  # 8.9M
     'resnet30_keras': 15_609_354,
     'plain30_keras': 15_434_634,
-})
+  },
+)
 
 REFERENCE = {**TORCHVISION, **TIMM, **KERAS, **PAPERS, **DERIVED}
-assert len(REFERENCE) == (len(TORCHVISION) + len(TIMM) + len(KERAS) +
-                          len(PAPERS) + len(DERIVED)), 'a model listed twice'
+assert len(REFERENCE) == (
+  len(TORCHVISION) + len(TIMM) + len(KERAS) + len(PAPERS) + len(DERIVED)
+), 'a model listed twice'

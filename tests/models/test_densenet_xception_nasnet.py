@@ -27,8 +27,9 @@ def _counts(name):
 # modules) for the models without a library reference.
 
 
-def _densenet_formula(growth, blocks, init_features, bn_size, stem,
-                      num_classes, stem_bias=False):
+def _densenet_formula(
+  growth, blocks, init_features, bn_size, stem, num_classes, stem_bias=False
+):
   """Returns (params, bn_statistics) of a DenseNet-BC from its definition."""
   params = stats = 0
 
@@ -63,10 +64,15 @@ def _densenet_formula(growth, blocks, init_features, bn_size, stem,
 # --------------------------------------------------------------------------
 # Exact counts against the libraries.
 
-_FACTORIES = {'densenet121': 'DenseNet121', 'densenet161': 'DenseNet161',
-              'densenet169': 'DenseNet169', 'densenet201': 'DenseNet201'}
-TORCHVISION = {name: reference_counts.TORCHVISION[name].value
-               for name in _FACTORIES}
+_FACTORIES = {
+  'densenet121': 'DenseNet121',
+  'densenet161': 'DenseNet161',
+  'densenet169': 'DenseNet169',
+  'densenet201': 'DenseNet201',
+}
+TORCHVISION = {
+  name: reference_counts.TORCHVISION[name].value for name in _FACTORIES
+}
 
 
 @pytest.mark.parametrize('name', sorted(TORCHVISION))
@@ -76,8 +82,13 @@ def test_densenet_torchvision_counts(name):
   # The formula agrees too, and BN statistics are as many as BN parameters.
   kw = getattr(densenet, _FACTORIES[name]).keywords
   assert (params, stats) == _densenet_formula(
-      kw['growth_rate'], kw['block_config'], kw['num_init_features'], 4,
-      'imagenet', 1000)
+    kw['growth_rate'],
+    kw['block_config'],
+    kw['num_init_features'],
+    4,
+    'imagenet',
+    1000,
+  )
 
 
 def test_densenet264_count_from_formula():
@@ -96,9 +107,11 @@ def test_densenet121_keras_count():
 
 
 # DenseNet-BC for CIFAR: (name, depth, growth, paper's rounded count).
-DENSENET_BC = [('densenet_bc_100_12', 100, 12, 0.8e6),
-               ('densenet_bc_250_24', 250, 24, 15.3e6),
-               ('densenet_bc_190_40', 190, 40, 25.6e6)]
+DENSENET_BC = [
+  ('densenet_bc_100_12', 100, 12, 0.8e6),
+  ('densenet_bc_250_24', 250, 24, 15.3e6),
+  ('densenet_bc_190_40', 190, 40, 25.6e6),
+]
 
 
 @pytest.mark.parametrize('name,depth,growth,paper', DENSENET_BC)
@@ -106,7 +119,8 @@ def test_densenet_bc_cifar_counts(name, depth, growth, paper):
   params, stats = _counts(name)
   n = (depth - 4) // 6
   assert (params, stats) == _densenet_formula(
-      growth, (n, n, n), 2 * growth, 4, 'small', 10)
+    growth, (n, n, n), 2 * growth, 4, 'small', 10
+  )
   # The paper's Table 2 rounds to 0.1M: our count rounds to the same figure.
   assert round(params / 1e6, 1) == pytest.approx(paper / 1e6)
   if paper > 1e6:
@@ -119,7 +133,8 @@ def test_densenet_uvadl_count():
   params, stats = _counts('densenet_uvadl')
   assert params == 239_146  # the UvA DL tutorial's table
   assert (params, stats) == _densenet_formula(
-      16, (6, 6, 6, 6), 32, 2, 'small', 10, stem_bias=True)
+    16, (6, 6, 6, 6), 32, 2, 'small', 10, stem_bias=True
+  )
 
 
 @pytest.mark.parametrize('name', ['xception', 'legacy_xception'])
@@ -147,10 +162,12 @@ def test_nasnetalarge_counts():
 # Output shapes at native resolution (jax.eval_shape: no real forward pass).
 
 # (The models with a config file are shape-checked by the config test.)
-NATIVE = [('densenet161', (224, 224, 3), 1000),
-          ('densenet264', (224, 224, 3), 1000),
-          ('densenet_bc_190_40', (32, 32, 3), 10),
-          ('legacy_xception', (299, 299, 3), 1000)]
+NATIVE = [
+  ('densenet161', (224, 224, 3), 1000),
+  ('densenet264', (224, 224, 3), 1000),
+  ('densenet_bc_190_40', (32, 32, 3), 10),
+  ('legacy_xception', (299, 299, 3), 1000),
+]
 
 
 @pytest.mark.parametrize('name,shape,classes', NATIVE)
@@ -167,8 +184,12 @@ def test_nasnet_large_cell_widths():
   variables = model_stats.abstract_variables(model, (331, 331, 3))
   x = jax.ShapeDtypeStruct((1, 331, 331, 3), jnp.float32)
   logits, state = jax.eval_shape(
-      lambda v, x: model.apply(v, x, capture_intermediates=True,
-                               mutable=['intermediates']), variables, x)
+    lambda v, x: model.apply(
+      v, x, capture_intermediates=True, mutable=['intermediates']
+    ),
+    variables,
+    x,
+  )
   assert logits.shape == (1, 1000)
   inter = state['intermediates']
   shape = lambda cell: inter[cell]['__call__'][0][0].shape
@@ -188,13 +209,15 @@ def test_nasnet_large_cell_widths():
 def test_densenet_imagenet_reduced_train_step():
   # The ImageNet stem and four blocks, 1 layer each, at 32x32 (1x1 maps in
   # the last block).
-  model = densenet.DenseNet121(num_classes=5, growth_rate=8,
-                               block_config=(1, 1, 1, 1))
+  model = densenet.DenseNet121(
+    num_classes=5, growth_rate=8, block_config=(1, 1, 1, 1)
+  )
   model_checks.check_train_step(model, (32, 32, 3), classes=5)
 
 
 class _XceptionBlocks(nn.Module):
   """Entry-flow block, middle-flow block and exit block of Xception."""
+
   num_classes: int = 3
 
   @nn.compact
@@ -212,6 +235,7 @@ def test_xception_blocks_train_step():
 class _NASNetCells(nn.Module):
   """A reduction cell (p=None) then two normal cells: the first adjusts p by
   factorized reduction, the second by projection."""
+
   num_classes: int = 3
 
   @nn.compact
@@ -264,11 +288,15 @@ def test_nasnet_factorized_reduction_paths():
   module = nasnet.FactorizedReduction(4)
   variables = jax.jit(module.init)(jax.random.key(0), p)
   identity = jnp.eye(2)[None, None]
-  params = {'conv_1': {'kernel': identity}, 'conv_2': {'kernel': identity},
-            'bn': variables['params']['bn']}
+  params = {
+    'conv_1': {'kernel': identity},
+    'conv_2': {'kernel': identity},
+    'bn': variables['params']['bn'],
+  }
   # BN in inference mode with fresh statistics is x / sqrt(1 + eps).
-  out = jax.jit(module.apply)({'params': params,
-                               'batch_stats': variables['batch_stats']}, p)
+  out = jax.jit(module.apply)(
+    {'params': params, 'batch_stats': variables['batch_stats']}, p
+  )
   out = out * np.sqrt(1 + 1e-3)
   np.testing.assert_allclose(out[..., :2], p[:, ::2, ::2], rtol=1e-6)
   np.testing.assert_allclose(out[..., 2:], p[:, 1::2, 1::2], rtol=1e-6)

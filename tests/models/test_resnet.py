@@ -7,6 +7,7 @@ independently of the model code (sums of conv / BN / dense sizes) and against
 the papers' rounded figures; then shortcuts, stride placement, parameter
 layout, and training steps with the options the zoo test does not cover.
 """
+
 import functools
 
 import flax
@@ -30,14 +31,25 @@ def key(seed):
 # --------------------------------------------------------------------------
 # Reference counts (checked in test_every_model.py; used below).
 
-TORCHVISION = {n: c.value for n, c in reference_counts.TORCHVISION.items()
-               if n.startswith(('resnet', 'resnext', 'wide_resnet'))}
-TIMM = {n: c.value for n, c in reference_counts.TIMM.items()
-        if 'resnet' in n or n == 'senet154'}
-KERAS = {n: c.value for n, c in reference_counts.KERAS.items()
-         if n.startswith('resnet')}
-TUTORIAL = {n: reference_counts.PAPERS[n].value
-            for n in ('resnet_uvadl', 'preact_resnet_uvadl')}
+TORCHVISION = {
+  n: c.value
+  for n, c in reference_counts.TORCHVISION.items()
+  if n.startswith(('resnet', 'resnext', 'wide_resnet'))
+}
+TIMM = {
+  n: c.value
+  for n, c in reference_counts.TIMM.items()
+  if 'resnet' in n or n == 'senet154'
+}
+KERAS = {
+  n: c.value
+  for n, c in reference_counts.KERAS.items()
+  if n.startswith('resnet')
+}
+TUTORIAL = {
+  n: reference_counts.PAPERS[n].value
+  for n in ('resnet_uvadl', 'preact_resnet_uvadl')
+}
 
 
 # --------------------------------------------------------------------------
@@ -143,7 +155,7 @@ def resnext29(cardinality, group_width=64, classes=10):
   t.bn(64)
   cin = 64
   for stage, out in enumerate((256, 512, 1024)):
-    inner = cardinality * group_width * 2 ** stage
+    inner = cardinality * group_width * 2**stage
     for b in range(3):
       t.conv(1, cin, inner)
       t.bn(inner)
@@ -180,32 +192,39 @@ def net_2552(residual=True, classes=10):
 
 
 FORMULAS = {
-    'resnet20': he2016_cifar(3),
-    'resnet32': he2016_cifar(5),
-    'resnet44': he2016_cifar(7),
-    'resnet56': he2016_cifar(9),
-    'resnet110': he2016_cifar(18),
-    'plain20': he2016_cifar(3),  # option A shortcuts have no parameters.
-    'plain32': he2016_cifar(5),
-    'plain44': he2016_cifar(7),
-    'plain56': he2016_cifar(9),
-    'preact_resnet164': preact_bottleneck_cifar(164),
-    'preact_resnet1001': preact_bottleneck_cifar(1001),
-    'wrn16_8': wrn(16, 8),
-    'wrn28_10': wrn(28, 10),
-    'wrn40_4': wrn(40, 4),
-    'resnext29_8x64d': resnext29(8),
-    'resnext29_16x64d': resnext29(16),
-    'resnet30_keras': net_2552(True),
-    'plain30_keras': net_2552(False),
+  'resnet20': he2016_cifar(3),
+  'resnet32': he2016_cifar(5),
+  'resnet44': he2016_cifar(7),
+  'resnet56': he2016_cifar(9),
+  'resnet110': he2016_cifar(18),
+  'plain20': he2016_cifar(3),  # option A shortcuts have no parameters.
+  'plain32': he2016_cifar(5),
+  'plain44': he2016_cifar(7),
+  'plain56': he2016_cifar(9),
+  'preact_resnet164': preact_bottleneck_cifar(164),
+  'preact_resnet1001': preact_bottleneck_cifar(1001),
+  'wrn16_8': wrn(16, 8),
+  'wrn28_10': wrn(28, 10),
+  'wrn40_4': wrn(40, 4),
+  'resnext29_8x64d': resnext29(8),
+  'resnext29_16x64d': resnext29(16),
+  'resnet30_keras': net_2552(True),
+  'plain30_keras': net_2552(False),
 }
 
 # The papers' rounded figures (millions, as printed).
 PAPER_MILLIONS = {
-    'resnet20': '0.27', 'resnet32': '0.46', 'resnet44': '0.66',
-    'resnet56': '0.85', 'resnet110': '1.7', 'preact_resnet164': '1.7',
-    'wrn16_8': '11.0', 'wrn28_10': '36.5', 'wrn40_4': '8.9',
-    'resnext29_8x64d': '34.4', 'resnext29_16x64d': '68.1',
+  'resnet20': '0.27',
+  'resnet32': '0.46',
+  'resnet44': '0.66',
+  'resnet56': '0.85',
+  'resnet110': '1.7',
+  'preact_resnet164': '1.7',
+  'wrn16_8': '11.0',
+  'wrn28_10': '36.5',
+  'wrn40_4': '8.9',
+  'resnext29_8x64d': '34.4',
+  'resnext29_16x64d': '68.1',
 }
 
 
@@ -231,7 +250,7 @@ def test_small_image_counts_near_paper(name):
   # Within 1% of the printed figure, or within its rounding.
   printed = PAPER_MILLIONS[name]
   decimals = len(printed.split('.')[1])
-  tolerance = max(0.01 * float(printed), 0.5 * 10 ** -decimals)
+  tolerance = max(0.01 * float(printed), 0.5 * 10**-decimals)
   assert abs(FORMULAS[name].params / 1e6 - float(printed)) <= tolerance
 
 
@@ -276,11 +295,25 @@ def test_registered_with_native_shapes():
 # One of each kind of stem / unit / head (the count tests above trace every
 # model's init, forward pass included).
 SHAPE_NAMES = [
-    'resnet18', 'resnet50', 'resnext50_32x4d', 'wide_resnet50_2',
-    'seresnet50', 'senet154', 'preact_resnet18', 'preact_resnet50',
-    'resnet50v2', 'resnet50_keras', 'resnet20', 'plain20', 'resnet_uvadl',
-    'preact_resnet_uvadl', 'preact_resnet164', 'wrn16_8', 'resnext29_8x64d',
-    'resnet30_keras', 'plain30_keras',
+  'resnet18',
+  'resnet50',
+  'resnext50_32x4d',
+  'wide_resnet50_2',
+  'seresnet50',
+  'senet154',
+  'preact_resnet18',
+  'preact_resnet50',
+  'resnet50v2',
+  'resnet50_keras',
+  'resnet20',
+  'plain20',
+  'resnet_uvadl',
+  'preact_resnet_uvadl',
+  'preact_resnet164',
+  'wrn16_8',
+  'resnext29_8x64d',
+  'resnet30_keras',
+  'plain30_keras',
 ]
 
 
@@ -297,7 +330,8 @@ def test_output_shape(name):
 def _kernel_shapes(name, **kwargs):
   spec = models.get_spec(name)
   variables = model_stats.abstract_variables(
-      spec.factory(num_classes=spec.num_classes, **kwargs), spec.input_shape)
+    spec.factory(num_classes=spec.num_classes, **kwargs), spec.input_shape
+  )
   flat = flax.traverse_util.flatten_dict(variables['params'], sep='/')
   return {k: v.shape for k, v in flat.items()}
 
@@ -355,23 +389,25 @@ def _zero_branch(params, block):
   return params
 
 
-@pytest.mark.parametrize('block_cls,features,post_act', [
+@pytest.mark.parametrize(
+  'block_cls,features,post_act',
+  [
     (rb.BasicBlock, 16, True),
     (rb.BottleneckBlock, 4, True),
     (rb.PreActBasicBlock, 16, False),
     (rb.PreActBottleneck, 4, False),
-])
-def test_zeroed_branch_gives_shortcut_or_nothing(block_cls, features,
-                                                 post_act):
+  ],
+)
+def test_zeroed_branch_gives_shortcut_or_nothing(block_cls, features, post_act):
   x = jax.random.normal(jax.random.key(0), (2, 6, 6, 16))
   residual = block_cls(features=features)
   plain = block_cls(features=features, shortcut=False)
   variables = jax.jit(residual.init)(key(1), x)
   # Same parameters: an identity shortcut has none.
-  assert (model_stats.tree_size(variables) ==
-          model_stats.tree_size(jax.eval_shape(plain.init, key(1), x)))
-  zeroed = {**variables,
-            'params': _zero_branch(variables['params'], residual)}
+  assert model_stats.tree_size(variables) == model_stats.tree_size(
+    jax.eval_shape(plain.init, key(1), x)
+  )
+  zeroed = {**variables, 'params': _zero_branch(variables['params'], residual)}
   apply_res, apply_plain = jax.jit(residual.apply), jax.jit(plain.apply)
   expected = jax.nn.relu(x) if post_act else x
   np.testing.assert_allclose(apply_res(zeroed, x), expected, atol=1e-6)
@@ -389,12 +425,12 @@ def test_option_a_strided_shortcut_subsamples_and_pads():
   block = rb.BasicBlock(features=16, strides=2, shortcut_type='A')
   variables = jax.jit(block.init)(key(1), x)
   assert 'downsample' not in variables['params']
-  variables = {**variables,
-               'params': _zero_branch(variables['params'], block)}
+  variables = {**variables, 'params': _zero_branch(variables['params'], block)}
   out = jax.jit(block.apply)(variables, x)
   assert out.shape == (2, 4, 4, 16)
-  np.testing.assert_allclose(out[..., :8], jax.nn.relu(x[:, ::2, ::2]),
-                             atol=1e-6)
+  np.testing.assert_allclose(
+    out[..., :8], jax.nn.relu(x[:, ::2, ::2]), atol=1e-6
+  )
   np.testing.assert_allclose(out[..., 8:], 0.0)
 
 
@@ -404,13 +440,13 @@ def test_option_b_strided_shortcut_projects():
   variables = jax.jit(block.init)(key(1), x)
   kernel = variables['params']['downsample']['conv']['kernel']
   assert kernel.shape == (1, 1, 8, 16)
-  variables = {**variables,
-               'params': _zero_branch(variables['params'], block)}
+  variables = {**variables, 'params': _zero_branch(variables['params'], block)}
   out = jax.jit(block.apply)(variables, x)
   # BN at init in eval mode: y / sqrt(1 + eps).
   proj = jnp.einsum('nhwc,cd->nhwd', x[:, ::2, ::2], kernel[0, 0])
-  np.testing.assert_allclose(out, jax.nn.relu(proj / np.sqrt(1 + 1e-5)),
-                             atol=1e-5)
+  np.testing.assert_allclose(
+    out, jax.nn.relu(proj / np.sqrt(1 + 1e-5)), atol=1e-5
+  )
 
 
 def test_zero_init_residual_makes_units_identities():
@@ -418,14 +454,17 @@ def test_zero_init_residual_makes_units_identities():
   res = models.build('resnet20', num_classes=10, zero_init_residual=True)
   plain = models.build('plain20', num_classes=10, zero_init_residual=True)
   variables = jax.jit(res.init)(key(1), x)
-  logits, inter = jax.jit(functools.partial(
-      res.apply, capture_intermediates=lambda m, n: n == '__call__',
-      mutable=['intermediates']))(variables, x)
+  logits, inter = jax.jit(
+    functools.partial(
+      res.apply,
+      capture_intermediates=lambda m, n: n == '__call__',
+      mutable=['intermediates'],
+    )
+  )(variables, x)
   inter = inter['intermediates']
   stem = inter['conv1']['__call__'][0]
   # Stage 1 (no shape change): every unit passes its input through.
-  np.testing.assert_allclose(inter['layer1_2']['__call__'][0], stem,
-                             atol=1e-6)
+  np.testing.assert_allclose(inter['layer1_2']['__call__'][0], stem, atol=1e-6)
   assert np.abs(np.asarray(logits[0] - logits[1])).max() > 1e-4
   # The plain net has nothing to pass through: constant logits.
   logits = jax.jit(plain.apply)(variables, x)  # same parameters.
@@ -445,22 +484,30 @@ def test_stride_placement_v1_vs_v1_5():
     def run(x, block=block):
       v = block.init(jax.random.key(0), x)
       out, inter = block.apply(
-          v, x, capture_intermediates=lambda m, n: n == '__call__',
-          mutable=['intermediates'])
+        v,
+        x,
+        capture_intermediates=lambda m, n: n == '__call__',
+        mutable=['intermediates'],
+      )
       return v, out, inter['intermediates']
 
     v, out, inter = jax.eval_shape(run, x)
-    shapes[on_3x3] = (model_stats.tree_size(v), out.shape,
-                      inter['conv1']['__call__'][0].shape)
-  assert shapes[True][:2] == shapes[False][:2] == (shapes[True][0],
-                                                   (1, 4, 4, 32))
+    shapes[on_3x3] = (
+      model_stats.tree_size(v),
+      out.shape,
+      inter['conv1']['__call__'][0].shape,
+    )
+  assert (
+    shapes[True][:2] == shapes[False][:2] == (shapes[True][0], (1, 4, 4, 32))
+  )
   assert shapes[True][2] == (1, 8, 8, 8)  # v1.5: conv1 keeps the resolution.
   assert shapes[False][2] == (1, 4, 4, 8)  # v1: conv1 is strided.
   # A whole ResNet-50 with v1 units (as Keras' ResNet50, less its conv
   # biases) has the same count too.
   v1_params, _ = model_stats.count_registered(
-      'resnet50', block_cls=functools.partial(rb.BottleneckBlock,
-                                              stride_on_3x3=False))
+    'resnet50',
+    block_cls=functools.partial(rb.BottleneckBlock, stride_on_3x3=False),
+  )
   assert v1_params == TORCHVISION['resnet50']
 
 
@@ -470,19 +517,27 @@ def test_stride_placement_v1_vs_v1_5():
 
 slow = pytest.mark.slow
 SMALL_TRAIN = [
-    pytest.param('resnet20', {}, (28, 28, 1), marks=slow),
-    ('preact_resnet164', {'stage_sizes': (1, 1, 1), 'drop_path_rate': 0.2},
-     (32, 32, 3)),
-    ('resnext29_8x64d', {'stage_sizes': (1, 1, 1), 'widths': (8, 16, 32)},
-     (32, 32, 3)),
-    ('wrn16_8', {'block_dropout_rate': 0.3}, (32, 32, 3)),
-    # Keras-style nets at one unit per stage (the 4x4 pool needs 32x32).
-    ('resnet30_keras', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
-    ('plain30_keras', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
-    ('resnet18', {'small_input_stem': True, 'stage_sizes': (1, 1, 1, 1)},
-     (28, 28, 1)),
-    pytest.param('resnet18', {'small_input_stem': True}, (28, 28, 1),
-                 marks=slow),
+  pytest.param('resnet20', {}, (28, 28, 1), marks=slow),
+  (
+    'preact_resnet164',
+    {'stage_sizes': (1, 1, 1), 'drop_path_rate': 0.2},
+    (32, 32, 3),
+  ),
+  (
+    'resnext29_8x64d',
+    {'stage_sizes': (1, 1, 1), 'widths': (8, 16, 32)},
+    (32, 32, 3),
+  ),
+  ('wrn16_8', {'block_dropout_rate': 0.3}, (32, 32, 3)),
+  # Keras-style nets at one unit per stage (the 4x4 pool needs 32x32).
+  ('resnet30_keras', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
+  ('plain30_keras', {'stage_sizes': (1, 1, 1, 1)}, (32, 32, 3)),
+  (
+    'resnet18',
+    {'small_input_stem': True, 'stage_sizes': (1, 1, 1, 1)},
+    (28, 28, 1),
+  ),
+  pytest.param('resnet18', {'small_input_stem': True}, (28, 28, 1), marks=slow),
 ]
 
 
@@ -494,15 +549,18 @@ def test_small_image_train_step(name, kwargs, shape):
 
 # ImageNet families at 64x64, most at reduced depth (one unit per stage).
 IMAGENET_TRAIN = [
-    # ResNet + ResNeXt + SE in one.
-    ('seresnext50_32x4d', {'stage_sizes': (1, 1, 1, 1)}),
-    # Keras pre-activation: stride in the last unit, strided identities.
-    ('resnet50v2', {'stage_sizes': (2, 2, 1, 1)}),
-    pytest.param('resnext50_32x4d', {'stage_sizes': (1, 1, 1, 1),
-                                     'drop_path_rate': 0.2}, marks=slow),
-    pytest.param('senet154', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
-    pytest.param('preact_resnet50', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
-    pytest.param('resnet50_keras', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
+  # ResNet + ResNeXt + SE in one.
+  ('seresnext50_32x4d', {'stage_sizes': (1, 1, 1, 1)}),
+  # Keras pre-activation: stride in the last unit, strided identities.
+  ('resnet50v2', {'stage_sizes': (2, 2, 1, 1)}),
+  pytest.param(
+    'resnext50_32x4d',
+    {'stage_sizes': (1, 1, 1, 1), 'drop_path_rate': 0.2},
+    marks=slow,
+  ),
+  pytest.param('senet154', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
+  pytest.param('preact_resnet50', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
+  pytest.param('resnet50_keras', {'stage_sizes': (1, 1, 1, 1)}, marks=slow),
 ]
 
 

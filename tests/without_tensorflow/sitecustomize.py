@@ -7,6 +7,7 @@ start-up. The finders on ``sys.meta_path`` are then wrapped so that
 ``importlib.util.find_spec('tensorflow')`` is None, exactly as on a machine
 without them (the GPU machine of ``experiments/gpu``).
 """
+
 import sys
 
 HIDDEN = ('tensorflow', 'tensorflow_datasets')
@@ -30,5 +31,6 @@ class _Hide:
 for _name in HIDDEN:
   if _name in sys.modules:
     raise RuntimeError(f'{_name} was imported before sitecustomize ran.')
-sys.meta_path[:] = [_Hide(f) if hasattr(f, 'find_spec') else f
-                    for f in sys.meta_path]
+sys.meta_path[:] = [
+  _Hide(f) if hasattr(f, 'find_spec') else f for f in sys.meta_path
+]

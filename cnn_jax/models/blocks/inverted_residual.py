@@ -14,6 +14,7 @@ The expansion is skipped when ``expanded_features`` equals the input width
 (expansion ratio 1), as in all three references. This module registers no
 model: it is the shared block of ``mobilenet.py`` and ``efficientnet.py``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Union
@@ -46,6 +47,7 @@ class InvertedResidual(nn.Module):
     padding: ``'torch'`` (symmetric) or anything ``ConvBNAct`` accepts.
     bn_momentum, bn_epsilon: Flax BatchNorm settings.
   """
+
   features: int
   expanded_features: int
   kernel_size: int = 3
@@ -65,21 +67,37 @@ class InvertedResidual(nn.Module):
   def __call__(self, x, train: bool = False):
     in_features = x.shape[-1]
     conv = lambda *a, **k: layers.ConvBNAct(  # noqa: E731
-        *a, bn_momentum=self.bn_momentum, bn_epsilon=self.bn_epsilon,
-        dtype=self.dtype, **k)
+      *a,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+      **k,
+    )
     y = x
     if self.expanded_features != in_features:
       y = conv(self.expanded_features, 1, act=self.act, name='expand')(y, train)
-    y = conv(self.expanded_features, self.kernel_size, self.strides,
-             groups=self.expanded_features, dilation=self.dilation,
-             padding=self.padding, act=self.act, name='depthwise')(y, train)
+    y = conv(
+      self.expanded_features,
+      self.kernel_size,
+      self.strides,
+      groups=self.expanded_features,
+      dilation=self.dilation,
+      padding=self.padding,
+      act=self.act,
+      name='depthwise',
+    )(y, train)
     if self.se_features:
-      y = layers.SqueezeExcite(self.se_features, act=self.se_act,
-                               gate=self.se_gate, dtype=self.dtype,
-                               name='se')(y)
+      y = layers.SqueezeExcite(
+        self.se_features,
+        act=self.se_act,
+        gate=self.se_gate,
+        dtype=self.dtype,
+        name='se',
+      )(y)
     y = conv(self.features, 1, act=None, name='project')(y, train)
     if self.strides == 1 and in_features == self.features:
       y = layers.StochasticDepth(self.drop_path_rate, name='drop_path')(
-          y, train)
+        y, train
+      )
       y = x + y
     return y

@@ -56,6 +56,7 @@ SE module is ``se/reduce`` + ``se/expand`` (timm ``se.fc1`` / ``se.fc2``).
 Pre-activation units name their BNs ``bn1..3`` (timm ``norm1..3``) and their
 convs ``conv1..3``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -90,8 +91,10 @@ def pad_identity(x: jax.Array, features: int, strides: int) -> jax.Array:
     x = x[:, ::strides, ::strides, :]
   extra = features - x.shape[-1]
   if extra < 0:
-    raise ValueError(f'Option A cannot reduce channels ({x.shape[-1]} -> '
-                     f'{features}); use shortcut_type="B".')
+    raise ValueError(
+      f'Option A cannot reduce channels ({x.shape[-1]} -> '
+      f'{features}); use shortcut_type="B".'
+    )
   if extra:
     x = jnp.pad(x, [(0, 0)] * 3 + [(0, extra)])
   return x
@@ -112,6 +115,7 @@ class Shortcut(nn.Module):
     pre_norm: BN-act of the shortcut's own before the projection (the seed
       report's PreActResNetBlock).
   """
+
   features: int
   strides: int = 1
   shortcut_type: str = 'B'
@@ -131,8 +135,9 @@ class Shortcut(nn.Module):
       return False
     if self.shortcut_type != 'B':
       raise ValueError(f'Unknown shortcut_type {self.shortcut_type!r}.')
-    return in_features != self.features or (self.strides > 1 and
-                                            self.project_on_stride)
+    return in_features != self.features or (
+      self.strides > 1 and self.project_on_stride
+    )
 
   @nn.compact
   def __call__(self, x, preact=None, train: bool = False):
@@ -145,15 +150,32 @@ class Shortcut(nn.Module):
     if preact is not None:
       x = preact
     if self.pre_norm:
-      x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
-                            epsilon=self.bn_epsilon, name='pre_bn')(x)
+      x = layers.batch_norm(
+        train,
+        dtype=self.dtype,
+        momentum=self.bn_momentum,
+        epsilon=self.bn_epsilon,
+        name='pre_bn',
+      )(x)
       x = layers.get_activation(self.act)(x)
     k = self.kernel_size if self.strides > 1 else 1
-    x = layers.conv(self.features, k, self.strides, use_bias=self.use_bias,
-                    padding=self.padding, dtype=self.dtype, name='conv')(x)
+    x = layers.conv(
+      self.features,
+      k,
+      self.strides,
+      use_bias=self.use_bias,
+      padding=self.padding,
+      dtype=self.dtype,
+      name='conv',
+    )(x)
     if self.use_bn:
-      x = layers.batch_norm(train, dtype=self.dtype, momentum=self.bn_momentum,
-                            epsilon=self.bn_epsilon, name='bn')(x)
+      x = layers.batch_norm(
+        train,
+        dtype=self.dtype,
+        momentum=self.bn_momentum,
+        epsilon=self.bn_epsilon,
+        name='bn',
+      )(x)
     return x
 
 
@@ -163,6 +185,7 @@ class ResidualUnit(nn.Module):
   Subclasses add their branch's own fields and define ``__call__``, which ends
   with :meth:`add_shortcut`. See the module docstring for the options.
   """
+
   features: int
   strides: int = 1
   shortcut: bool = True
@@ -179,8 +202,16 @@ class ResidualUnit(nn.Module):
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
 
-  def add_shortcut(self, x, y, train: bool, out_features: int, preact=None,
-                   pre_norm: bool = False, use_bn: bool = True):
+  def add_shortcut(
+    self,
+    x,
+    y,
+    train: bool,
+    out_features: int,
+    preact=None,
+    pre_norm: bool = False,
+    use_bn: bool = True,
+  ):
     """``y`` plus the shortcut of ``x`` (``y`` alone in a plain net).
 
     Called from the unit's compact ``__call__``: the modules it makes
@@ -190,15 +221,24 @@ class ResidualUnit(nn.Module):
       return y
     if self.drop_path_rate:
       y = layers.StochasticDepth(self.drop_path_rate, name='drop_path')(
-          y, train)
+        y, train
+      )
     identity = Shortcut(
-        out_features, self.strides, self.shortcut_type,
-        project_on_stride=self.project_on_stride,
-        kernel_size=self.proj_kernel_size, use_bn=use_bn,
-        use_bias=self.proj_bias, pre_norm=pre_norm, act=self.act,
-        padding=self.padding, bn_momentum=self.bn_momentum,
-        bn_epsilon=self.bn_epsilon, dtype=self.dtype,
-        name='downsample')(x, preact, train)
+      out_features,
+      self.strides,
+      self.shortcut_type,
+      project_on_stride=self.project_on_stride,
+      kernel_size=self.proj_kernel_size,
+      use_bn=use_bn,
+      use_bias=self.proj_bias,
+      pre_norm=pre_norm,
+      act=self.act,
+      padding=self.padding,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+      name='downsample',
+    )(x, preact, train)
     return y + identity.astype(y.dtype)
 
 
@@ -208,25 +248,33 @@ class BasicBlock(ResidualUnit):
   torchvision's ``BasicBlock`` (stride on the first conv); ``conv_bias`` and
   ``padding='SAME'`` give the Keras form.
   """
+
   proj_bn: bool = True
   se_ratio: float = 0.0
   conv_bias: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    cba = functools.partial(layers.ConvBNAct, padding=self.padding,
-                            use_bias=self.conv_bias,
-                            bn_momentum=self.bn_momentum,
-                            bn_epsilon=self.bn_epsilon, dtype=self.dtype)
+    cba = functools.partial(
+      layers.ConvBNAct,
+      padding=self.padding,
+      use_bias=self.conv_bias,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+    )
     y = cba(self.features, 3, self.strides, act=self.act, name='conv1')(
-        x, train)
+      x, train
+    )
     if self.dropout_rate:
       y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-    y = cba(self.features, 3, act=None, zero_init_bn=self.zero_init_last,
-            name='conv2')(y, train)
+    y = cba(
+      self.features, 3, act=None, zero_init_bn=self.zero_init_last, name='conv2'
+    )(y, train)
     if self.se_ratio:
-      y = layers.SqueezeExcite(se_width(self.features, self.se_ratio),
-                               dtype=self.dtype, name='se')(y)
+      y = layers.SqueezeExcite(
+        se_width(self.features, self.se_ratio), dtype=self.dtype, name='se'
+      )(y)
     y = self.add_shortcut(x, y, train, self.features, use_bn=self.proj_bn)
     return layers.get_activation(self.act)(y)
 
@@ -239,6 +287,7 @@ class BottleneckBlock(ResidualUnit):
   ``int(features * base_width / 64) * groups`` channels, its first 1x1 conv
   that many divided by ``reduce_first`` (2 in SENet-154, as timm).
   """
+
   groups: int = 1
   base_width: int = 64
   expansion: int = 4
@@ -252,22 +301,30 @@ class BottleneckBlock(ResidualUnit):
   def __call__(self, x, train: bool = False):
     width = int(self.features * self.base_width / 64) * self.groups
     out = self.features * self.expansion
-    s1, s3 = ((1, self.strides) if self.stride_on_3x3 else (self.strides, 1))
-    cba = functools.partial(layers.ConvBNAct, padding=self.padding,
-                            use_bias=self.conv_bias,
-                            bn_momentum=self.bn_momentum,
-                            bn_epsilon=self.bn_epsilon, dtype=self.dtype)
+    s1, s3 = (1, self.strides) if self.stride_on_3x3 else (self.strides, 1)
+    cba = functools.partial(
+      layers.ConvBNAct,
+      padding=self.padding,
+      use_bias=self.conv_bias,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+    )
     y = cba(width // self.reduce_first, 1, s1, act=self.act, name='conv1')(
-        x, train)
+      x, train
+    )
     y = cba(width, 3, s3, groups=self.groups, act=self.act, name='conv2')(
-        y, train)
+      y, train
+    )
     if self.dropout_rate:
       y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-    y = cba(out, 1, act=None, zero_init_bn=self.zero_init_last,
-            name='conv3')(y, train)
+    y = cba(out, 1, act=None, zero_init_bn=self.zero_init_last, name='conv3')(
+      y, train
+    )
     if self.se_ratio:
-      y = layers.SqueezeExcite(se_width(out, self.se_ratio), dtype=self.dtype,
-                               name='se')(y)
+      y = layers.SqueezeExcite(
+        se_width(out, self.se_ratio), dtype=self.dtype, name='se'
+      )(y)
     y = self.add_shortcut(x, y, train, out, use_bn=self.proj_bn)
     return layers.get_activation(self.act)(y)
 
@@ -279,16 +336,26 @@ class PreActBasicBlock(ResidualUnit):
   Projections take the shared pre-activation (``proj_preact='shared'``) or a
   BN-act of their own (``'own'``: the UvA DL tutorial's PreActResNetBlock).
   """
+
   proj_preact: str = 'shared'
   conv_bias: bool = False
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     act = layers.get_activation(self.act)
-    bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
-                           momentum=self.bn_momentum, epsilon=self.bn_epsilon)
-    cv = functools.partial(layers.conv, use_bias=self.conv_bias, padding=self.padding,
-                           dtype=self.dtype)
+    bn = functools.partial(
+      layers.batch_norm,
+      train,
+      dtype=self.dtype,
+      momentum=self.bn_momentum,
+      epsilon=self.bn_epsilon,
+    )
+    cv = functools.partial(
+      layers.conv,
+      use_bias=self.conv_bias,
+      padding=self.padding,
+      dtype=self.dtype,
+    )
     preact = act(bn(name='bn1')(x))
     y = cv(self.features, 3, self.strides, name='conv1')(preact)
     y = act(bn(name='bn2')(y))
@@ -305,6 +372,7 @@ class PreActBottleneck(ResidualUnit):
   ``last_conv_bias=True, proj_bias=True, project_on_stride=False``, Keras'
   ``ResNet50V2`` unit.
   """
+
   groups: int = 1
   base_width: int = 64
   expansion: int = 4
@@ -314,8 +382,13 @@ class PreActBottleneck(ResidualUnit):
   @nn.compact
   def __call__(self, x, train: bool = False):
     act = layers.get_activation(self.act)
-    bn = functools.partial(layers.batch_norm, train, dtype=self.dtype,
-                           momentum=self.bn_momentum, epsilon=self.bn_epsilon)
+    bn = functools.partial(
+      layers.batch_norm,
+      train,
+      dtype=self.dtype,
+      momentum=self.bn_momentum,
+      epsilon=self.bn_epsilon,
+    )
     cv = functools.partial(layers.conv, padding=self.padding, dtype=self.dtype)
     width = int(self.features * self.base_width / 64) * self.groups
     out = self.features * self.expansion
@@ -326,8 +399,13 @@ class PreActBottleneck(ResidualUnit):
     y = act(bn(name='bn3')(y))
     if self.dropout_rate:
       y = nn.Dropout(self.dropout_rate, deterministic=not train)(y)
-    y = cv(out, 1, use_bias=self.last_conv_bias, zero_init=self.zero_init_last,
-           name='conv3')(y)
+    y = cv(
+      out,
+      1,
+      use_bias=self.last_conv_bias,
+      zero_init=self.zero_init_last,
+      name='conv3',
+    )(y)
     return _pre_act_merge(self, x, y, preact, train, out)
 
 
@@ -337,15 +415,29 @@ def _pre_act_merge(unit, x, y, preact, train, out_features):
   if unit.proj_preact not in ('shared', 'own'):
     raise ValueError(f'Unknown proj_preact {unit.proj_preact!r}.')
   own = unit.proj_preact == 'own'
-  return unit.add_shortcut(x, y, train, out_features,
-                           preact=None if own else preact, pre_norm=own,
-                           use_bn=False)
+  return unit.add_shortcut(
+    x,
+    y,
+    train,
+    out_features,
+    preact=None if own else preact,
+    pre_norm=own,
+    use_bn=False,
+  )
 
 
-def residual_stages(x, *, block_cls: ModuleDef, stage_sizes: Sequence[int],
-                    widths: Sequence[int], strides: Sequence[int],
-                    train: bool, stride_in_last_block: bool = False,
-                    drop_path_rate: float = 0.0, **block_kwargs):
+def residual_stages(
+  x,
+  *,
+  block_cls: ModuleDef,
+  stage_sizes: Sequence[int],
+  widths: Sequence[int],
+  strides: Sequence[int],
+  train: bool,
+  stride_in_last_block: bool = False,
+  drop_path_rate: float = 0.0,
+  **block_kwargs,
+):
   """Runs the stages of units; call from a model's compact ``__call__``.
 
   Units are named ``layer{stage}_{index}`` (torchvision's ``layerS.I``). The
@@ -363,8 +455,11 @@ def residual_stages(x, *, block_cls: ModuleDef, stage_sizes: Sequence[int],
       kwargs = dict(block_kwargs)
       if drop_path_rate:
         kwargs['drop_path_rate'] = drop_path_rate * index / max(total - 1, 1)
-      x = block_cls(features=width, strides=stride if b == strided else 1,
-                    name=f'layer{s + 1}_{b}', **kwargs)(x, train)
+      x = block_cls(
+        features=width,
+        strides=stride if b == strided else 1,
+        name=f'layer{s + 1}_{b}',
+        **kwargs,
+      )(x, train)
       index += 1
   return x
-
