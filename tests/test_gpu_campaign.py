@@ -157,7 +157,11 @@ def test_dry_run_runs_every_part(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((out / 'campaign.json').read_text())
     statuses = {k: v['status'] for k, v in record['parts'].items()}
+    # Each run writes its own record and summary of the parts it ran.
+    text = (out / 'summary.md').read_text()
+    assert 'DRY RUN' in text
     if run == ['--parts=xla_flags']:
+      assert '| `--xla_no_such_flag_here=1` |' in text
       assert statuses == {
         'env': 'ok',
         'xla:baseline': 'ok',
@@ -183,10 +187,9 @@ def test_dry_run_runs_every_part(tmp_path):
       assert r['budget']['num_epochs'] <= 1  # max_epochs of the dry run
       assert r['result']['test']['num_examples'] == 150
       assert r['result']['validation']['num_examples'] == 100
+    assert '| GoogleNet (`lenet5`) | 1.00 / 180 |' in text
   assert sorted(os.listdir(out)) == [
     'campaign.json',
     'campaign.log',
     'summary.md',
   ]
-  text = (out / 'summary.md').read_text()
-  assert 'DRY RUN' in text and '| GoogleNet (`lenet5`) | 1.00 / 180 |' in text

@@ -198,3 +198,36 @@ def test_debug_mode_catches_nans_and_runs_without_implicit_transfers(tmp_path):
       str(tmp_path / 'nan'),
     )
   assert not jax.config.jax_debug_nans  # restored after the run
+
+
+def test_trains_and_evaluates_on_two_host_devices_without_hanging(tmp_path):
+  """The whole loop (device input, train steps, metrics, evaluation) on two
+  XLA host devices with oneDNN convolutions, three times. Before the loop
+  bounded its run-ahead, XLA:CPU's all-reduce waited forever here in most
+  runs (the second device's step never got a slot in its queue)."""
+  env = dict(os.environ)
+  env.pop('XLA_FLAGS', None)
+  for i in range(3):
+    proc = subprocess.run(
+      [
+        sys.executable,
+        '-m',
+        'cnn_jax.main',
+        '--config=configs/lenet5_fashion_mnist.py',
+        f'--workdir={tmp_path / str(i)}',
+        '--config.num_train_steps=5',
+        '--config.host_devices=2',
+        '--config.validation_examples=2000',
+      ],
+      cwd=ROOT,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(tmp_path / str(i) / 'results.json') as f:
+      results = json.load(f)
+    assert results['devices']['count'] == 2
+    assert results['test']['num_examples'] == 10_000

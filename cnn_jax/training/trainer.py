@@ -240,12 +240,32 @@ def setup(config, workdir: str):
   return run, state
 
 
+@jax.jit
+def _merge(a, b):
+  """Two metric collections merged in one dispatch (not one per array)."""
+  return a.merge(b)
+
+
+def _wait(previous) -> None:
+  """Blocks until ``previous`` (the step before the one just dispatched) is
+  computed: at most two steps are in flight.
+
+  Unbounded run-ahead fills XLA:CPU's per-device queue of in-flight
+  computations (32) with work that waits on a collective whose launch on
+  another device has not got a slot yet: with several host devices the
+  all-reduce then waits forever (seen with 2 host devices, lenet5).
+  """
+  if previous is not None:
+    jax.block_until_ready(previous)
+
+
 def evaluate(run: Run, state, split: str) -> dict[str, float]:
   """Metrics over every example of ``split`` exactly once."""
   total = None
   for batch in run.input.eval_batches(split):
     m = run.eval_fn(state, batch)
-    total = m if total is None else total.merge(m)
+    _wait(total)
+    total = m if total is None else _merge(total, m)
   result = {k: float(v) for k, v in sharding.to_host(total.compute()).items()}
   result['num_examples'] = int(sharding.to_host(total.loss.count))
   if run.info.num_classes <= 5:
@@ -268,8 +288,9 @@ class _MetricsWindow:
     self.metrics, self.steps, self.start = None, 0, time.perf_counter()
 
   def add(self, metrics):
+    _wait(self.metrics)
     self.metrics = (
-      metrics if self.metrics is None else self.metrics.merge(metrics)
+      metrics if self.metrics is None else _merge(self.metrics, metrics)
     )
     self.steps += 1
 

@@ -4,7 +4,13 @@
 # convolutions). JSON goes to experiments/benchmarks/results/, one file per
 # command; each records the CPU model and flags, the load average, the
 # oneDNN version, the ISA it dispatched to and the kernels it chose.
+#   bash experiments/benchmarks/run_cpu.sh          # everything (~1.5 h, 2 cores)
+#   bash experiments/benchmarks/run_cpu.sh --core   # the headline figures
+#     (~30 min): each model against PyTorch in float32 (ResNet-20 also in
+#     bfloat16 and on XLA's convolutions), the two input paths, the main job
 set -euo pipefail
+CORE=0
+[ "${1:-}" = --core ] && CORE=1
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 R=experiments/benchmarks/results
@@ -32,10 +38,18 @@ for model in lenet5 resnet20 googlenet_uvadl densenet_uvadl mobilenet_v2; do
     googlenet_uvadl|densenet_uvadl|mobilenet_v2) steps=5; rounds=3 ;;
   esac
   size=""; [ $model = mobilenet_v2 ] && size="--image_size=32 --num_classes=10"
-  for dtype in float32 bfloat16; do
+  dtypes="float32 bfloat16"
+  [ $CORE = 1 ] && [ $model != resnet20 ] && dtypes=float32
+  for dtype in $dtypes; do
     peer ${model}_${dtype} --model=$model --batch_size=128 --dtype=$dtype \
       --rounds=$rounds --steps=$steps $size
   done
+  if [ $CORE = 1 ]; then
+    [ $model = resnet20 ] && peer ${model}_float32_xla_2dev --model=$model \
+      --batch_size=128 --rounds=$rounds --steps=$steps --host_devices=2 \
+      --conv_impl=xla
+    continue
+  fi
   peer ${model}_float32_2dev --model=$model --batch_size=128 --rounds=$rounds \
     --steps=$steps --host_devices=2 $size
   peer ${model}_float32_xla_2dev --model=$model --batch_size=128 \
@@ -44,15 +58,17 @@ done
 
 # What each remaining CPU setting is worth with oneDNN on (BENCHMARKS.md,
 # "CPU settings").
-$PY -m experiments.benchmarks.cpu_settings --models=resnet20,lenet5 \
+[ $CORE = 1 ] || $PY -m experiments.benchmarks.cpu_settings --models=resnet20,lenet5 \
   --json_out="$R/cpu_settings.json" 2>&1 | grep -v '^[IW][0-9]\{4\} \|absl::'
 
 # The trainer's own steps and the input pipeline, per config.
+if [ $CORE = 0 ]; then
 bench lenet5_fashion_mnist --config=configs/lenet5_fashion_mnist.py --steps=100
 bench lenet5_fashion_mnist_xla --config=configs/lenet5_fashion_mnist.py --steps=100 --mode=train --config.conv_impl=xla
 bench resnet20_fashion_mnist --config=configs/resnet20_fashion_mnist.py --steps=20
 bench resnet20_fashion_mnist_xla_2dev --config=configs/resnet20_fashion_mnist.py --steps=20 --mode=train --config.conv_impl=xla --config.host_devices=2
 bench resnet50_imagenet_b8 --config=configs/resnet50_imagenet.py --mode=train --steps=3 --warmup=1 --config.batch_size=8 --config.eval_batch_size=8
+fi
 # The two input paths (input_pipeline=device|tfdata): what each can feed
 # with ResNet-20's augmentation (crop_pad + flip, batch 128) and with the
 # main job's (none), and the main job end to end with each.

@@ -26,7 +26,6 @@ from experiments.sweep.spec import (
   Sweep,
   command_of,
   grid,
-  host_devices,
   load_sweep,
   workdir_of,
 )

@@ -43,7 +43,6 @@ ROOT = os.path.dirname(
 )
 RUNS_DIR = os.path.join(ROOT, 'experiments', 'runs')
 RESULTS_DIR = os.path.join(ROOT, 'experiments', 'results')
-HOST_DEVICE_FLAG = '--xla_force_host_platform_device_count'
 
 
 @dataclasses.dataclass
@@ -62,11 +61,6 @@ class Run:
       raise ValueError(f'Run name {self.name!r}: use letters, digits, _.+-')
     if self.group is None:
       self.group = re.sub(r'_seed\d+$', '', self.name)
-
-
-def host_devices(n: int) -> dict[str, str]:
-  """Environment for ``n`` XLA host (CPU) devices; no effect on GPU/TPU."""
-  return {'XLA_FLAGS': f'{HOST_DEVICE_FLAG}={n}'}
 
 
 def grid(

@@ -9,7 +9,7 @@ batch. The question: does accuracy hold as the batch grows at a fixed epoch
 budget (Goyal et al.: up to 8k on ImageNet), and where does it break?
 """
 
-from experiments.sweep import grid, host_devices
+from experiments.sweep import grid
 
 NAME = 'batch_size_fashion_mnist'
 TITLE = 'Ablation 2: global batch size with linear lr scaling and warmup (ResNet-20, Fashion-MNIST)'
@@ -22,6 +22,7 @@ COMMON = dict(
   lr_scaling_base_batch=128,
   warmup_epochs=2.0,
   num_devices=8,
+  host_devices=8,  # on a CPU: 8 XLA host devices (no effect on GPUs)
   validation_examples=5000,
   eval_batch_size=1000,
   log_every_steps=50,
@@ -29,7 +30,6 @@ COMMON = dict(
 RUNS = grid(
   'batch{batch_size}_seed{seed}',
   {'batch_size': [128, 256, 512, 1024, 2048, 4096], 'seed': [0, 1]},
-  env=host_devices(8),
   labels=lambda c: {'lr': round(0.1 * c['batch_size'] / 128, 4)},
 )
 COLUMNS = ['batch_size', 'lr', 'steps', 'val_acc', 'test_acc', 'img_s', 'wall']

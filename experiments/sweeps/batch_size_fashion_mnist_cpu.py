@@ -9,8 +9,6 @@ budget a larger batch takes fewer steps (430, 107, 27): at 1 epoch this shows
 where too few steps hurt, not the 16-epoch behaviour of the full ablation.
 """
 
-import dataclasses
-
 from experiments.sweeps import batch_size_fashion_mnist as full
 
 NAME = 'batch_size_fashion_mnist_cpu'
@@ -30,7 +28,7 @@ COMMON = dict(
 )
 # Seed 0 of three sizes; on 2 host devices (host_devices) instead of 8.
 RUNS = [
-  dataclasses.replace(r, env={})
+  r
   for r in full.RUNS
   if r.overrides['seed'] == 0 and r.overrides['batch_size'] in (128, 512, 2048)
 ]

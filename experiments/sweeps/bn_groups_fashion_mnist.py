@@ -8,7 +8,7 @@ statistics per group of 32 examples, i.e. per device (the behaviour of plain
 (Hoffer et al. 2017). Accuracy and training speed.
 """
 
-from experiments.sweep import grid, host_devices
+from experiments.sweep import grid
 
 NAME = 'bn_groups_fashion_mnist'
 TITLE = 'Ablation 3: cross-device vs per-device (ghost) BatchNorm (ResNet-20, Fashion-MNIST)'
@@ -17,6 +17,7 @@ CONFIG = 'configs/resnet20_fashion_mnist.py'
 COMMON = dict(
   batch_size=256,
   num_devices=8,
+  host_devices=8,  # on a CPU: 8 XLA host devices (no effect on GPUs)
   num_epochs=16.0,
   lr_boundaries=(8, 12),
   learning_rate=0.2,
@@ -27,7 +28,6 @@ COMMON = dict(
 RUNS = grid(
   'bngroup{bn_group_size}_seed{seed}',
   {'bn_group_size': [0, 32, 16, 8], 'seed': [0, 1]},
-  env=host_devices(8),
   labels=lambda c: {
     'BN statistics over': (
       'global batch (256)'

@@ -18,6 +18,7 @@ CONFIG = full.CONFIG
 COMMON = dict(
   batch_size=256,
   num_devices=8,
+  host_devices=8,
   num_epochs=1.0,
   lr_schedule='cosine',
   learning_rate=0.2,

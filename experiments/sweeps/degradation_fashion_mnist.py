@@ -28,6 +28,7 @@ COMMON = dict(
   eval_batch_size=1000,
   checkpoint_every_steps=100,
   num_devices=8,
+  host_devices=8,  # on a CPU: 8 XLA host devices (no effect on GPUs)
 )
 DEPTHS = [20, 32, 44, 56]
 FAMILIES = {'plain': 'plain', 'resnet': 'ResNet'}
@@ -35,7 +36,6 @@ RUNS = [
   Run(
     f'{fam}{d}',
     {'model': f'{fam}{d}'},
-    env={'XLA_FLAGS': '--xla_force_host_platform_device_count=8'},
     labels={'family': label, 'depth': d},
   )
   for fam, label in FAMILIES.items()

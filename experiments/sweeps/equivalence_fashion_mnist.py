@@ -9,7 +9,7 @@ the two runs start identical and how fast rounding differences grow at lr
 0.1. (Ablation 1, scaling_fashion_mnist.py, measures the speed.)
 """
 
-from experiments.sweep import Run, host_devices
+from experiments.sweep import Run
 
 NAME = 'equivalence_fashion_mnist'
 TITLE = 'Ablation 1b: 1 vs 8 devices at a fixed global batch, step by step (ResNet-20, Fashion-MNIST)'
@@ -19,7 +19,7 @@ COMMON = dict(
   num_train_steps=8,
   batch_size=128,
   log_every_steps=1,
-  eval_every_epochs=1000.0,
+  eval_every_epochs=None,  # only at the end
   validation_examples=2000,
   eval_batch_size=1000,
   checkpoint_every_steps=1000,
@@ -28,8 +28,7 @@ COMMON = dict(
 RUNS = [
   Run(
     f'devices{n}',
-    {'num_devices': n},
-    env=host_devices(n),
+    {'num_devices': n, 'host_devices': n},
     labels={'devices': n},
   )
   for n in (1, 8)

@@ -13,13 +13,12 @@ in another order (tests/test_train_step.py checks 1 vs 8 devices agree to
 differences step after step.
 
 On a GPU machine the same file uses the first N GPUs (``num_devices=N``; the
-XLA host-device flag does not touch GPUs). On a CPU the N devices are XLA
-host devices (``--xla_force_host_platform_device_count=N``) that share the
-machine's cores: this measures how XLA:CPU parallelizes a split batch, not
+host-device setting does not touch GPUs). On a CPU the N devices are XLA
+host devices (``host_devices=N``) that share the machine's cores: this measures how XLA:CPU parallelizes a split batch, not
 accelerator scaling.
 """
 
-from experiments.sweep import Run, host_devices
+from experiments.sweep import Run
 
 NAME = 'scaling_fashion_mnist'
 TITLE = 'Ablation 1: data-parallel scaling over 1/2/4/8 devices (ResNet-20, Fashion-MNIST)'
@@ -30,9 +29,10 @@ CONFIG = 'configs/resnet20_fashion_mnist.py'
 # evaluation on 5,000 validation and the 10,000 test images.
 COMMON = dict(
   num_epochs=1.0,
+  lr_schedule='constant',  # the recipe's lr 0.1 before its decays (20, 30)
   batch_size=128,
   log_every_steps=43,
-  eval_every_epochs=1000.0,
+  eval_every_epochs=None,  # only at the end
   validation_examples=5000,
   eval_batch_size=1000,
   checkpoint_every_steps=1000,
@@ -41,8 +41,7 @@ COMMON = dict(
 RUNS = [
   Run(
     f'devices{n}',
-    {'num_devices': n},
-    env=host_devices(n),
+    {'num_devices': n, 'host_devices': n},
     labels={'devices': n},
   )
   for n in (1, 2, 4, 8)

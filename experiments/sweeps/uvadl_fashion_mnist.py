@@ -14,7 +14,7 @@ after 180 epochs: a different dataset and a far longer training, shown for
 reference, not as a target for these numbers.
 """
 
-from experiments.sweep import Run, host_devices
+from experiments.sweep import Run
 
 NAME = 'uvadl_fashion_mnist'
 TITLE = "Reproduction 1 on Fashion-MNIST: the UvA DL tutorial's models (reduced budget)"
@@ -37,6 +37,7 @@ COMMON = dict(
   eval_batch_size=1000,
   checkpoint_every_steps=50,
   num_devices=8,
+  host_devices=8,  # on a CPU: 8 XLA host devices (no effect on GPUs)
 )
 MODELS = {
   'GoogleNet': 'configs/uvadl_cifar10.py:googlenet',
@@ -46,7 +47,7 @@ MODELS = {
 }
 SEEDS = [0]
 RUNS = [
-  Run(f'{name}_seed{seed}', {'seed': seed}, config=config, env=host_devices(8))
+  Run(f'{name}_seed{seed}', {'seed': seed}, config=config)
   for name, config in MODELS.items()
   for seed in SEEDS
 ]
