@@ -10,11 +10,13 @@ What ``tuning='auto'`` (the configs' default) sets, and why (each measured
 with oneDNN convolutions on; figures in BENCHMARKS.md, "CPU settings");
 ``'none'`` changes nothing:
 
-* ``--xla_cpu_experimental_ynn_fusion_type=individual_dot,
-  individual_convolution,eltwise,reduce``: XLA:CPU hands dots (and its own
-  convolutions) to YNNPACK by default; adding ``eltwise`` and ``reduce`` also
-  hands it BatchNorm's and the activations' element-wise work and the BN
-  reductions, which XLA's own loop fusions otherwise run slower.
+* No XLA flag. Handing BatchNorm's and the activations' element-wise work
+  and reductions to YNNPACK as well
+  (``--xla_cpu_experimental_ynn_fusion_type=individual_dot,
+  individual_convolution,eltwise,reduce``, this setting's choice before the
+  oneDNN convolutions) made DenseNet's train step 2.1x and GoogLeNet's 1.2x
+  slower once the convolutions ran in oneDNN, and changed ResNet-20, LeNet-5
+  and MobileNetV2 by less than the noise (BENCHMARKS.md, "CPU settings").
 * glibc ``malloc`` keeps freed memory (``mallopt``: one arena, no ``mmap``
   for large blocks, no trimming). XLA:CPU allocates its temporaries afresh
   for every step; with glibc's defaults they go back to the kernel after the
@@ -42,7 +44,8 @@ FAST_YNN_TYPES = 'individual_dot,individual_convolution,eltwise,reduce'
 DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 EIGEN_THREADS_FLAG = '--xla_cpu_multi_thread_eigen'
 
-FAST_FLAGS = {YNN_FUSION_FLAG: FAST_YNN_TYPES}
+# XLA flags 'auto' sets (none since the oneDNN convolutions: see above).
+FAST_FLAGS: dict[str, str] = {}
 
 # mallopt(3) parameters (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1

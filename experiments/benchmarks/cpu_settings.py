@@ -11,7 +11,9 @@ images of the model's shape). The variants, run in ABBA order over
 ``--repeats`` sweeps so that a drifting machine load hits them alike:
 
 * ``auto``: the defaults (oneDNN convolutions, ``cpu_tuning='auto'``);
-* ``no_ynn``: without the YNNPACK fusion flag (XLA's default fusion types);
+* ``ynn_eltwise``: with element-wise work and reductions also handed to
+  YNNPACK (``--xla_cpu_experimental_ynn_fusion_type=...,eltwise,reduce``,
+  what ``auto`` set before the oneDNN convolutions);
 * ``no_malloc``: without the glibc malloc settings;
 * ``none``: neither (``cpu_tuning='none'``);
 * ``2dev`` / ``2dev_eigen``: 2 host devices, with
@@ -45,13 +47,14 @@ flags.DEFINE_list('variants', [], 'Only these variants (default: all).')
 flags.DEFINE_string('json_out', '', 'Also write the figures here.')
 flags.DEFINE_string('child', '', 'internal: run one variant (JSON spec).')
 
-YNN_DEFAULT = (
+YNN_ELTWISE = (
   '--xla_cpu_experimental_ynn_fusion_type=individual_dot,individual_convolution'
+  ',eltwise,reduce'
 )
 # name -> (cpu_tuning, host_devices, conv_impl, extra XLA flags, malloc)
 VARIANTS = {
   'auto': ('auto', 0, 'auto', '', True),
-  'no_ynn': ('auto', 0, 'auto', YNN_DEFAULT, True),
+  'ynn_eltwise': ('auto', 0, 'auto', YNN_ELTWISE, True),
   'no_malloc': ('auto', 0, 'auto', '', False),
   'none': ('none', 0, 'auto', '', False),
   '2dev': ('auto', 2, 'auto', '', True),
