@@ -106,3 +106,20 @@ def test_torch_peer_times_both_sides_of_the_same_model(tmp_path):
   )
   assert len(r['rounds']) == 2 and not theirs['compiled']
   assert 'ours / pytorch step time' in stdout
+
+
+def test_step_profile_groups_op_events_by_kind():
+  from experiments.benchmarks import step_profile  # pylint: disable=g-import-not-at-top
+
+  events = [
+    {'ph': 'X', 'name': 'onednn_conv_call.3', 'dur': 40},
+    {'ph': 'X', 'name': 'onednn_conv_call.17', 'dur': 60},
+    {'ph': 'X', 'name': 'wrapped_reduce-window.2', 'dur': 25},
+    {'ph': 'X', 'name': 'ThunkExecutor::Execute', 'dur': 500},
+    {'ph': 'X', 'name': '$benchmark.py:305 train_once', 'dur': 900},
+    {'ph': 'i', 'name': 'ynn_fusion.1', 'dur': 7},
+  ]
+  assert step_profile.op_time_by_kind(events) == {
+    'onednn_conv_call': 100,
+    'wrapped_reduce-window': 25,
+  }

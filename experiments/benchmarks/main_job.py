@@ -1,4 +1,4 @@
-r"""The main job (README command (a)) timed end to end, with either input path.
+r"""The main job (the README's first command) timed end to end, with either input path.
 
 Run::
 
