@@ -31,6 +31,7 @@ flags.DEFINE_integer('batch_size', 128, 'Global batch.')
 flags.DEFINE_integer('image_size', 32, 'Input height and width.')
 flags.DEFINE_integer('channels', 3, 'Input channels.')
 flags.DEFINE_integer('num_classes', 10, 'Classes.')
+flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'], 'Compute dtype.')
 flags.DEFINE_integer('steps', 3, 'Profiled steps (after 3 warm-up steps).')
 flags.DEFINE_integer('top', 15, 'Op kinds listed.')
 FLAGS = flags.FLAGS
@@ -63,7 +64,7 @@ def main(argv):
     peer_config.jax_config(
       FLAGS.model,
       FLAGS.batch_size,
-      'float32',
+      FLAGS.dtype,
       num_classes=FLAGS.num_classes,
       input_shape=shape,
     )
@@ -81,7 +82,8 @@ def main(argv):
   kinds = op_time_by_kind(events)
   total = sum(kinds.values())
   print(
-    f'{FLAGS.model}, batch {FLAGS.batch_size}, {shape}: summed op time '
+    f'{FLAGS.model}, {FLAGS.dtype}, batch {FLAGS.batch_size}, {shape}: '
+    'summed op time '
     f'{total / 1e3 / FLAGS.steps:.1f} ms per step'
   )
   for kind, us in kinds.most_common(FLAGS.top):
