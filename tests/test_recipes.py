@@ -1,0 +1,227 @@
+"""Training recipes: EMA of the weights and gradient accumulation."""
+
+import jax
+import numpy as np
+import optax
+
+from cnn_jax import config_validation, models
+from cnn_jax.training import checkpointing, sharding, train_step, trainer
+from configs import base, lenet5_fashion_mnist
+from tests.tiny_models import TinyBNNet
+
+
+def _batch(n=16, seed=0, hw=8, channels=3):
+  rng = np.random.default_rng(seed)
+  return {
+    'image': rng.normal(size=(n, hw, hw, channels)).astype(np.float32),
+    'label': rng.integers(0, 10, n).astype(np.int32),
+  }
+
+
+def _compiled(config, model, input_shape, lr=0.1):
+  mesh = sharding.make_mesh(config.num_devices)
+  state = train_step.create_train_state(
+    model,
+    optax.sgd(lr, 0.9),
+    input_shape,
+    jax.random.key(0),
+    ema=config.ema_decay is not None,
+  )
+  state = jax.device_put(state, sharding.replicated(mesh))
+  train, evaluate = train_step.compile_steps(
+    config, mesh, state, 10, lambda s: lr
+  )
+  return mesh, state, train, evaluate
+
+
+def _host(tree):
+  return jax.tree.map(lambda x: np.array(x, np.float64), tree)
+
+
+def _hand_ema(warmup):
+  config = base.get_config()
+  config.ema_decay, config.ema_warmup = 0.8, warmup
+  mesh, state, train, _ = _compiled(config, TinyBNNet(), (8, 8, 3))
+  assert state.has_ema
+  expected = _host({'p': state.params, 'b': state.batch_stats})
+  jax.tree.map(
+    np.testing.assert_array_equal,
+    expected,
+    _host({'p': state.ema_params, 'b': state.ema_batch_stats}),
+  )
+  decays = []
+  for step in range(4):
+    state, _ = train(state, sharding.global_batch(_batch(seed=step), mesh))
+    d = min(0.8, (1 + step) / (10 + step)) if warmup else 0.8
+    decays.append(d)
+    new = _host({'p': state.params, 'b': state.batch_stats})
+    expected = jax.tree.map(lambda e, w: d * e + (1 - d) * w, expected, new)
+    jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+      _host({'p': state.ema_params, 'b': state.ema_batch_stats}),
+      expected,
+    )
+  # The averages lag: they are neither the raw weights nor the initial ones.
+  raw = jax.tree.leaves(_host(state.params))
+  ema = jax.tree.leaves(_host(state.ema_params))
+  assert any(not np.allclose(a, b) for a, b in zip(raw, ema))
+  return decays
+
+
+def test_ema_equals_a_hand_computed_average():
+  assert _hand_ema(warmup=False) == [0.8] * 4
+
+
+def test_ema_warmup_starts_with_small_decays():
+  assert _hand_ema(warmup=True) == [0.1, 2 / 11, 3 / 12, 4 / 13]
+
+
+def test_ema_off_keeps_no_averages():
+  config = base.get_config()
+  mesh, state, train, _ = _compiled(config, TinyBNNet(), (8, 8, 3))
+  state, _ = train(state, sharding.global_batch(_batch(), mesh))
+  assert not state.has_ema and state.ema_batch_stats is None
+
+
+def _one_step(grad_accum_steps, model, shape, n=32):
+  config = base.get_config()
+  config.grad_accum_steps = grad_accum_steps
+  mesh, state, train, _ = _compiled(config, model, shape)
+  batch = _batch(n=n, hw=shape[0], channels=shape[2])
+  state, metrics = train(state, sharding.global_batch(batch, mesh))
+  return state, metrics.compute()
+
+
+def test_accumulation_equals_the_big_batch_without_batch_norm():
+  model = models.build('lenet5', num_classes=10)
+  big, big_metrics = _one_step(1, model, (28, 28, 1))
+  for k in (2, 4):
+    acc, acc_metrics = _one_step(k, model, (28, 28, 1))
+    np.testing.assert_allclose(
+      float(acc_metrics['loss']), float(big_metrics['loss']), rtol=1e-6
+    )
+    assert float(acc_metrics['accuracy']) == float(big_metrics['accuracy'])
+    # SGD from the same start: the updated params (and momentum, the
+    # gradient itself) equal the big batch's.
+    jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+      _host(acc.params),
+      _host(big.params),
+    )
+    jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+      _host(acc.opt_state),
+      _host(big.opt_state),
+    )
+    assert int(acc.step) == int(big.step) == 1
+
+
+def test_accumulation_uses_micro_batch_statistics_with_batch_norm():
+  """With BatchNorm the running averages move once per micro-batch."""
+  big, _ = _one_step(1, TinyBNNet(), (8, 8, 3))
+  acc, _ = _one_step(4, TinyBNNet(), (8, 8, 3))
+  b = jax.tree.leaves(_host(big.batch_stats))
+  a = jax.tree.leaves(_host(acc.batch_stats))
+  assert all(not np.allclose(x, y) for x, y in zip(a, b))
+
+
+def test_accumulation_must_divide_the_batch():
+  config = base.get_config()
+  config.batch_size, config.grad_accum_steps = 64, 3
+  problems = config_validation.problems(config)
+  assert any('grad_accum_steps=3 does not divide' in p for p in problems)
+
+
+def _short_run(**overrides):
+  c = lenet5_fashion_mnist.get_config()
+  settings = dict(
+    input_pipeline='device',
+    lr_schedule='constant',
+    dataset='synthetic',
+    synthetic_shape=(28, 28, 1),
+    synthetic_examples=1_700,
+    validation_examples=100,
+    batch_size=64,
+    eval_batch_size=100,
+    eval_every_epochs=1.0,
+    log_every_steps=50,
+    checkpoint_every_steps=1000,
+    ema_decay=0.9,
+  )
+  for k, v in {**settings, **overrides}.items():
+    setattr(c, k, v)
+  return c
+
+
+def test_ema_run_resumes_exactly_and_keeps_the_better_weights(tmp_path):
+  """60 steps in one go = 25 steps, stop, 35 more, with an EMA."""
+  straight_dir = str(tmp_path / 'straight')
+  straight = trainer.train_and_evaluate(
+    _short_run(num_train_steps=60), straight_dir
+  )
+  for split in ('validation', 'test'):
+    assert {'accuracy', 'ema_accuracy', 'ema_loss'} <= set(straight[split])
+  resumed_dir = str(tmp_path / 'resumed')
+  trainer.train_and_evaluate(_short_run(num_train_steps=25), resumed_dir)
+  resumed = trainer.train_and_evaluate(
+    _short_run(num_train_steps=60), resumed_dir
+  )
+  assert resumed['step'] == 60
+  assert resumed['validation'] == straight['validation']
+  assert resumed['test'] == straight['test']
+  trees = []
+  for d in (straight_dir, resumed_dir):
+    checkpointer = checkpointing.Checkpointer(d)
+    manager = checkpointer.latest
+    step = manager.latest_step()
+    trees.append(manager.restore(step))
+    checkpointer.close()
+  assert 'ema' in trees[0]
+  jax.tree.map(np.testing.assert_array_equal, *trees)
+
+  # best/ records which weights won; init_from / predict read those.
+  checkpointer = checkpointing.Checkpointer(straight_dir)
+  step = checkpointer.best.best_step()
+  weights = checkpointing.saved_weights(checkpointer.best, step)
+  tree = checkpointer.best.restore(step)
+  checkpointer.close()
+  assert weights in ('raw', 'ema')
+  loaded = checkpointing.load_variables(straight_dir)
+  kept = tree['ema'] if weights == 'ema' else tree
+  jax.tree.map(np.testing.assert_array_equal, loaded['params'], kept['params'])
+
+
+def test_best_weights_picks_the_better_of_raw_and_ema():
+  assert trainer.best_weights({'accuracy': 0.5}) == ('raw', 0.5)
+  assert trainer.best_weights({'accuracy': 0.5, 'ema_accuracy': 0.6}) == (
+    'ema',
+    0.6,
+  )
+  assert trainer.best_weights({'accuracy': 0.6, 'ema_accuracy': 0.6}) == (
+    'raw',
+    0.6,
+  )
+
+
+def test_a_best_checkpoint_of_ema_weights_is_read_as_those(tmp_path):
+  from cnn_jax.inference import predictor
+
+  model = TinyBNNet()
+  state = train_step.create_train_state(
+    model, optax.sgd(0.1), (8, 8, 3), jax.random.key(0), ema=True
+  )
+  state = state.replace(
+    ema_params=jax.tree.map(lambda x: x + 1.0, state.params),
+    ema_batch_stats=jax.tree.map(lambda x: x + 2.0, state.batch_stats),
+  )
+  checkpointer = checkpointing.Checkpointer(str(tmp_path))
+  assert checkpointer.save_if_best(state, 3, 0.5, 'ema')
+  checkpointer.wait()
+  checkpointer.close()
+  expected = {'params': state.ema_params, 'batch_stats': state.ema_batch_stats}
+  loaded = checkpointing.load_variables(str(tmp_path))
+  jax.tree.map(np.testing.assert_array_equal, loaded, _host(expected))
+  restored = predictor.restore_variables(
+    str(tmp_path / 'best'), 3, model, (8, 8, 3)
+  )
+  jax.tree.map(np.testing.assert_array_equal, restored, _host(expected))
