@@ -1,10 +1,13 @@
-"""Training recipes: EMA of the weights and gradient accumulation."""
+"""Training recipes: EMA, gradient accumulation, mixup / CutMix, random
+erasing."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 
 from cnn_jax import config_validation, models
+from cnn_jax.data import batch_augment
 from cnn_jax.training import checkpointing, sharding, train_step, trainer
 from configs import base, lenet5_fashion_mnist
 from tests.tiny_models import TinyBNNet
@@ -225,3 +228,178 @@ def test_a_best_checkpoint_of_ema_weights_is_read_as_those(tmp_path):
     str(tmp_path / 'best'), 3, model, (8, 8, 3)
   )
   jax.tree.map(np.testing.assert_array_equal, restored, _host(expected))
+
+
+# --- mixup / CutMix / random erasing ------------------------------------
+
+
+def _images(n=8, h=32, w=32, seed=0):
+  return jnp.asarray(
+    np.random.default_rng(seed).normal(size=(n, h, w, 3)), jnp.float32
+  )
+
+
+def _mix(seeds, images, labels, **kw):
+  """mix_batch for each seed, in one compiled call: lists of its outputs."""
+  settings = dict(
+    num_classes=10, mixup_alpha=None, cutmix_alpha=None, label_smoothing=0.0
+  )
+  settings.update(kw)
+  keys = jax.vmap(jax.random.key)(jnp.asarray(seeds))
+  outs = jax.jit(
+    jax.vmap(lambda k: batch_augment.mix_batch(images, labels, k, **settings))
+  )(keys)
+  outs = [np.asarray(o) for o in outs]
+  return [tuple(o[i] for o in outs) for i in range(len(seeds))]
+
+
+def test_mixup_blends_the_batch_with_its_reverse_by_one_lam():
+  images, labels = _images(), jnp.arange(8) % 10
+  lams = []
+  for out, targets, lam, cut in _mix(
+    range(200), images, labels, mixup_alpha=0.2
+  ):
+    lam = float(lam)
+    lams.append(lam)
+    assert not bool(cut)
+    np.testing.assert_allclose(
+      out, lam * images + (1 - lam) * images[::-1], rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(np.sum(targets, -1), 1.0, rtol=1e-6)
+    # Label mass: lam on the own class, 1 - lam on the partner's.
+    own = np.asarray(targets)[np.arange(8), np.asarray(labels)]
+    partner = np.asarray(targets)[np.arange(8), np.asarray(labels)[::-1]]
+    np.testing.assert_allclose(own, lam, rtol=1e-5)
+    np.testing.assert_allclose(partner, 1 - lam, rtol=1e-5)
+  # Beta(0.2, 0.2): mean 1/2, variance 1 / (4 (2 alpha + 1)) = 0.1786.
+  assert abs(np.mean(lams) - 0.5) < 0.08
+  assert abs(np.var(lams) - 0.25 / 1.4) < 0.04
+  assert len(set(lams)) > 150
+
+
+def test_cutmix_pastes_a_box_whose_area_is_the_corrected_lam():
+  images, labels = _images(), jnp.arange(8) % 10
+  seen_partial = 0
+  for out, targets, lam, cut in _mix(
+    range(50), images, labels, cutmix_alpha=1.0
+  ):
+    assert bool(cut)
+    from_partner = np.all(out == np.asarray(images)[::-1], axis=-1)
+    own = np.all(out == np.asarray(images), axis=-1)
+    assert np.all(from_partner | own)
+    pasted = from_partner[0].mean()  # the same box in every example
+    assert np.all(from_partner.mean(axis=(1, 2)) == pasted)
+    np.testing.assert_allclose(float(lam), 1 - pasted, atol=1e-6)
+    np.testing.assert_allclose(np.sum(targets, -1), 1.0, rtol=1e-6)
+    seen_partial += 0 < pasted < 1
+    if pasted > 0:  # a rectangle
+      rows, cols = np.nonzero(from_partner[0])
+      assert len(rows) == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+  assert seen_partial > 40
+
+
+def test_label_smoothing_is_applied_before_mixing():
+  images, labels = _images(), jnp.arange(8) % 10
+  _, targets, lam, _ = _mix(
+    [3], images, labels, mixup_alpha=1.0, label_smoothing=0.1
+  )[0]
+  lam = float(lam)
+  t = np.asarray(targets)
+  np.testing.assert_allclose(t.sum(-1), 1.0, rtol=1e-6)
+  own = t[np.arange(8), np.asarray(labels)]
+  np.testing.assert_allclose(own, lam * 0.91 + (1 - lam) * 0.01, rtol=1e-5)
+  others = np.ones_like(t, bool)
+  others[np.arange(8), np.asarray(labels)] = False
+  others[np.arange(8), np.asarray(labels)[::-1]] = False
+  np.testing.assert_allclose(t[others], 0.01, rtol=1e-5)
+
+
+def test_mix_prob_zero_leaves_the_batch_and_one_hot_targets():
+  images, labels = _images(), jnp.arange(8) % 10
+  out, targets, lam, _ = _mix(
+    [0],
+    images,
+    labels,
+    mixup_alpha=1.0,
+    cutmix_alpha=1.0,
+    mix_prob=0.0,
+  )[0]
+  assert float(lam) == 1.0
+  np.testing.assert_array_equal(out, images)
+  np.testing.assert_array_equal(targets, jax.nn.one_hot(labels, 10))
+
+
+def test_switch_prob_picks_cutmix_that_often():
+  images, labels = _images(n=2, h=8, w=8), jnp.arange(2)
+  cuts = [
+    bool(cut)
+    for _, _, _, cut in _mix(
+      range(400),
+      images,
+      labels,
+      mixup_alpha=1.0,
+      cutmix_alpha=1.0,
+      switch_prob=0.25,
+    )
+  ]
+  assert abs(np.mean(cuts) - 0.25) < 0.07
+
+
+def test_random_erasing_area_range_determinism_and_off():
+  images = jnp.ones((64, 40, 40, 3), jnp.float32)
+  key = jax.random.key(1)
+  erase = jax.jit(lambda x, k: batch_augment.erase_batch(x, k, 1.0, 'const'))
+  out = np.asarray(erase(images, key))
+  np.testing.assert_array_equal(out, np.asarray(erase(images, key)))
+  assert not np.array_equal(out, np.asarray(erase(images, jax.random.key(2))))
+  zeros = np.all(out == 0, axis=-1)
+  areas = zeros.mean(axis=(1, 2))
+  erased = areas > 0
+  assert erased.mean() > 0.9  # up to 10 tries for a box that fits
+  # 2%..1/3 of the area, up to the rounding of the box's sides.
+  assert areas[erased].min() >= 0.015 and areas[erased].max() <= 0.36
+  for z in zeros[erased]:
+    rows, cols = np.nonzero(z)
+    assert len(rows) == (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+  # Different boxes for different examples.
+  assert len({a for a in areas}) > 10
+  # Probability 0: identity; 'pixel' fills with noise, not zeros.
+  np.testing.assert_array_equal(
+    batch_augment.erase_batch(images, key, 0.0, 'pixel'), images
+  )
+  noisy = np.asarray(batch_augment.erase_batch(images, key, 1.0, 'pixel'))
+  changed = noisy != 1.0
+  assert 0 < changed.mean() < 0.4 and np.std(noisy[changed]) > 0.5
+
+
+def test_recipe_transform_is_off_by_default_and_smoothing_moves_to_it():
+  config = base.get_config()
+  assert batch_augment.make_recipe_transform(config, 10) is None
+  config.mixup_alpha, config.label_smoothing = 0.2, 0.1
+  transform = batch_augment.make_recipe_transform(config, 10)
+  images, labels = _images(), jnp.arange(8) % 10
+  _, targets = transform(images, labels, jax.random.key(0))
+  assert targets.shape == (8, 10)
+  assert float(jnp.min(targets)) >= 0.01 - 1e-6
+
+
+def test_mixup_cutmix_erasing_run_resumes_exactly(tmp_path):
+  recipe = dict(
+    ema_decay=None,
+    mixup_alpha=0.2,
+    cutmix_alpha=1.0,
+    random_erasing=0.25,
+    label_smoothing=0.1,
+    grad_accum_steps=2,
+  )
+  straight = trainer.train_and_evaluate(
+    _short_run(num_train_steps=60, **recipe), str(tmp_path / 'a')
+  )
+  trainer.train_and_evaluate(
+    _short_run(num_train_steps=25, **recipe), str(tmp_path / 'b')
+  )
+  resumed = trainer.train_and_evaluate(
+    _short_run(num_train_steps=60, **recipe), str(tmp_path / 'b')
+  )
+  assert resumed['validation'] == straight['validation']
+  assert resumed['test'] == straight['test']

@@ -38,6 +38,7 @@ from clu import metrics as clu_metrics
 from flax import struct
 from flax.training import train_state
 
+from cnn_jax.data import batch_augment
 from cnn_jax.training import sharding
 
 
@@ -211,10 +212,19 @@ def _apply_train(
 AUGMENT_STREAM = 0xA06
 
 
-def augment_key(state: TrainState):
+def augment_key(state: TrainState, stream: int = AUGMENT_STREAM):
   """The batch's augmentation key: a function of (seed, step) only."""
-  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), AUGMENT_STREAM)
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), stream)
   return jax.random.fold_in(key, state.step)
+
+
+# fold_in tag of the recipe's keys (random erasing, mixup / CutMix).
+RECIPE_STREAM = 0xA07
+
+
+def recipe_key(state: TrainState):
+  """The key of the recipe's batch transform: a function of (seed, step)."""
+  return augment_key(state, RECIPE_STREAM)
 
 
 def train_step(
@@ -229,6 +239,7 @@ def train_step(
   bn_group_size: int = 0,
   group_sharding=None,
   batch_transform: Optional[Callable] = None,
+  recipe_transform: Optional[Callable] = None,
   grad_accum_steps: int = 1,
   ema_decay: Optional[float] = None,
   ema_warmup: bool = False,
@@ -243,12 +254,18 @@ def train_step(
   example's position in the global batch, so that results do not depend on
   how the batch is sharded.
 
+  ``recipe_transform(images, labels, key) -> (images, targets)`` (random
+  erasing, mixup / CutMix: :mod:`cnn_jax.data.batch_augment`) runs next, on
+  the normalized float batch, with :func:`recipe_key`.
+
   ``grad_accum_steps`` and ``ema_decay``: see the module docstring.
   """
   rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   images, labels = batch['image'], batch['label']
   if batch_transform is not None:
     images, labels = batch_transform(images, labels, augment_key(state))
+  if recipe_transform is not None:
+    images, labels = recipe_transform(images, labels, recipe_key(state))
   images = images.astype(dtype)
   hard = lambda y: jnp.argmax(y, -1) if y.ndim == 2 else y  # noqa: E731
 
@@ -345,6 +362,9 @@ def compile_steps(
   ``batch_transform``: see :func:`train_step` (the input path provides it).
   """
   dtype = jnp.dtype(config.dtype)
+  recipe = batch_augment.make_recipe_transform(config, num_classes)
+  # mixup / CutMix targets carry the label smoothing already.
+  smoothing = 0.0 if batch_augment.mixing(config) else config.label_smoothing
   state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), state)
   data = sharding.data_sharding(mesh)
   rep = sharding.replicated(mesh)
@@ -353,12 +373,13 @@ def compile_steps(
       train_step,
       num_classes=num_classes,
       learning_rate_fn=learning_rate_fn,
-      label_smoothing=config.label_smoothing,
+      label_smoothing=smoothing,
       aux_loss_weight=config.aux_loss_weight,
       dtype=dtype,
       bn_group_size=config.bn_group_size,
       group_sharding=data,
       batch_transform=batch_transform,
+      recipe_transform=recipe,
       grad_accum_steps=config.grad_accum_steps,
       ema_decay=config.ema_decay,
       ema_warmup=config.ema_warmup,
