@@ -246,6 +246,9 @@ def train_dataset(
     padding=config.crop_padding,
     scale=config.rrc_scale,
     ratio=config.rrc_ratio,
+    auto_augment=config.get('auto_augment'),
+    randaugment_num_ops=config.get('randaugment_num_ops', 2),
+    randaugment_magnitude=config.get('randaugment_magnitude', 9),
   )
   seed = config.seed
   to_float = _decoder(config)
