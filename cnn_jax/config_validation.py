@@ -187,6 +187,12 @@ FIELDS: dict[str, Field] = {
     high=1,
     low_open=True,
   ),
+  'eval_image_size': _f(
+    int,
+    'side of the evaluation input (None: image_size)',
+    optional=True,
+    low=1,
+  ),
   'mean': _f(tuple, "per-channel mean, 0-1 scale (): the dataset's)"),
   'std': _f(tuple, "per-channel std (): the dataset's)"),
   'input_pipeline': _f(

@@ -80,6 +80,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.rrc_scale = (0.08, 1.0)  # area range for rrc / inception_crop.
   c.rrc_ratio = (3 / 4, 4 / 3)  # aspect ratio range for rrc / inception_crop.
   c.eval_crop_fraction = 1.0  # central crop before resizing (0.875 ImageNet).
+  # Side of the evaluation input if not image_size (None: image_size), e.g.
+  # torchvision's V2 recipe trains at 176 and evaluates at 224.
+  c.eval_image_size = config_dict.placeholder(int)
   c.mean = ()  # per-channel mean (0-1 scale); () = the dataset's.
   c.std = ()  # per-channel std; () = the dataset's.
   # Input path: 'device' loads the dataset once onto the devices and

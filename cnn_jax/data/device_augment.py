@@ -135,7 +135,9 @@ def make_train_transform(config, info) -> Callable:
 
 def make_eval_transform(config, info) -> Callable:
   """uint8 NHWC -> the model's float32 input: what the tf.data eval does."""
-  size, fraction = config.image_size, config.eval_crop_fraction
+  from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+
+  size, fraction = pipeline.eval_size(config), config.eval_crop_fraction
   gray_to_rgb, mean, std = config.grayscale_to_rgb, info.mean, info.std
 
   def eval_transform(images):
