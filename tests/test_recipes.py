@@ -403,3 +403,26 @@ def test_mixup_cutmix_erasing_run_resumes_exactly(tmp_path):
   )
   assert resumed['validation'] == straight['validation']
   assert resumed['test'] == straight['test']
+
+
+def test_eval_image_size_evaluates_at_another_size():
+  from cnn_jax.data import device_augment, pipeline
+
+  config = base.get_config()
+  config.dataset, config.synthetic_examples = 'synthetic', 64
+  config.synthetic_shape, config.validation_examples = (40, 40, 3), 16
+  config.image_size, config.eval_image_size = 24, 32
+  config.eval_batch_size, config.batch_size = 12, 8
+  info = pipeline.get_info(config)
+  ds, _ = pipeline.eval_dataset(config, info, 'validation')
+  shapes = {b['image'].shape for b in pipeline.as_numpy(ds)}
+  assert shapes == {(12, 32, 32, 3)}  # padding rows too
+  train = next(pipeline.as_numpy(pipeline.train_dataset(config, info)))
+  assert train['image'].shape[1:] == (24, 24, 3)
+  images = jnp.zeros((2, 40, 40, 3), jnp.uint8)
+  assert device_augment.make_eval_transform(config, info)(images).shape == (
+    2,
+    32,
+    32,
+    3,
+  )
