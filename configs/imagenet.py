@@ -74,9 +74,10 @@ def torchvision_v2(c):
     232 --ra-sampler --ra-reps 4
 
   Here: batch 1024, lr 0.5 per 1024, 5 warmup epochs then cosine, 600
-  epochs, TrivialAugmentWide, random erasing 0.1, weight decay 2e-5 not on
-  BatchNorm (nor biases: only the classifier has one), label smoothing 0.1,
-  mixup 0.2 / CutMix 1.0 (one of the two per batch), training at 176.
+  epochs, TrivialAugmentWide, random erasing 0.1 (torchvision's: zeros
+  after normalization), weight decay 2e-5 not on BatchNorm (nor biases: only
+  the classifier has one), label smoothing 0.1, mixup 0.2 / CutMix 1.0 (one
+  of the two per batch), training at 176.
   torchvision's EMA (decay 0.99998, updated every 32 steps with its alpha
   scaled by batch x 32 / epochs, reset during warmup) is a per-step decay of
   about 0.99997 at batch 1024: ``ema_decay=0.99997`` with the warmup ramp.
@@ -90,6 +91,7 @@ def torchvision_v2(c):
   c.eval_crop_fraction = 224 / 232
   c.auto_augment = 'trivialaugment'
   c.random_erasing = 0.1
+  c.random_erasing_mode = 'const'  # torchvision's RandomErasing: value 0
   c.batch_size = 1024
   c.learning_rate = 0.5
   c.lr_scaling_base_batch = 1024

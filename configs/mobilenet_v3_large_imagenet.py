@@ -34,6 +34,7 @@ def get_config(model='mobilenet_v3_large'):
   c.augment = 'rrc,flip'
   c.auto_augment = 'autoaugment'
   c.random_erasing = 0.2
+  c.random_erasing_mode = 'const'  # torchvision's RandomErasing: value 0
   c.batch_size = 1024
   c.optimizer = 'rmsprop'
   c.rmsprop_decay = 0.9

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from cnn_jax import config_validation, models
 from cnn_jax.data import batch_augment
@@ -426,3 +427,34 @@ def test_eval_image_size_evaluates_at_another_size():
     32,
     3,
   )
+
+
+def test_tfdata_recipe_run_resumes_exactly(tmp_path):
+  """The V2-style recipe on the tf.data path: TrivialAugmentWide, random
+  erasing, mixup / CutMix, EMA; 30 steps straight = 12, stop, 18 more."""
+  pytest.importorskip('tensorflow')
+  recipe = dict(
+    input_pipeline='auto',  # auto_augment: tf.data
+    auto_augment='trivialaugment',
+    random_erasing=0.25,
+    mixup_alpha=0.2,
+    cutmix_alpha=1.0,
+    label_smoothing=0.1,
+    ema_decay=0.9,
+    ema_warmup=True,
+    synthetic_examples=800,
+    shuffle_buffer=1000,
+  )
+  straight = trainer.train_and_evaluate(
+    _short_run(num_train_steps=30, **recipe), str(tmp_path / 'a')
+  )
+  first = trainer.train_and_evaluate(
+    _short_run(num_train_steps=12, **recipe), str(tmp_path / 'b')
+  )
+  assert first['step'] == 12 and first['steps_per_epoch'] == 10
+  resumed = trainer.train_and_evaluate(
+    _short_run(num_train_steps=30, **recipe), str(tmp_path / 'b')
+  )
+  assert resumed['validation'] == straight['validation']
+  assert resumed['test'] == straight['test']
+  assert 'ema_accuracy' in resumed['test']
