@@ -187,6 +187,12 @@ FIELDS: dict[str, Field] = {
     high=1,
     low_open=True,
   ),
+  'eval_image_size': _f(
+    int,
+    'side of the evaluation input (None: image_size)',
+    optional=True,
+    low=1,
+  ),
   'mean': _f(tuple, "per-channel mean, 0-1 scale (): the dataset's)"),
   'std': _f(tuple, "per-channel std (): the dataset's)"),
   'input_pipeline': _f(
@@ -194,6 +200,28 @@ FIELDS: dict[str, Field] = {
     "input path: 'device' (arrays on the devices, "
     "augmented in JAX), 'tfdata', or 'auto'",
     choices=('auto', 'device', 'tfdata'),
+  ),
+  'auto_augment': _f(
+    str,
+    'automatic augmentation policy of the tf.data path',
+    optional=True,
+    choices=('randaugment', 'trivialaugment', 'autoaugment'),
+  ),
+  'randaugment_num_ops': _f(int, 'RandAugment: ops per image (N)', low=0),
+  'randaugment_magnitude': _f(
+    int, 'RandAugment: magnitude (M) of 31 levels', low=0, high=30
+  ),
+  'random_erasing': _f(
+    float,
+    'probability of random erasing per example (None: off)',
+    optional=True,
+    low=0,
+    high=1,
+  ),
+  'random_erasing_mode': _f(
+    str,
+    "random erasing fill: 'pixel' (normal noise) or 'const' (zeros)",
+    choices=('pixel', 'const'),
   ),
   'shuffle_buffer': _f(int, 'examples in the shuffle buffer', low=1),
   'cache': _f(bool, 'cache decoded examples in memory', changes_result=False),
@@ -254,6 +282,38 @@ FIELDS: dict[str, Field] = {
   'warmup_epochs': _f(float, 'linear warmup, in epochs', low=0),
   'label_smoothing': _f(
     float, 'label smoothing', low=0, high=1, high_open=True
+  ),
+  'mixup_alpha': _f(
+    float,
+    'mixup Beta(alpha, alpha) (None: off)',
+    optional=True,
+    low=0,
+    low_open=True,
+  ),
+  'cutmix_alpha': _f(
+    float,
+    'CutMix Beta(alpha, alpha) (None: off)',
+    optional=True,
+    low=0,
+    low_open=True,
+  ),
+  'mix_prob': _f(
+    float, 'probability that a batch is mixed (mixup/CutMix)', low=0, high=1
+  ),
+  'mix_switch_prob': _f(
+    float, 'probability of CutMix when both are set', low=0, high=1
+  ),
+  'ema_decay': _f(
+    float,
+    'moving-average decay of the weights (None: off)',
+    optional=True,
+    low=0,
+    high=1,
+    high_open=True,
+  ),
+  'ema_warmup': _f(bool, 'EMA decay min(ema_decay, (1+step)/(10+step))'),
+  'grad_accum_steps': _f(
+    int, 'micro-batches per optimizer update (gradient accumulation)', low=1
   ),
   'grad_clip_norm': _f(float, 'global gradient-norm clip (0: off)', low=0),
   # Distribution
@@ -532,6 +592,33 @@ def _combination_problems(config, bad: set[str]) -> list[str]:
     p.append(
       f'bn_group_size={config.bn_group_size} does not divide '
       f'batch_size={config.batch_size}; use a divisor of the batch.'
+    )
+  if ok('grad_accum_steps', 'batch_size', 'bn_group_size'):
+    k = config.grad_accum_steps
+    if config.batch_size % k:
+      p.append(
+        f'grad_accum_steps={k} does not divide batch_size='
+        f'{config.batch_size}; use a divisor of the batch.'
+      )
+    elif (
+      k > 1
+      and config.bn_group_size > 0
+      and (config.batch_size // k) % config.bn_group_size
+    ):
+      p.append(
+        f'bn_group_size={config.bn_group_size} does not divide the '
+        f'micro-batch of {config.batch_size // k} (batch_size / '
+        'grad_accum_steps); use a divisor of it.'
+      )
+  if (
+    ok('auto_augment', 'input_pipeline')
+    and config.auto_augment is not None
+    and config.input_pipeline == 'device'
+  ):
+    p.append(
+      f'auto_augment={config.auto_augment!r} runs in the tf.data path '
+      "only; use --config.input_pipeline=tfdata (or 'auto', which picks "
+      'it), or unset auto_augment.'
     )
   if (
     ok('host_devices', 'num_devices')

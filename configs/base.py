@@ -80,6 +80,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.rrc_scale = (0.08, 1.0)  # area range for rrc / inception_crop.
   c.rrc_ratio = (3 / 4, 4 / 3)  # aspect ratio range for rrc / inception_crop.
   c.eval_crop_fraction = 1.0  # central crop before resizing (0.875 ImageNet).
+  # Side of the evaluation input if not image_size (None: image_size), e.g.
+  # torchvision's V2 recipe trains at 176 and evaluates at 224.
+  c.eval_image_size = config_dict.placeholder(int)
   c.mean = ()  # per-channel mean (0-1 scale); () = the dataset's.
   c.std = ()  # per-channel std; () = the dataset's.
   # Input path: 'device' loads the dataset once onto the devices and
@@ -88,6 +91,17 @@ def get_config() -> ml_collections.ConfigDict:
   # TFDS + tf.data on the host (any dataset/augmentation); 'auto' = 'device'
   # where it applies, else 'tfdata'.
   c.input_pipeline = 'auto'
+  # Automatic augmentation policy of the tf.data path, after the crops and
+  # flips of `augment` (torchvision's op sets and magnitudes): None,
+  # 'randaugment' (randaugment_num_ops ops of randaugment_magnitude),
+  # 'trivialaugment' (TrivialAugmentWide) or 'autoaugment' (ImageNet policy).
+  c.auto_augment = config_dict.placeholder(str)
+  c.randaugment_num_ops = 2  # RandAugment N.
+  c.randaugment_magnitude = 9  # RandAugment M, of 31 levels (0..30).
+  # Per-example random erasing (timm's RandomErasing, after normalization)
+  # with this probability; None: off. Area 2%-1/3, log-uniform aspect.
+  c.random_erasing = config_dict.placeholder(float)
+  c.random_erasing_mode = 'pixel'  # 'pixel': normal noise; 'const': zeros.
   c.shuffle_buffer = 60_000  # tf.data only ('device' shuffles whole epochs).
   c.cache = True  # tf.data: cache decoded examples in memory (small datasets).
   c.synthetic_shape = (32, 32, 3)  # image shape of the synthetic dataset.
@@ -116,6 +130,22 @@ def get_config() -> ml_collections.ConfigDict:
   c.lr_decay_epochs = 2.4  # exponential: decay by lr_decay_factor every N.
   c.warmup_epochs = 0.0  # linear warmup from 0.
   c.label_smoothing = 0.0
+  # mixup / CutMix on the batch in the train step (timm's Mixup): lam ~
+  # Beta(alpha, alpha), one per batch; None: off. Both set: CutMix with
+  # probability mix_switch_prob, else mixup. Label smoothing is applied to
+  # the one-hot targets before they are mixed.
+  c.mixup_alpha = config_dict.placeholder(float)
+  c.cutmix_alpha = config_dict.placeholder(float)
+  c.mix_prob = 1.0  # probability that a batch is mixed at all.
+  c.mix_switch_prob = 0.5  # probability of CutMix when both are set.
+  # Moving average of the weights and BatchNorm statistics (e.g. 0.9999),
+  # evaluated and checkpointed beside the raw weights; None: off.
+  c.ema_decay = config_dict.placeholder(float)
+  c.ema_warmup = False  # decay min(ema_decay, (1 + step) / (10 + step)).
+  # Micro-batches per step: one optimizer update from the mean gradient of
+  # batch_size // grad_accum_steps examples at a time (BatchNorm statistics
+  # per micro-batch).
+  c.grad_accum_steps = 1
   c.grad_clip_norm = 0.0  # > 0: clip the global gradient norm.
 
   # --- Distribution ------------------------------------------------------

@@ -13,8 +13,10 @@ config follows Caffe's bvlc_googlenet quick solver instead, which trains the
 same network without BatchNorm: lr 0.01 per 32 images (scaled linearly to
 batch 256, with 5 warmup epochs since there is no BatchNorm to absorb the
 larger steps), weight decay 2e-4 on all weights, 60 epochs; its poly-0.5 decay
-is replaced by cosine and no label smoothing. A reasonable starting point,
-not a validated recipe.
+is replaced by cosine and no label smoothing. The paper's Polyak averaging
+of the weights for inference is the 0.9999 moving average (``ema_decay``,
+with TensorFlow's ramp), evaluated beside the raw weights. A reasonable
+starting point, not a validated recipe.
 
 Expect: the paper reports 10.07% top-5 error for one model on one crop (its
 numbers use their own data augmentation); not run in this repo. Runtime: not
@@ -35,4 +37,6 @@ def get_config():
   c.num_epochs = 60.0
   c.label_smoothing = 0.0
   c.aux_loss_weight = 0.3
+  c.ema_decay = 0.9999
+  c.ema_warmup = True
   return c

@@ -37,3 +37,75 @@ def get_config(model: str, image_size: int = 224):
   c.log_every_steps = 500
   c.checkpoint_every_steps = 5000
   return c
+
+
+def torchvision_v1(c):
+  """torchvision's classification reference, default flags (the recipe of its
+  ``IMAGENET1K_V1`` ResNet/ResNeXt/Wide-ResNet weights): 8 GPUs x batch 32,
+  SGD momentum 0.9, lr 0.1, weight decay 1e-4 on every parameter, lr x0.1 at
+  epochs 30 and 60, 90 epochs, RandomResizedCrop 224 + flip, evaluation on
+  the central 224 of 256; no warmup, label smoothing, EMA or mixing."""
+  c.augment = 'rrc,flip'
+  c.batch_size = 256
+  c.learning_rate = 0.1
+  c.lr_scaling_base_batch = 256
+  c.momentum = 0.9
+  c.weight_decay = 1e-4
+  c.weight_decay_on_bn_and_bias = True
+  c.lr_schedule = 'multistep'
+  c.lr_boundaries = (30, 60)
+  c.lr_decay_factor = 0.1
+  c.warmup_epochs = 0.0
+  c.label_smoothing = 0.0
+  c.num_epochs = 90.0
+  return c
+
+
+def torchvision_v2(c):
+  """torchvision's "new training recipe" (the blog post "How to Train
+  State-of-the-Art Models Using TorchVision's Latest Primitives"; the recipe of
+  its ``IMAGENET1K_V2`` ResNet-50, ResNeXt-50 and Wide-ResNet-50 weights)::
+
+    train.py --batch-size 128 (x 8 GPUs) --lr 0.5 --lr-scheduler
+    cosineannealinglr --lr-warmup-epochs 5 --lr-warmup-method linear
+    --auto-augment ta_wide --epochs 600 --random-erase 0.1 --weight-decay
+    0.00002 --norm-weight-decay 0.0 --label-smoothing 0.1 --mixup-alpha 0.2
+    --cutmix-alpha 1.0 --train-crop-size 176 --model-ema --val-resize-size
+    232 --ra-sampler --ra-reps 4
+
+  Here: batch 1024, lr 0.5 per 1024, 5 warmup epochs then cosine, 600
+  epochs, TrivialAugmentWide, random erasing 0.1 (torchvision's: zeros
+  after normalization), weight decay 2e-5 not on BatchNorm (nor biases: only
+  the classifier has one), label smoothing 0.1, mixup 0.2 / CutMix 1.0 (one
+  of the two per batch), training at 176.
+  torchvision's EMA (decay 0.99998, updated every 32 steps with its alpha
+  scaled by batch x 32 / epochs, reset during warmup) is a per-step decay of
+  about 0.99997 at batch 1024: ``ema_decay=0.99997`` with the warmup ramp.
+  Evaluation at 224: the central 224/232 of the image, resized to 224
+  (``eval_image_size``). Not reproduced: repeated augmentation
+  (``--ra-sampler``), and the warmup starts from 0 rather than lr x 0.01.
+  """
+  c.augment = 'rrc,flip'
+  c.image_size = 176
+  c.eval_image_size = 224
+  c.eval_crop_fraction = 224 / 232
+  c.auto_augment = 'trivialaugment'
+  c.random_erasing = 0.1
+  c.random_erasing_mode = 'const'  # torchvision's RandomErasing: value 0
+  c.batch_size = 1024
+  c.learning_rate = 0.5
+  c.lr_scaling_base_batch = 1024
+  c.momentum = 0.9
+  c.weight_decay = 2e-5
+  c.weight_decay_on_bn_and_bias = False
+  c.lr_schedule = 'cosine'
+  c.warmup_epochs = 5.0
+  c.label_smoothing = 0.1
+  c.mixup_alpha = 0.2
+  c.cutmix_alpha = 1.0
+  c.mix_prob = 1.0
+  c.mix_switch_prob = 0.5
+  c.ema_decay = 0.99997
+  c.ema_warmup = True
+  c.num_epochs = 600.0
+  return c

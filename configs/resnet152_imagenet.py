@@ -1,25 +1,43 @@
-"""ResNet-152 on ImageNet with the shared recipe (configs/imagenet.py).
+"""ResNet-152 on ImageNet with torchvision's recipes.
 
 Run:
   python -m cnn_jax.main --config=configs/resnet152_imagenet.py --workdir=/tmp/resnet152
+  python -m cnn_jax.main --config=configs/resnet152_imagenet.py:v2 --workdir=/tmp/resnet152_v2
 
-Model: torchvision's ``resnet152`` (same layers and parameter count). Related
-models run with the same recipe via --config.model=NAME, e.g. resnet101,
-preact_resnet152; see ``python -m cnn_jax.summary --list``.
+Model: torchvision's ``resnet152`` (same layers and parameter count). Related models run with the same recipes via --config.model=NAME,
+e.g. preact_resnet152; see ``python -m cnn_jax.summary --list``.
 
-Recipe: configs/imagenet.py unchanged (SGD momentum 0.9, lr 0.1 per 256
-images, 5 warmup epochs then cosine decay, weight decay 1e-4 not on BN/biases,
-label smoothing 0.1, 90 epochs, Inception crop + flip at 224, bfloat16).
+The argument picks the recipe:
 
-Expect: torchvision's IMAGENET1K_V1 weights, trained 90 epochs with a step
-schedule and no label smoothing, give 78.312% top-1. This recipe differs
-(cosine schedule, label smoothing) and was not run in this repo. Runtime:
-not measured (far beyond the 2-core CPU this repo is developed on; needs
-accelerators).
+* ``v1`` (default): torchvision's reference recipe of its ``IMAGENET1K_V1``
+  weights (configs/imagenet.py ``torchvision_v1``): batch 256, SGD momentum
+  0.9, lr 0.1, weight decay 1e-4, lr x0.1 at epochs 30 and 60, 90 epochs,
+  RandomResizedCrop 224 + flip. Expect 78.312% top-1 (torchvision's
+  ``_metrics``).
+* ``v2``: torchvision's "new training recipe" of its ``IMAGENET1K_V2``
+  weights (configs/imagenet.py ``torchvision_v2``): 600 epochs at batch 1024,
+  lr 0.5, 5 warmup epochs then cosine, weight decay 2e-5 (not on BN), label
+  smoothing 0.1, mixup 0.2 / CutMix 1.0, TrivialAugmentWide, random erasing
+  0.1, EMA of the weights, training at 176 and evaluation at 224. Expect
+  82.284% top-1 (torchvision's ``_metrics``; its recipe also uses repeated
+  augmentation, not implemented here).
+
+bfloat16 compute. Not run in this repo. Runtime: not measured (far beyond the
+2-core CPU this repo is developed on; needs accelerators).
 """
 
 from configs import imagenet
 
+ARGUMENTS = ('v1', 'v2')
 
-def get_config():
-  return imagenet.get_config('resnet152', image_size=224)
+
+def get_config(arg: str = 'v1'):
+  c = imagenet.get_config('resnet152', image_size=224)
+  if arg == 'v1':
+    return imagenet.torchvision_v1(c)
+  if arg == 'v2':
+    return imagenet.torchvision_v2(c)
+  raise ValueError(
+    f'configs/resnet152_imagenet.py:{arg}: the argument is the recipe, one '
+    f'of {", ".join(ARGUMENTS)}.'
+  )

@@ -8,7 +8,7 @@ augmentations the uninterrupted run would have seen. Images are float32 in
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 
 class _TensorFlow:
@@ -24,6 +24,7 @@ class _TensorFlow:
 tf = _TensorFlow()
 
 AUGMENTATIONS = ('crop_pad', 'flip', 'rrc', 'inception_crop')
+AUTO_STREAM = 0xA08  # fold_in tag of the auto_augment policy's seed
 
 
 def crop_pad(image, seed, padding: int):
@@ -89,12 +90,23 @@ def normalize(image, mean: Sequence[float], std: Sequence[float]):
 
 
 def make_train_transform(
-  names: Sequence[str], *, size: int, padding: int, scale, ratio
+  names: Sequence[str],
+  *,
+  size: int,
+  padding: int,
+  scale,
+  ratio,
+  auto_augment: Optional[str] = None,
+  randaugment_num_ops: int = 2,
+  randaugment_magnitude: int = 9,
 ) -> Callable:
   """Chains the named augmentations into ``f(image, seed) -> image``.
 
   ``size`` is the output side (None: keep the native size). Unless a crop op
-  already resizes, the image is resized to ``size`` first.
+  already resizes, the image is resized to ``size`` first. ``auto_augment``
+  (:mod:`cnn_jax.data.auto_augment`: 'randaugment', 'trivialaugment' or
+  'autoaugment') runs after them, on the cropped and flipped image, as in
+  torchvision's ImageNet recipes.
   """
   unknown = [n for n in names if n not in AUGMENTATIONS]
   if unknown:
@@ -104,6 +116,26 @@ def make_train_transform(
   resizes = any(n in ('rrc', 'inception_crop') for n in names)
   if resizes and size is None:
     raise ValueError('rrc / inception_crop need config.image_size.')
+
+  policies = {}  # (height, width) -> the auto_augment policy
+
+  def policy(image):
+    h, w = image.shape[0], image.shape[1]
+    if h is None or w is None:
+      raise ValueError(
+        'auto_augment needs images of a known size: set --config.image_size.'
+      )
+    if (h, w) not in policies:
+      from cnn_jax.data import auto_augment as aa  # pylint: disable=g-import-not-at-top
+
+      policies[h, w] = aa.make_policy(
+        auto_augment,
+        height=h,
+        width=w,
+        num_ops=randaugment_num_ops,
+        magnitude=randaugment_magnitude,
+      )
+    return policies[h, w]
 
   def transform(image, seed):
     if size is not None and not resizes:
@@ -120,6 +152,9 @@ def make_train_transform(
         image = random_resized_crop(image, s, size, scale, ratio)
       elif name == 'inception_crop':
         image = inception_crop(image, s, size, scale, ratio)
+    if auto_augment is not None:  # a seed of its own, apart from the ops'
+      policy_seed = tf.random.experimental.stateless_fold_in(seed, AUTO_STREAM)
+      image = policy(image)(image, policy_seed)
     return image
 
   return transform

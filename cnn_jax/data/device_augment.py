@@ -13,8 +13,8 @@ Randomness: the step passes one key per batch, derived from (seed, step);
 example ``i`` of the global batch draws from ``fold_in(key, i)``. So the
 augmentation of an example depends on the seed, the step and its position in
 the global batch only, not on how the batch is split over devices or hosts.
-An augmentation that needs the whole batch (mixup, CutMix) fits the same
-hook: it returns float soft targets ``[N, num_classes]`` instead of labels.
+Random erasing, mixup and CutMix run after this hook, on both input paths
+(:mod:`cnn_jax.data.batch_augment`).
 
 Augmentations on the device: ``crop_pad`` (zero-pad each side by
 ``crop_padding``, random crop back to the size, as torchvision's
@@ -135,7 +135,9 @@ def make_train_transform(config, info) -> Callable:
 
 def make_eval_transform(config, info) -> Callable:
   """uint8 NHWC -> the model's float32 input: what the tf.data eval does."""
-  size, fraction = config.image_size, config.eval_crop_fraction
+  from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+
+  size, fraction = pipeline.eval_size(config), config.eval_crop_fraction
   gray_to_rgb, mean, std = config.grayscale_to_rgb, info.mean, info.std
 
   def eval_transform(images):

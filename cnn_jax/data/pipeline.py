@@ -246,6 +246,9 @@ def train_dataset(
     padding=config.crop_padding,
     scale=config.rrc_scale,
     ratio=config.rrc_ratio,
+    auto_augment=config.get('auto_augment'),
+    randaugment_num_ops=config.get('randaugment_num_ops', 2),
+    randaugment_magnitude=config.get('randaugment_magnitude', 9),
   )
   seed = config.seed
   to_float = _decoder(config)
@@ -278,6 +281,12 @@ def train_dataset(
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def eval_size(config) -> Optional[int]:
+  """The side of the evaluation input: eval_image_size, else image_size."""
+  size = config.get('eval_image_size')
+  return size if size is not None else config.image_size
+
+
 def eval_dataset(
   config,
   info: InputInfo,
@@ -295,7 +304,7 @@ def eval_dataset(
   local_batch = local_batch_size(config.eval_batch_size, process_count)
   largest = max(full.shard(i, process_count).size for i in range(process_count))
   num_batches = math.ceil(largest / local_batch)
-  size = config.image_size
+  size = eval_size(config)
   to_float = _decoder(config)
 
   def preprocess(ex):
@@ -311,7 +320,10 @@ def eval_dataset(
   padding = num_batches * local_batch - sl.size
   if padding:
     blank = {
-      'image': tf.zeros(info.image_shape, tf.float32),
+      'image': tf.zeros(
+        (size, size, info.image_shape[2]) if size else info.image_shape,
+        tf.float32,
+      ),
       'label': tf.constant(0, tf.int32),
       'mask': tf.constant(False),
     }

@@ -97,7 +97,8 @@ def restore_variables(path: str, step: int, model, input_shape) -> dict:
   """``{'params', 'batch_stats'}`` of ``model`` from an Orbax checkpoint.
 
   Restored onto one device whatever the training sharding was, and only the
-  model's variables (not the optimizer state).
+  model's variables (not the optimizer state): of a best/ checkpoint, the
+  weights it kept (raw or EMA).
   """
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
 
@@ -115,6 +116,11 @@ def restore_variables(path: str, step: int, model, input_shape) -> dict:
     },
   )
   manager = ocp.CheckpointManager(path)
+  from cnn_jax.training import checkpointing  # pylint: disable=g-import-not-at-top
+
+  ema = checkpointing.saved_weights(manager, step) == 'ema'
+  if ema:  # a best/ checkpoint that kept the moving averages
+    target = {'ema': target}
   try:
     restored = manager.restore(
       step,
@@ -131,7 +137,7 @@ def restore_variables(path: str, step: int, model, input_shape) -> dict:
     ) from e
   finally:
     manager.close()
-  return restored
+  return restored['ema'] if ema else restored
 
 
 def list_images(arguments: Sequence[str]) -> list[str]:

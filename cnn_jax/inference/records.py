@@ -74,7 +74,7 @@ def _native(config) -> tuple[tuple[int, int], int, Optional[str]]:
 def eval_preprocessing(config, info) -> preprocessing.Preprocessing:
   """The evaluation preprocessing of ``pipeline.eval_dataset`` for a run."""
   native_hw, channels, root = _native(config)
-  size = config.image_size
+  size = config.get('eval_image_size') or config.image_size
   read_size = image_folder.read_size(config) if root else None
   return preprocessing.Preprocessing(
     input_size=size,

@@ -53,24 +53,60 @@ class _Damaged(Exception):
 
 
 def _to_tree(state) -> dict[str, Any]:
-  """The parts of a TrainState worth saving."""
-  return {
+  """The parts of a TrainState worth saving (``ema``: only if it has one)."""
+  tree = {
     'step': state.step,
     'params': state.params,
     'batch_stats': state.batch_stats,
     'opt_state': state.opt_state,
     'rng': state.rng,
   }
+  if getattr(state, 'ema_params', None) is not None:
+    tree['ema'] = {
+      'params': state.ema_params,
+      'batch_stats': state.ema_batch_stats,
+    }
+  return tree
 
 
 def _from_tree(state, tree):
-  return state.replace(
+  state = state.replace(
     step=tree['step'],
     params=tree['params'],
     batch_stats=tree['batch_stats'],
     opt_state=tree['opt_state'],
     rng=tree['rng'],
   )
+  if 'ema' in tree:
+    state = state.replace(
+      ema_params=tree['ema']['params'],
+      ema_batch_stats=tree['ema']['batch_stats'],
+    )
+  return state
+
+
+# Which weights of a best/ checkpoint won: 'raw' (params / batch_stats) or
+# 'ema' (the moving averages, under 'ema'); recorded in its metadata.
+WEIGHTS = ('raw', 'ema')
+
+
+def kept_weights(tree: dict[str, Any], weights: Optional[str]) -> dict:
+  """``{'params', 'batch_stats'}`` of ``tree``: the EMA ones if ``weights``
+  is 'ema' (and the tree has them), else the raw ones."""
+  source = tree['ema'] if weights == 'ema' and 'ema' in tree else tree
+  return {
+    'params': source['params'],
+    'batch_stats': source.get('batch_stats', {}),
+  }
+
+
+def saved_weights(manager, step: int) -> str:
+  """'ema' or 'raw': which weights ``step`` of ``manager`` kept."""
+  try:
+    custom = manager.metadata(step).custom_metadata or {}
+  except Exception:  # pylint: disable=broad-except
+    return 'raw'
+  return custom.get('weights', 'raw')
 
 
 def _step_dir(manager: ocp.CheckpointManager, step: int) -> str:
@@ -170,8 +206,17 @@ class Checkpointer:
     )
     self._pending['latest'] = step
 
-  def save_if_best(self, state, step: int, val_accuracy: float) -> bool:
-    """Keeps ``state`` if its validation accuracy beats the best so far."""
+  def save_if_best(
+    self, state, step: int, val_accuracy: float, weights: str = 'raw'
+  ) -> bool:
+    """Keeps ``state`` if its validation accuracy beats the best so far.
+
+    ``weights``: which of its weights reached ``val_accuracy``, 'raw' or
+    'ema' (the better of the two, with an EMA); recorded, so that init_from,
+    predict and eval read those (:func:`kept_weights`).
+    """
+    if weights not in WEIGHTS:
+      raise ValueError(f'weights={weights!r}: one of {WEIGHTS}.')
     self._finish('best')
     best = self._best_accuracy()
     if best is not None and val_accuracy <= best:
@@ -181,7 +226,10 @@ class Checkpointer:
       step,
       args=ocp.args.StandardSave(tree),
       metrics={'accuracy': float(val_accuracy)},
-      custom_metadata={'fingerprint': integrity.fingerprint(tree)},
+      custom_metadata={
+        'fingerprint': integrity.fingerprint(tree),
+        'weights': weights,
+      },
     )
     self._pending['best'] = step
     return True
@@ -417,7 +465,8 @@ def write_variables(variables: dict[str, Any], directory: str) -> str:
 
 
 def load_variables(directory: str) -> dict[str, Any]:
-  """Reads ``{'params', 'batch_stats'}`` from the newest intact checkpoint.
+  """Reads ``{'params', 'batch_stats'}`` from the newest intact checkpoint
+  (of a best/ checkpoint: the weights it kept, raw or EMA).
 
   ``directory`` is a workdir (its ``best/`` is preferred, then
   ``checkpoints/``) or a checkpoint directory such as ``cnn_jax.convert``'s
@@ -446,10 +495,7 @@ def load_variables(directory: str) -> dict[str, Any]:
             'Skipping damaged checkpoint %s: %s', _step_dir(manager, step), e
           )
           continue
-        return {
-          'params': tree['params'],
-          'batch_stats': tree.get('batch_stats', {}),
-        }
+        return kept_weights(tree, saved_weights(manager, step))
     finally:
       manager.close()
   if damaged:

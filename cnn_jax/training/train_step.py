@@ -6,6 +6,25 @@ the batch is sharded on the ``data`` axis, and the state's buffers are donated
 so an update happens in place. XLA inserts the gradient all-reduce; BatchNorm
 statistics are computed over the whole global batch (``bn_group_size`` splits
 them into per-group "ghost" statistics instead).
+
+Recipes (``configs/base.py``, "Training recipes"):
+
+* ``ema_decay``: an exponential moving average of the parameters *and* of the
+  BatchNorm statistics (as timm's ModelEma and torchvision's
+  ``ExponentialMovingAverage(use_buffers=True)``) rides in the state and is
+  updated in the step: ``ema = d * ema + (1 - d) * new``, with ``d =
+  min(ema_decay, (1 + step) / (10 + step))`` if ``ema_warmup`` (TensorFlow's
+  ``ExponentialMovingAverage(num_updates=step)``, which EfficientNet used).
+* ``grad_accum_steps = k``: the global batch is split into ``k`` micro-batches
+  (example ``i`` goes to micro-batch ``i % k``, so each one spans every
+  device) run one after the other by ``lax.scan``; their mean gradient makes
+  one optimizer update. One step is still one global batch and one update, so
+  schedules, checkpoints and resumption do not change. BatchNorm normalizes
+  each micro-batch by its own statistics and its running averages are
+  updated once per micro-batch (``k`` times per step), as accumulating in
+  PyTorch does; without BatchNorm the update equals the big batch's.
+  (``optax.MultiSteps`` would instead spread a batch over ``k`` steps, which
+  changes what a step is for the schedule, the input stream and resuming.)
 """
 
 import functools
@@ -19,6 +38,7 @@ from clu import metrics as clu_metrics
 from flax import struct
 from flax.training import train_state
 
+from cnn_jax.data import batch_augment
 from cnn_jax.training import sharding
 
 
@@ -31,6 +51,19 @@ class TrainState(train_state.TrainState):
 
   batch_stats: Any = None
   rng: jax.Array = None
+  # The moving averages of params / batch_stats (None: ema_decay off).
+  ema_params: Any = None
+  ema_batch_stats: Any = None
+
+  @property
+  def has_ema(self) -> bool:
+    return self.ema_params is not None
+
+  def ema_state(self) -> 'TrainState':
+    """This state with the moving averages as its weights (for evaluation)."""
+    return self.replace(
+      params=self.ema_params, batch_stats=self.ema_batch_stats
+    )
 
 
 @struct.dataclass
@@ -52,23 +85,55 @@ def create_train_state(
   tx: optax.GradientTransformation,
   input_shape,
   rng: jax.Array,
+  ema: bool = False,
 ) -> TrainState:
   """Initializes variables on a batch of one; the run's key rides along.
 
   Initialized in training mode so that training-only parts (auxiliary
-  classifiers) get parameters too.
+  classifiers) get parameters too. ``ema``: the state carries moving
+  averages of the weights, starting from the initial weights.
   """
   params_rng, dropout_rng, state_rng = jax.random.split(rng, 3)
   variables = jax.jit(functools.partial(model.init, train=True))(
     {'params': params_rng, 'dropout': dropout_rng},
     jnp.zeros((1, *input_shape), jnp.float32),
   )
-  return TrainState.create(
+  state = TrainState.create(
     apply_fn=model.apply,
     params=variables['params'],
     tx=tx,
     batch_stats=variables.get('batch_stats', {}),
     rng=jax.random.key_data(state_rng),
+  )
+  return with_fresh_ema(state) if ema else state
+
+
+def with_fresh_ema(state: TrainState) -> TrainState:
+  """``state`` whose moving averages start at its current weights."""
+  copy = lambda tree: jax.tree.map(jnp.array, tree)  # noqa: E731
+  return state.replace(
+    ema_params=copy(state.params), ema_batch_stats=copy(state.batch_stats)
+  )
+
+
+def ema_decay_at(step, decay: float, warmup: bool):
+  """The decay of the update made at ``step`` (0-based)."""
+  if not warmup:
+    return jnp.asarray(decay, jnp.float32)
+  step = jnp.asarray(step, jnp.float32)
+  return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+
+
+def update_ema(state: TrainState, step, decay: float, warmup: bool):
+  """``state`` with its moving averages moved towards its weights."""
+  d = ema_decay_at(step, decay, warmup)
+
+  def mix(avg, new):
+    return (d * avg + (1.0 - d) * new).astype(avg.dtype)
+
+  return state.replace(
+    ema_params=jax.tree.map(mix, state.ema_params, state.params),
+    ema_batch_stats=jax.tree.map(mix, state.ema_batch_stats, state.batch_stats),
   )
 
 
@@ -147,10 +212,19 @@ def _apply_train(
 AUGMENT_STREAM = 0xA06
 
 
-def augment_key(state: TrainState):
+def augment_key(state: TrainState, stream: int = AUGMENT_STREAM):
   """The batch's augmentation key: a function of (seed, step) only."""
-  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), AUGMENT_STREAM)
+  key = jax.random.fold_in(jax.random.wrap_key_data(state.rng), stream)
   return jax.random.fold_in(key, state.step)
+
+
+# fold_in tag of the recipe's keys (random erasing, mixup / CutMix).
+RECIPE_STREAM = 0xA07
+
+
+def recipe_key(state: TrainState):
+  """The key of the recipe's batch transform: a function of (seed, step)."""
+  return augment_key(state, RECIPE_STREAM)
 
 
 def train_step(
@@ -165,6 +239,10 @@ def train_step(
   bn_group_size: int = 0,
   group_sharding=None,
   batch_transform: Optional[Callable] = None,
+  recipe_transform: Optional[Callable] = None,
+  grad_accum_steps: int = 1,
+  ema_decay: Optional[float] = None,
+  ema_warmup: bool = False,
 ):
   """One SGD step on a global batch; returns the new state and metrics.
 
@@ -175,16 +253,30 @@ def train_step(
   per-example randomness must come from ``fold_in(key, i)`` with ``i`` the
   example's position in the global batch, so that results do not depend on
   how the batch is sharded.
+
+  ``recipe_transform(images, labels, key) -> (images, targets)`` (random
+  erasing, mixup / CutMix: :mod:`cnn_jax.data.batch_augment`) runs next, on
+  the normalized float batch, with :func:`recipe_key`.
+
+  ``grad_accum_steps`` and ``ema_decay``: see the module docstring.
   """
   rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   images, labels = batch['image'], batch['label']
   if batch_transform is not None:
     images, labels = batch_transform(images, labels, augment_key(state))
+  if recipe_transform is not None:
+    images, labels = recipe_transform(images, labels, recipe_key(state))
   images = images.astype(dtype)
+  hard = lambda y: jnp.argmax(y, -1) if y.ndim == 2 else y  # noqa: E731
 
-  def loss_fn(params):
+  def loss_fn(params, batch_stats, images, labels, rng):
     outputs, updates = _apply_train(
-      state, params, images, rng, bn_group_size, group_sharding
+      state.replace(batch_stats=batch_stats),
+      params,
+      images,
+      rng,
+      bn_group_size,
+      group_sharding,
     )
     logits, aux_logits = split_outputs(outputs)
     loss = jnp.mean(cross_entropy(logits, labels, num_classes, label_smoothing))
@@ -192,18 +284,53 @@ def train_step(
       loss += aux_loss_weight * jnp.mean(
         cross_entropy(aux, labels, num_classes, label_smoothing)
       )
-    return loss, (logits, updates)
+    accuracy = jnp.mean(jnp.argmax(logits, -1) == hard(labels))
+    return loss, (accuracy, updates.get('batch_stats', batch_stats))
 
-  (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-    state.params
-  )
-  state = state.apply_gradients(
-    grads=grads, batch_stats=updates.get('batch_stats', state.batch_stats)
-  )
-  hard_labels = jnp.argmax(labels, -1) if labels.ndim == 2 else labels
+  grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+  k = grad_accum_steps
+  if k <= 1:
+    (loss, (accuracy, batch_stats)), grads = grad_fn(
+      state.params, state.batch_stats, images, labels, rng
+    )
+  else:
+    n = images.shape[0]
+    if n % k:
+      raise ValueError(
+        f'grad_accum_steps {k} does not divide the batch of {n}.'
+      )
+
+    def micro(x):  # micro-batch j: the examples j, j + k, j + 2k, ...
+      return jnp.swapaxes(x.reshape((n // k, k, *x.shape[1:])), 0, 1)
+
+    def body(carry, xs):
+      grads, loss, accuracy, batch_stats = carry
+      j, images_j, labels_j = xs
+      (loss_j, (acc_j, batch_stats)), grads_j = grad_fn(
+        state.params,
+        batch_stats,
+        images_j,
+        labels_j,
+        jax.random.fold_in(rng, j),
+      )
+      grads = jax.tree.map(jnp.add, grads, grads_j)
+      return (grads, loss + loss_j, accuracy + acc_j, batch_stats), None
+
+    zeros = jax.tree.map(jnp.zeros_like, state.params)
+    init = (zeros, jnp.float32(0), jnp.float32(0), state.batch_stats)
+    (grads, loss, accuracy, batch_stats), _ = jax.lax.scan(
+      body, init, (jnp.arange(k), micro(images), micro(labels))
+    )
+    grads = jax.tree.map(lambda g: g / k, grads)
+    loss, accuracy = loss / k, accuracy / k
+
+  step = state.step
+  state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+  if ema_decay is not None:
+    state = update_ema(state, step, ema_decay, ema_warmup)
   metrics = TrainMetrics.single_from_model_output(
     loss=loss,
-    accuracy=jnp.mean(jnp.argmax(logits, -1) == hard_labels),
+    accuracy=accuracy,
     learning_rate=learning_rate_fn(state.step - 1),
   )
   return state, metrics
@@ -235,6 +362,9 @@ def compile_steps(
   ``batch_transform``: see :func:`train_step` (the input path provides it).
   """
   dtype = jnp.dtype(config.dtype)
+  recipe = batch_augment.make_recipe_transform(config, num_classes)
+  # mixup / CutMix targets carry the label smoothing already.
+  smoothing = 0.0 if batch_augment.mixing(config) else config.label_smoothing
   state_sharding = jax.tree.map(lambda _: sharding.replicated(mesh), state)
   data = sharding.data_sharding(mesh)
   rep = sharding.replicated(mesh)
@@ -243,12 +373,16 @@ def compile_steps(
       train_step,
       num_classes=num_classes,
       learning_rate_fn=learning_rate_fn,
-      label_smoothing=config.label_smoothing,
+      label_smoothing=smoothing,
       aux_loss_weight=config.aux_loss_weight,
       dtype=dtype,
       bn_group_size=config.bn_group_size,
       group_sharding=data,
       batch_transform=batch_transform,
+      recipe_transform=recipe,
+      grad_accum_steps=config.grad_accum_steps,
+      ema_decay=config.ema_decay,
+      ema_warmup=config.ema_warmup,
     ),
     in_shardings=(state_sharding, data),
     out_shardings=(state_sharding, rep),

@@ -131,9 +131,10 @@ def init_from_checkpoint(state, directory: str):
       "of one of this model's; init_from needs a checkpoint of the same "
       'architecture (the class count may differ).'
     )
-  return state.replace(
+  state = state.replace(
     params=params, batch_stats=batch_stats, opt_state=state.tx.init(params)
   )
+  return train_step.with_fresh_ema(state) if state.has_ema else state
 
 
 @dataclasses.dataclass
@@ -190,7 +191,11 @@ def setup(config, workdir: str):
   schedule = optim.learning_rate_schedule(config, steps_per_epoch, total_steps)
   tx = optim.make_optimizer(config, schedule)
   state = train_step.create_train_state(
-    model, tx, info.image_shape, jax.random.key(config.seed)
+    model,
+    tx,
+    info.image_shape,
+    jax.random.key(config.seed),
+    ema=config.ema_decay is not None,
   )
   checkpointer = checkpointing.Checkpointer(workdir, config.keep_checkpoints)
   saved_config = run_record.read_config(workdir)
@@ -260,7 +265,29 @@ def _wait(previous) -> None:
 
 
 def evaluate(run: Run, state, split: str) -> dict[str, float]:
-  """Metrics over every example of ``split`` exactly once."""
+  """Metrics over every example of ``split`` exactly once.
+
+  With an EMA (``ema_decay``), those of the moving averages too, as
+  ``ema_<metric>``.
+  """
+  result = _evaluate_weights(run, state, split)
+  if state.has_ema:
+    ema = _evaluate_weights(run, state.ema_state(), split)
+    result.update(
+      {f'ema_{k}': v for k, v in ema.items() if k != 'num_examples'}
+    )
+  return result
+
+
+def best_weights(metrics: dict[str, float]) -> tuple[str, float]:
+  """('raw' or 'ema', its accuracy): the better weights (raw on a tie)."""
+  ema = metrics.get('ema_accuracy')
+  if ema is not None and ema > metrics['accuracy']:
+    return 'ema', ema
+  return 'raw', metrics['accuracy']
+
+
+def _evaluate_weights(run: Run, state, split: str) -> dict[str, float]:
   total = None
   for batch in run.input.eval_batches(split):
     m = run.eval_fn(state, batch)
@@ -393,7 +420,8 @@ def _evaluate_during_training(run: Run, state, step: int) -> None:
   )
   logging.info('step %d %s: %s', step, split, metrics)
   if split == 'validation':
-    run.checkpointer.save_if_best(state, step, metrics['accuracy'])
+    weights, accuracy = best_weights(metrics)
+    run.checkpointer.save_if_best(state, step, accuracy, weights)
 
 
 def result_of(
