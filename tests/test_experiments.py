@@ -225,3 +225,23 @@ def test_cells_and_throughput():
   )
   # The first window of each start (steps 10 and 30) includes compilation.
   assert run.metric('img_s') == 105.0
+
+
+def test_ema_metrics_of_a_run_with_and_without_averages():
+  split = {'accuracy': 0.9, 'loss': 0.3, 'ema_accuracy': 0.92, 'ema_loss': 0.25}
+  with_ema = sweep_lib.RunResult(
+    sweep_lib.Run('e'), '', {'step': 1, 'test': split}, {}, {}, None
+  )
+  assert with_ema.metric('test_acc') == 90.0
+  assert with_ema.metric('test_ema_acc') == 92.0
+  assert with_ema.metric('test_ema_loss') == 0.25
+  plain = sweep_lib.RunResult(
+    sweep_lib.Run('p'),
+    '',
+    {'step': 1, 'test': {'accuracy': 0.9, 'loss': 0.3}},
+    {},
+    {},
+    None,
+  )
+  assert plain.metric('test_ema_acc') is None
+  assert report.format_cell('test_ema_acc', [None]) == 'n/a'

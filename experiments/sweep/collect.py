@@ -33,18 +33,21 @@ class RunResult:
     if r is None:
       return None
     split = {'val': 'validation', 'test': 'test'}
-    m = re.fullmatch(r'(val|test)_(acc|err|loss|top5)', key)
+    # val_acc, test_err, ...; val_ema_acc: the moving average's (ema_decay).
+    m = re.fullmatch(r'(val|test)_(ema_)?(acc|err|loss|top5)', key)
     if m:
       s = r.get(split[m.group(1)])
-      if not s:
+      ema = m.group(2) or ''
+      if not s or f'{ema}loss' not in s:
         return None
-      if m.group(2) == 'acc':
-        return 100 * s['accuracy']
-      if m.group(2) == 'err':
-        return 100 * (1 - s['accuracy'])
-      if m.group(2) == 'top5':
-        return 100 * s['top5_accuracy'] if 'top5_accuracy' in s else None
-      return s['loss']
+      if m.group(3) == 'acc':
+        return 100 * s[f'{ema}accuracy']
+      if m.group(3) == 'err':
+        return 100 * (1 - s[f'{ema}accuracy'])
+      if m.group(3) == 'top5':
+        top5 = s.get(f'{ema}top5_accuracy')
+        return None if top5 is None else 100 * top5
+      return s[f'{ema}loss']
     if key == 'params':
       return r.get('num_params')
     if key == 'steps':

@@ -37,6 +37,8 @@ def mean_std(values: list[float]) -> tuple[Optional[float], Optional[float]]:
 COLUMN_TITLES = {
   'val_acc': 'val acc %',
   'test_acc': 'test acc %',
+  'val_ema_acc': 'val acc % (EMA weights)',
+  'test_ema_acc': 'test acc % (EMA weights)',
   'val_err': 'val err %',
   'test_err': 'test err %',
   'val_loss': 'val loss',
@@ -64,6 +66,8 @@ COLUMN_TITLES = {
 METRICS = (
   'val_acc',
   'test_acc',
+  'val_ema_acc',
+  'test_ema_acc',
   'val_err',
   'test_err',
   'val_loss',
@@ -109,7 +113,7 @@ def _fmt_number(key: str, v: float) -> str:
 def format_cell(key: str, values: list[Optional[float]]) -> str:
   m, s = mean_std(values)
   if m is None:
-    return 'not run'
+    return 'n/a' if '_ema_' in key else 'not run'  # EMA: runs without one
   if key in ('params', 'steps'):
     lo, hi = (
       min(v for v in values if v is not None),
