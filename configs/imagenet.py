@@ -109,3 +109,18 @@ def torchvision_v2(c):
   c.ema_warmup = True
   c.num_epochs = 600.0
   return c
+
+
+TORCHVISION_RECIPES = ('v1', 'v2')
+
+
+def torchvision_config(model: str, recipe: str, config_file: str):
+  """``model`` at 224 with torchvision's recipe ``recipe`` ('v1' or 'v2'):
+  the ``get_config`` of a config file that takes the recipe as argument."""
+  recipes = {'v1': torchvision_v1, 'v2': torchvision_v2}
+  if recipe not in recipes:
+    raise ValueError(
+      f'{config_file}:{recipe}: the argument is the recipe, one '
+      f'of {", ".join(TORCHVISION_RECIPES)}.'
+    )
+  return recipes[recipe](get_config(model, image_size=224))

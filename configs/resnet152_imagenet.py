@@ -28,16 +28,10 @@ bfloat16 compute. Not run in this repo. Runtime: not measured (far beyond the
 
 from configs import imagenet
 
-ARGUMENTS = ('v1', 'v2')
+ARGUMENTS = imagenet.TORCHVISION_RECIPES
 
 
 def get_config(arg: str = 'v1'):
-  c = imagenet.get_config('resnet152', image_size=224)
-  if arg == 'v1':
-    return imagenet.torchvision_v1(c)
-  if arg == 'v2':
-    return imagenet.torchvision_v2(c)
-  raise ValueError(
-    f'configs/resnet152_imagenet.py:{arg}: the argument is the recipe, one '
-    f'of {", ".join(ARGUMENTS)}.'
+  return imagenet.torchvision_config(
+    'resnet152', arg, 'configs/resnet152_imagenet.py'
   )

@@ -30,16 +30,10 @@ al.; on the 2-core CPU here one step of batch 32 takes ~34 s).
 
 from configs import imagenet
 
-ARGUMENTS = ('v1', 'v2')
+ARGUMENTS = imagenet.TORCHVISION_RECIPES
 
 
 def get_config(arg: str = 'v1'):
-  c = imagenet.get_config('resnet50', image_size=224)
-  if arg == 'v1':
-    return imagenet.torchvision_v1(c)
-  if arg == 'v2':
-    return imagenet.torchvision_v2(c)
-  raise ValueError(
-    f'configs/resnet50_imagenet.py:{arg}: the argument is the recipe, one '
-    f'of {", ".join(ARGUMENTS)}.'
+  return imagenet.torchvision_config(
+    'resnet50', arg, 'configs/resnet50_imagenet.py'
   )

@@ -39,8 +39,6 @@ import os
 import re
 from typing import Optional
 
-YNN_FUSION_FLAG = '--xla_cpu_experimental_ynn_fusion_type'
-FAST_YNN_TYPES = 'individual_dot,individual_convolution,eltwise,reduce'
 DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 EIGEN_THREADS_FLAG = '--xla_cpu_multi_thread_eigen'
 
