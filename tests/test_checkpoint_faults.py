@@ -375,6 +375,35 @@ def _train_cli(workdir, *args, max_file_size=None):
   )
 
 
+def test_only_the_sibling_write_errors_of_a_failed_save_are_not_printed(
+  caplog,
+):
+  """A full disk fails several files of one save; Orbax retrieves the first
+  error and asyncio would print each other one with a traceback when its
+  task is collected, after the run's message."""
+  import asyncio  # pylint: disable=g-import-not-at-top
+  import gc  # pylint: disable=g-import-not-at-top
+
+  checkpoint_integrity.quiet_failed_io_echoes()
+
+  async def fail(message):
+    raise ValueError(message)
+
+  async def leave_unretrieved():
+    tasks = [
+      asyncio.ensure_future(fail('RESOURCE_EXHAUSTED: Error writing "a/0"')),
+      asyncio.ensure_future(fail('a bug elsewhere')),
+    ]
+    await asyncio.sleep(0.01)
+    return [t.done() for t in tasks]
+
+  with caplog.at_level(logging.ERROR, logger='asyncio'):
+    assert asyncio.run(leave_unretrieved()) == [True, True]
+    gc.collect()
+  reported = [r.exc_info[1] for r in caplog.records if r.exc_info]
+  assert [str(e) for e in reported] == ['a bug elsewhere']
+
+
 @pytest.mark.slow  # three training processes
 def test_a_save_that_fails_for_file_size_keeps_the_previous_checkpoint(
   pristine, reference_60, tmp_path

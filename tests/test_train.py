@@ -231,3 +231,34 @@ def test_trains_and_evaluates_on_two_host_devices_without_hanging(tmp_path):
       results = json.load(f)
     assert results['devices']['count'] == 2
     assert results['test']['num_examples'] == 10_000
+
+
+def test_train_and_eval_metric_merges_never_share_a_compile_cache():
+  # jax 0.10 treats the two collections' structures as equal (hashes
+  # differ), so a shared jit cache could replay one class's trace for the
+  # other on a hash collision: each class must get its own.
+  from cnn_jax.training.train_step import EvalMetrics, TrainMetrics
+
+  def outputs(extra, loss):
+    return dict(loss=np.float32(loss), accuracy=np.float32(0.5), **extra)
+
+  t = [
+    TrainMetrics.single_from_model_output(**outputs({'learning_rate': lr}, x))
+    for x, lr in ((1.0, 0.1), (3.0, 0.2))
+  ]
+  e = [
+    EvalMetrics.single_from_model_output(**outputs({'top5_accuracy': 1.0}, x))
+    for x in (2.0, 6.0)
+  ]
+  assert jax.tree_util.tree_structure(t[0]) == jax.tree_util.tree_structure(
+    e[0]
+  ), 'jax now tells the classes apart; the per-class cache can go'
+  assert trainer._merge_fn(TrainMetrics) is not trainer._merge_fn(EvalMetrics)
+  train = trainer._merge(*t).compute()
+  evaluated = trainer._merge(*e).compute()
+  assert set(train) == {'loss', 'accuracy', 'learning_rate'}
+  assert set(evaluated) == {'loss', 'accuracy', 'top5_accuracy'}
+  assert float(train['loss']) == 2.0 and train['learning_rate'] == np.float32(
+    0.2
+  )
+  assert float(evaluated['loss']) == 4.0

@@ -19,6 +19,7 @@ inside an array, restores wrong values without any error. So:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
@@ -161,16 +162,30 @@ def _is_closed_loop_callback(unraisable) -> bool:
   )
 
 
-def quiet_closed_loop_callbacks() -> None:
-  """Drops "Event loop is closed" reports that follow a failed read or write.
+def _is_unretrieved_write_error(record: logging.LogRecord) -> bool:
+  """asyncio's report of a sibling write that failed with the reported one."""
+  error = record.exc_info[1] if record.exc_info else None
+  return (
+    record.getMessage().startswith('Task exception was never retrieved')
+    and error is not None
+    and 'Error writing' in str(error)
+  )
+
+
+def quiet_failed_io_echoes() -> None:
+  """Drops the echoes of a failed TensorStore read or write.
 
   Orbax runs each TensorStore operation on an event loop it closes when the
   operation ends; after a failure, TensorStore's remaining callbacks still
   post to that loop, and Python prints each ``RuntimeError('Event loop is
-  closed')`` with a traceback (up to interpreter exit), burying the one
-  message that says what happened. Installed once (checkpointing does it
-  before its first read or write); every other unraisable exception still
-  goes to the previous hook.
+  closed')`` with a traceback (up to interpreter exit). When several files
+  of one save fail (a full disk), Orbax's ``gather`` retrieves only the
+  first error, and asyncio logs every other one with its traceback when its
+  task is collected, often after the run's last message. Both bury the one
+  message that says what happened (the error is in it), so both are
+  dropped. Installed once (checkpointing does it before its first read or
+  write); every other unraisable exception or asyncio report still goes
+  through.
   """
   import sys  # pylint: disable=g-import-not-at-top
 
@@ -184,6 +199,9 @@ def quiet_closed_loop_callbacks() -> None:
 
   hook.drops_closed_loop_callbacks = True
   sys.unraisablehook = hook
+  logging.getLogger('asyncio').addFilter(
+    lambda record: not _is_unretrieved_write_error(record)
+  )
 
 
 def remove_unfinished_saves(directory: str) -> list[str]:

@@ -130,7 +130,7 @@ def _restore_verified(manager, step: int, args) -> Any:
   try:
     tree = manager.restore(step, args=args)
   except Exception as e:  # pylint: disable=broad-except
-    integrity.quiet_closed_loop_callbacks()
+    integrity.quiet_failed_io_echoes()
     raise _Damaged(f'reading it failed ({integrity.short_reason(e)})') from e
   saved = _saved_fingerprint(manager, step)
   if saved:
@@ -162,7 +162,7 @@ class Checkpointer:
     workdir = os.path.abspath(workdir)
     self.workdir = workdir
     self.keep = keep
-    integrity.quiet_closed_loop_callbacks()
+    integrity.quiet_failed_io_echoes()
     # Deletion of old steps is ours (see the module docstring): no
     # max_to_keep for Orbax.
     self.latest = self._manager(os.path.join(workdir, 'checkpoints'))
@@ -260,7 +260,7 @@ class Checkpointer:
       manager.wait_until_finished()
       problem = integrity.quick_problem(_step_dir(manager, step))
     except Exception as e:  # pylint: disable=broad-except
-      integrity.quiet_closed_loop_callbacks()
+      integrity.quiet_failed_io_echoes()
       problem = integrity.short_reason(e)
     if problem:
       manager.reload()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging as pylogging
 import math
@@ -245,10 +246,22 @@ def setup(config, workdir: str):
   return run, state
 
 
-@jax.jit
 def _merge(a, b):
   """Two metric collections merged in one dispatch (not one per array)."""
-  return a.merge(b)
+  return _merge_fn(type(a))(a, b)
+
+
+@functools.cache
+def _merge_fn(collection: type):
+  """One jitted merge per metrics class, each with its own compile cache.
+
+  A single jitted function shared by TrainMetrics and EvalMetrics is unsafe:
+  jax 0.10's treedefs of two dataclass pytrees with the same number of fields
+  compare equal (only their hashes differ), so on a hash collision the jit
+  cache replays one class's trace for the other ('EvalMetrics' object has no
+  attribute 'learning_rate', seen in CI).
+  """
+  return jax.jit(collection.merge)
 
 
 def _wait(previous) -> None:
