@@ -80,6 +80,15 @@ def test_summary_reads_partial_records():
       },
       'resnet50_torch': {'status': 'stopped at its 130 s limit'},
       'seed:ResNet': {'status': 'failed (exit 1)'},
+      'plain:PlainNet-2552': {
+        'status': 'ok',
+        'result': {
+          'model': 'plain30_keras',
+          'recipe_epochs': 15.0,
+          'budget': {'num_epochs': 15.0},
+          'result': {'test': {'accuracy': 0.9}},
+        },
+      },
       'xla:baseline': {
         'status': 'ok',
         'result': {'train': {'images_per_s': 100.0}},
@@ -95,6 +104,7 @@ def test_summary_reads_partial_records():
   assert 'Eval step (batch 256): ours 20,000 img/s' in text
   assert 'stopped at its 130 s limit' in text
   assert '| ResNet (`?`) |' in text and 'failed (exit 1)' in text
+  assert '| PlainNet-2552 (`plain30_keras`) | 15.00 / 15 | 90.00% |' in text
   assert '| `--flag` | 110 | +10.0% |' in text
 
 
@@ -137,7 +147,10 @@ def test_dry_run_runs_every_part(tmp_path):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([HIDE_TF, ROOT]))
   env.pop('XLA_FLAGS', None)
   out = tmp_path / 'out'
-  for run in (['--parts=env,resnet50,seed_models'], ['--parts=xla_flags']):
+  for run in (
+    ['--parts=env,resnet50,seed_models,resnet_vs_plain'],
+    ['--parts=xla_flags'],
+  ):
     proc = subprocess.run(
       [
         sys.executable,
@@ -188,6 +201,17 @@ def test_dry_run_runs_every_part(tmp_path):
       assert r['result']['test']['num_examples'] == 150
       assert r['result']['validation']['num_examples'] == 100
     assert '| GoogleNet (`lenet5`) | 1.00 / 180 |' in text
+    for label in campaign.RESNET_VS_PLAIN:
+      r = p[f'plain:{label}']['result']
+      assert r['recipe_epochs'] == campaign.RESNET_VS_PLAIN_EPOCHS
+      assert r['budget']['lr_boundaries'] == [
+        7.5 * r['budget']['num_epochs'] / 15,
+        11.25 * r['budget']['num_epochs'] / 15,
+      ]
+      steps = [s for s, _ in r['curves']['train_accuracy']]
+      assert steps and steps == sorted(steps)
+      assert r['curves']['validation_accuracy']
+    assert '| ResNet-2552 (`lenet5`) | 1.00 / 15 |' in text
   assert sorted(os.listdir(out)) == [
     'campaign.json',
     'campaign.log',

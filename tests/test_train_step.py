@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -74,6 +75,43 @@ def test_aux_logits_add_weighted_loss():
     assert np.isfinite(float(ev.compute()['loss']))
   # Both heads start near log(10); the aux term adds about 0.3 * log(10).
   assert losses[0.3] - losses[0.0] == pytest.approx(0.3 * np.log(10), rel=0.2)
+
+
+class _ProgressProbe(nn.Module):
+  """Logits that carry the ``progress`` the train step passes: class 0's
+  logit is raised by 100 x progress."""
+
+  @nn.compact
+  def __call__(self, x, train: bool = False, progress=1.0):
+    logits = nn.Dense(10)(x.mean(axis=(1, 2)))
+    return logits + 100.0 * progress * jax.nn.one_hot(0, 10)
+
+
+def test_progress_is_step_over_total_steps_for_models_that_take_it():
+  config = base.get_config()
+  batch = _batch()
+  batch['label'] = np.zeros_like(batch['label'])  # all class 0
+  model = _ProgressProbe()
+  mesh = sharding.make_mesh(config.num_devices)
+  state = train_step.create_train_state(
+    model, optax.sgd(0.0), (8, 8, 3), jax.random.key(0)
+  )
+  state = jax.device_put(state, sharding.replicated(mesh))
+  train, _ = train_step.compile_steps(
+    config, mesh, state, 10, lambda s: 0.0, total_steps=400
+  )
+  global_batch = sharding.global_batch(batch, mesh)
+  losses = {}
+  for step in (0, 40, 400):
+    fresh = jax.tree.map(jnp.copy, state.replace(step=jnp.asarray(step)))
+    _, metrics = train(fresh, global_batch)  # (the step donates its state)
+    losses[step] = float(metrics.compute()['loss'])
+  # Progress 0: the Dense layer's own logits (about log(10)); 0.1: class 0
+  # ahead by ~10, loss ~10 * e^-10; 1: by 100, loss ~0.
+  assert losses[0] == pytest.approx(np.log(10), rel=0.2)
+  assert 1e-5 < losses[40] < 1e-3
+  assert losses[400] < 1e-30
+  assert train_step.registry.takes_progress(model)
 
 
 def test_eval_step_masks_padding():

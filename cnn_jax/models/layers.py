@@ -262,10 +262,13 @@ class StochasticDepth(nn.Module):
   rate: float
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, train: bool = False, rate_scale=1.0):
+    """``rate_scale`` (a number or a traced scalar in [0, 1]) multiplies
+    ``rate`` for this call: NASNet's ScheduledDropPath ramps it with training
+    progress."""
     if not train or self.rate == 0.0:
       return x
-    keep = 1.0 - self.rate
+    keep = 1.0 - self.rate * rate_scale
     shape = (x.shape[0],) + (1,) * (x.ndim - 1)
     mask = jax.random.bernoulli(self.make_rng('dropout'), keep, shape)
     return jnp.where(mask, x / keep, jnp.zeros_like(x))

@@ -42,8 +42,21 @@ the first normal cell after a reduction cell takes as ``p`` the input of the
 cell before the reduction (the TF-slim "skip reduction layer input"), without
 it the input of the reduction cell.
 
-Not included: the paper's ScheduledDropPath and auxiliary head (neither
-reference has them in its inference graph).
+Training-only parts of the paper (TF-slim's ``nasnet.py``; neither reference
+has them in its inference graph, so they add no weights unless asked for):
+
+* ScheduledDropPath (``drop_path_rate``): every operation of every cell except
+  the identities drops per example with a rate that grows linearly with the
+  cell's depth (``rate * (i + 1) / cells``, the two stem cells counted) and
+  with training progress (the ``progress`` call argument, step / total steps,
+  which the train step passes to models that take it). TF-slim's ImageNet
+  settings: keep probability 0.7 for Large (``drop_path_rate=0.3``), 1.0 for
+  Mobile.
+* The auxiliary head (``aux_logits``) on the ReLU of the last normal cell
+  before the second reduction cell: 5x5/3 'valid' average pool, 1x1 conv 128 +
+  BN + ReLU, a conv as large as the map (768) + BN + ReLU, linear. In training
+  the model returns ``(logits, [aux_logits])``; its loss weight is
+  ``aux_loss_weight`` (0.4 in TF-slim's ImageNet training).
 """
 
 from __future__ import annotations
@@ -159,12 +172,15 @@ class NASNetCell(nn.Module):
   filters: int
   reduction: bool = False
   pool_padding: str = 'keras'  # 'keras' or 'timm'; see the module docstring.
+  drop_path_rate: float = 0.0  # this cell's, at the end of training.
   bn_epsilon: float = 1e-3
   bn_momentum: float = 0.9997
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, ip, p: Optional[Any], train: bool = False):
+  def __call__(
+    self, ip, p: Optional[Any], train: bool = False, progress: Any = 1.0
+  ):
     bn_kw = dict(
       bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
     )
@@ -182,16 +198,20 @@ class NASNetCell(nn.Module):
       nn.relu(ip), train
     )
 
+    def dp(x):  # ScheduledDropPath, on every operation but the identities.
+      return layers.StochasticDepth(self.drop_path_rate)(x, train, progress)
+
     def sep(name, x, kernel_size, strides=1):
-      return SeparableStack(f, kernel_size, strides, name=name, **bn_kw)(
-        x, train
+      return dp(
+        SeparableStack(f, kernel_size, strides, name=name, **bn_kw)(x, train)
       )
 
     if not self.reduction:
       x1 = sep('left1', h, 5) + sep('right1', p, 3)
       x2 = sep('left2', p, 5) + sep('right2', p, 3)
-      x3 = _avg_pool_3x3_same(h) + p
-      x4 = 2.0 * _avg_pool_3x3_same(p)  # Two identical pools of p, summed.
+      x3 = dp(_avg_pool_3x3_same(h)) + p
+      pool_p = _avg_pool_3x3_same(p)  # Two identical pools of p, summed.
+      x4 = dp(pool_p) + dp(pool_p)
       x5 = sep('left5', h, 3) + h
       out = [p, x1, x2, x3, x4, x5]
     else:
@@ -207,12 +227,35 @@ class NASNetCell(nn.Module):
       else:
         raise ValueError(f'Unknown pool_padding {self.pool_padding!r}.')
       x1 = sep('left1', h, 5, 2) + sep('right1', p, 7, 2)
-      x2 = max_h + sep('right2', p, 7, 2)
-      x3 = avg_h + sep('right3', p, 5, 2)
-      x4 = _avg_pool_3x3_same(x1) + x2
-      x5 = sep('left4', x1, 3) + max_h
+      x2 = dp(max_h) + sep('right2', p, 7, 2)
+      x3 = dp(avg_h) + sep('right3', p, 5, 2)
+      x4 = dp(_avg_pool_3x3_same(x1)) + x2
+      x5 = sep('left4', x1, 3) + dp(max_h)
       out = [x2, x3, x4, x5]
     return jnp.concatenate(out, axis=-1), ip
+
+
+class NASNetAux(nn.Module):
+  """TF-slim's auxiliary head: avgpool 5/3 'valid', 1x1-128, a conv over the
+  whole map (768), each with BN + ReLU, then a linear classifier."""
+
+  num_classes: int
+  bn_epsilon: float = 1e-3
+  bn_momentum: float = 0.9997
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    bn_kw = dict(
+      bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
+    )
+    x = layers.avg_pool(x, 5, 3)
+    x = layers.ConvBNAct(128, 1, name='proj', **bn_kw)(x, train)
+    x = layers.ConvBNAct(
+      768, x.shape[1:3], padding='VALID', name='conv', **bn_kw
+    )(x, train)
+    x = x.reshape((x.shape[0], -1))
+    return layers.dense(self.num_classes, self.dtype, name='fc')(x)
 
 
 class NASNetA(nn.Module):
@@ -229,6 +272,10 @@ class NASNetA(nn.Module):
       stride-2 poolings of reduction cells.
     dropout_rate: dropout before the classifier (the paper trains Large with
       0.5; both references build none).
+    drop_path_rate: ScheduledDropPath's rate in the last cell at the end of
+      training (1 - TF-slim's ``drop_path_keep_prob``); 0 builds none.
+    aux_logits: build the auxiliary head (training only; see the module
+      docstring).
     bn_epsilon, bn_momentum: BatchNorm settings (Keras' 1e-3 and 0.9997).
     dtype: compute dtype.
   """
@@ -241,12 +288,19 @@ class NASNetA(nn.Module):
   filter_multiplier: int = 2
   pool_padding: str = 'keras'
   dropout_rate: float = 0.0
+  drop_path_rate: float = 0.0
+  aux_logits: bool = False
   bn_epsilon: float = 1e-3
   bn_momentum: float = 0.9997
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, x, train: bool = False):
+  def __call__(self, x, train: bool = False, progress: Any = 1.0):
+    """``progress``: the fraction of training done (ScheduledDropPath)."""
+    if not 0.0 <= self.drop_path_rate < 1.0:
+      raise ValueError(
+        f'drop_path_rate must be in [0, 1), not {self.drop_path_rate}.'
+      )
     m = self.filter_multiplier
     if self.penultimate_filters % (24 * m**2):
       raise ValueError(
@@ -257,9 +311,22 @@ class NASNetA(nn.Module):
     bn_kw = dict(
       bn_epsilon=self.bn_epsilon, bn_momentum=self.bn_momentum, dtype=self.dtype
     )
-    cell = functools.partial(
-      NASNetCell, pool_padding=self.pool_padding, **bn_kw
-    )
+    n = self.num_blocks
+    cells = 2 + 3 * n + 2  # stem, normal and reduction cells
+    index = iter(range(cells))
+    progress = jnp.minimum(jnp.asarray(progress, jnp.float32), 1.0)
+
+    def cell(width, reduction=False, *, name):
+      i = next(index)
+      module = NASNetCell(
+        width,
+        reduction,
+        pool_padding=self.pool_padding,
+        drop_path_rate=self.drop_path_rate * (i + 1) / cells,
+        name=name,
+        **bn_kw,
+      )
+      return lambda ip, p: module(ip, p, train, progress)
 
     x = x.astype(self.dtype)
     x = layers.ConvBNAct(
@@ -271,21 +338,28 @@ class NASNetA(nn.Module):
       name='stem_conv1',
       **bn_kw,
     )(x, train)
-    x, p = cell(filters // m**2, True, name='reduction_stem_1')(x, None, train)
-    x, p = cell(filters // m, True, name='reduction_stem_2')(x, p, train)
-    n = self.num_blocks
+    x, p = cell(filters // m**2, True, name='reduction_stem_1')(x, None)
+    x, p = cell(filters // m, True, name='reduction_stem_2')(x, p)
+    aux = None
     for stage in range(3):
       if stage > 0:
         x, p0 = cell(
           filters * m**stage, True, name=f'reduction_reduce_{stage * n}'
-        )(x, p, train)
+        )(x, p)
         p = p if self.skip_reduction else p0
       for i in range(n):
         block_id = stage * n + i + (stage > 0)  # Keras' block ids.
-        x, p = cell(filters * m**stage, name=f'normal_{block_id}')(x, p, train)
+        x, p = cell(filters * m**stage, name=f'normal_{block_id}')(x, p)
+      if stage == 1 and self.aux_logits and (train or self.is_initializing()):
+        aux = NASNetAux(self.num_classes, name='aux', **bn_kw)(
+          nn.relu(x), train
+        )
     x = layers.global_avg_pool(nn.relu(x))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    return layers.dense(self.num_classes, self.dtype, name='predictions')(x)
+    x = layers.dense(self.num_classes, self.dtype, name='predictions')(x)
+    if self.aux_logits and train:
+      return x, [aux]
+    return x
 
 
 NASNetAMobile = functools.partial(

@@ -8,6 +8,7 @@ for, so tools such as ``cnn_jax.summary`` can build any model by name alone.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -67,6 +68,16 @@ def build(name: str, conv_impl: str = 'auto', **kwargs: Any) -> nn.Module:
   if conv_impl not in conv.IMPLS:
     raise ValueError(f'Unknown conv_impl {conv_impl!r}: one of {conv.IMPLS}.')
   return conv.WithConvImpl(model, conv_impl=conv_impl)
+
+
+def takes_progress(model: nn.Module) -> bool:
+  """Whether calling ``model`` takes ``progress``, the fraction of training
+  done (NASNet's ScheduledDropPath); the train step then passes it."""
+  from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
+
+  while isinstance(model, conv.WithConvImpl):
+    model = model.model
+  return 'progress' in inspect.signature(type(model).__call__).parameters
 
 
 def _load_families() -> None:

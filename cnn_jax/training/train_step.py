@@ -39,6 +39,7 @@ from flax import struct
 from flax.training import train_state
 
 from cnn_jax.data import batch_augment
+from cnn_jax.models import registry
 from cnn_jax.training import sharding
 
 
@@ -167,14 +168,25 @@ def topk_correct(logits, labels, k: int):
 
 
 def _apply_train(
-  state: TrainState, params, images, rng, group_size: int, group_sharding=None
+  state: TrainState,
+  params,
+  images,
+  rng,
+  group_size: int,
+  group_sharding=None,
+  progress_steps: Optional[int] = None,
 ):
   """Forward pass in training mode; per-group BN statistics if asked.
 
   ``group_sharding`` (the batch's sharding) pins the groups to the devices
   that hold their examples, so that each device computes its own groups.
+  ``progress_steps``: the run's length, for models that take ``progress``
+  (:func:`cnn_jax.models.registry.takes_progress`).
   """
   variables = {'params': params, 'batch_stats': state.batch_stats}
+  kwargs = {}
+  if progress_steps:
+    kwargs['progress'] = state.step / progress_steps
 
   def apply(images, rng):
     return state.apply_fn(
@@ -183,6 +195,7 @@ def _apply_train(
       train=True,
       rngs={'dropout': rng},
       mutable=['batch_stats'],
+      **kwargs,
     )
 
   n = images.shape[0]
@@ -243,6 +256,7 @@ def train_step(
   grad_accum_steps: int = 1,
   ema_decay: Optional[float] = None,
   ema_warmup: bool = False,
+  progress_steps: Optional[int] = None,
 ):
   """One SGD step on a global batch; returns the new state and metrics.
 
@@ -259,6 +273,8 @@ def train_step(
   the normalized float batch, with :func:`recipe_key`.
 
   ``grad_accum_steps`` and ``ema_decay``: see the module docstring.
+  ``progress_steps``: the run's total steps, for models that take the
+  fraction of training done (``progress = step / progress_steps``).
   """
   rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
   images, labels = batch['image'], batch['label']
@@ -277,6 +293,7 @@ def train_step(
       rng,
       bn_group_size,
       group_sharding,
+      progress_steps,
     )
     logits, aux_logits = split_outputs(outputs)
     loss = jnp.mean(cross_entropy(logits, labels, num_classes, label_smoothing))
@@ -356,11 +373,20 @@ def compile_steps(
   num_classes: int,
   learning_rate_fn: Callable,
   batch_transform: Optional[Callable] = None,
+  total_steps: Optional[int] = None,
 ):
   """jit-compiled (train_step, eval_step) over ``mesh`` with donation.
 
   ``batch_transform``: see :func:`train_step` (the input path provides it).
+  ``total_steps``: the run's length, passed on as ``progress_steps`` when
+  the model takes ``progress``.
   """
+  model = getattr(state.apply_fn, '__self__', None)
+  progress_steps = (
+    total_steps
+    if model is not None and registry.takes_progress(model)
+    else None
+  )
   dtype = jnp.dtype(config.dtype)
   recipe = batch_augment.make_recipe_transform(config, num_classes)
   # mixup / CutMix targets carry the label smoothing already.
@@ -383,6 +409,7 @@ def compile_steps(
       grad_accum_steps=config.grad_accum_steps,
       ema_decay=config.ema_decay,
       ema_warmup=config.ema_warmup,
+      progress_steps=progress_steps,
     ),
     in_shardings=(state_sharding, data),
     out_shardings=(state_sharding, rep),

@@ -223,6 +223,7 @@ def setup(config, workdir: str):
     num_classes,
     schedule,
     batch_transform=input_.batch_transform,
+    total_steps=total_steps,
   )
   writer = metric_writer.create_writer(
     workdir, primary=jax.process_index() == 0

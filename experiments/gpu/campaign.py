@@ -24,7 +24,12 @@ What it measures, in this order, within ``--budget_s`` of wall time (480 s):
    recipe's full epoch budget if it fits in its share of the time, else the
    largest that fits, sized from a short measured run first.
 
-``--parts=xla_flags`` (the second run): our ResNet-50 step at batch 256, once
+``--parts=resnet_vs_plain`` (a second run): the CIFAR tutorial's 2-5-5-2
+ResNet against the same net without shortcuts (:data:`RESNET_VS_PLAIN`,
+15.6M parameters: tens of hours on the 2-core CPU) on Fashion-MNIST for 15
+epochs each, same recipe, training and validation curves brought back.
+
+``--parts=xla_flags`` (another run): our ResNet-50 step at batch 256, once
 with XLA's defaults (at the start and again at the end, for the noise), and
 once under each flag of :data:`XLA_FLAG_CANDIDATES`, each in a fresh process.
 
@@ -65,6 +70,16 @@ SEED_MODELS = {
   ),
   'DenseNet': ('densenet_uvadl', 'configs/uvadl_cifar10.py:densenet'),
 }
+
+# ResNet vs PlainNet 2-5-5-2 (experiments/sweeps/resnet_vs_plainnet_2552.py):
+# label -> model, trained with the ResNet CIFAR recipe on Fashion-MNIST for
+# RESNET_VS_PLAIN_EPOCHS, the lr drops at 50% and 75% of them.
+RESNET_VS_PLAIN = {
+  'ResNet-2552': 'resnet30_keras',
+  'PlainNet-2552': 'plain30_keras',
+}
+RESNET_VS_PLAIN_CONFIG = 'configs/resnet20_fashion_mnist.py'
+RESNET_VS_PLAIN_EPOCHS = 15
 
 # XLA:GPU flags worth trying on a convnet train step, one at a time.
 XLA_FLAG_CANDIDATES = [
@@ -277,6 +292,25 @@ class Campaign:
         share,
       )
 
+  def resnet_vs_plain(self):
+    names = list(RESNET_VS_PLAIN)
+    epochs = RESNET_VS_PLAIN_EPOCHS
+    for i, label in enumerate(names):
+      share = (self.left() - 5) / (len(names) - i)
+      seed = self.sizes['seed']
+      spec = {
+        'model': RESNET_VS_PLAIN[label],  # the dry run's stand-in wins
+        **seed,
+        'config': RESNET_VS_PLAIN_CONFIG,
+        'data_dir': self.data_dir,
+        'overrides': {
+          **seed['overrides'],
+          'num_epochs': float(epochs),
+          'lr_boundaries': [epochs * 0.5, epochs * 0.75],
+        },
+      }
+      self.run_part(f'plain:{label}', 'seed_model', spec, share)
+
   def xla_flags(self):
     """Baseline, each candidate flag, baseline again; one process each."""
     spec = {
@@ -372,6 +406,39 @@ def _f(v, fmt='{:,.0f}'):
   return 'n/a' if v is None else fmt.format(v)
 
 
+def _training_table(title: str, entries: dict) -> list[str]:
+  """One row per training part (``seed_model``): budget, accuracy, speed."""
+  if not entries:
+    return []
+  lines = [
+    f'## {title}',
+    '',
+    '| model | epochs run / recipe | test acc | val acc | train '
+    'img/s (run) | step img/s, real input | step img/s, fixed batch '
+    '| input feed img/s | wall s | status |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ]
+  for label, e in entries.items():
+    r = e.get('result') or {}
+    p = r.get('probe') or {}
+    res = r.get('result') or {}
+    b = r.get('budget') or {}
+    lines.append(
+      f'| {label} (`{r.get("model", "?")}`) | '
+      f'{_f(b.get("num_epochs"), "{:.2f}")} / '
+      f'{_f(r.get("recipe_epochs"), "{:.0f}")} | '
+      f'{_f(_get(res, "test", "accuracy") and 100 * res["test"]["accuracy"], "{:.2f}%")} | '
+      f'{_f(_get(res, "validation", "accuracy") and 100 * res["validation"]["accuracy"], "{:.2f}%")} | '
+      f'{_f(r.get("train_images_per_s_median"))} | '
+      f'{_f(p.get("train_images_per_s_with_input"))} | '
+      f'{_f(p.get("train_images_per_s_fixed_batch"))} | '
+      f'{_f(p.get("feed_images_per_s"))} | '
+      f'{_f(r.get("wall_s"), "{:.0f}")} | {e.get("status")} |'
+    )
+  lines.append('')
+  return lines
+
+
 def summary(record: dict) -> str:
   """The campaign's tables in Markdown (what BENCHMARKS.md quotes)."""
   parts = record['parts']
@@ -436,38 +503,22 @@ def summary(record: dict) -> str:
       f'PyTorch {_get(parts, "resnet50_torch", "result", "skipped")}.',
       '',
     ]
-  seeds = {
-    label: parts[f'seed:{label}']
-    for label in SEED_MODELS
-    if f'seed:{label}' in parts
-  }
-  if seeds:
-    lines += [
-      '## CIFAR tutorial models on Fashion-MNIST, on-device input',
-      '',
-      '| model | epochs run / recipe | test acc | val acc | train '
-      'img/s (run) | step img/s, real input | step img/s, fixed batch '
-      '| input feed img/s | wall s | status |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-    ]
-    for label, e in seeds.items():
-      r = e.get('result') or {}
-      p = r.get('probe') or {}
-      res = r.get('result') or {}
-      b = r.get('budget') or {}
-      lines.append(
-        f'| {label} (`{r.get("model", "?")}`) | '
-        f'{_f(b.get("num_epochs"), "{:.2f}")} / '
-        f'{_f(r.get("recipe_epochs"), "{:.0f}")} | '
-        f'{_f(_get(res, "test", "accuracy") and 100 * res["test"]["accuracy"], "{:.2f}%")} | '
-        f'{_f(_get(res, "validation", "accuracy") and 100 * res["validation"]["accuracy"], "{:.2f}%")} | '
-        f'{_f(r.get("train_images_per_s_median"))} | '
-        f'{_f(p.get("train_images_per_s_with_input"))} | '
-        f'{_f(p.get("train_images_per_s_fixed_batch"))} | '
-        f'{_f(p.get("feed_images_per_s"))} | '
-        f'{_f(r.get("wall_s"), "{:.0f}")} | {e.get("status")} |'
-      )
-    lines.append('')
+  lines += _training_table(
+    'CIFAR tutorial models on Fashion-MNIST, on-device input',
+    {
+      label: parts[f'seed:{label}']
+      for label in SEED_MODELS
+      if f'seed:{label}' in parts
+    },
+  )
+  lines += _training_table(
+    'ResNet vs PlainNet 2-5-5-2 on Fashion-MNIST, on-device input',
+    {
+      label: parts[f'plain:{label}']
+      for label in RESNET_VS_PLAIN
+      if f'plain:{label}' in parts
+    },
+  )
   flags = {
     k.split(':', 1)[1]: v for k, v in parts.items() if k.startswith('xla:')
   }
@@ -512,7 +563,8 @@ def main(argv=None) -> int:
   parser.add_argument(
     '--parts',
     default='env,resnet50,seed_models',
-    help='comma-separated: env, resnet50, seed_models, xla_flags',
+    help='comma-separated: env, resnet50, seed_models, resnet_vs_plain, '
+    'xla_flags',
   )
   parser.add_argument(
     '--budget_s',
@@ -541,7 +593,13 @@ def main(argv=None) -> int:
   campaign = Campaign(args.out, budget, args.dry_run, data_dir)
   chosen = args.parts.split(',')
   for part in chosen:
-    if part not in ('env', 'resnet50', 'seed_models', 'xla_flags'):
+    if part not in (
+      'env',
+      'resnet50',
+      'seed_models',
+      'resnet_vs_plain',
+      'xla_flags',
+    ):
       parser.error(f'unknown part {part!r}')
   if 'env' not in chosen:  # every record says what it ran on
     chosen.insert(0, 'env')

@@ -369,6 +369,11 @@ def _timed(fn: Callable[[], Any], n: int) -> float:
   return (time.perf_counter() - t) / n
 
 
+# The curves a training part brings back ((step, value) pairs, one point per
+# logging window or evaluation: a few hundred numbers).
+CURVE_TAGS = ('train_loss', 'train_accuracy', 'validation_accuracy')
+
+
 def part_seed_model(spec, emit: Emitter) -> None:
   start = time.time()
   root = tempfile.mkdtemp(prefix='campaign_seed_')
@@ -488,6 +493,11 @@ def part_seed_model(spec, emit: Emitter) -> None:
       statistics.median(rates[1:] or rates) if rates else None
     ),
     devices=int(sharding.make_mesh().devices.size),
+    curves={
+      tag: points
+      for tag, points in scalars.read_scalars(workdir).items()
+      if tag in CURVE_TAGS
+    },
   )
 
 

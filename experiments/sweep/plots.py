@@ -8,7 +8,10 @@ Curves come from the TensorBoard scalars each run wrote
   panel per tag, one line per run, one colour per group.
 * ``degradation``: He et al. 2016 Figure 6: one panel per ``family`` label
   (e.g. plain / ResNet), training error (thin, dashed) and held-out error
-  (bold) against iterations, one colour per ``depth`` label.
+  (bold) against epochs, one colour per ``depth`` label, mean over seeds.
+* ``training_error``: He et al.'s question in one panel: training error
+  against epochs, one colour per ``depth``, solid for the ``solid`` family
+  (residual) and dashed for the others (plain), mean over seeds.
 * ``acc_vs_params``: final ``metric`` (default ``test_acc``) against the
   parameter count (log x), mean ± std over seeds.
 * ``acc_vs``: final ``metric`` against the label or config field ``x``, one
@@ -110,7 +113,7 @@ def plot_degradation(
   eval_name: str = 'held-out',
   title: str = '',
 ) -> bool:
-  """Training (thin dashed) and held-out (bold) error vs iterations."""
+  """Training (thin dashed) and held-out (bold) error vs epochs."""
   with_data = [r for r in results if r.scalars.get(eval_tag)]
   if not with_data:
     return False
@@ -121,21 +124,23 @@ def plot_degradation(
     1, len(names), figsize=(5.5 * len(names), 4.2), sharey=True, squeeze=False
   )
   ymax = 0
+  groups = {}
+  for r in with_data:
+    groups.setdefault((r.label(family), r.label(depth)), []).append(r)
   for ax, fam in zip(axes[0], names):
-    for r in with_data:
-      if r.label(family) != fam:
+    for (f, d), runs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+      if f != fam:
         continue
-      c = _color(depths.index(r.label(depth)))
-      train = r.scalars.get(train_tag, [])
-      evals = r.scalars.get(eval_tag, [])
-      if train:
-        xs, ys = zip(*train)
+      c = _color(depths.index(d))
+      if all(r.scalars.get(train_tag) for r in runs):
+        xs, ys = _mean_curve(runs, train_tag)
         ys = [100 * (1 - y) for y in ys]
-        ymax = max(ymax, max(ys))
+        ymax = max([ymax, *ys])
         ax.plot(xs, ys, '--', color=c, lw=0.9, alpha=0.8)
-      xs, ys = zip(*evals)
+      xs, ys = _mean_curve(runs, eval_tag)
       ys = [100 * (1 - y) for y in ys]
-      ymax = max(ymax, max(ys))
+      ymax = max([ymax, *ys])
+      seeds = f' ({len(runs)} seeds)' if len(runs) > 1 else ''
       ax.plot(
         xs,
         ys,
@@ -144,10 +149,10 @@ def plot_degradation(
         lw=2.2,
         marker='o',
         ms=3,
-        label=f'{fams.get(fam, fam)}-{r.label(depth)}',
+        label=f'{fams.get(fam, fam)}-{d}{seeds}',
       )
     ax.set_title(fams.get(fam, fam))
-    ax.set_xlabel('iterations')
+    ax.set_xlabel('epoch')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='upper right')
   axes[0][0].set_ylabel('error (%)')
@@ -165,6 +170,64 @@ def plot_degradation(
   fig.tight_layout(rect=(0, 0.03, 1, 1))
   fig.savefig(path, dpi=110)
   plt.close(fig)
+  return True
+
+
+def _mean_curve(runs, tag: str):
+  """(epochs, mean) of ``tag`` over ``runs`` at the steps all of them have."""
+  per_run = [dict(r.scalars.get(tag, [])) for r in runs]
+  steps = sorted(set.intersection(*(set(p) for p in per_run)))
+  spe = runs[0].steps_per_epoch or 1
+  return (
+    [s / spe for s in steps],
+    [statistics.fmean(p[s] for p in per_run) for s in steps],
+  )
+
+
+def plot_training_error(
+  results,
+  path: str,
+  family: str = 'family',
+  depth: str = 'depth',
+  solid: str = 'ResNet',
+  families: Optional[dict] = None,
+  tag: str = 'train_accuracy',
+  title: str = '',
+) -> bool:
+  """Training error vs epoch, solid for ``solid``'s family, dashed else."""
+  with_data = [r for r in results if r.scalars.get(tag)]
+  if not with_data:
+    return False
+  fams = families or {}
+  depths = sorted({r.label(depth) for r in results if r.label(depth)})
+  groups = {}
+  for r in with_data:
+    groups.setdefault((r.label(family), r.label(depth)), []).append(r)
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  ymax = 0
+  for (fam, d), runs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    xs, ys = _mean_curve(runs, tag)
+    if not xs:
+      continue
+    ys = [100 * (1 - y) for y in ys]
+    ymax = max(ymax, max(ys))
+    seeds = f' ({len(runs)} seeds)' if len(runs) > 1 else ''
+    ax.plot(
+      xs,
+      ys,
+      '-' if fam == solid else '--',
+      color=_color(depths.index(d)),
+      lw=1.8 if fam == solid else 1.4,
+      label=f'{fams.get(fam, fam)}-{d}{seeds}',
+    )
+  ax.set_xlabel('epoch')
+  ax.set_ylabel('training error (%)')
+  ax.set_ylim(0, min(100, ymax * 1.05 + 1))
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8, loc='upper right')
+  if title:
+    ax.set_title(title, fontsize=10)
+  _save(fig, path)
   return True
 
 
@@ -346,6 +409,17 @@ def make_plot(
       train_tag=spec.get('train_tag', 'train_accuracy'),
       eval_tag=spec.get('eval_tag', 'validation_accuracy'),
       eval_name=spec.get('eval_name', 'held-out'),
+      title=title,
+    )
+  if kind == 'training_error':
+    return plot_training_error(
+      results,
+      path,
+      family=spec.get('family', 'family'),
+      depth=spec.get('depth', 'depth'),
+      solid=spec.get('solid', 'ResNet'),
+      families=spec.get('families'),
+      tag=spec.get('tag', 'train_accuracy'),
       title=title,
     )
   if kind == 'acc_vs_params':

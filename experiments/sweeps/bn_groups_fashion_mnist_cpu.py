@@ -39,8 +39,10 @@ the full ablation is `bn_groups_fashion_mnist.py`, for an accelerator.
 **What the CPU run of 2026-11-23 showed:**
 - Accuracy after 1 epoch is close across the three set-ups: test 80.70%
   with statistics over the global batch of 256, 79.04% per device (groups of
-  32) and 79.08% with ghost batches of 8. One seed each, so the 1.6-point
-  lead of global BN is a hint, not a result.
+  32) and 79.08% with ghost batches of 8. One seed each: the 1.6-point
+  lead of global BN is within what a second seed or another CPU can move
+  (the precision ablation's float32 run moved 0.3 points between an AMD
+  EPYC and an Intel Xeon), so it is not a result.
 - Speed: 479 img/s with global statistics (XLA all-reduces them across the 8
   devices in every BN layer, forward and backward), 509 and 524 img/s with
   per-group statistics (no BN communication).

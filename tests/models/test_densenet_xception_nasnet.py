@@ -13,7 +13,7 @@ import pytest
 
 from cnn_jax import models
 from cnn_jax.analysis import model_stats
-from cnn_jax.models import densenet, nasnet, xception
+from cnn_jax.models import densenet, layers, nasnet, xception
 from tests.models import model_checks, reference_counts
 
 
@@ -300,3 +300,123 @@ def test_nasnet_factorized_reduction_paths():
   out = out * np.sqrt(1 + 1e-3)
   np.testing.assert_allclose(out[..., :2], p[:, ::2, ::2], rtol=1e-6)
   np.testing.assert_allclose(out[..., 2:], p[:, 1::2, 1::2], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# NASNet's training-only parts: the auxiliary head and ScheduledDropPath.
+
+# The smallest NASNet-A that has an auxiliary head: at 96x96 its second stage
+# runs at 6x6 (the head pools it 5/3 to 1x1).
+_TINY_NASNET = dict(
+  penultimate_filters=96,
+  num_blocks=1,
+  stem_filters=8,
+  skip_reduction=False,
+  num_classes=5,
+)
+
+
+def _size(tree):
+  return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))
+
+
+def test_nasnet_aux_head_counts_follow_tf_slim():
+  """5x5/3 pool, 1x1 conv 128 + BN, a conv over the whole map to 768 + BN,
+  linear: summed here from that definition."""
+
+  def head(channels, map_size, classes):
+    params = channels * 128 + 2 * 128
+    params += map_size**2 * 128 * 768 + 2 * 768
+    return params + 768 * classes + classes, 2 * 128 + 2 * 768
+
+  # NASNet-A Mobile at 224: the last normal cell of the second stage is
+  # 14x14x528 (6 x 88), pooled to 4x4.
+  for kwargs, shape, expected in (
+    ({}, (224, 224, 3), head(528, 4, 1000)),
+    (_TINY_NASNET, (96, 96, 3), head(48, 1, 5)),
+  ):
+    build = nasnet.NASNetAMobile if not kwargs else nasnet.NASNetA
+    plain = model_stats.abstract_variables(build(**kwargs), shape)
+    aux = model_stats.abstract_variables(
+      build(**kwargs, aux_logits=True), shape
+    )
+    assert _size(aux['params']) - _size(plain['params']) == expected[0]
+    assert (
+      _size(aux['batch_stats']) - _size(plain['batch_stats']) == (expected[1])
+    )
+
+
+def test_nasnet_aux_head_in_training_only():
+  x = jax.random.normal(jax.random.key(0), (2, 96, 96, 3))
+  model = nasnet.NASNetA(**_TINY_NASNET, aux_logits=True)
+  variables = jax.jit(model.init)(jax.random.key(1), x)
+  (logits, aux), _ = jax.jit(
+    lambda v, x: model.apply(v, x, train=True, mutable=['batch_stats'])
+  )(variables, x)
+  assert logits.shape == aux[0].shape == (2, 5)
+  assert not np.allclose(logits, aux[0])
+  # Evaluation: the logits only, those of the same net without the head.
+  evaluated = jax.jit(model.apply)(variables, x)
+  without = {
+    'params': {k: v for k, v in variables['params'].items() if k != 'aux'},
+    'batch_stats': {
+      k: v for k, v in variables['batch_stats'].items() if k != 'aux'
+    },
+  }
+  np.testing.assert_array_equal(
+    evaluated, jax.jit(nasnet.NASNetA(**_TINY_NASNET).apply)(without, x)
+  )
+
+
+def test_scheduled_drop_path_grows_with_depth_and_progress():
+  x = jax.random.normal(jax.random.key(0), (4, 96, 96, 3))
+  rate = 0.4
+  model = nasnet.NASNetA(**_TINY_NASNET, drop_path_rate=rate)
+  reference = nasnet.NASNetA(**_TINY_NASNET)
+  variables = jax.jit(reference.init)(jax.random.key(1), x)
+
+  def train(m, progress, seed):
+    return m.apply(
+      variables,
+      x,
+      train=True,
+      progress=progress,
+      rngs={'dropout': jax.random.key(seed)},
+      mutable=['batch_stats'],
+    )[0]
+
+  # Every operation but the identities, each with its cell's rate: 9 in a
+  # reduction cell (one identity), 8 in a normal cell (two), 7 cells.
+  calls = []
+
+  def record(next_fun, args, kwargs, context):
+    if isinstance(context.module, layers.StochasticDepth):
+      calls.append(context.module.rate)
+    return next_fun(*args, **kwargs)
+
+  with nn.intercept_methods(record):
+    train(model, 1.0, 0)
+  cells = 7  # 2 stem + 3 normal + 2 reduction
+  kinds = ['r', 'r', 'n', 'r', 'n', 'r', 'n']
+  expected = []
+  for i, kind in enumerate(kinds):
+    expected += [rate * (i + 1) / cells] * (9 if kind == 'r' else 8)
+  np.testing.assert_allclose(calls, expected)
+
+  # Progress 0 drops nothing; progress 1 drops (a different net per key).
+  np.testing.assert_array_equal(train(model, 0.0, 0), train(reference, 1.0, 0))
+  late = train(model, 1.0, 0)
+  assert not np.allclose(late, train(reference, 1.0, 0))
+  assert not np.allclose(late, train(model, 1.0, 1))
+  # Evaluation is untouched.
+  np.testing.assert_array_equal(
+    jax.jit(model.apply)(variables, x), jax.jit(reference.apply)(variables, x)
+  )
+
+
+def test_takes_progress_only_where_the_model_uses_it():
+  from cnn_jax.models import registry  # pylint: disable=g-import-not-at-top
+
+  assert registry.takes_progress(models.build('nasnetamobile'))
+  assert registry.takes_progress(models.build('nasnetamobile', conv_impl='xla'))
+  assert not registry.takes_progress(models.build('resnet18'))
