@@ -211,6 +211,11 @@ FIELDS: dict[str, Field] = {
   'randaugment_magnitude': _f(
     int, 'RandAugment: magnitude (M) of 31 levels', low=0, high=30
   ),
+  'aug_repeats': _f(
+    int,
+    'copies of each drawn image per epoch (repeated augmentation; 1: off)',
+    low=1,
+  ),
   'random_erasing': _f(
     float,
     'probability of random erasing per example (None: off)',

@@ -102,6 +102,12 @@ def get_config() -> ml_collections.ConfigDict:
   # with this probability; None: off. Area 2%-1/3, log-uniform aspect.
   c.random_erasing = config_dict.placeholder(float)
   c.random_erasing_mode = 'pixel'  # 'pixel': normal noise; 'const': zeros.
+  # Repeated augmentation (Hoffer et al. 2020; DeiT's and torchvision's
+  # RASampler, timm's aug_repeats): each epoch draws ceil(N / aug_repeats)
+  # training images and shows each aug_repeats times in a row, each copy with
+  # its own augmentation, in the same global batch where it fits; the epoch
+  # keeps its length. 1: off.
+  c.aug_repeats = 1
   c.shuffle_buffer = 60_000  # tf.data only ('device' shuffles whole epochs).
   c.cache = True  # tf.data: cache decoded examples in memory (small datasets).
   c.synthetic_shape = (32, 32, 3)  # image shape of the synthetic dataset.

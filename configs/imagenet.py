@@ -82,8 +82,11 @@ def torchvision_v2(c):
   scaled by batch x 32 / epochs, reset during warmup) is a per-step decay of
   about 0.99997 at batch 1024: ``ema_decay=0.99997`` with the warmup ramp.
   Evaluation at 224: the central 224/232 of the image, resized to 224
-  (``eval_image_size``). Not reproduced: repeated augmentation
-  (``--ra-sampler``), and the warmup starts from 0 rather than lr x 0.01.
+  (``eval_image_size``). Repeated augmentation with 4 copies
+  (``aug_repeats``; torchvision's RASampler spreads the copies of an image
+  over the GPUs of one step, ours sit side by side in the same global batch:
+  the same examples per step). Not reproduced: the warmup starts from 0
+  rather than lr x 0.01.
   """
   c.augment = 'rrc,flip'
   c.image_size = 176
@@ -107,6 +110,7 @@ def torchvision_v2(c):
   c.mix_switch_prob = 0.5
   c.ema_decay = 0.99997
   c.ema_warmup = True
+  c.aug_repeats = 4
   c.num_epochs = 600.0
   return c
 

@@ -303,3 +303,25 @@ def test_grayscale_to_rgb(fmnist):
   batch = next(pipeline.as_numpy(ds))
   assert batch['image'].shape[1:] == (32, 32, 3)
   np.testing.assert_array_equal(batch['image'][..., 0], batch['image'][..., 2])
+
+
+def test_repeated_augmentation_on_the_tfdata_path(fmnist):
+  config, info = fmnist
+  config = _config(**{**config.to_dict(), 'aug_repeats': 2})
+  stream = pipeline.as_numpy(pipeline.train_dataset(config, info))
+  batches = [next(stream) for _ in range(3)]
+  for b in batches:
+    # Pairs of copies: same label, augmented apart (crop offsets and flips).
+    np.testing.assert_array_equal(b['label'][0::2], b['label'][1::2])
+    differ = [
+      not np.array_equal(b['image'][i], b['image'][i + 1])
+      for i in range(0, 20, 2)
+    ]
+    assert sum(differ) >= 5
+  plain = next(pipeline.as_numpy(pipeline.train_dataset(fmnist[0], info)))
+  # The first 64 draws of the plain shuffle, each twice.
+  np.testing.assert_array_equal(batches[0]['label'][0::2], plain['label'][:64])
+  resumed = next(
+    pipeline.as_numpy(pipeline.train_dataset(config, info, start_step=2))
+  )
+  np.testing.assert_array_equal(resumed['image'], batches[2]['image'])

@@ -478,3 +478,37 @@ def test_both_paths_learn(tmp_path):
     )
     < 0.05
   )
+
+
+def test_repeated_augmentation_shows_each_drawn_image_k_times(fmnist):
+  config, info = fmnist
+  config = _config(**{**config.to_dict(), 'aug_repeats': 3})
+  feed = device_pipeline.DevicePipeline(config, info, sharding.make_mesh(1))
+  plain = device_pipeline.DevicePipeline(fmnist[0], info, sharding.make_mesh(1))
+  spe = feed.steps_per_epoch
+  assert spe == plain.steps_per_epoch  # the epoch keeps its length
+  epoch = feed.epoch_table(0).reshape(-1)
+  # The plain epoch's first ceil(n / 3) draws, each three times in a row.
+  drawn = plain.epoch_table(0).reshape(-1)[: -(-epoch.size // 3)]
+  np.testing.assert_array_equal(epoch, np.repeat(drawn, 3)[: epoch.size])
+  assert len(np.unique(epoch)) == drawn.size
+  # Copies differ by their augmentation (keyed by position), not by label.
+  batch = feed.train_batch(5)
+  images, labels = jax.jit(feed.batch_transform)(
+    batch['image'], batch['label'], jax.random.key(0)
+  )
+  images, labels = np.asarray(images), np.asarray(labels)
+  np.testing.assert_array_equal(labels[0::3][:42], labels[1::3][:42])
+  differ = [not np.array_equal(images[i], images[i + 1]) for i in (0, 3, 6, 9)]
+  assert sum(differ) >= 2  # crop offsets and flips of each copy drawn apart
+  # Resume: the stream restarted at a step is the same stream.
+  np.testing.assert_array_equal(
+    jax.device_get(
+      next(
+        device_pipeline.DevicePipeline(
+          config, info, sharding.make_mesh(1)
+        ).train_batches(spe + 2)
+      )
+    )['image'],
+    jax.device_get(feed.train_batch(spe + 2))['image'],
+  )

@@ -21,6 +21,9 @@ The guarantees of the tf.data pipeline (:mod:`cnn_jax.data.pipeline`) hold:
   resumed at step ``s`` starts at epoch ``s // steps_per_epoch``, batch
   ``s % steps_per_epoch``: exactly what the uninterrupted run saw.
   Augmentation keys come from (seed, step, position in the global batch).
+  Repeated augmentation (``aug_repeats = k``) takes the permutation's first
+  ``ceil(n / k)`` examples, each ``k`` times in a row (:func:`repeated`):
+  the copies differ by position, hence by augmentation.
 * Process ``p`` feeds the rows of the global batch that its devices hold
   (``steps_per_epoch`` is the tf.data pipeline's). Every process builds the
   same index table for all of them, so the copies on the devices are one
@@ -47,6 +50,16 @@ from cnn_jax.data import arrays, device_augment, pipeline
 from cnn_jax.training import sharding
 
 _EPOCH_STREAM = 0x5EED  # keeps the data order apart from other seed streams
+
+
+def repeated(order: np.ndarray, repeats: int) -> np.ndarray:
+  """Repeated augmentation's order: each of the first ``ceil(len / repeats)``
+  indices ``repeats`` times in a row, cut to ``len`` (copies are told apart
+  by their positions, which key their augmentations)."""
+  if repeats <= 1:
+    return order
+  drawn = order[: -(-order.size // repeats)]
+  return np.repeat(drawn, repeats)[: order.size]
 
 
 def epoch_permutation(seed: int, epoch: int, process_index: int, n: int):
@@ -156,7 +169,8 @@ class DevicePipeline:
         jax.device_get(
           epoch_permutation(self.config.seed, epoch, p, shard.size)
         )
-      )[:used]
+      )
+      order = repeated(order, self.config.get('aug_repeats', 1))[:used]
       parts.append(
         (shard.start - train.start + order).reshape(
           self.steps_per_epoch, self.local_batch

@@ -7,7 +7,10 @@
   derived from ``(config.seed, e)`` and each example is augmented with a seed
   derived from ``(config.seed, e, position)``, so the stream is a pure function
   of the config: a run resumed at step ``s`` rebuilds it and skips the first
-  ``s`` batches, seeing exactly what the uninterrupted run saw.
+  ``s`` batches, seeing exactly what the uninterrupted run saw. Repeated
+  augmentation (``aug_repeats = k``) keeps the first ``ceil(n / k)``
+  examples of the shuffle and shows each ``k`` times in a row, each copy
+  augmented with its own position's seed.
 * Evaluation sees every example exactly once: the last batch is padded with
   ``mask == 0`` examples, and every process runs the same number of batches.
 
@@ -253,15 +256,20 @@ def train_dataset(
   seed = config.seed
   to_float = _decoder(config)
 
+  used = spe * local_batch
+  repeats = config.get('aug_repeats', 1)
+
   def epoch(e):
     shuffled = base.shuffle(
       config.shuffle_buffer,
       seed=seed * 1_000_003 + e * 7919 + process_index,
       reshuffle_each_iteration=False,
     )
-    return (
-      shuffled.take(spe * local_batch).enumerate().map(lambda i, ex: (e, i, ex))
-    )
+    if repeats > 1:  # repeated augmentation: the copies differ by position
+      shuffled = shuffled.take(-(-used // repeats)).flat_map(
+        lambda ex: tf.data.Dataset.from_tensors(ex).repeat(repeats)
+      )
+    return shuffled.take(used).enumerate().map(lambda i, ex: (e, i, ex))
 
   def preprocess(e, i, ex):
     example_seed = tf.stack(
