@@ -264,6 +264,9 @@ FIELDS: dict[str, Field] = {
   'b2': _f(float, 'Adam beta2', low=0, high=1, high_open=True),
   'rmsprop_decay': _f(float, 'RMSProp decay', low=0, high=1, high_open=True),
   'rmsprop_eps': _f(float, 'RMSProp epsilon', low=0, low_open=True),
+  'rmsprop_initial_scale': _f(
+    float, "RMSProp's initial mean square (TensorFlow 1: 1)", low=0
+  ),
   'weight_decay': _f(float, 'weight decay coefficient', low=0),
   'weight_decay_on_bn_and_bias': _f(
     bool, 'decay BatchNorm parameters and biases too'

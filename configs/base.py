@@ -127,7 +127,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.b1 = 0.9  # Adam/AdamW
   c.b2 = 0.999
   c.rmsprop_decay = 0.9
-  c.rmsprop_eps = 1e-3
+  c.rmsprop_eps = 1e-3  # inside the square root, as TensorFlow's.
+  # Start of RMSProp's mean square: 0 (PyTorch, Keras 2+) or 1 (TensorFlow 1's
+  # RMSPropOptimizer, behind the TF recipes of Inception, MobileNet, NASNet,
+  # EfficientNet).
+  c.rmsprop_initial_scale = 0.0
   c.weight_decay = 0.0  # L2 coefficient (decoupled for adamw).
   c.weight_decay_on_bn_and_bias = True  # False: mask BN params and biases.
   c.lr_schedule = 'constant'  # constant, cosine, multistep, exponential.

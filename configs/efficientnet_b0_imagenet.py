@@ -43,6 +43,7 @@ def efficientnet_config(variant: str):
   c.optimizer = 'rmsprop'
   c.rmsprop_decay = 0.9
   c.rmsprop_eps = 1e-3
+  c.rmsprop_initial_scale = 1.0  # TensorFlow 1: mean square from 1
   c.momentum = 0.9
   c.learning_rate = 0.016
   c.lr_scaling_base_batch = 256

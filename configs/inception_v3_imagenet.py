@@ -18,8 +18,11 @@ training code (``MOVING_AVERAGE_DECAY``, with ``num_updates=global_step``:
 ``ema_warmup``), evaluated beside the raw weights. The paper ran 50
 asynchronous replicas of batch 32; this config uses one synchronous batch of
 1024 and 5 warmup epochs. Data: Inception crop + flip at 299, central 87.5%
-crop for evaluation. (TF's RMSProp starts its mean square at 1, optax's at 0;
-not reproduced.)
+crop for evaluation. TensorFlow 1's RMSProp as optax's with
+``rmsprop_initial_scale=1`` (its mean square starts at 1, epsilon inside the
+root); one difference remains: TF accumulates lr x update in the momentum,
+optax applies the current lr to the accumulated momentum, the same at a
+constant lr and close under a decay of 0.94 per two epochs.
 
 Expect: the paper reports 21.2% top-1 / 5.6% top-5 single-crop error
 (78.8% top-1); torchvision's weights, ported from TF, give 77.294% top-1
@@ -38,6 +41,7 @@ def get_config():
   c.optimizer = 'rmsprop'
   c.rmsprop_decay = 0.9
   c.rmsprop_eps = 1.0
+  c.rmsprop_initial_scale = 1.0  # TensorFlow 1: mean square from 1
   c.momentum = 0.9
   c.learning_rate = 0.045
   c.lr_scaling_base_batch = 0

@@ -33,6 +33,7 @@ def get_config():
   c.optimizer = 'rmsprop'
   c.rmsprop_decay = 0.9
   c.rmsprop_eps = 1.0
+  c.rmsprop_initial_scale = 1.0  # TensorFlow 1: mean square from 1
   c.momentum = 0.9
   c.learning_rate = 0.045
   c.lr_scaling_base_batch = 32

@@ -113,3 +113,26 @@ def test_label_smoothing():
   assert float(smooth[0]) == pytest.approx(
     -float(0.8 * logp[0, 0] + 0.1 * logp[0, 1] + 0.1 * logp[0, 2]), rel=1e-5
   )
+
+
+@pytest.mark.parametrize('initial_scale', [0.0, 1.0])
+def test_rmsprop_is_tensorflows_with_its_initial_mean_square(initial_scale):
+  """TF 1's RMSPropOptimizer: ms = 0.9 ms + 0.1 g^2 from ms = 1, update
+  lr * g / sqrt(ms + eps) (epsilon inside the root), momentum on that."""
+  c = _config(
+    optimizer='rmsprop',
+    momentum=0.9,
+    rmsprop_decay=0.9,
+    rmsprop_eps=1e-3,
+    rmsprop_initial_scale=initial_scale,
+  )
+  lr = 0.5
+  tx = optim.make_optimizer(c, optax.constant_schedule(lr))
+  params = {'w': jnp.zeros(3)}
+  state = tx.init(params)
+  ms, mom = np.full(3, initial_scale), np.zeros(3)
+  for g in ([0.1, -2.0, 3.0], [0.5, 0.5, -1.0]):
+    updates, state = tx.update({'w': jnp.asarray(g)}, state, params)
+    ms = 0.9 * ms + 0.1 * np.square(g)
+    mom = 0.9 * mom + lr * np.asarray(g) / np.sqrt(ms + 1e-3)
+    np.testing.assert_allclose(updates['w'], -mom, rtol=1e-5)

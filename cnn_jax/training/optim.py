@@ -85,6 +85,7 @@ def make_optimizer(
         schedule,
         decay=config.rmsprop_decay,
         eps=config.rmsprop_eps,
+        initial_scale=config.get('rmsprop_initial_scale', 0.0),
         momentum=config.momentum or None,
       )
     )
