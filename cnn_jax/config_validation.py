@@ -264,6 +264,9 @@ FIELDS: dict[str, Field] = {
   'b2': _f(float, 'Adam beta2', low=0, high=1, high_open=True),
   'rmsprop_decay': _f(float, 'RMSProp decay', low=0, high=1, high_open=True),
   'rmsprop_eps': _f(float, 'RMSProp epsilon', low=0, low_open=True),
+  'rmsprop_eps_in_sqrt': _f(
+    bool, 'RMSProp epsilon inside the square root (TensorFlow) or outside'
+  ),
   'rmsprop_initial_scale': _f(
     float, "RMSProp's initial mean square (TensorFlow 1: 1)", low=0
   ),

@@ -127,7 +127,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.b1 = 0.9  # Adam/AdamW
   c.b2 = 0.999
   c.rmsprop_decay = 0.9
-  c.rmsprop_eps = 1e-3  # inside the square root, as TensorFlow's.
+  c.rmsprop_eps = 1e-3
+  # Where epsilon goes: inside the square root (TensorFlow) or added to it
+  # (False: PyTorch's RMSprop, whose update optax then computes exactly).
+  c.rmsprop_eps_in_sqrt = True
   # Start of RMSProp's mean square: 0 (PyTorch, Keras 2+) or 1 (TensorFlow 1's
   # RMSPropOptimizer, behind the TF recipes of Inception, MobileNet, NASNet,
   # EfficientNet).

@@ -13,8 +13,9 @@ Recipe: torchvision's reference for its ``IMAGENET1K_V1`` weights
 every 2 epochs, weight decay 1e-5 on every parameter, 600 epochs,
 RandomResizedCrop 224 + flip + AutoAugment (ImageNet policy), random erasing
 0.2, evaluation on the central 224 of 256; dropout 0.2 (the model's default).
-torchvision's RMSProp adds epsilon 0.0316 outside the square root, optax's
-adds it inside: epsilon 1e-3 here (= 0.0316^2, TensorFlow's value).
+PyTorch's RMSprop (epsilon 0.0316 added to the root, mean square from 0, lr
+applied to the momentum buffer) is optax's with ``rmsprop_eps_in_sqrt=False``,
+update for update.
 
 The paper's recipe (section 6.1: RMSProp momentum 0.9, lr 0.1 at batch 4096
 x0.99 every 3 epochs, weight decay 1e-5, 0.9999 weight EMA; 75.2% top-1) is
@@ -38,7 +39,8 @@ def get_config(model='mobilenet_v3_large'):
   c.batch_size = 1024
   c.optimizer = 'rmsprop'
   c.rmsprop_decay = 0.9
-  c.rmsprop_eps = 1e-3
+  c.rmsprop_eps = 0.0316
+  c.rmsprop_eps_in_sqrt = False  # PyTorch's
   c.momentum = 0.9
   c.learning_rate = 0.064
   c.lr_scaling_base_batch = 1024

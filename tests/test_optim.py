@@ -136,3 +136,25 @@ def test_rmsprop_is_tensorflows_with_its_initial_mean_square(initial_scale):
     ms = 0.9 * ms + 0.1 * np.square(g)
     mom = 0.9 * mom + lr * np.asarray(g) / np.sqrt(ms + 1e-3)
     np.testing.assert_allclose(updates['w'], -mom, rtol=1e-5)
+
+
+def test_rmsprop_with_epsilon_outside_the_root_is_pytorchs():
+  torch = pytest.importorskip('torch')
+  c = _config(
+    optimizer='rmsprop',
+    momentum=0.9,
+    rmsprop_decay=0.9,
+    rmsprop_eps=0.0316,
+    rmsprop_eps_in_sqrt=False,
+  )
+  tx = optim.make_optimizer(c, optax.constant_schedule(0.064))
+  w = torch.zeros(3, requires_grad=True, dtype=torch.float64)
+  ref = torch.optim.RMSprop([w], lr=0.064, alpha=0.9, eps=0.0316, momentum=0.9)
+  params = {'w': jnp.zeros(3)}
+  state = tx.init(params)
+  for g in ([0.1, -2.0, 3.0], [0.5, 0.5, -1.0], [-0.2, 0.0, 4.0]):
+    updates, state = tx.update({'w': jnp.asarray(g)}, state, params)
+    params = optax.apply_updates(params, updates)
+    w.grad = torch.tensor(g, dtype=torch.float64)
+    ref.step()
+    np.testing.assert_allclose(params['w'], w.detach().numpy(), rtol=1e-5)

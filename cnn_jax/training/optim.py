@@ -86,6 +86,7 @@ def make_optimizer(
         decay=config.rmsprop_decay,
         eps=config.rmsprop_eps,
         initial_scale=config.get('rmsprop_initial_scale', 0.0),
+        eps_in_sqrt=config.get('rmsprop_eps_in_sqrt', True),
         momentum=config.momentum or None,
       )
     )
