@@ -76,6 +76,20 @@ class RunResult:
     return None
 
 
+def _steps_per_epoch(workdir: str) -> Optional[int]:
+  """A run's steps per epoch before its results.json exists (a run in
+  progress): its training examples over its batch, as the trainer counts
+  them on one process (``pipeline.steps_per_epoch``)."""
+  try:
+    with open(os.path.join(workdir, 'dataset.json')) as f:
+      train = json.load(f)['num_examples']['train']
+    with open(os.path.join(workdir, 'config.json')) as f:
+      batch = json.load(f)['batch_size']
+  except (OSError, KeyError, ValueError):
+    return None
+  return train // batch or None
+
+
 def images_per_sec(r: RunResult) -> Optional[float]:
   """Median training img/s over the log windows that include no compile.
 
@@ -121,7 +135,7 @@ def load_results(
         results,
         read_meta(workdir),
         scalars,
-        (results or {}).get('steps_per_epoch'),
+        (results or {}).get('steps_per_epoch') or _steps_per_epoch(workdir),
         effective_config(sweep, run),
       )
     )
