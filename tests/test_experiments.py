@@ -26,13 +26,15 @@ SWEEP_FILE = textwrap.dedent("""
                   eval_every_epochs=1000.0, checkpoint_every_steps=4,
                   shuffle_buffer=512)
     RUNS = grid('lenet_seed{seed}', {'seed': [0, 1]},
-                labels={'depth': 5}) + [
-        Run('never_run', {'seed': 7}, labels={'depth': 5})]
+                labels={'depth': 5, 'family': 'plain'}) + [
+        Run('never_run', {'seed': 7}, labels={'depth': 5, 'family': 'plain'})]
     PUBLISHED = {'lenet': {'test_acc': 12.5}}
     PUBLISHED_SOURCE = 'made up for the test'
     PLOTS = [dict(kind='curves', tags=['train_loss', 'validation_accuracy']),
              dict(kind='acc_vs_params'),
-             dict(kind='acc_vs', x='depth', name='depth')]
+             dict(kind='acc_vs', x='depth', name='depth'),
+             dict(kind='training_error', name='training_error'),
+             dict(kind='degradation', name='fig6')]
 """)
 
 
@@ -181,7 +183,13 @@ def test_collect_writes_table_with_mean_std_and_figures(tiny):
     'JAX devices: ',
   ):
     assert needle in report
-  for name in ('tiny_curves.png', 'tiny_acc_vs_params.png', 'tiny_depth.png'):
+  for name in (
+    'tiny_curves.png',
+    'tiny_acc_vs_params.png',
+    'tiny_depth.png',
+    'tiny_training_error.png',
+    'tiny_fig6.png',
+  ):
     png = os.path.join(results_dir, name)
     assert os.path.getsize(png) > 1000
     with open(png, 'rb') as f:
