@@ -392,6 +392,7 @@ def test_mixup_cutmix_erasing_run_resumes_exactly(tmp_path):
     random_erasing=0.25,
     label_smoothing=0.1,
     grad_accum_steps=2,
+    aug_repeats=3,
   )
   straight = trainer.train_and_evaluate(
     _short_run(num_train_steps=60, **recipe), str(tmp_path / 'a')
@@ -444,6 +445,7 @@ def test_tfdata_recipe_run_resumes_exactly(tmp_path):
     ema_warmup=True,
     synthetic_examples=800,
     shuffle_buffer=1000,
+    aug_repeats=2,
   )
   straight = trainer.train_and_evaluate(
     _short_run(num_train_steps=30, **recipe), str(tmp_path / 'a')
