@@ -203,7 +203,7 @@ FIELDS: dict[str, Field] = {
   ),
   'auto_augment': _f(
     str,
-    'automatic augmentation policy of the tf.data path',
+    'automatic augmentation policy (either input path)',
     optional=True,
     choices=('randaugment', 'trivialaugment', 'autoaugment'),
   ),
@@ -621,16 +621,6 @@ def _combination_problems(config, bad: set[str]) -> list[str]:
         f'micro-batch of {config.batch_size // k} (batch_size / '
         'grad_accum_steps); use a divisor of it.'
       )
-  if (
-    ok('auto_augment', 'input_pipeline')
-    and config.auto_augment is not None
-    and config.input_pipeline == 'device'
-  ):
-    p.append(
-      f'auto_augment={config.auto_augment!r} runs in the tf.data path '
-      "only; use --config.input_pipeline=tfdata (or 'auto', which picks "
-      'it), or unset auto_augment.'
-    )
   if (
     ok('host_devices', 'num_devices')
     and config.host_devices

@@ -87,11 +87,11 @@ def get_config() -> ml_collections.ConfigDict:
   c.std = ()  # per-channel std; () = the dataset's.
   # Input path: 'device' loads the dataset once onto the devices and
   # augments inside the train step (mnist, fashion_mnist, cifar10/100,
-  # synthetic; augment crop_pad/flip; no TensorFlow needed); 'tfdata' is
-  # TFDS + tf.data on the host (any dataset/augmentation); 'auto' = 'device'
-  # where it applies, else 'tfdata'.
+  # synthetic; augment crop_pad/flip, auto_augment; no TensorFlow needed);
+  # 'tfdata' is TFDS + tf.data on the host (any dataset/augmentation);
+  # 'auto' = 'device' where it applies, else 'tfdata'.
   c.input_pipeline = 'auto'
-  # Automatic augmentation policy of the tf.data path, after the crops and
+  # Automatic augmentation policy (both input paths), after the crops and
   # flips of `augment` (torchvision's op sets and magnitudes): None,
   # 'randaugment' (randaugment_num_ops ops of randaugment_magnitude),
   # 'trivialaugment' (TrivialAugmentWide) or 'autoaugment' (ImageNet policy).

@@ -430,12 +430,14 @@ def test_eval_image_size_evaluates_at_another_size():
   )
 
 
-def test_tfdata_recipe_run_resumes_exactly(tmp_path):
-  """The V2-style recipe on the tf.data path: TrivialAugmentWide, random
+@pytest.mark.parametrize('input_pipeline', ['tfdata', 'device'])
+def test_v2_recipe_run_resumes_exactly(tmp_path, input_pipeline):
+  """The V2-style recipe on either input path: TrivialAugmentWide, random
   erasing, mixup / CutMix, EMA; 30 steps straight = 12, stop, 18 more."""
-  pytest.importorskip('tensorflow')
+  if input_pipeline == 'tfdata':
+    pytest.importorskip('tensorflow')
   recipe = dict(
-    input_pipeline='auto',  # auto_augment: tf.data
+    input_pipeline=input_pipeline,
     auto_augment='trivialaugment',
     random_erasing=0.25,
     mixup_alpha=0.2,

@@ -18,6 +18,10 @@ the uint8 image torchvision sees (values rounded to 0..255 before, and after
 every op), and are stateless: every draw comes from the example's ``seed``
 (shape [2]), so the (seed, epoch, position) determinism of the tf.data
 pipeline holds.
+
+:mod:`cnn_jax.data.device_auto_augment` is the JAX version (the on-device
+input path), op for op bit-equal to these; the tables below are shared with
+it, so they stay free of TensorFlow (``tf`` is imported on first use).
 """
 
 from __future__ import annotations

@@ -18,7 +18,11 @@ Random erasing, mixup and CutMix run after this hook, on both input paths
 
 Augmentations on the device: ``crop_pad`` (zero-pad each side by
 ``crop_padding``, random crop back to the size, as torchvision's
-``RandomCrop(size, padding)``) and ``flip`` (horizontal, probability 1/2).
+``RandomCrop(size, padding)``) and ``flip`` (horizontal, probability 1/2);
+then, as in the tf.data path, the ``auto_augment`` policy (RandAugment,
+TrivialAugmentWide or AutoAugment: :mod:`cnn_jax.data.device_auto_augment`,
+the tf.data ops' arithmetic in JAX) on the cropped and flipped image, keyed
+by ``fold_in(example key, AUTO_STREAM)``, apart from the crop and flip draws.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from typing import Callable, Sequence
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from cnn_jax.data import device_auto_augment
+from cnn_jax.data.augment import AUTO_STREAM
 
 AUGMENTATIONS = ('crop_pad', 'flip')
 
@@ -112,22 +119,38 @@ def make_train_transform(config, info) -> Callable:
     )
   size, padding = config.image_size, config.crop_padding
   gray_to_rgb, mean, std = config.grayscale_to_rgb, info.mean, info.std
+  auto_augment = config.get('auto_augment')
+  num_ops = config.get('randaugment_num_ops', 2)
+  magnitude = config.get('randaugment_magnitude', 9)
 
-  def augment_one(image, key):
+  def augment_one(image, key, policy):
     keys = jax.random.split(key, max(1, len(names)))
     for name, k in zip(names, keys):
       if name == 'crop_pad':
         image = crop_pad(image, k, padding)
       elif name == 'flip':
         image = flip(image, k)
+    if policy is not None:  # a key of its own, apart from the ops' (tf.data's)
+      image = policy(image, jax.random.fold_in(key, AUTO_STREAM))
     return image
 
   def batch_transform(images, labels, key):
     x = to_float(images, gray_to_rgb)
     if size is not None:
       x = resize(x, size)
-    if names:
-      x = jax.vmap(augment_one)(x, example_keys(key, x.shape[0]))
+    policy = None
+    if auto_augment is not None:  # its translations scale with the size
+      policy = device_auto_augment.make_policy(
+        auto_augment,
+        height=x.shape[1],
+        width=x.shape[2],
+        num_ops=num_ops,
+        magnitude=magnitude,
+      )
+    if names or policy is not None:
+      x = jax.vmap(lambda im, k: augment_one(im, k, policy))(
+        x, example_keys(key, x.shape[0])
+      )
     return normalize(x, mean, std), labels
 
   return batch_transform

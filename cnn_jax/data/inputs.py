@@ -7,7 +7,8 @@
   jitted train step. No TensorFlow needed (without TFDS the dataset's own
   files are read). For datasets that fit in memory (MNIST, Fashion-MNIST,
   CIFAR-10/100, synthetic) with the augmentations that have a JAX version
-  (``crop_pad``, ``flip``; not ``auto_augment``).
+  (``crop_pad``, ``flip``, and ``auto_augment``: RandAugment,
+  TrivialAugmentWide, AutoAugment; not ``rrc`` or ``inception_crop``).
 * ``'tfdata'`` (:mod:`cnn_jax.data.pipeline`): TFDS + tf.data on the host CPU,
   for every dataset (ImageNet) and every augmentation (``rrc``,
   ``inception_crop``, ``auto_augment``: RandAugment, TrivialAugmentWide,
@@ -38,10 +39,6 @@ def device_path_problems(config) -> list[str]:
   if not arrays.has_arrays(config.dataset):
     problems.append(
       f'dataset {config.dataset!r} is not one that fits in memory'
-    )
-  if config.get('auto_augment') is not None:
-    problems.append(
-      f'auto_augment={config.auto_augment!r} runs in the tf.data path only'
     )
   bad = device_augment.unsupported(config)
   if bad:
