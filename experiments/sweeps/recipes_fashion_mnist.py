@@ -28,7 +28,8 @@ COMMON = dict(validation_examples=5000, eval_batch_size=1000)
 RECIPES = {
   'plain': {},
   'ema': {'ema_decay': 0.999, 'ema_warmup': True},
-  'randaugment': {'auto_augment': 'randaugment'},
+  # tf.data, as when this page was made (the device path has it too now).
+  'randaugment': {'auto_augment': 'randaugment', 'input_pipeline': 'tfdata'},
   'mixup_cutmix': {'mixup_alpha': 0.8, 'cutmix_alpha': 1.0},
   'erasing': {'random_erasing': 0.25},
 }
