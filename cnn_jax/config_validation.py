@@ -291,6 +291,9 @@ FIELDS: dict[str, Field] = {
     float, 'exponential: epochs per decay', low=0, low_open=True
   ),
   'warmup_epochs': _f(float, 'linear warmup, in epochs', low=0),
+  'warmup_start_factor': _f(
+    float, 'fraction of the lr the warmup starts from', low=0, high=1
+  ),
   'label_smoothing': _f(
     float, 'label smoothing', low=0, high=1, high_open=True
   ),

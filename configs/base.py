@@ -141,7 +141,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.lr_boundaries = ()  # multistep: epochs at which lr *= lr_decay_factor.
   c.lr_decay_factor = 0.1
   c.lr_decay_epochs = 2.4  # exponential: decay by lr_decay_factor every N.
-  c.warmup_epochs = 0.0  # linear warmup from 0.
+  c.warmup_epochs = 0.0  # linear warmup, per step,
+  c.warmup_start_factor = (
+    0.0  # from this fraction of the lr (torchvision: 0.01).
+  )
   c.label_smoothing = 0.0
   # mixup / CutMix on the batch in the train step (timm's Mixup): lam ~
   # Beta(alpha, alpha), one per batch; None: off. Both set: CutMix with

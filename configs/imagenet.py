@@ -85,8 +85,9 @@ def torchvision_v2(c):
   (``eval_image_size``). Repeated augmentation with 4 copies
   (``aug_repeats``; torchvision's RASampler spreads the copies of an image
   over the GPUs of one step, ours sit side by side in the same global batch:
-  the same examples per step). Not reproduced: the warmup starts from 0
-  rather than lr x 0.01.
+  the same examples per step). The warmup starts at lr x 0.01
+  (``--lr-warmup-decay``'s default) and rises per step, where torchvision's
+  rises per epoch.
   """
   c.augment = 'rrc,flip'
   c.image_size = 176
@@ -103,6 +104,7 @@ def torchvision_v2(c):
   c.weight_decay_on_bn_and_bias = False
   c.lr_schedule = 'cosine'
   c.warmup_epochs = 5.0
+  c.warmup_start_factor = 0.01
   c.label_smoothing = 0.1
   c.mixup_alpha = 0.2
   c.cutmix_alpha = 1.0

@@ -17,8 +17,8 @@ configs/resnet50v2_imagenet.py, which is the pre-activation ResNet-v2):
   lr 0.5, 5 warmup epochs then cosine, weight decay 2e-5 (not on BN), label
   smoothing 0.1, mixup 0.2 / CutMix 1.0, TrivialAugmentWide, random erasing
   0.1, EMA of the weights, training at 176 and evaluation at 224 (central
-  224/232). Expect 80.858% top-1 (torchvision's ``_metrics``; its recipe also
-  uses repeated augmentation, not implemented here).
+  224/232). Expect 80.858% top-1 (torchvision's ``_metrics``); also
+  repeated augmentation with 4 copies.
 
 Needs imagenet2012 prepared in TFDS (the two ILSVRC2012 tar files in the TFDS
 manual download directory; the error message says where). Other depths with

@@ -47,6 +47,15 @@ def test_warmup_then_cosine_and_linear_scaling():
   assert float(f(9000)) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_warmup_can_start_from_a_fraction_of_the_lr():
+  c = _config(lr_schedule='constant', learning_rate=0.5, warmup_epochs=5)
+  c.warmup_start_factor = 0.01  # torchvision's --lr-warmup-decay
+  f = optim.learning_rate_schedule(c, steps_per_epoch=100, total_steps=9000)
+  assert float(f(0)) == pytest.approx(0.005)
+  assert float(f(250)) == pytest.approx(0.005 + 0.5 * (0.5 - 0.005))
+  assert float(f(500)) == pytest.approx(0.5)
+
+
 def test_exponential_decay_staircase():
   c = _config(
     lr_schedule='exponential',

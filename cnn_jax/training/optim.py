@@ -9,7 +9,8 @@ import optax
 def learning_rate_schedule(
   config, steps_per_epoch: int, total_steps: int
 ) -> optax.Schedule:
-  """Warmup (linear from 0) followed by the configured decay, per step."""
+  """Warmup (linear from ``warmup_start_factor`` x lr) followed by the
+  configured decay, per step."""
   base_lr = config.learning_rate
   if config.lr_scaling_base_batch > 0:  # linear scaling rule (Goyal et al.)
     base_lr *= config.batch_size / config.lr_scaling_base_batch
@@ -43,7 +44,13 @@ def learning_rate_schedule(
   if warmup == 0:
     return main
   return optax.join_schedules(
-    [optax.linear_schedule(0.0, base_lr, warmup), main], [warmup]
+    [
+      optax.linear_schedule(
+        base_lr * config.get('warmup_start_factor', 0.0), base_lr, warmup
+      ),
+      main,
+    ],
+    [warmup],
   )
 
 
