@@ -16,6 +16,26 @@ def _image(h=32, w=32, c=3, seed=0, low=30, high=200):
   return tf.constant(base_ / 255.0)
 
 
+# Each op at one magnitude, compared with torchvision (here and in
+# tests/test_device_auto_augment.py).
+TORCHVISION_CASES = [
+  ('Posterize', 5),
+  ('Solarize', 100.0),
+  ('Equalize', 0.0),
+  ('AutoContrast', 0.0),
+  ('Brightness', 0.3),
+  ('Color', -0.5),
+  ('Contrast', 0.4),
+  ('Sharpness', 0.6),
+  ('Invert', 0.0),
+  ('TranslateX', 5.0),
+  ('TranslateY', -3.0),
+  ('ShearX', -0.7),
+  ('ShearY', 0.9),
+  ('Rotate', 20.0),
+]
+
+
 @pytest.mark.parametrize('name', auto_augment.OPS[1:])
 def test_each_op_changes_the_image(name):
   image = tf.round(_image() * 255.0)
@@ -117,25 +137,7 @@ def test_auto_augment_runs_on_either_path():
   assert not config_validation.problems(config)
 
 
-@pytest.mark.parametrize(
-  'name,magnitude',
-  [
-    ('Posterize', 5),
-    ('Solarize', 100.0),
-    ('Equalize', 0.0),
-    ('AutoContrast', 0.0),
-    ('Brightness', 0.3),
-    ('Color', -0.5),
-    ('Contrast', 0.4),
-    ('Sharpness', 0.6),
-    ('Invert', 0.0),
-    ('TranslateX', 5.0),
-    ('TranslateY', -3.0),
-    ('ShearX', -0.7),
-    ('ShearY', 0.9),
-    ('Rotate', 20.0),
-  ],
-)
+@pytest.mark.parametrize('name,magnitude', TORCHVISION_CASES)
 def test_ops_match_torchvision(name, magnitude):
   from cnn_jax.conversion import torch_source
 

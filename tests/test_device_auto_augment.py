@@ -11,8 +11,6 @@ the devices, and a run trains with TensorFlow hidden.
 import collections
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -31,9 +29,10 @@ from cnn_jax.data import (
 from cnn_jax.data.augment import AUTO_STREAM
 from cnn_jax.training import sharding
 from configs import base
+from tests import hidden_tensorflow
+from tests.test_auto_augment import TORCHVISION_CASES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HIDE_TF = os.path.join(ROOT, 'tests', 'without_tensorflow')
 RA_NAMES = auto_augment.OPS[:14]
 
 
@@ -134,25 +133,7 @@ def test_half_way_blends_and_coordinates_round_as_tensorflow_does():
   np.testing.assert_array_equal(sheared[2, :, 0], [1, 2, 3, 4, 5, 6, 7, 0])
 
 
-@pytest.mark.parametrize(
-  'name,magnitude',
-  [
-    ('Posterize', 5),
-    ('Solarize', 100.0),
-    ('Equalize', 0.0),
-    ('AutoContrast', 0.0),
-    ('Brightness', 0.3),
-    ('Color', -0.5),
-    ('Contrast', 0.4),
-    ('Sharpness', 0.6),
-    ('Invert', 0.0),
-    ('TranslateX', 5.0),
-    ('TranslateY', -3.0),
-    ('ShearX', -0.7),
-    ('ShearY', 0.9),
-    ('Rotate', 20.0),
-  ],
-)
+@pytest.mark.parametrize('name,magnitude', TORCHVISION_CASES)
 def test_ops_match_torchvision(name, magnitude):
   """As the tf.data ops (tests/test_auto_augment.py): within 1 of
   torchvision's uint8 ``_apply_op`` (it rounds inside blends)."""
@@ -489,22 +470,8 @@ def test_fashion_mnist_device_pipeline_with_randaugment():
   assert changed > 0.6  # 1 - (1/14 chance of identity ... per op)^2 and more
 
 
-def _run_hidden_tf(args, timeout=900):
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([HIDE_TF, ROOT]))
-  env.pop('XLA_FLAGS', None)
-  return subprocess.run(
-    [sys.executable, *args],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
-
-
 def test_importing_it_loads_no_tensorflow():
-  proc = _run_hidden_tf(
+  proc = hidden_tensorflow.run(
     [
       '-c',
       'import sys; import cnn_jax.data.device_auto_augment as d; '
@@ -520,7 +487,7 @@ def test_importing_it_loads_no_tensorflow():
 def test_trains_with_randaugment_without_tensorflow(tmp_path):
   """The GPU machine's situation: no TensorFlow, ``auto`` input path."""
   workdir = tmp_path / 'run'
-  proc = _run_hidden_tf(
+  proc = hidden_tensorflow.run(
     [
       '-m',
       'cnn_jax.main',

@@ -12,9 +12,10 @@ import sys
 import pytest
 
 from experiments.gpu import campaign, parts
+from tests import hidden_tensorflow
+from tests.hidden_tensorflow import HIDE_TF
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HIDE_TF = os.path.join(ROOT, 'tests', 'without_tensorflow')
 
 
 def test_budget_takes_the_recipe_when_it_fits():
@@ -144,8 +145,7 @@ def test_run_sh_starts_the_campaign(tmp_path):
 @pytest.mark.slow
 def test_dry_run_runs_every_part(tmp_path):
   """The whole campaign at toy size, TensorFlow hidden: every part runs."""
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([HIDE_TF, ROOT]))
-  env.pop('XLA_FLAGS', None)
+  env = hidden_tensorflow.environment()
   out = tmp_path / 'out'
   for run in (
     ['--parts=env,resnet50,seed_models,resnet_vs_plain'],

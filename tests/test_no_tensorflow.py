@@ -7,31 +7,13 @@ of ``experiments/gpu``. Fashion-MNIST is then read from its IDX ``.gz`` files.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from cnn_jax.data import raw_files
+from tests.hidden_tensorflow import run as _run
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HIDE_TF = os.path.join(ROOT, 'tests', 'without_tensorflow')
 FMNIST_FILES = raw_files.DEBIAN_DIRS['fashion_mnist'][1]
-
-
-def _run(args, timeout=900):
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([HIDE_TF, ROOT]))
-  env.pop('XLA_FLAGS', None)
-  return subprocess.run(
-    [sys.executable, *args],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=timeout,
-    check=False,
-  )
 
 
 def test_tensorflow_is_hidden():
