@@ -39,7 +39,6 @@ RUNS = sorted(
 COLUMNS = [
   'batch_size',
   'lr',
-  'seeds',
   'steps',
   'val_acc',
   'test_acc',

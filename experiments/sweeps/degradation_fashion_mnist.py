@@ -41,7 +41,6 @@ RUNS = [
 COLUMNS = [
   'model',
   'depth',
-  'seeds',
   'params',
   'epochs',
   'train_acc',
@@ -83,3 +82,17 @@ NOTES = (
   '10,000 test images after the last step. Runs that read "not run" had '
   'not finished when this page was written.'
 )
+NOTES += """
+
+**Where it stands (2026-12-05):** plain-20 seed 0 finished: 93.03% test,
+93.54% validation, 93.7% training accuracy (augmented) in the last window,
+at 823 img/s on an idle machine (about 390 img/s while other work shared the
+CPU). The other runs continue in later sessions through
+`experiments/converged_cpu.sh` (ResNet-20 next, then depth 56, then the
+second seed), so nothing on this page compares plain and residual nets yet.
+
+**The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
+plain-56 trailed plain-20 (57.6% vs 35.8% test error) as in the paper's
+Figure 6, but ResNet-56 trailed ResNet-20 too (70.0% vs 45.1%): its loss
+spiked at lr 0.1 without warmup and 100 steps did not recover it; too short
+to say anything about the paper's claim."""

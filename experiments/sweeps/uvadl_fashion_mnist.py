@@ -60,7 +60,6 @@ PUBLISHED_SOURCE = (
 PUBLISHED_LABEL = 'published, CIFAR-10'
 COLUMNS = [
   'model',
-  'seeds',
   'params',
   'epochs',
   'train_loss',
@@ -90,3 +89,16 @@ NOTES = (
   'last step. Runs that read "not run" had not finished when this page '
   'was written.'
 )
+NOTES += """
+
+**Where it stands (2026-12-05):** none of these runs has finished yet; they
+run in later sessions through `experiments/converged_cpu.sh`, after the
+depth-20 pair of the degradation sweep (ResNet and ResNetPreAct first, about
+20 minutes each at 780 img/s; DenseNet about 85 minutes; GoogleNet about 3
+hours). The tutorial's own 180 epochs are the GPU campaign's
+(`experiments/gpu`, part `seed_models`).
+
+**The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
+GoogleNet 80.5% and DenseNet 76.3% test accuracy, ResNet 66.9% and
+ResNetPreAct 67.8%, an early-training ranking of the recipes (Adam(W) at lr
+1e-3 against SGD at lr 0.1), not of the models."""
