@@ -137,8 +137,9 @@ def test_auto_augment_runs_on_either_path():
   assert not config_validation.problems(config)
 
 
-@pytest.mark.parametrize('name,magnitude', TORCHVISION_CASES)
-def test_ops_match_torchvision(name, magnitude):
+def torchvision_op(name, magnitude):
+  """(a uint8 HWC image, torchvision's uint8 ``_apply_op`` of it as float32
+  HWC); skips without PyTorch."""
   from cnn_jax.conversion import torch_source
 
   try:  # after TensorFlow: see import_torch
@@ -157,7 +158,12 @@ def test_ops_match_torchvision(name, magnitude):
     interpolation=InterpolationMode.NEAREST,
     fill=None,
   )
-  reference = reference.permute(1, 2, 0).numpy().astype(np.float32)
+  return image, reference.permute(1, 2, 0).numpy().astype(np.float32)
+
+
+@pytest.mark.parametrize('name,magnitude', TORCHVISION_CASES)
+def test_ops_match_torchvision(name, magnitude):
+  image, reference = torchvision_op(name, magnitude)
   ours = auto_augment.apply_op(
     tf.constant(image.astype(np.float32)), name, magnitude
   ).numpy()

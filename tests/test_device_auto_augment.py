@@ -30,7 +30,7 @@ from cnn_jax.data.augment import AUTO_STREAM
 from cnn_jax.training import sharding
 from configs import base
 from tests import hidden_tensorflow
-from tests.test_auto_augment import TORCHVISION_CASES
+from tests.test_auto_augment import TORCHVISION_CASES, torchvision_op
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RA_NAMES = auto_augment.OPS[:14]
@@ -137,25 +137,7 @@ def test_half_way_blends_and_coordinates_round_as_tensorflow_does():
 def test_ops_match_torchvision(name, magnitude):
   """As the tf.data ops (tests/test_auto_augment.py): within 1 of
   torchvision's uint8 ``_apply_op`` (it rounds inside blends)."""
-  from cnn_jax.conversion import torch_source
-
-  try:
-    torch_source.import_torch()
-  except ImportError:
-    pytest.skip('no PyTorch')
-  torch = pytest.importorskip('torch')
-  tv = pytest.importorskip('torchvision.transforms.autoaugment')
-  from torchvision.transforms import InterpolationMode
-
-  image = np.random.default_rng(0).integers(30, 200, (32, 32, 3), np.uint8)
-  reference = tv._apply_op(
-    torch.from_numpy(image).permute(2, 0, 1).contiguous(),
-    name,
-    magnitude,
-    interpolation=InterpolationMode.NEAREST,
-    fill=None,
-  )
-  reference = reference.permute(1, 2, 0).numpy().astype(np.float32)
+  image, reference = torchvision_op(name, magnitude)
   ours = jax.jit(lambda x: device_auto_augment.apply_op(x, name, magnitude))(
     image.astype(np.float32)
   )
