@@ -84,12 +84,13 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** plain-20 seed 0 finished: 93.03% test,
-93.54% validation, 93.7% training accuracy (augmented) in the last window,
-at 823 img/s on an idle machine (about 390 img/s while other work shared the
-CPU). The other runs continue in later sessions through
-`experiments/converged_cpu.sh` (ResNet-20 next, then depth 56, then the
-second seed), so nothing on this page compares plain and residual nets yet.
+**Where it stands (2026-12-05):** seed 0 of the depth-20 pair finished:
+plain-20 93.03% test / 93.54% validation (93.7% training accuracy on
+augmented images in the last window), ResNet-20 93.25% / 93.90% (93.8%), at
+733-823 img/s on an idle machine. One seed each: the 0.2-point gap is within
+noise, and at depth 20 the paper finds no degradation either. The depth-56
+pair and the second seeds continue in later sessions through
+`experiments/converged_cpu.sh`.
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
 plain-56 trailed plain-20 (57.6% vs 35.8% test error) as in the paper's
