@@ -7,18 +7,12 @@ Run:
 The argument picks the recipe (the architecture is the same; not
 configs/resnet50v2_imagenet.py, which is the pre-activation ResNet-v2):
 
-* ``v1`` (default): torchvision's reference recipe of its ``IMAGENET1K_V1``
-  weights (configs/imagenet.py ``torchvision_v1``): batch 256, SGD momentum
-  0.9, lr 0.1, weight decay 1e-4, lr x0.1 at epochs 30 and 60, 90 epochs,
-  RandomResizedCrop 224 + flip. Expect 76.130% top-1 (torchvision's
-  ``_metrics``).
+* ``v1`` (default): torchvision's recipe of its ``IMAGENET1K_V1`` weights
+  (configs/imagenet.py ``torchvision_v1`` has it). Expect 76.130% top-1
+  (torchvision's ``_metrics``).
 * ``v2``: torchvision's "new training recipe" of its ``IMAGENET1K_V2``
-  weights (configs/imagenet.py ``torchvision_v2``): 600 epochs at batch 1024,
-  lr 0.5, 5 warmup epochs then cosine, weight decay 2e-5 (not on BN), label
-  smoothing 0.1, mixup 0.2 / CutMix 1.0, TrivialAugmentWide, random erasing
-  0.1, EMA of the weights, training at 176 and evaluation at 224 (central
-  224/232). Expect 80.858% top-1 (torchvision's ``_metrics``); also
-  repeated augmentation with 4 copies.
+  weights (configs/imagenet.py ``torchvision_v2`` has it). Expect
+  80.858% top-1 (torchvision's ``_metrics``).
 
 Needs imagenet2012 prepared in TFDS (the two ILSVRC2012 tar files in the TFDS
 manual download directory; the error message says where). Other depths with

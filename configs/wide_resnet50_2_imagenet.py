@@ -10,18 +10,12 @@ cnn_jax.summary --list``.
 
 The argument picks the recipe:
 
-* ``v1`` (default): torchvision's reference recipe of its ``IMAGENET1K_V1``
-  weights (configs/imagenet.py ``torchvision_v1``): batch 256, SGD momentum
-  0.9, lr 0.1, weight decay 1e-4, lr x0.1 at epochs 30 and 60, 90 epochs,
-  RandomResizedCrop 224 + flip. Expect 78.468% top-1 (torchvision's
-  ``_metrics``).
+* ``v1`` (default): torchvision's recipe of its ``IMAGENET1K_V1`` weights
+  (configs/imagenet.py ``torchvision_v1`` has it). Expect 78.468% top-1
+  (torchvision's ``_metrics``).
 * ``v2``: torchvision's "new training recipe" of its ``IMAGENET1K_V2``
-  weights (configs/imagenet.py ``torchvision_v2``): 600 epochs at batch 1024,
-  lr 0.5, 5 warmup epochs then cosine, weight decay 2e-5 (not on BN), label
-  smoothing 0.1, mixup 0.2 / CutMix 1.0, TrivialAugmentWide, random erasing
-  0.1, EMA of the weights, training at 176 and evaluation at 224. Expect
-  81.602% top-1 (torchvision's ``_metrics``); also
-  repeated augmentation with 4 copies.
+  weights (configs/imagenet.py ``torchvision_v2`` has it). Expect
+  81.602% top-1 (torchvision's ``_metrics``).
 
 bfloat16 compute. Not run in this repo. Runtime: not measured (far beyond the
 2-core CPU this repo is developed on; needs accelerators).
