@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for cnn_jax: the Fashion-MNIST files from Debian
 # (when missing), a virtual environment .venv with the pinned packages, and
-# the oneDNN convolution library (cnn_jax/ops/csrc, built with cmake + g++
-# against the venv's oneDNN and jaxlib's XLA FFI headers; rebuilt only when
-# its sources change; if the build fails, one warning, and training uses
-# XLA's own, slower, CPU convolutions).
+# the oneDNN library (convolutions and pooling; cnn_jax/ops/csrc, built with
+# cmake + g++ against the venv's oneDNN and jaxlib's XLA FFI headers; rebuilt
+# only when its sources change; if the build fails, one warning, and training
+# uses XLA's own, slower, CPU convolutions and pooling).
 # With --reference it also installs the reference libraries (PyTorch,
 # torchvision, timm) used by the equivalence tests, weight conversion and
 # benchmarks. Safe to run again: it only does what is missing.

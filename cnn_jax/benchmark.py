@@ -256,9 +256,9 @@ class StepBench:
   def _xla_conv_steps(self):
     """The same steps with XLA's convolutions, only to count FLOPs.
 
-    XLA's cost analysis counts a oneDNN custom call as 0 FLOPs, so with
-    ``conv_impl='auto'`` on a CPU the count comes from this twin (same
-    parameters; lowered, never compiled).
+    XLA's cost analysis counts a oneDNN custom call (convolution or
+    pooling) as 0 FLOPs, so with ``conv_impl='auto'`` on a CPU the count
+    comes from this twin (same parameters; lowered, never compiled).
     """
     from cnn_jax.training import train_step  # pylint: disable=g-import-not-at-top
     from cnn_jax.ops import conv  # pylint: disable=g-import-not-at-top
@@ -276,9 +276,10 @@ class StepBench:
     return self._xla_steps
 
   def _step_flops(self, lowered, which: int, batch) -> Optional[float]:
-    calls = lowered.as_text().count('cnn_jax_onednn_conv')
+    text = lowered.as_text()
+    calls = text.count('cnn_jax_onednn_conv')
     self.onednn_calls[('train', 'eval')[which]] = calls
-    if not calls:
+    if 'cnn_jax_onednn_' not in text:  # no oneDNN convolution or pooling
       return self._flops(lowered)
     fn = self._xla_conv_steps()[which]
     return self._flops(fn.lower(self._xla_state, batch))

@@ -343,7 +343,7 @@ FIELDS: dict[str, Field] = {
   ),
   'conv_impl': _f(
     str,
-    "convolutions: 'auto' (oneDNN on CPU when built, "
+    "convolutions and pooling: 'auto' (oneDNN on CPU when built, "
     "XLA's elsewhere) or 'xla' (XLA's everywhere)",
     choices=('auto', 'xla'),
     changes_result=False,

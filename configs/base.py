@@ -168,8 +168,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_devices = config_dict.placeholder(int)  # None: all; N: the first N.
   c.bn_group_size = 0  # > 0: BatchNorm statistics over groups of this many
   # examples ("ghost" BN); 0: over the whole global batch.
-  c.conv_impl = 'auto'  # 'auto': convolutions by oneDNN on CPU (when built,
-  # cnn_jax/ops/conv.py), XLA's on GPU/TPU; 'xla': XLA's everywhere.
+  c.conv_impl = 'auto'  # 'auto': convolutions and pooling by oneDNN on CPU
+  # (when built; cnn_jax/ops/conv.py, pool.py), XLA's on GPU/TPU; 'xla':
+  # XLA's everywhere.
   # CPU hosts (cnn_jax.ops.cpu_tuning, applied before JAX starts):
   c.cpu_tuning = 'auto'  # 'auto': XLA:CPU flags and malloc settings
   # (BENCHMARKS.md, "CPU settings"); 'none': XLA's defaults. XLA_FLAGS set

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 # computed by oneDNN on the CPU backend and by XLA elsewhere
 # (``cnn_jax.ops.conv``). Every model builds its convolutions from this class.
 from cnn_jax.ops.conv import Conv  # pylint: disable=g-bad-import-order,unused-import
+from cnn_jax.ops import pool
 
 Dtype = Any
 Activation = Optional[Callable[[jax.Array], jax.Array]]
@@ -314,7 +315,12 @@ def max_pool(
   padding: Padding = 'VALID',
   ceil_mode: bool = False,
 ) -> jax.Array:
-  """Max pooling; ``ceil_mode`` reproduces PyTorch's ``ceil_mode=True``."""
+  """Max pooling; ``ceil_mode`` reproduces PyTorch's ``ceil_mode=True``.
+
+  Inside a model it is a :class:`cnn_jax.ops.pool.MaxPool` (oneDNN on the
+  CPU, XLA elsewhere; the enclosing ``conv_impl`` decides); outside one,
+  :func:`cnn_jax.ops.pool.max_pool`.
+  """
   if isinstance(padding, int):
     padding = [(padding, padding)] * 2
   if ceil_mode:
@@ -324,7 +330,11 @@ def max_pool(
       stride,
       padding if not isinstance(padding, str) else [(0, 0)] * 2,
     )
-  return nn.max_pool(x, (window, window), (stride, stride), padding=padding)
+  if not isinstance(padding, str):
+    padding = tuple(tuple(p) for p in padding)
+  return _in_module(
+    pool.MaxPool((window, window), (stride, stride), padding), x
+  )
 
 
 def avg_pool(
@@ -334,15 +344,28 @@ def avg_pool(
   padding: Padding = 'VALID',
   count_include_pad: bool = True,
 ) -> jax.Array:
+  """Average pooling, as :func:`max_pool` (:class:`cnn_jax.ops.pool.AvgPool`)."""
   if isinstance(padding, int):
     padding = [(padding, padding)] * 2
-  return nn.avg_pool(
+  if not isinstance(padding, str):
+    padding = tuple(tuple(p) for p in padding)
+  return _in_module(
+    pool.AvgPool(
+      (window, window),
+      (stride, stride),
+      padding,
+      count_include_pad=count_include_pad,
+    ),
     x,
-    (window, window),
-    (stride, stride),
-    padding=padding,
-    count_include_pad=count_include_pad,
   )
+
+
+def _in_module(module: nn.Module, x: jax.Array) -> jax.Array:
+  """Runs a variable-free layer built inside a module's method as that
+  module's child (so it sees the enclosing ``conv_impl``), or alone."""
+  if module.parent is None:  # built outside any module
+    return module.apply({}, x)
+  return module(x)
 
 
 def _ceil_mode_padding(spatial, window, stride, padding):

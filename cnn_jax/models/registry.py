@@ -56,8 +56,8 @@ def get_spec(name: str) -> ModelSpec:
 def build(name: str, conv_impl: str = 'auto', **kwargs: Any) -> nn.Module:
   """Builds model ``name``; ``kwargs`` (num_classes, dtype, ...) go to it.
 
-  ``conv_impl``: 'auto' (oneDNN convolutions on CPU, XLA's elsewhere) or
-  'xla' (XLA's everywhere, for comparisons). 'xla' wraps the model in
+  ``conv_impl``: 'auto' (oneDNN convolutions and pooling on CPU, XLA's
+  elsewhere) or 'xla' (XLA's everywhere, for comparisons). 'xla' wraps the model in
   ``cnn_jax.ops.conv.WithConvImpl``, which keeps its variables unchanged.
   """
   model = get_spec(name).factory(**kwargs)

@@ -1,4 +1,4 @@
-"""Builds the oneDNN convolution library: ``python -m cnn_jax.ops.build_onednn``.
+"""Builds the oneDNN library (convolutions, pooling): ``python -m cnn_jax.ops.build_onednn``.
 
 ``setup.sh`` runs this after installing ``requirements.txt``. It configures
 ``cnn_jax/ops/csrc`` with cmake against the oneDNN headers and library of
@@ -12,7 +12,7 @@ Nothing is rebuilt when the sources, the compiler inputs (jaxlib and oneDNN
 versions) and the library are unchanged (a digest of them sits beside the
 library). ``--force`` rebuilds anyway. Exit status 1 with one message on
 failure; ``setup.sh`` then warns and goes on (training falls back to XLA's
-convolutions).
+convolutions and pooling).
 """
 
 from __future__ import annotations
@@ -140,13 +140,13 @@ def main(argv=None) -> int:
     path = build(force=args.force, verbose=args.verbose)
   except (BuildError, OSError) as e:
     print(
-      f'WARNING: cnn_jax: building the oneDNN convolution library failed '
-      f"({e}). Training works, with XLA's slower CPU convolutions; "
+      f'WARNING: cnn_jax: building the oneDNN library failed '
+      f"({e}). Training works, with XLA's slower CPU convolutions and pooling; "
       'rerun `bash setup.sh` once it is fixed.',
       file=sys.stderr,
     )
     return 1
-  print(f'oneDNN convolution library: {path}')
+  print(f'oneDNN library: {path}')
   return 0
 
 

@@ -68,6 +68,7 @@ from jax.interpreters import ad
 from jax.interpreters import batching
 from jax.interpreters import mlir
 
+from cnn_jax.ops import custom_call
 from cnn_jax.ops import onednn
 
 IMPLS = ('auto', 'xla')
@@ -197,33 +198,8 @@ conv_bwd_data_p.def_abstract_eval(_bwd_data_abstract)
 conv_bwd_weights_p.def_abstract_eval(_bwd_weights_abstract)
 
 
-@functools.lru_cache(maxsize=None)
-def _jitted(prim: Primitive, params: tuple):
-  return jax.jit(functools.partial(prim.bind, **dict(params)))
-
-
-def _eager(prim: Primitive, *args, **params):
-  """Outside ``jit``: compile the one primitive (cached per parameters).
-
-  Under ``jax_debug_nans``/``jax_debug_infs`` JAX reruns a jitted function
-  whose output is not finite op by op, which for a one-primitive function
-  would call this again: the check is made here instead, on the output.
-  """
-  fn = _jitted(prim, tuple(sorted(params.items())))
-  nans, infs = jax.config.jax_debug_nans, jax.config.jax_debug_infs
-  if not (nans or infs):
-    return fn(*args)
-  with jax.debug_nans(False), jax.debug_infs(False):
-    out = fn(*args)
-  if nans and bool(jnp.isnan(out).any()):
-    raise FloatingPointError(f'invalid value (nan) encountered in {prim.name}')
-  if infs and bool(jnp.isinf(out).any()):
-    raise FloatingPointError(f'invalid value (inf) encountered in {prim.name}')
-  return out
-
-
 for _p in PRIMITIVES:
-  _p.def_impl(functools.partial(_eager, _p))
+  custom_call.eager_impl(_p)
 
 
 # Transposes: each pass is linear in each of its two operands, and the
@@ -389,77 +365,6 @@ for _p, _pass in _PASS_OF.items():
 # --------------------------------------------------------------------------
 # Lowering on the CPU: the oneDNN custom call.
 # --------------------------------------------------------------------------
-# The raw custom call; it only exists inside the CPU lowering below.
-onednn_call_p = Primitive('onednn_conv_call')
-
-
-def _call_abstract(a, b, *, out_shape, **_):
-  return ShapedArray(out_shape, a.dtype)
-
-
-onednn_call_p.def_abstract_eval(_call_abstract)
-
-
-def _sharding_rule(ctx):
-  """Shardy rule: the leading axis is shared, all others are not."""
-  if not getattr(jax.config, 'jax_use_shardy_partitioner', True):
-    return None  # GSPMD: the batch partitioner needs no rule.
-  try:
-    # What jax's own batch-partitionable LAPACK calls use.
-    from jax._src.lax import linalg  # pylint: disable=g-import-not-at-top
-
-    return linalg._build_sdy_sharding_rule(  # pylint: disable=protected-access
-      ctx.module_context, 1, ctx.avals_in, ctx.avals_out
-    )
-  except (ImportError, AttributeError, TypeError):
-    return None
-
-
-def _call_lowering(
-  ctx,
-  a,
-  b,
-  *,
-  pass_,
-  partitioned,
-  out_shape,
-  strides,
-  padding,
-  dilation,
-  groups,
-):
-  del out_shape
-  extra = None
-  if partitioned:
-    extra = {
-      'mhlo.frontend_attributes': mlir.ir_attribute({'num_batch_dims': '1'})
-    }
-    rule = _sharding_rule(ctx)
-    if rule is not None:
-      extra['sdy.sharding_rule'] = rule
-  lower = jax.ffi.ffi_lowering(onednn.TARGETS[pass_][0], extra_attributes=extra)
-  return lower(
-    ctx,
-    a,
-    b,
-    strides=np.asarray(strides, np.int64),
-    dilation=np.asarray(dilation, np.int64),
-    padding=np.asarray(padding, np.int64).reshape(4),
-    groups=np.int64(groups),
-  )
-
-
-mlir.register_lowering(onednn_call_p, _call_lowering, platform='cpu')
-
-
-def _devices(ctx) -> int:
-  """Devices an SPMD program is partitioned over (1 inside shard_map)."""
-  context = ctx.module_context.axis_context
-  if type(context).__name__ == 'ShardingContext':
-    return int(getattr(context, 'num_devices', 1) or 1)
-  return 1
-
-
 def _dims(pass_, avals_in, avals_out, params, n_local) -> tuple:
   if pass_ == onednn.FORWARD:
     x, w, y = avals_in[0], avals_in[1], avals_out[0]
@@ -506,7 +411,7 @@ def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
   a, b = a.astype(run_dtype), b.astype(run_dtype)
   attrs = dict(
     strides=params['strides'],
-    padding=params['padding'],
+    padding=sum(params['padding'], ()),  # (top, bottom, left, right)
     dilation=params['dilation'],
     groups=params['groups'],
   )
@@ -528,15 +433,23 @@ def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
       shape = (split, *out_shape[1:])
     else:
       shape = (split, out_shape[1] // split, *out_shape[2:])
-    out = onednn_call_p.bind(
-      a, b, pass_=pass_, partitioned=True, out_shape=shape, **attrs
+    (out,) = custom_call.call(
+      onednn.TARGETS[pass_][0],
+      (a, b),
+      [ShapedArray(shape, a.dtype)],
+      partitioned=True,
+      **attrs,
     )
     if pass_ == onednn.BACKWARD_WEIGHTS:  # partial sums of the D slices.
       out = jnp.sum(out.astype(jnp.float32), axis=0, keepdims=True)
     out = out.reshape(out_shape)
   else:
-    out = onednn_call_p.bind(
-      a, b, pass_=pass_, partitioned=split > 1, out_shape=out_shape, **attrs
+    (out,) = custom_call.call(
+      onednn.TARGETS[pass_][0],
+      (a, b),
+      [ShapedArray(out_shape, a.dtype)],
+      partitioned=split > 1,
+      **attrs,
     )
   return out.astype(dtype)
 
@@ -546,7 +459,7 @@ def _cpu_lowering(pass_, ctx, a, b, **params):
     return _xla_lowering(pass_, ctx, a, b, **params)
   out_aval = ctx.avals_out[0]
   groups, n = ctx.avals_in[0].shape[:2]
-  devices = _devices(ctx)
+  devices = custom_call.spmd_devices(ctx)
   split = 1
   if devices > 1 and groups == 1 and n % devices == 0:
     split = devices  # N split over the devices.
@@ -669,11 +582,12 @@ class Conv(nn.Conv):
 
 
 class WithConvImpl(nn.Module):
-  """``model`` with ``conv_impl`` for every :class:`Conv` inside it.
+  """``model`` with ``conv_impl`` for every :class:`Conv` inside it, and
+  every pooling layer (:class:`cnn_jax.ops.pool.MaxPool`, ``AvgPool``).
 
   The wrapped model runs in this module's own scope (``nn.share_scope``), so
   its variables, their paths and its checkpoints are those of ``model``
-  alone. Convolutions that set ``impl`` themselves keep it.
+  alone. Layers that set ``impl`` themselves keep it.
   """
 
   model: nn.Module

@@ -1,10 +1,11 @@
-"""The oneDNN convolution library: loading it and asking it questions.
+"""The oneDNN library: loading it and asking it questions.
 
 ``libcnn_jax_onednn.so`` (source: ``cnn_jax/ops/csrc``, built by ``setup.sh``
-through :mod:`cnn_jax.ops.build_onednn`) holds three XLA FFI handlers, one
-per pass of a convolution (forward, input gradient, kernel gradient), that run
-oneDNN, the library PyTorch's CPU convolutions use. :mod:`cnn_jax.ops.conv`
-lowers its convolutions to them on the CPU backend.
+through :mod:`cnn_jax.ops.build_onednn`) holds XLA FFI handlers that run
+oneDNN, the library PyTorch's CPU convolutions and pooling use: three per
+convolution (forward, input gradient, kernel gradient; lowered to by
+:mod:`cnn_jax.ops.conv` on the CPU backend) and four for max and average
+pooling (:mod:`cnn_jax.ops.pool`).
 
 The library is loaded lazily, the first time a convolution is lowered for the
 CPU, and its targets are registered with ``jax.ffi`` then. If it is missing
@@ -42,6 +43,19 @@ TARGETS = {
 }
 DTYPE_CODES = {'float32': 0, 'bfloat16': 1}
 
+# Pooling: passes and algorithms as the library numbers them, and the XLA
+# custom-call target of each handler -> its symbol.
+POOL_FORWARD, POOL_TRAINING, POOL_BACKWARD = 0, 1, 2
+POOL_MAX, POOL_AVG, POOL_AVG_EXCLUDE_PAD = 0, 1, 2
+POOL_PASS_NAMES = ('forward', 'forward_training', 'backward')
+POOL_ALGORITHM_NAMES = ('max_pool', 'avg_pool', 'avg_pool_exclude_pad')
+POOL_TARGETS = {
+  'forward': ('cnn_jax_onednn_pool_fwd', 'CnnJaxOnednnPoolFwd'),
+  'max_training': ('cnn_jax_onednn_max_pool_train', 'CnnJaxOnednnMaxPoolTrain'),
+  'max_backward': ('cnn_jax_onednn_max_pool_bwd', 'CnnJaxOnednnMaxPoolBwd'),
+  'avg_backward': ('cnn_jax_onednn_avg_pool_bwd', 'CnnJaxOnednnAvgPoolBwd'),
+}
+
 _lock = threading.Lock()
 _state: dict = {}
 
@@ -64,12 +78,23 @@ def _load(path: str) -> ctypes.CDLL:
   ]
   lib.cnn_jax_onednn_info.restype = None
   lib.cnn_jax_onednn_info.argtypes = [ctypes.c_char_p, ctypes.c_int]
-  for target, symbol in TARGETS.values():
+  lib.cnn_jax_onednn_pool_query.restype = ctypes.c_int
+  lib.cnn_jax_onednn_pool_query.argtypes = [
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.c_int,
+    ctypes.POINTER(ctypes.c_int64),
+    ctypes.POINTER(ctypes.c_int64),
+    ctypes.c_char_p,
+    ctypes.c_int,
+  ]
+  for target, symbol in (*TARGETS.values(), *POOL_TARGETS.values()):
     jax.ffi.register_ffi_target(
       target, jax.ffi.pycapsule(getattr(lib, symbol)), platform='cpu'
     )
     # Lets XLA split a call over devices along its leading dimension (the
-    # lowering in ops/conv.py puts one slice per device there).
+    # lowerings in ops/conv.py and ops/pool.py put one slice per device
+    # there).
     jax.ffi.register_ffi_target_as_batch_partitionable(target)
   return lib
 
@@ -85,10 +110,10 @@ def library() -> Optional[ctypes.CDLL]:
         _state['lib'] = None
         _state['error'] = f'{type(e).__name__}: {e}'
         warnings.warn(
-          f'cnn_jax: the oneDNN convolution library did not load ({path}: '
-          f"{e}). CPU convolutions use XLA's own instead (slower). Build it "
-          'with `bash setup.sh` (needs cmake, g++ and the onednn packages of '
-          'requirements.txt).',
+          f'cnn_jax: the oneDNN library did not load ({path}: '
+          f"{e}). CPU convolutions and pooling use XLA's own instead "
+          '(slower). Build it with `bash setup.sh` (needs cmake, g++ and the '
+          'onednn packages of requirements.txt).',
           RuntimeWarning,
           stacklevel=2,
         )
@@ -125,9 +150,38 @@ def query(pass_: int, dtype: str, dims: Sequence[int]) -> Optional[str]:
 _queried: dict = {}
 
 
+@functools.lru_cache(maxsize=None)
+def pool_query(
+  pass_: int, algorithm: int, dtype: str, dims: Sequence[int]
+) -> tuple[Optional[str], int]:
+  """oneDNN's implementation of one pooling pass (or None if it has none)
+  and the bytes of its workspace per group.
+
+  ``dims``: n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pb, pl, pr. Creates and
+  caches the primitive in the library, without running it.
+  """
+  lib = library()
+  if lib is None or dtype not in DTYPE_CODES:
+    return None, 0
+  arr = (ctypes.c_int64 * 14)(*dims)
+  ws = ctypes.c_int64(0)
+  buf = ctypes.create_string_buffer(512)
+  rc = lib.cnn_jax_onednn_pool_query(
+    pass_, algorithm, DTYPE_CODES[dtype], arr, ctypes.byref(ws), buf, 512
+  )
+  if rc == 2:
+    raise RuntimeError(
+      f'oneDNN pooling pass {pass_} {dims}: {buf.value.decode()}'
+    )
+  impl = buf.value.decode() if rc == 0 else None
+  name = f'{POOL_ALGORITHM_NAMES[algorithm]} {POOL_PASS_NAMES[pass_]}'
+  _queried[(name, dtype, tuple(dims))] = impl
+  return impl, int(ws.value)
+
+
 def implementations() -> dict:
-  """How many convolutions queried so far got each oneDNN kernel, per pass
-  and dtype (None: oneDNN had none)."""
+  """How many convolutions and poolings queried so far got each oneDNN
+  kernel, per pass and dtype (None: oneDNN had none)."""
   counts: dict = {}
   for (pass_name, dtype, _), impl in list(_queried.items()):
     key = f'{pass_name} {dtype}: {impl}'

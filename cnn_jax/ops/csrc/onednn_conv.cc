@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
+#include "onednn_common.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -79,11 +80,6 @@ struct ConvSpec {
     return s.str();
   }
 };
-
-dnnl::engine& Engine() {
-  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
-  return *engine;
-}
 
 memory::desc Activations(int64_t n, int64_t c, int64_t h, int64_t w,
                          DataType t) {
@@ -120,14 +116,6 @@ struct Plan {
   size_t bytes[3];  // of one group of each buffer.
   std::string impl;
 };
-
-dnnl::primitive_attr Attributes() {
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  // Exact float32 even where the CPU could round it to bf16/tf32 (AMX).
-  attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
-  return attr;
-}
 
 std::unique_ptr<Plan> CreatePlan(const ConvSpec& s) {
   dnnl::engine& eng = Engine();
@@ -217,28 +205,6 @@ const Plan& GetPlan(const ConvSpec& s) {
   return *it->second;
 }
 
-// Per-thread, 64-byte aligned, growing scratch buffers.
-class Scratch {
- public:
-  void* Get(size_t bytes) {
-    if (bytes > size_) {
-      std::free(data_);
-      size_ = (bytes + 63) / 64 * 64;
-      data_ = std::aligned_alloc(64, size_);
-      if (data_ == nullptr) {
-        size_ = 0;
-        throw std::bad_alloc();
-      }
-    }
-    return data_;
-  }
-  ~Scratch() { std::free(data_); }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
-
 // Runs `plan` on G groups: in[i] / out point at group 0, each group's buffer
 // follows the previous one.
 void Execute(const Plan& plan, int64_t groups, void* in0, void* in1,
@@ -279,19 +245,6 @@ void Execute(const Plan& plan, int64_t groups, void* in0, void* in1,
     }
   }
   stream.wait();
-}
-
-bool ToDataType(ffi::DataType t, DataType* out) {
-  switch (t) {
-    case ffi::DataType::F32:
-      *out = DataType::f32;
-      return true;
-    case ffi::DataType::BF16:
-      *out = DataType::bf16;
-      return true;
-    default:
-      return false;
-  }
 }
 
 // Fills `s` from the buffers' shapes and the attributes; "" if valid.
@@ -393,8 +346,6 @@ ffi::Error BackwardWeights(ffi::AnyBuffer x, ffi::AnyBuffer dy,
 }  // namespace
 }  // namespace cnn_jax_onednn
 
-// Built with -fvisibility=hidden: only these symbols are exported.
-#define CNN_JAX_EXPORT extern "C" __attribute__((visibility("default")))
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnConvFwd(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnConvBwdData(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnConvBwdWeights(XLA_FFI_CallFrame*);
