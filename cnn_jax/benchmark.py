@@ -24,10 +24,11 @@ alone. Reported:
   summed over the devices (XLA counts a multiply-add as 2 FLOPs; see
   ``cnn_jax.analysis.flops`` for what it counts). The optimized program is not used
   because library calls (YNNPACK/oneDNN/cuDNN fusions) hide their FLOPs;
-  where the step calls oneDNN convolutions (custom calls, 0 FLOPs to XLA),
-  the count is that of the same step lowered with XLA's convolutions;
-* convolutions: which implementation ran (``conv_impl``, the number of
-  oneDNN calls in each step, oneDNN's version, ISA and chosen kernels);
+  where the step calls oneDNN convolutions or pooling (custom calls, 0
+  FLOPs to XLA), the count is that of the same step lowered with XLA's ops;
+* convolutions and pooling: which implementation ran (``conv_impl``, the
+  number of oneDNN calls of each in each step, oneDNN's version, ISA and
+  chosen kernels);
 * MFU: achieved FLOP/s over the devices' peak (``PEAK_FLOPS`` by device kind
   and dtype, or ``--peak_flops`` per device); n/a on CPU unless given;
 * peak memory: ``device.memory_stats()['peak_bytes_in_use']`` where the
@@ -49,8 +50,8 @@ on its real dataset (``--config.input_pipeline`` chooses, as in training):
   train step runs (its ``batch_transform``, compiled alone), timed until the
   last batch is ready: what the device path can feed a train step.
 
-CPU hosts: convolutions run in oneDNN on all cores (``--config.conv_impl=xla``:
-XLA's own, for comparison). ``--config.host_devices=N`` splits the host into N
+CPU hosts: convolutions and pooling run in oneDNN on all cores
+(``--config.conv_impl=xla``: XLA's own, for comparison). ``--config.host_devices=N`` splits the host into N
 XLA devices before JAX starts (``--xla_force_host_platform_device_count``)
 and, with ``num_devices`` unset (the default), the batch over all of them;
 ``--config.cpu_tuning`` applies :mod:`cnn_jax.ops.cpu_tuning` (``auto``: the
@@ -219,7 +220,8 @@ class StepBench:
     self.train_compile_s = self.eval_compile_s = None
     self.train_flops = self.eval_flops = None
     self._schedule = schedule
-    self.onednn_calls = {}  # oneDNN custom calls in the lowered steps.
+    self.onednn_calls = {}  # oneDNN convolution calls in the lowered steps.
+    self.onednn_pool_calls = {}  # and pooling calls.
     self._xla_steps = self._xla_state = None
     self._jax = jax
 
@@ -279,7 +281,9 @@ class StepBench:
     text = lowered.as_text()
     calls = text.count('cnn_jax_onednn_conv')
     self.onednn_calls[('train', 'eval')[which]] = calls
-    if 'cnn_jax_onednn_' not in text:  # no oneDNN convolution or pooling
+    pool_calls = text.count('cnn_jax_onednn_') - calls
+    self.onednn_pool_calls[('train', 'eval')[which]] = pool_calls
+    if not calls and not pool_calls:
       return self._flops(lowered)
     fn = self._xla_conv_steps()[which]
     return self._flops(fn.lower(self._xla_state, batch))
@@ -405,15 +409,18 @@ def run_step_benchmarks(
 
 
 def conv_record(config, bench) -> dict[str, Any]:
-  """Which convolutions ran: oneDNN (version, ISA, kernels) or XLA's."""
+  """Which convolutions and poolings ran: oneDNN (version, ISA, kernels) or
+  XLA's."""
   from cnn_jax.ops import onednn  # pylint: disable=g-import-not-at-top
 
   calls = dict(bench.onednn_calls)
+  pool_calls = dict(bench.onednn_pool_calls)
   record: dict[str, Any] = {
     'conv_impl': config.get('conv_impl', 'auto'),
     'onednn_calls': calls,
+    'onednn_pool_calls': pool_calls,
   }
-  if any(calls.values()):
+  if any(calls.values()) or any(pool_calls.values()):
     record['onednn'] = onednn.info()
     record['onednn_kernels'] = onednn.implementations()
   return record

@@ -66,6 +66,8 @@ def test_benchmark_cli_train_eval_and_input(tmp_path):
   if onednn.available():  # LeNet-5's 3 convs x 3 passes, less C1's input
     assert convs['onednn_calls']['train'] == 8  # gradient; eval: 3.
     assert convs['onednn_calls']['eval'] == 3
+    # Its 2 average poolings: forward and backward each in training.
+    assert convs['onednn_pool_calls'] == {'train': 4, 'eval': 2}
     assert convs['onednn']['version'].startswith('oneDNN 3.')
   assert (
     '--xla_force_host_platform_device_count=2' in r['cpu_tuning']['xla_flags']

@@ -95,7 +95,7 @@ flags.DEFINE_enum(
   'conv_impl',
   'auto',
   ['auto', 'xla'],
-  "Ours: oneDNN convolutions on CPU (auto) or XLA's.",
+  "Ours: oneDNN convolutions and pooling on CPU (auto) or XLA's.",
 )
 flags.DEFINE_integer('torch_threads', 0, '0: all cores of this process.')
 flags.DEFINE_string('json_out', '', 'Also write the figures here.')
