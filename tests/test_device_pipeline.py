@@ -8,8 +8,6 @@ format. Multi-device checks run in a subprocess with 8 XLA host devices.
 import collections
 import os
 import pickle
-import subprocess
-import sys
 import tarfile
 import textwrap
 import types
@@ -28,6 +26,7 @@ from cnn_jax.data import (
 )
 from cnn_jax.training import checkpointing, sharding, train_step, trainer
 from configs import base, lenet5_fashion_mnist
+from tests import host_devices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FMNIST_FILES = raw_files.DEBIAN_DIRS['fashion_mnist'][1]
@@ -386,19 +385,7 @@ _EIGHT_DEVICES = textwrap.dedent("""
 
 
 def test_eight_devices_get_the_same_batches_and_augmentation():
-  env = dict(
-    os.environ,
-    XLA_FLAGS='--xla_force_host_platform_device_count=8',
-    PYTHONPATH=ROOT,
-  )
-  proc = subprocess.run(
-    [sys.executable, '-c', _EIGHT_DEVICES],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=600,
-  )
+  proc = host_devices.run(_EIGHT_DEVICES)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'OK' in proc.stdout
 

@@ -6,10 +6,6 @@ float64; whole train steps against XLA's own convolutions (``conv_impl=
 subprocess, since the device count is fixed when JAX starts).
 """
 
-import os
-import subprocess
-import sys
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -21,8 +17,8 @@ from cnn_jax import models
 from cnn_jax.ops import conv
 from cnn_jax.ops import cpu_tuning
 from cnn_jax.ops import onednn
+from tests import host_devices
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NHWC = conv.NHWC
 FWD, BWD_DATA, BWD_WEIGHTS = (onednn.TARGETS[p][0] for p in range(3))
 
@@ -510,20 +506,7 @@ print('SHARDED OK')
 
 @needs_onednn
 def test_eight_host_devices_keep_the_batch_sharded_and_equal_xla():
-  env = dict(
-    os.environ,
-    XLA_FLAGS='--xla_force_host_platform_device_count=8',
-    PYTHONPATH=ROOT,
-  )
-  r = subprocess.run(
-    [sys.executable, '-c', _SHARDED],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    check=False,
-  )
+  r = host_devices.run(_SHARDED)
   assert r.returncode == 0 and 'SHARDED OK' in r.stdout, r.stderr[-3000:]
 
 
@@ -554,19 +537,10 @@ print('FALLBACK OK')
 
 
 def test_missing_library_warns_once_and_trains_on_xla():
-  env = dict(
-    os.environ,
-    PYTHONPATH=ROOT,
+  r = host_devices.run(
+    _FALLBACK,
+    devices=1,
     CNN_JAX_ONEDNN_LIBRARY='/nonexistent/libcnn_jax_onednn.so',
-  )
-  r = subprocess.run(
-    [sys.executable, '-c', _FALLBACK],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    check=False,
   )
   assert r.returncode == 0 and 'FALLBACK OK' in r.stdout, r.stderr[-3000:]
 

@@ -8,10 +8,6 @@ random normals, so no window has a tie for its maximum and every output
 depends on the input.
 """
 
-import os
-import subprocess
-import sys
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -23,8 +19,8 @@ from cnn_jax.models import layers
 from cnn_jax.ops import conv
 from cnn_jax.ops import onednn
 from cnn_jax.ops import pool
+from tests import host_devices
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {name: target for name, (target, _) in onednn.POOL_TARGETS.items()}
 
 needs_onednn = pytest.mark.skipif(
@@ -271,20 +267,7 @@ print('SHARDED OK')
 
 @needs_onednn
 def test_eight_host_devices_keep_the_batch_sharded_and_equal_flax():
-  env = dict(
-    os.environ,
-    XLA_FLAGS='--xla_force_host_platform_device_count=8',
-    PYTHONPATH=ROOT,
-  )
-  r = subprocess.run(
-    [sys.executable, '-c', _SHARDED],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    check=False,
-  )
+  r = host_devices.run(_SHARDED)
   assert r.returncode == 0 and 'SHARDED OK' in r.stdout, r.stderr[-3000:]
 
 

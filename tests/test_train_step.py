@@ -1,8 +1,5 @@
 """The jit-compiled train and eval steps over a device mesh."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import flax.linen as nn
@@ -13,10 +10,9 @@ import optax
 import pytest
 
 from cnn_jax.training import sharding, train_step
+from tests import host_devices
 from configs import base
 from tests.tiny_models import TinyBNNet
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _batch(n=16, seed=0, hw=8):
@@ -220,19 +216,7 @@ _MULTI_DEVICE = textwrap.dedent("""
 
 
 def test_eight_devices_match_one_device():
-  env = dict(
-    os.environ,
-    XLA_FLAGS='--xla_force_host_platform_device_count=8',
-    PYTHONPATH=ROOT,
-  )
-  proc = subprocess.run(
-    [sys.executable, '-c', _MULTI_DEVICE],
-    cwd=ROOT,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=300,
-  )
+  proc = host_devices.run(_MULTI_DEVICE, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert 'OK' in proc.stdout
   assert (

@@ -8,9 +8,14 @@
 #   bash experiments/benchmarks/run_cpu.sh --core   # the headline figures
 #     (~30 min): each model against PyTorch in float32 (ResNet-20 also in
 #     bfloat16 and on XLA's convolutions), the two input paths, the main job
+#   bash experiments/benchmarks/run_cpu.sh --pooling  # the oneDNN pooling
+#     figures (~10 min): the models whose steps pool the most against
+#     PyTorch, GoogLeNet's step profile, the main job (LeNet-5 pools twice)
 set -euo pipefail
 CORE=0
+POOLING=0
 [ "${1:-}" = --core ] && CORE=1
+[ "${1:-}" = --pooling ] && POOLING=1
 cd "$(dirname "$0")/../.."
 PY=.venv/bin/python
 R=experiments/benchmarks/results
@@ -26,6 +31,21 @@ bench() {  # name, args...
     2>&1 | grep -v '^[IW][0-9]\{4\} \|absl::' | tail -12
 }
 $PY -c "from cnn_jax.ops import onednn; print(onednn.info())"
+
+if [ $POOLING = 1 ]; then
+  peer googlenet_uvadl_float32_pool --model=googlenet_uvadl --batch_size=128 \
+    --rounds=3 --steps=5
+  peer densenet_uvadl_float32_pool --model=densenet_uvadl --batch_size=128 \
+    --rounds=3 --steps=5
+  for dtype in float32 bfloat16; do
+    peer lenet5_${dtype}_pool --model=lenet5 --batch_size=128 --dtype=$dtype \
+      --rounds=5 --steps=50
+  done
+  $PY -m experiments.benchmarks.step_profile --model=googlenet_uvadl --steps=3 \
+    2>&1 | grep -v '^[IW][0-9]\{4\} \|absl::' | tee "$R/step_profile_googlenet_pool.log" | tail -20
+  $PY -m experiments.benchmarks.main_job --json_out="$R/main_job_device_pool.json"
+  exit 0
+fi
 
 # Side by side with PyTorch (torch.compile, channels_last, all cores), batch
 # 128: oneDNN convolutions (the default) on 1 device; for comparison XLA's

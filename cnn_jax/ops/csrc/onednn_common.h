@@ -1,11 +1,18 @@
 // What the oneDNN handlers of this library share: the engine, primitive
-// attributes, per-thread scratch buffers, XLA -> oneDNN data types.
+// attributes, per-thread scratch buffers, XLA -> oneDNN data types, the plan
+// cache, exceptions -> FFI errors, and the query protocol.
 #ifndef CNN_JAX_ONEDNN_COMMON_H_
 #define CNN_JAX_ONEDNN_COMMON_H_
 
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
 #include <new>
+#include <string>
+#include <unordered_map>
 
 #include "oneapi/dnnl/dnnl.hpp"
 #include "xla/ffi/api/ffi.h"
@@ -64,6 +71,58 @@ inline bool ToDataType(xla::ffi::DataType t, dnnl::memory::data_type* out) {
     default:
       return false;
   }
+}
+
+// The plan (created primitive and how to feed it) of `spec`, created by
+// `create` on first use and kept for the process, by Spec::Key() (one per
+// distinct layer and pass; never evicted). One cache per Plan type.
+template <typename Plan, typename Spec>
+const Plan& CachedPlan(const Spec& spec,
+                       std::unique_ptr<Plan> (*create)(const Spec&)) {
+  static std::mutex* mu = new std::mutex;
+  static auto* cache =
+      new std::unordered_map<std::string, std::unique_ptr<Plan>>;
+  const std::string key = spec.Key();
+  std::lock_guard<std::mutex> lock(*mu);
+  auto it = cache->find(key);
+  if (it == cache->end()) {
+    it = cache->emplace(key, create(spec)).first;
+  }
+  return *it->second;
+}
+
+// Runs `body` (which returns an ffi::Error), turning exceptions into errors
+// named after `op`.
+template <typename Body>
+xla::ffi::Error Guarded(const char* op, Body body) {
+  try {
+    return body();
+  } catch (const dnnl::error& e) {
+    return xla::ffi::Error::Internal(std::string("oneDNN: ") + e.what());
+  } catch (const std::exception& e) {
+    return xla::ffi::Error::Internal(std::string(op) + ": " + e.what());
+  }
+}
+
+// For the query functions Python calls: `describe()` creates a plan and
+// returns oneDNN's implementation name, written to `out` (or the error).
+// Returns 0 when created, 1 when oneDNN has no implementation, 2 on other
+// errors.
+template <typename Describe>
+int Query(Describe describe, char* out, int out_len) {
+  int rc = 0;
+  std::string msg;
+  try {
+    msg = describe();
+  } catch (const dnnl::error& e) {
+    rc = e.status == dnnl_unimplemented ? 1 : 2;
+    msg = e.what();
+  } catch (const std::exception& e) {
+    rc = 2;
+    msg = e.what();
+  }
+  std::snprintf(out, out_len, "%s", msg.c_str());
+  return rc;
 }
 
 }  // namespace cnn_jax_onednn

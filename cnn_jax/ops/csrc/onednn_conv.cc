@@ -191,19 +191,7 @@ std::unique_ptr<Plan> CreatePlan(const ConvSpec& s) {
   return plan;
 }
 
-// Plans by ConvSpec::Key(); never evicted (one per distinct layer and pass).
-const Plan& GetPlan(const ConvSpec& s) {
-  static std::mutex* mu = new std::mutex;
-  static auto* cache =
-      new std::unordered_map<std::string, std::unique_ptr<Plan>>;
-  const std::string key = s.Key();
-  std::lock_guard<std::mutex> lock(*mu);
-  auto it = cache->find(key);
-  if (it == cache->end()) {
-    it = cache->emplace(key, CreatePlan(s)).first;
-  }
-  return *it->second;
-}
+const Plan& GetPlan(const ConvSpec& s) { return CachedPlan(s, &CreatePlan); }
 
 // Runs `plan` on G groups: in[i] / out point at group 0, each group's buffer
 // follows the previous one.
@@ -307,16 +295,11 @@ ffi::Error Run(Pass pass, ffi::AnyBuffer in0, ffi::AnyBuffer in1,
                              groups, &s, &num_groups);
   if (!err.empty()) return ffi::Error::InvalidArgument("onednn conv: " + err);
   if (num_groups == 0 || out->element_count() == 0) return ffi::Error::Success();
-  try {
-    const Plan& plan = GetPlan(s);
-    Execute(plan, num_groups, in0.untyped_data(), in1.untyped_data(),
+  return Guarded("onednn conv", [&] {
+    Execute(GetPlan(s), num_groups, in0.untyped_data(), in1.untyped_data(),
             out->untyped_data());
-  } catch (const dnnl::error& e) {
-    return ffi::Error::Internal(std::string("oneDNN: ") + e.what());
-  } catch (const std::exception& e) {
-    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
-  }
-  return ffi::Error::Success();
+    return ffi::Error::Success();
+  });
 }
 
 ffi::Error Forward(ffi::AnyBuffer x, ffi::AnyBuffer w,
@@ -391,19 +374,8 @@ int cnn_jax_onednn_query(int pass, int dtype, const int64_t* dims, char* impl,
                   &s.o,  &s.ho, &s.wo, &s.groups, &s.sh, &s.sw,
                   &s.dh, &s.dw, &s.pt, &s.pb, &s.pl, &s.pr};
   for (int i = 0; i < 18; ++i) *f[i] = dims[i];
-  int rc = 0;
-  std::string msg;
-  try {
-    msg = cnn_jax_onednn::GetPlan(s).impl;
-  } catch (const dnnl::error& e) {
-    rc = e.status == dnnl_unimplemented ? 1 : 2;
-    msg = e.what();
-  } catch (const std::exception& e) {
-    rc = 2;
-    msg = e.what();
-  }
-  std::snprintf(impl, impl_len, "%s", msg.c_str());
-  return rc;
+  return cnn_jax_onednn::Query(
+      [&] { return cnn_jax_onednn::GetPlan(s).impl; }, impl, impl_len);
 }
 
 // "oneDNN <major.minor.patch> (<git hash>), ISA <effective ISA>".

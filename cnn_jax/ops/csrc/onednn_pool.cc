@@ -19,7 +19,7 @@
 // buffers but ws of one dtype; oneDNN averages bfloat16 in float32).
 //
 // Primitives are created once per (pass, algorithm, shapes, dtype) and cached
-// for the process; scratch memory is per calling thread (see onednn_conv.cc).
+// for the process; scratch memory is per calling thread (onednn_common.h).
 
 #include <cstdint>
 #include <cstdio>
@@ -123,16 +123,7 @@ std::unique_ptr<PoolPlan> CreatePoolPlan(const PoolSpec& s) {
 }
 
 const PoolPlan& GetPoolPlan(const PoolSpec& s) {
-  static std::mutex* mu = new std::mutex;
-  static auto* cache =
-      new std::unordered_map<std::string, std::unique_ptr<PoolPlan>>;
-  const std::string key = s.Key();
-  std::lock_guard<std::mutex> lock(*mu);
-  auto it = cache->find(key);
-  if (it == cache->end()) {
-    it = cache->emplace(key, CreatePoolPlan(s)).first;
-  }
-  return *it->second;
+  return CachedPlan(s, &CreatePoolPlan);
 }
 
 // Runs `plan` on G groups. Forward passes read `in` (x) and write `out` (y);
@@ -223,7 +214,7 @@ ffi::Error RunPool(PoolPass pass, int64_t algorithm, const ffi::AnyBuffer& x,
   if (groups == 0 || x.element_count() == 0 || y.element_count() == 0) {
     return ffi::Error::Success();
   }
-  try {
+  return Guarded("onednn pool", [&] {
     const PoolPlan& plan = GetPoolPlan(s);
     if (plan.ws_bytes * groups != ws_buffer_bytes) {
       return ffi::Error::InvalidArgument(
@@ -232,12 +223,8 @@ ffi::Error RunPool(PoolPass pass, int64_t algorithm, const ffi::AnyBuffer& x,
           std::to_string(plan.ws_bytes * groups));
     }
     ExecutePool(plan, pass, groups, in, out, ws);
-  } catch (const dnnl::error& e) {
-    return ffi::Error::Internal(std::string("oneDNN: ") + e.what());
-  } catch (const std::exception& e) {
-    return ffi::Error::Internal(std::string("onednn pool: ") + e.what());
-  }
-  return ffi::Error::Success();
+    return ffi::Error::Success();
+  });
 }
 
 ffi::Error Forward(ffi::AnyBuffer x, ffi::Result<ffi::AnyBuffer> y,
@@ -335,22 +322,14 @@ int cnn_jax_onednn_pool_query(int pass, int algorithm, int dtype,
   int64_t* f[] = {&s.n,  &s.h,  &s.w,  &s.c,  &s.ho, &s.wo, &s.kh,
                   &s.kw, &s.sh, &s.sw, &s.pt, &s.pb, &s.pl, &s.pr};
   for (int i = 0; i < 14; ++i) *f[i] = dims[i];
-  int rc = 0;
-  std::string msg;
   *workspace_bytes = 0;
-  try {
-    const cnn_jax_onednn::PoolPlan& plan = cnn_jax_onednn::GetPoolPlan(s);
-    msg = plan.impl;
-    *workspace_bytes = static_cast<int64_t>(plan.ws_bytes);
-  } catch (const dnnl::error& e) {
-    rc = e.status == dnnl_unimplemented ? 1 : 2;
-    msg = e.what();
-  } catch (const std::exception& e) {
-    rc = 2;
-    msg = e.what();
-  }
-  std::snprintf(impl, impl_len, "%s", msg.c_str());
-  return rc;
+  return cnn_jax_onednn::Query(
+      [&] {
+        const cnn_jax_onednn::PoolPlan& plan = cnn_jax_onednn::GetPoolPlan(s);
+        *workspace_bytes = static_cast<int64_t>(plan.ws_bytes);
+        return plan.impl;
+      },
+      impl, impl_len);
 }
 
 }  // extern "C"
