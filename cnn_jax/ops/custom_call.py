@@ -58,17 +58,22 @@ def eager_impl(prim: Primitive) -> None:
   prim.def_impl(functools.partial(_eager, prim))
 
 
-# The raw custom call; it only exists inside the CPU lowerings.
-call_p = Primitive('onednn_call')
-call_p.multiple_results = True
-
-
 def _call_abstract(*args, out_avals, **_):
   del args
   return list(out_avals)
 
 
-call_p.def_abstract_eval(_call_abstract)
+@functools.lru_cache(maxsize=None)
+def _call_primitive(target: str) -> Primitive:
+  """The raw custom call to ``target``, one primitive per target so that
+  profiles name each pass; it only exists inside the CPU lowerings."""
+  prim = Primitive(target)
+  prim.multiple_results = True
+  prim.def_abstract_eval(_call_abstract)
+  mlir.register_lowering(
+    prim, functools.partial(_call_lowering, target=target), platform='cpu'
+  )
+  return prim
 
 
 def _sharding_rule(ctx):
@@ -104,9 +109,6 @@ def _call_lowering(ctx, *args, target, partitioned, out_avals, attrs):
   return lower(ctx, *args, **values)
 
 
-mlir.register_lowering(call_p, _call_lowering, platform='cpu')
-
-
 def call(
   target: str,
   args: Sequence[jax.Array],
@@ -116,9 +118,8 @@ def call(
   **attrs,
 ) -> list[jax.Array]:
   """The custom call ``target`` on ``args``; integer or tuple attributes."""
-  return call_p.bind(
+  return _call_primitive(target).bind(
     *args,
-    target=target,
     partitioned=partitioned,
     out_avals=tuple(out_avals),
     attrs=tuple(
