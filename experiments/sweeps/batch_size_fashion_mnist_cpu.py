@@ -53,6 +53,29 @@ has 16 and six sizes), two seeds per size; validation every epoch on the
 5,000 held-out images, test accuracy after the last step. Runs that read
 "not run" had not finished when this page was written.
 
+**Where it stands (2026-12-05):** seed 0 of the three sizes finished (one
+XLA device, idle machine); seed 1 runs in a later session
+(`experiments/converged_cpu.sh`).
+
+**What this shows so far (one seed):** batch 128 reaches 92.41% test and
+batch 512 at 4x the lr 92.08%: a 0.3-point gap, within the run-to-run and
+cross-CPU noise of these runs (0.3 points, see the precision page), so
+linear scaling holds from 128 to 512 here. Batch 2048 at lr 1.6 does not:
+61.57% test. With 26 steps per epoch it reached lr 0.74 after 13 steps of
+warmup and its training loss rose to 3.9 (chance is 2.3); the validation
+loss after epoch 1 was 2,631 (BatchNorm's running statistics blown up) and
+its accuracy 4.4% after epoch 2; it recovered slowly (63.0% validation at
+the end) in the 208 steps it had. Goyal et al. (2017) keep linear scaling
+accurate to batch 8k on ImageNet with a 5-epoch warmup of ~3,000 steps and
+90 epochs; here warmup is 26 steps and the whole run 208, far outside the
+regime their rule was shown for. Throughput also drops at 2048 (436
+img/s against 765-818; likely the step's activations outgrowing the CPU's
+caches, not profiled).
+
+**What changed from the 1-epoch run** (below): batch 128 86.25% -> 92.41%,
+512 71.36% -> 92.08%, 2048 10.53% (diverged at lr 1.6, chance) -> 61.57%:
+the 1-epoch run mostly measured how many steps each size got (429, 107, 26).
+
 **The 1-epoch run this replaces** (2026-11-23, one seed, 2 host devices, lr
 warmup over 0.2 epoch, cosine decay): 86.25% test accuracy at batch 128,
 71.36% at 512 and 10.53% (chance: diverged at lr 1.6) at 2048; with 26 steps

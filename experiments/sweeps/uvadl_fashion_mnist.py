@@ -91,12 +91,20 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** none of these runs has finished yet; they
-run in later sessions through `experiments/converged_cpu.sh`, after the
-depth-20 pair of the degradation sweep (ResNet and ResNetPreAct first, about
-20 minutes each at 780 img/s; DenseNet about 85 minutes; GoogleNet about 3
-hours). The tutorial's own 180 epochs are the GPU campaign's
-(`experiments/gpu`, part `seed_models`).
+**Where it stands (2026-12-05):** seed 0 of ResNet and ResNetPreAct
+finished: ResNet 93.31% test / 93.92% validation, ResNetPreAct 93.38% /
+94.04%. One seed each, and 0.07 points apart: no difference between the two
+(the tutorial's CIFAR-10 figures are as close, 91.06% vs 91.07%). Both run
+about 2 points above the tutorial's CIFAR-10 accuracies, on an easier
+dataset after 1/12 of its epochs. Their throughput and wall time here (670
+and 398 img/s, 28 and 31 min) come from a shared machine (tests and
+benchmarks ran beside them; ResNet was also interrupted and resumed once):
+idle, these nets train at about 780-840 img/s, 19 min. DenseNet (about 85
+minutes per seed), GoogleNet and the second seeds follow in later sessions
+through `experiments/converged_cpu.sh`. GoogleNet's step is 2.4x faster
+since its max pooling runs in oneDNN (BENCHMARKS.md, "CPU pooling"): about
+75 minutes per seed instead of 3 hours. The tutorial's own 180 epochs are
+the GPU campaign's (`experiments/gpu`, part `seed_models`).
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
 GoogleNet 80.5% and DenseNet 76.3% test accuracy, ResNet 66.9% and
