@@ -280,6 +280,10 @@ def _flax_avg(x, *, window, strides, padding, count_include_pad):
   )
 
 
+def _xla_avg(x, **params):
+  return _groups_as_batch(functools.partial(_flax_avg, **params))(x)
+
+
 def _xla_avg_bwd(dy, *, in_hw, **params):
   def one(dy):
     x = jax.ShapeDtypeStruct((dy.shape[0], *in_hw, dy.shape[3]), dy.dtype)
@@ -289,35 +293,38 @@ def _xla_avg_bwd(dy, *, in_hw, **params):
   return _groups_as_batch(one)(dy)
 
 
+def _xla_max(x, **params):
+  return _groups_as_batch(functools.partial(_flax_max, **params))(x)
+
+
 def _xla_max_train(x, **params):
-  y = _groups_as_batch(functools.partial(_flax_max, **params))(x)
+  y = _xla_max(x, **params)
   return [y, jnp.zeros(y.shape, jnp.uint8)]
 
 
 def _xla_max_tangent(t, x, ws, **params):
   del ws
-  one = lambda t, x: jax.jvp(
-    functools.partial(_flax_max, **params), (x,), (t,)
-  )[1]
+
+  def one(t, x):
+    return jax.jvp(functools.partial(_flax_max, **params), (x,), (t,))[1]
+
   return _groups_as_batch(one)(t, x)
 
 
 def _xla_max_bwd(dy, x, ws, *, in_hw, **params):
   del ws, in_hw
-  one = lambda dy, x: jax.vjp(functools.partial(_flax_max, **params), x)[1](dy)[
-    0
-  ]
+
+  def one(dy, x):
+    _, vjp = jax.vjp(functools.partial(_flax_max, **params), x)
+    return vjp(dy)[0]
+
   return _groups_as_batch(one)(dy, x)
 
 
 _XLA_IMPLS = {
-  avg_pool_p: lambda x, **p: _groups_as_batch(
-    functools.partial(_flax_avg, **p)
-  )(x),
+  avg_pool_p: _xla_avg,
   avg_pool_bwd_p: _xla_avg_bwd,
-  max_pool_p: lambda x, **p: _groups_as_batch(
-    functools.partial(_flax_max, **p)
-  )(x),
+  max_pool_p: _xla_max,
   max_pool_train_p: _xla_max_train,
   max_pool_tangent_p: _xla_max_tangent,
   max_pool_bwd_p: _xla_max_bwd,
