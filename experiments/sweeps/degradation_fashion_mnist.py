@@ -87,10 +87,18 @@ NOTES += """
 **Where it stands (2026-12-05):** seed 0 of the depth-20 pair finished:
 plain-20 93.03% test / 93.54% validation (93.7% training accuracy on
 augmented images in the last window), ResNet-20 93.25% / 93.90% (93.8%), at
-733-823 img/s on an idle machine. One seed each: the 0.2-point gap is within
-noise, and at depth 20 the paper finds no degradation either. The depth-56
-pair and the second seeds continue in later sessions through
-`experiments/converged_cpu.sh`.
+546 img/s (plain-20; the machine was shared with other work) and 789 img/s
+(ResNet-20; median of the logging windows). One seed each: the 0.2-point gap is within
+noise, and at depth 20 the paper finds no degradation either. Plain-56 seed
+0 was 60% through when this page was written (its curve below is partial):
+at epoch 9 (step 3,870, just after the first lr drop) its training accuracy
+was 83.8% (loss 0.43) against 93.0% (0.19) for plain-20 and 93.5% (0.18) for
+ResNet-20 at the same step, validation 84.7% against 93.1% and 93.5%: the
+deeper plain net trains worse, the paper's degradation, so far in one seed
+and before the run has ended. It trains at about 265 img/s (55 min per
+run). ResNet-56, the second seeds and depths 32/44 continue in later
+sessions through `experiments/converged_cpu.sh` (plain-56 resumes from its
+checkpoint).
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
 plain-56 trailed plain-20 (57.6% vs 35.8% test error) as in the paper's
