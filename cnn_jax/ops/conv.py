@@ -459,12 +459,7 @@ def _cpu_lowering(pass_, ctx, a, b, **params):
     return _xla_lowering(pass_, ctx, a, b, **params)
   out_aval = ctx.avals_out[0]
   groups, n = ctx.avals_in[0].shape[:2]
-  devices = custom_call.spmd_devices(ctx)
-  split = 1
-  if devices > 1 and groups == 1 and n % devices == 0:
-    split = devices  # N split over the devices.
-  elif devices > 1 and groups % devices == 0:
-    split = devices  # G split over the devices.
+  split = custom_call.slices(ctx)  # N (G = 1) or G split over devices
   n_local = n // split if groups == 1 else n
   dims = _dims(pass_, ctx.avals_in, ctx.avals_out, params, n_local)
   run_dtype = _onednn_dtype(pass_, dims, np.dtype(ctx.avals_in[0].dtype))

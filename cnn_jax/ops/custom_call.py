@@ -6,7 +6,7 @@
   is split over devices along its leading axis (the library's targets are
   registered as batch-partitionable, :mod:`cnn_jax.ops.onednn`).
 * :func:`spmd_devices`: how many devices the program being lowered is
-  partitioned over, i.e. how many slices such a call gets.
+  partitioned over; :func:`slices`: how many slices a call gets.
 """
 
 from __future__ import annotations
@@ -134,4 +134,17 @@ def spmd_devices(ctx) -> int:
   context = ctx.module_context.axis_context
   if type(context).__name__ == 'ShardingContext':
     return int(getattr(context, 'num_devices', 1) or 1)
+  return 1
+
+
+def slices(ctx) -> int:
+  """Slices of a call's leading axis: one per device where the program is
+  split and the group axis G (or, with G = 1, the batch N) divides evenly;
+  else 1. ``ctx.avals_in[0]`` is (G, N, ...)."""
+  devices = spmd_devices(ctx)
+  groups, n = ctx.avals_in[0].shape[:2]
+  if devices > 1 and (
+    (groups == 1 and n % devices == 0) or groups % devices == 0
+  ):
+    return devices
   return 1

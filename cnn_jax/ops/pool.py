@@ -388,17 +388,6 @@ def _onednn_dtype(passes, algorithm, dims, dtype) -> Optional[np.dtype]:
   return None
 
 
-def _split(ctx) -> int:
-  """Slices of the leading axis: one per device where the program is split."""
-  devices = custom_call.spmd_devices(ctx)
-  groups, n = ctx.avals_in[0].shape[:2]
-  if devices > 1 and (
-    (groups == 1 and n % devices == 0) or groups % devices == 0
-  ):
-    return devices
-  return 1
-
-
 def _run_onednn(handler, split, run_dtype, *args, out_avals, attrs):
   """Converts, splits N into one slice per device, calls, and back."""
   if handler == 'max_backward':
@@ -425,7 +414,7 @@ def _cpu_lowering(prim, ctx, *args, **params):
   if prim not in _ONEDNN or not onednn.available():
     return _xla_lowering(prim, ctx, *args, **params)
   handler, passes = _ONEDNN[prim]
-  split = _split(ctx)
+  split = custom_call.slices(ctx)
   # x: the input of the forward passes, the output of the backward ones.
   x = (
     ctx.avals_out[0]
