@@ -544,7 +544,7 @@ def format_table(results: dict[str, Any]) -> str:
     )
     header = (
       f'{"step":<6}{"batch":>7}{"compile s":>11}{"ms/step":>10}'
-      f'{"img/s":>11}{"FLOPs/step":>13}{"FLOP/s":>13}{"MFU":>8}'
+      f'{"img/s":>11}{"FLOPs/step":>15}{"FLOP/s":>16}{"MFU":>8}'
     )
     lines += [header, '-' * len(header)]
     for mode in ('train', 'eval'):
@@ -555,8 +555,8 @@ def format_table(results: dict[str, Any]) -> str:
       lines.append(
         f'{mode:<6}{r["batch_size"]:>7}{_fmt(r["compile_s"], "", 2):>11}'
         f'{_fmt(r["step_ms_median"]):>10}{_fmt(r["images_per_s"]):>11}'
-        f'{_si(r["flops_per_step"], "FLOP"):>13}'
-        f'{_si(r["achieved_flops_per_s"], "FLOP/s"):>13}{mfu:>8}'
+        f'{_si(r["flops_per_step"], "FLOP"):>15}'
+        f'{_si(r["achieved_flops_per_s"], "FLOP/s"):>16}{mfu:>8}'
       )
     if results.get('peak_memory_bytes'):
       lines.append(
