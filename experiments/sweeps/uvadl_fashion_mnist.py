@@ -99,9 +99,13 @@ about 2 points above the tutorial's CIFAR-10 accuracies, on an easier
 dataset after 1/12 of its epochs. Their throughput and wall time here (670
 and 398 img/s, 28 and 31 min) come from a shared machine (tests and
 benchmarks ran beside them; ResNet was also interrupted and resumed once):
-idle, these nets train at about 780-840 img/s, 19 min. DenseNet (about 85
-minutes per seed), GoogleNet and the second seeds follow in later sessions
-through `experiments/converged_cpu.sh`. GoogleNet's step is 2.4x faster
+idle, these nets train at about 780-840 img/s, 19 min. DenseNet seed 0
+was 80% through when this page was written (step 5,133 of 6,435, stopped
+with its checkpoint for the next session; the curves below are partial):
+validation 93.9% after epoch 11 (ResNet 93.4%, ResNetPreAct 93.7% then), at
+about 150 img/s, so about 100 minutes per seed on this CPU. GoogleNet and
+the second seeds follow in later sessions through
+`experiments/converged_cpu.sh`. GoogleNet's step is 2.4x faster
 since its max pooling runs in oneDNN (BENCHMARKS.md, "CPU pooling"): about
 75 minutes per seed instead of 3 hours. The tutorial's own 180 epochs are
 the GPU campaign's (`experiments/gpu`, part `seed_models`).
