@@ -163,10 +163,15 @@ def _is_closed_loop_callback(unraisable) -> bool:
 
 
 def _is_unretrieved_write_error(record: logging.LogRecord) -> bool:
-  """asyncio's report of a sibling write that failed with the reported one."""
+  """asyncio's report of a sibling write that failed with the reported one.
+
+  asyncio names the object's class: 'Task', 'Future' or '_GatheringFuture
+  exception was never retrieved', depending on which layer held the error.
+  """
   error = record.exc_info[1] if record.exc_info else None
+  first_line = record.getMessage().partition('\n')[0]
   return (
-    record.getMessage().startswith('Task exception was never retrieved')
+    first_line.endswith(' exception was never retrieved')
     and error is not None
     and 'Error writing' in str(error)
   )
