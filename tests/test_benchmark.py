@@ -62,6 +62,13 @@ def test_benchmark_cli_train_eval_and_input(tmp_path):
   assert (
     r['input']['images_per_s'] > 0 and r['input']['images_per_s_per_core'] > 0
   )
+  # Per device, a step holds at least C1's output (6x28x28 float32 per
+  # image) of its share of the batch (training: 32 of 64, eval: 256 of 512)
+  # and the train step the params and SGD momentum (61,706 floats each).
+  c1 = 6 * 28 * 28 * 4
+  assert train['program_memory_bytes'] > 32 * c1 + 2 * 61_706 * 4
+  assert ev['program_memory_bytes'] > 256 * c1
+  assert 'train step program:' in stdout
   convs = r['convolutions']
   if onednn.available():  # LeNet-5's 3 convs x 3 passes, less C1's input
     assert convs['onednn_calls']['train'] == 8  # gradient; eval: 3.
