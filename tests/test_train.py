@@ -262,3 +262,49 @@ def test_train_and_eval_metric_merges_never_share_a_compile_cache():
     0.2
   )
   assert float(evaluated['loss']) == 4.0
+
+
+def test_throughput_leaves_out_evaluations_inside_a_log_window(
+  tmp_path, monkeypatch
+):
+  """Logs at steps 4, 8, 12 and validations at 6 and 12: the window of
+  steps 5-8 holds an evaluation. A clock that moves 1 s per training step
+  and 1,000 s per evaluation must give 1 step/s in every window."""
+  import types  # pylint: disable=g-import-not-at-top
+
+  clock = [0.0]
+  monkeypatch.setattr(
+    trainer, 'time', types.SimpleNamespace(perf_counter=lambda: clock[0])
+  )
+  add, evaluate = trainer._MetricsWindow.add, trainer._evaluate_during_training
+
+  def step_takes_a_second(window, metrics):
+    clock[0] += 1.0
+    add(window, metrics)
+
+  def evaluation_takes_long(*args):
+    clock[0] += 1000.0
+    evaluate(*args)
+
+  monkeypatch.setattr(trainer._MetricsWindow, 'add', step_takes_a_second)
+  monkeypatch.setattr(
+    trainer, '_evaluate_during_training', evaluation_takes_long
+  )
+  config = _config(
+    dataset='synthetic',
+    synthetic_shape=(28, 28, 1),
+    synthetic_examples=3000,
+    validation_examples=500,  # 2,500 / 32 = 78 steps per epoch.
+    batch_size=32,
+    num_train_steps=12,
+    eval_every_epochs=6 / 78,
+    log_every_steps=4,
+    checkpoint_every_steps=100,
+    eval_batch_size=250,
+    shuffle_buffer=3000,
+  )
+  trainer.train_and_evaluate(config, str(tmp_path))
+  scalars = scalars_lib.read_scalars(str(tmp_path))
+  assert [s for s, _ in scalars['validation_accuracy']] == [6, 12]
+  assert scalars['train_steps_per_sec'] == [(4, 1.0), (8, 1.0), (12, 1.0)]
+  assert scalars['train_images_per_sec'] == [(4, 32.0), (8, 32.0), (12, 32.0)]

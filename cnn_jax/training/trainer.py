@@ -320,13 +320,28 @@ def _format_eta(seconds: float) -> str:
 
 
 class _MetricsWindow:
-  """Training metrics accumulated on device between two log lines."""
+  """Training metrics accumulated on device between two log lines, and the
+  training time they took."""
 
   def __init__(self):
     self.reset()
 
   def reset(self):
-    self.metrics, self.steps, self.start = None, 0, time.perf_counter()
+    self.metrics, self.steps = None, 0
+    self.start, self.excluded = time.perf_counter(), 0.0
+
+  @contextlib.contextmanager
+  def not_training(self):
+    """Time spent inside (an evaluation) is left out of the window's time,
+    wherever it falls between two log lines."""
+    start = time.perf_counter()
+    try:
+      yield
+    finally:
+      self.excluded += time.perf_counter() - start
+
+  def training_seconds(self) -> float:
+    return time.perf_counter() - self.start - self.excluded
 
   def add(self, metrics):
     _wait(self.metrics)
@@ -364,8 +379,7 @@ def _check_finite(
 def _log_window(run: Run, window: _MetricsWindow, step: int) -> None:
   values = window.values()
   _check_finite(values, run, step - window.steps, step)
-  elapsed = time.perf_counter() - window.start
-  values['steps_per_sec'] = window.steps / elapsed
+  values['steps_per_sec'] = window.steps / window.training_seconds()
   values['images_per_sec'] = values['steps_per_sec'] * run.config.batch_size
   run.writer.write_scalars(step, {f'train_{k}': v for k, v in values.items()})
   eta = (run.total_steps - step) / values['steps_per_sec']
@@ -414,9 +428,9 @@ def train(run: Run, state) -> tuple[Any, int, Optional[int]]:
       if step % config.log_every_steps == 0 or step == run.total_steps:
         _log_window(run, window, step)
       if step % run.eval_every_steps == 0 or step == run.total_steps:
-        _evaluate_during_training(run, state, step)
-        _save(run, state, step, window)
-        window.start = time.perf_counter()  # evaluation is not training time
+        with window.not_training():
+          _evaluate_during_training(run, state, step)
+          _save(run, state, step, window)
       elif step % config.checkpoint_every_steps == 0:
         _save(run, state, step, window)
       if stop.received is not None:
