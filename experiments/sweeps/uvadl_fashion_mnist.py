@@ -91,29 +91,30 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** seed 0 of ResNet and ResNetPreAct
-finished: ResNet 93.31% test / 93.92% validation, ResNetPreAct 93.38% /
-94.04%. One seed each, and 0.07 points apart: no difference between the two
-(the tutorial's CIFAR-10 figures are as close, 91.06% vs 91.07%). Both run
-about 2 points above the tutorial's CIFAR-10 accuracies, on an easier
-dataset after 1/12 of its epochs. Their throughput and wall time here (670
-and 398 img/s, 28 and 31 min) come from a shared machine (tests and
-benchmarks ran beside them; ResNet was also interrupted and resumed once):
-idle, these nets train at about 780-840 img/s, 19 min. DenseNet seed 0
-finished too (interrupted and resumed twice, across two sessions): 93.29%
-test / 93.74% validation, within 0.1 test points of both ResNets (0.2-0.3
-below them on validation), one seed each: no difference to read from that.
-On CIFAR-10 the tutorial has DenseNet 0.8 points below ResNet (90.23% vs
-91.06%) after 180 epochs; after 15 on Fashion-MNIST the three nets sit
-together at 93.3-93.4% test (more epochs or seeds may separate them). DenseNet
-trains at 155 img/s here (median of the run), 82 minutes for the seed:
-about 3x the ResNets' 28-31 minutes (4x their 19 idle minutes) with fewer
-parameters (238,570 against 272,090). GoogleNet and
-the second seeds follow in later sessions through
-`experiments/converged_cpu.sh`. GoogleNet's step is 2.4x faster
-since its max pooling runs in oneDNN (BENCHMARKS.md, "CPU pooling"): about
-75 minutes per seed instead of 3 hours. The tutorial's own 180 epochs are
-the GPU campaign's (`experiments/gpu`, part `seed_models`).
+**Where it stands (2026-12-05):** seed 0 of all four models finished (15
+epochs each); the second seeds are queued in `experiments/converged_cpu.sh`.
+Test / validation accuracy: GoogleNet 93.72% / 94.60%, ResNetPreAct 93.38% /
+94.04%, ResNet 93.31% / 93.92%, DenseNet 93.29% / 93.74%. GoogleNet leads
+by 0.3-0.4 test points (0.6-0.9 on validation) and ends with the lowest
+training loss (0.131 against 0.153-0.162); the other three are within 0.1
+test points of one another. With one seed per model, and ~0.3 points
+between two runs of one setting on two CPUs, not even GoogleNet's lead is a
+finding yet: the second seeds decide. The ranking is not the tutorial's: on
+CIFAR-10 after 180 epochs GoogleNet was last (89.70% test), the ResNets
+first (91.06% / 91.07%) and DenseNet between (90.23%). Possible reasons,
+not tested here: the budget (15 epochs, with the lr drops scaled into them,
+may favour AdamW at 1e-3, GoogleNet's recipe, over SGD at 0.1) and the
+dataset (28x28 grey images, on which all four end 2-4 points above their
+CIFAR-10 figures). Throughput and time per seed here: ResNet 670 and
+ResNetPreAct 398 img/s, 28 and 31 min, on a machine shared with tests and
+benchmarks (alone, both train at about 780-840 img/s, 19 min); GoogleNet
+238 img/s median, 70.5 min (about 145 img/s for its first 25 minutes with
+tests beside it, 236 alone after), its max pooling in oneDNN (BENCHMARKS.md,
+"CPU pooling"; 3 hours per seed before); DenseNet 155 img/s, 82 min (three
+attempts over two sessions, resumed from its checkpoints), about 3x the
+ResNets' time with fewer parameters (238,570 against 272,090). The
+tutorial's own 180 epochs are the GPU campaign's (`experiments/gpu`, part
+`seed_models`).
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
 GoogleNet 80.5% and DenseNet 76.3% test accuracy, ResNet 66.9% and
