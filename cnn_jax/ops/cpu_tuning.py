@@ -21,11 +21,13 @@ with oneDNN convolutions on; figures in BENCHMARKS.md, "CPU settings");
   for large blocks, no trimming). XLA:CPU allocates its temporaries afresh
   for every step; with glibc's defaults they go back to the kernel after the
   step and the next step faults them in again (the kernel zeroing pages).
-  Costs peak RSS, much of it for nets with large temporaries: the UvA
-  DenseNet's train step (batch 128, 28x28; XLA's program 1.24 GB) peaks at
-  4.7-5.9 GB instead of 2.3 GB, the UvA ResNet's (0.22 GB) at 0.91 instead
-  of 0.78 GB (BENCHMARKS.md, "CPU settings"). ``'none'`` is the choice on a
-  machine short of memory.
+  Costs peak RSS, much of it for nets with large temporaries, and varying
+  from run to run: the UvA DenseNet's train step (batch 128, 28x28; XLA's
+  program 1.24 GB) peaks at 2.2-5.9 GB instead of 2.3-2.4 GB, the UvA
+  ResNet's (0.22 GB) at 0.91 instead of 0.78 GB (BENCHMARKS.md, "What the
+  malloc settings cost in memory"). ``'none'`` is the choice on a machine
+  short of memory; glibc's huge-page tunable, which must be set before the
+  process starts, keeps most of the speed there (same section).
 * Nothing else is changed on other backends: ``xla_cpu_*`` flags only affect
   CPU compilation (the malloc settings apply to the host process anyway).
 
