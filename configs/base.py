@@ -173,7 +173,7 @@ def get_config() -> ml_collections.ConfigDict:
   # XLA's everywhere.
   # CPU hosts (cnn_jax.ops.cpu_tuning, applied before JAX starts):
   c.cpu_tuning = 'auto'  # 'auto': malloc keeps freed memory (faster steps,
-  # up to 2x the peak RSS; BENCHMARKS.md, "CPU settings"); 'none': glibc's
+  # up to 2.5x the peak RSS; BENCHMARKS.md, "CPU settings"); 'none': glibc's
   # and XLA's defaults (a machine short of memory). XLA_FLAGS set by the
   # user win. No effect on GPU/TPU.
   c.host_devices = 0  # > 0: split the CPU into this many XLA devices (the
