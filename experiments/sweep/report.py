@@ -301,13 +301,8 @@ def write_report(
   attempts = [a for r in results for a in r.meta.get('attempts', [])]
   starts = sorted(a['start'] for a in attempts if 'start' in a)
   ends = sorted(a['end'] for a in attempts if 'end' in a)
-  commits = sorted(
-    {
-      a.get('commit', 'unknown')
-      for r in done
-      for a in r.meta.get('attempts', [])
-    }
-  )
+  # Dates and commits of every attempt, finished or not, as the Runs table.
+  commits = sorted({a.get('commit', 'unknown') for a in attempts})
   out = [f'# {sweep.title}', '']
   if sweep.description:
     out += [sweep.description.strip(), '']
@@ -323,7 +318,8 @@ def write_report(
     + (
       ''
       if len(done) == len(results)
-      else ' (the others read "not run": they have not been run yet)'
+      else ' (the others have not finished: the Runs table says '
+      'which were interrupted and which have not run yet)'
     )
     + '.',
     f'- **Command:** `{command}` (sweep file `{sweep_rel}`{made_with}; '
