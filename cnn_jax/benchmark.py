@@ -38,7 +38,8 @@ alone. Reported:
   what XLA's memory analysis of the compiled step says it needs per device:
   arguments + outputs + temporaries - donated aliases, or its
   ``peak_memory_in_bytes`` where that says more (the CPU backend's counts
-  little more than the arguments). The table prints both.
+  little more than the arguments). The table prints it above the process's
+  peak.
 
 Input (``--mode=input``): images/s of the config's real training input path
 on its real dataset (``--config.input_pipeline`` chooses, as in training):
