@@ -202,6 +202,27 @@ class ResidualUnit(nn.Module):
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
 
+  def conv_bn_act(self, **kwargs):
+    """``layers.ConvBNAct`` with the unit's padding, BN settings and dtype."""
+    return functools.partial(
+      layers.ConvBNAct,
+      padding=self.padding,
+      bn_momentum=self.bn_momentum,
+      bn_epsilon=self.bn_epsilon,
+      dtype=self.dtype,
+      **kwargs,
+    )
+
+  def batch_norm(self, train: bool):
+    """``layers.batch_norm`` with the unit's BN settings and dtype."""
+    return functools.partial(
+      layers.batch_norm,
+      train,
+      dtype=self.dtype,
+      momentum=self.bn_momentum,
+      epsilon=self.bn_epsilon,
+    )
+
   def add_shortcut(
     self,
     x,
@@ -255,14 +276,7 @@ class BasicBlock(ResidualUnit):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    cba = functools.partial(
-      layers.ConvBNAct,
-      padding=self.padding,
-      use_bias=self.conv_bias,
-      bn_momentum=self.bn_momentum,
-      bn_epsilon=self.bn_epsilon,
-      dtype=self.dtype,
-    )
+    cba = self.conv_bn_act(use_bias=self.conv_bias)
     y = cba(self.features, 3, self.strides, act=self.act, name='conv1')(
       x, train
     )
@@ -302,14 +316,7 @@ class BottleneckBlock(ResidualUnit):
     width = int(self.features * self.base_width / 64) * self.groups
     out = self.features * self.expansion
     s1, s3 = (1, self.strides) if self.stride_on_3x3 else (self.strides, 1)
-    cba = functools.partial(
-      layers.ConvBNAct,
-      padding=self.padding,
-      use_bias=self.conv_bias,
-      bn_momentum=self.bn_momentum,
-      bn_epsilon=self.bn_epsilon,
-      dtype=self.dtype,
-    )
+    cba = self.conv_bn_act(use_bias=self.conv_bias)
     y = cba(width // self.reduce_first, 1, s1, act=self.act, name='conv1')(
       x, train
     )
@@ -343,13 +350,7 @@ class PreActBasicBlock(ResidualUnit):
   @nn.compact
   def __call__(self, x, train: bool = False):
     act = layers.get_activation(self.act)
-    bn = functools.partial(
-      layers.batch_norm,
-      train,
-      dtype=self.dtype,
-      momentum=self.bn_momentum,
-      epsilon=self.bn_epsilon,
-    )
+    bn = self.batch_norm(train)
     cv = functools.partial(
       layers.conv,
       use_bias=self.conv_bias,
@@ -382,13 +383,7 @@ class PreActBottleneck(ResidualUnit):
   @nn.compact
   def __call__(self, x, train: bool = False):
     act = layers.get_activation(self.act)
-    bn = functools.partial(
-      layers.batch_norm,
-      train,
-      dtype=self.dtype,
-      momentum=self.bn_momentum,
-      epsilon=self.bn_epsilon,
-    )
+    bn = self.batch_norm(train)
     cv = functools.partial(layers.conv, padding=self.padding, dtype=self.dtype)
     width = int(self.features * self.base_width / 64) * self.groups
     out = self.features * self.expansion
