@@ -223,6 +223,8 @@ def test_cells_and_throughput():
   assert report.format_cell('test_acc', [90.0]) == '90.00'
   assert report.format_cell('test_acc', []) == 'not run'
   assert report.format_cell('params', [1000, 1000]) == '1,000'
+  assert report.format_cell('epochs', [15.0, 15.0]) == '15.00'
+  assert report.format_cell('epochs', [7.5, 15.0]) == '7.50–15.00'
   run = sweep_lib.RunResult(
     sweep_lib.Run('r'),
     '',

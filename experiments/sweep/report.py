@@ -114,7 +114,7 @@ def format_cell(key: str, values: list[Optional[float]]) -> str:
   m, s = mean_std(values)
   if m is None:
     return 'n/a' if '_ema_' in key else 'not run'  # EMA: runs without one
-  if key in ('params', 'steps'):
+  if key in ('params', 'steps', 'epochs'):  # the budget: a range, not noise
     lo, hi = (
       min(v for v in values if v is not None),
       max(v for v in values if v is not None),

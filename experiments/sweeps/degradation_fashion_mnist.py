@@ -84,26 +84,31 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** seed 0 of depths 20 and 56 finished.
-Test / validation accuracy (training accuracy on augmented images, last
-window): plain-20 93.03% / 93.54% (93.7%), ResNet-20 93.25% / 93.90%
-(93.8%), plain-56 84.59% / 85.34% (83.2%), ResNet-56 92.68% / 93.68%
-(93.4%). The paper's finding holds here: the 56-layer plain net trains
-worse than the 20-layer one, by 10 points of training error or more from
-epoch 2 to the end (16.8% against 6.3% in the last window; the gap is
-larger than in the paper's CIFAR-10 Figure 6, after 1/11 of its training),
-while ResNet-56's training error follows ResNet-20's after epoch 3 (6.6%
-against 6.2% at the end). One seed per net: a gap of 8-10 points is far
-beyond the run-to-run and cross-CPU noise (about 0.3 points), the gaps
-among plain-20, ResNet-20 and ResNet-56 (0.2-0.6 points) are not. Where we
-differ from the paper: ResNet-56 is not better than ResNet-20 on test
-(7.32% against 6.75% error; the paper: 6.97% against 8.75% on CIFAR-10),
-likely because 15 epochs are too few for the deeper net to gain (its
-curve lags ResNet-20's for the first 3 epochs) and Fashion-MNIST at 28x28
-saturates these nets near 93-94%. Throughput on this CPU: depth 20 about
-790 img/s (ResNet-20, 19 min; plain-20's 546 img/s was measured on a
-machine shared with other work), depth 56 about 255-277 img/s (57 min).
-The second seeds and depths 32/44 continue in later sessions through
+**Where it stands (2026-12-05):** both seeds of depth 20 and seed 0 of
+depth 56 finished. Test / validation accuracy (training accuracy on
+augmented images, last window): plain-20 92.95 ± 0.12% / 93.39 ± 0.21%
+(93.7%; seeds 93.03 and 92.86% test), ResNet-20 93.17 ± 0.11% /
+93.78 ± 0.17% (93.8%; 93.25 and 93.10%), plain-56 84.59% / 85.34%
+(83.2%), ResNet-56 92.68% / 93.68% (93.4%). The paper's finding holds
+here: the 56-layer plain net trains worse than the 20-layer one, by 10
+points of training error or more from epoch 2 to the end (16.8% against
+6.3% in the last window; the gap is larger than in the paper's CIFAR-10
+Figure 6, after 1/11 of its training), while ResNet-56's training error
+follows ResNet-20's after epoch 3 (6.6% against 6.2% at the end). A gap
+of 8-10 points is far beyond the run-to-run and cross-CPU noise (the
+depth-20 seeds differ by 0.15-0.17 points, runs across CPUs by about 0.3);
+the gaps among plain-20, ResNet-20 and ResNet-56 (0.2-0.5 points) are not:
+ResNet-20's 0.2-point lead over plain-20 is about two seed standard
+deviations with two seeds each, so it is no result either. Where we differ
+from the paper: ResNet-56 is not better than ResNet-20 on test (7.32%
+against 6.83% error; the paper: 6.97% against 8.75% on CIFAR-10), likely
+because 15 epochs are too few for the deeper net to gain (its curve lags
+ResNet-20's for the first 3 epochs) and Fashion-MNIST at 28x28 saturates
+these nets near 93-94%. Throughput on this CPU: depth 20 about 750-820
+img/s alone (plain-20 seed 1 22 min, ResNet-20 19 min; plain-20 seed 0's
+546 img/s was measured beside other work, hence the spread of that
+column), depth 56 about 255-277 img/s (57 min). The second seeds of depth
+56 and depths 32/44 continue in later sessions through
 `experiments/converged_cpu.sh`.
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
