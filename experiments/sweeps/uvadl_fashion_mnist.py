@@ -91,26 +91,29 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** seed 0 of all four models finished (15
-epochs each); the second seeds are queued in `experiments/converged_cpu.sh`.
-Test / validation accuracy: GoogleNet 93.72% / 94.60%, ResNetPreAct 93.38% /
-94.04%, ResNet 93.31% / 93.92%, DenseNet 93.29% / 93.74%. GoogleNet leads
-by 0.3-0.4 test points (0.6-0.9 on validation) and ends with the lowest
-training loss (0.131 against 0.153-0.162); the other three are within 0.1
-test points of one another. With one seed per model, and ~0.3 points
-between two runs of one setting on two CPUs, not even GoogleNet's lead is a
-finding yet: the second seeds decide. The ranking is not the tutorial's: on
-CIFAR-10 after 180 epochs GoogleNet was last (89.70% test), the ResNets
-first (91.06% / 91.07%) and DenseNet between (90.23%). Possible reasons,
-not tested here: the budget (15 epochs, with the lr drops scaled into them,
-may favour AdamW at 1e-3, GoogleNet's recipe, over SGD at 0.1) and the
-dataset (28x28 grey images, on which all four end 2-4 points above their
-CIFAR-10 figures). Throughput and time per seed here: ResNet 670 and
-ResNetPreAct 398 img/s, 28 and 31 min, on a machine shared with tests and
-benchmarks (alone, both train at about 780-840 img/s, 19 min); GoogleNet
-238 img/s median, 70.5 min (about 145 img/s for its first 25 minutes with
-tests beside it, 236 alone after), its max pooling in oneDNN (BENCHMARKS.md,
-"CPU pooling"; 3 hours per seed before); DenseNet 155 img/s, 82 min (three
+**Where it stands (2026-12-05):** both seeds of ResNet and ResNetPreAct
+and seed 0 of GoogleNet and DenseNet finished (15 epochs each); the other
+second seeds are queued in `experiments/converged_cpu.sh`. Test /
+validation accuracy: GoogleNet 93.72% / 94.60% (one seed), DenseNet 93.29%
+/ 93.74% (one seed), ResNet 93.17 ± 0.20% / 93.86 ± 0.08% (seeds 93.31 and
+93.03% test), ResNetPreAct 93.06 ± 0.45% / 93.80 ± 0.34% (93.38 and
+92.74%). The two seeds of one model differ by 0.3-0.6 test points, as much
+as the four models' seed-0 results differ from one another (93.29-93.72%),
+so no ranking is a finding yet: GoogleNet's lead (0.4-0.7 test points over
+the ResNets' means, and the lowest final training loss, 0.131 against
+0.153-0.181) has to survive its own second seed. The ranking is not the
+tutorial's: on CIFAR-10 after 180 epochs GoogleNet was last (89.70% test),
+the ResNets first (91.06% / 91.07%) and DenseNet between (90.23%).
+Possible reasons, not tested here: the budget (15 epochs, with the lr
+drops scaled into them, may favour AdamW at 1e-3, GoogleNet's recipe, over
+SGD at 0.1) and the dataset (28x28 grey images, on which all four end 2-4
+points above their CIFAR-10 figures). Throughput and time per seed here:
+ResNet and ResNetPreAct about 710-780 img/s and 19-20 min alone (their
+seed-0 runs, 670 and 398 img/s, 28 and 31 min, shared the machine with
+tests and benchmarks, hence the spread of those columns); GoogleNet 238
+img/s median, 70.5 min (about 145 img/s for its first 25 minutes with tests
+beside it, 236 alone after), its max pooling in oneDNN (BENCHMARKS.md, "CPU
+pooling"; 3 hours per seed before); DenseNet 155 img/s, 82 min (three
 attempts over two sessions, resumed from its checkpoints), about 3x the
 ResNets' time with fewer parameters (238,570 against 272,090). The
 tutorial's own 180 epochs are the GPU campaign's (`experiments/gpu`, part
