@@ -53,28 +53,37 @@ has 16 and six sizes), two seeds per size; validation every epoch on the
 5,000 held-out images, test accuracy after the last step. Runs that read
 "not run" had not finished when this page was written.
 
-**Where it stands (2026-12-05):** seed 0 of the three sizes finished (one
-XLA device, idle machine); seed 1 runs in a later session
-(`experiments/converged_cpu.sh`).
+**Where it stands (2026-12-05):** both seeds of the three sizes finished
+(one XLA device, idle machine).
 
-**What this shows so far (one seed):** batch 128 reaches 92.41% test and
-batch 512 at 4x the lr 92.08%: a 0.3-point gap, within the run-to-run and
-cross-CPU noise of these runs (0.3 points, see the precision page), so
-linear scaling holds from 128 to 512 here. Batch 2048 at lr 1.6 does not:
-61.57% test. With 26 steps per epoch it reached lr 0.74 after 13 steps of
-warmup and its training loss rose to 3.9 (chance is 2.3); the validation
-loss after epoch 1 was 2,631 (BatchNorm's running statistics blown up) and
-its accuracy 4.4% after epoch 2; it recovered slowly (63.0% validation at
-the end) in the 208 steps it had. Goyal et al. (2017) keep linear scaling
+**What this shows (two seeds):** batch 128 reaches 92.34 ± 0.10% test
+(seeds 92.41 and 92.27%) and batch 512 at 4x the lr 92.03 ± 0.07% (92.08
+and 91.98%): both batch-512 seeds end 0.2-0.4 points below both batch-128
+seeds, a small cost of the 4x batch at this budget (4x fewer steps), but
+two seeds and a gap the size of the cross-CPU noise (0.3 points, see the
+precision page) make it a hint, not a result; validation (92.91 ± 0.18%
+against 92.73 ± 0.38%) does not separate them. So linear scaling roughly
+holds from 128 to 512 here. Batch 2048 at lr 1.6 does not: 69.98 ± 11.89%
+test, and the two seeds tell why the spread is so large. Both blew up in
+the 26-step warmup (training loss 3.5-3.9 at lr 0.74, chance is 2.3;
+validation loss after epoch 1 2,631 and 6,144, BatchNorm's running
+statistics blown up) and recovered in the 208 steps they had: seed 0 only
+to 61.57% test (4.4% validation after epoch 2), seed 1 to 78.38% (65.0%
+validation after epoch 3, 79.1% at the end). The blow-up is what batch
+2048 with this lr and warmup does (both seeds); how far a run climbs back
+in 208 steps varies by 17 points between seeds, so the row's mean is no
+accuracy to quote. Goyal et al. (2017) keep linear scaling
 accurate to batch 8k on ImageNet with a 5-epoch warmup of ~3,000 steps and
 90 epochs; here warmup is 26 steps and the whole run 208, far outside the
-regime their rule was shown for. Throughput also drops at 2048 (436
-img/s against 765-818; likely the step's activations outgrowing the CPU's
+regime their rule was shown for. Throughput also drops at 2048 (444 ± 12
+img/s against 774-819; likely the step's activations outgrowing the CPU's
 caches, not profiled).
 
-**What changed from the 1-epoch run** (below): batch 128 86.25% -> 92.41%,
-512 71.36% -> 92.08%, 2048 10.53% (diverged at lr 1.6, chance) -> 61.57%:
-the 1-epoch run mostly measured how many steps each size got (429, 107, 26).
+**What changed from the 1-epoch run** (below; seed 0 against seed 0, then
+the two-seed mean): batch 128 86.25% -> 92.41% (92.34 ± 0.10%), 512
+71.36% -> 92.08% (92.03 ± 0.07%), 2048 10.53% (diverged at lr 1.6,
+chance) -> 61.57% (69.98 ± 11.89%): the 1-epoch run mostly measured how
+many steps each size got (429, 107, 26).
 
 **The 1-epoch run this replaces** (2026-11-23, one seed, 2 host devices, lr
 warmup over 0.2 epoch, cosine decay): 86.25% test accuracy at batch 128,
