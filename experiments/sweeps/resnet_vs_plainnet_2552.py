@@ -80,10 +80,10 @@ NOTES = (
 NOTES += """
 
 **Where it stands (2026-12-05):** the ResNet-2552 run on Fashion-MNIST is
-17% through (step 1,120 of 6,435, stopped with its checkpoint at the end of
-a session; the curves below are partial): 81.3% and 79.5% validation
-after epochs 1 and 2, at the initial lr. It trains at 42 img/s on the 2-core AMD EPYC Zen 4 (1.37
-GFLOP per image forward, 24x ResNet-20), so about 4.6 more hours, then
-PlainNet-2552 about 5.5 hours, over later sessions through
-`experiments/converged_cpu.sh` (which runs the shorter second seeds of the
-other pages first)."""
+23% through (step 1,492 of 6,435, stopped with its checkpoint at the end of
+a session; the curves below are partial): 81.3%, 79.5% and 85.1%
+validation after epochs 1-3, at the initial lr. It trains at 40-42 img/s
+on the 2-core AMD EPYC Zen 4 (1.37 GFLOP per image forward, 24x
+ResNet-20), so about 4.3 more hours, then PlainNet-2552 about 5.5 hours,
+over later sessions through `experiments/converged_cpu.sh` (next in its
+queue)."""
