@@ -3,7 +3,8 @@
 # 8-epoch batch-size ablation): first one seed of every run, so that every
 # results page gets its result soonest, then the second seeds of the short
 # runs (so that their comparisons count), the ResNet vs PlainNet 2-5-5-2 pair
-# (about 5 h per net), the remaining second seeds and the extra depths. Many hours of a 2-core CPU in all: rerun the same command after an
+# (about 5 h per net), the remaining second seeds and the extra depths. Many
+# hours of a 2-core CPU in all: rerun the same command after an
 # interruption or in a later session; the runner skips finished runs and
 # resumes interrupted ones from their last checkpoint. Every step rewrites
 # its sweep's page under experiments/results/.
