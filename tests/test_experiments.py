@@ -225,6 +225,9 @@ def test_cells_and_throughput():
   assert report.format_cell('params', [1000, 1000]) == '1,000'
   assert report.format_cell('epochs', [15.0, 15.0]) == '15.00'
   assert report.format_cell('epochs', [7.5, 15.0]) == '7.50–15.00'
+  # Timings: the fastest run's (a run beside other work is only slower).
+  assert report.format_cell('img_s', [398.0, 771.0]) == '771'
+  assert report.format_cell('wall', [1842.0, 1146.0, None]) == '19.1 min'
   run = sweep_lib.RunResult(
     sweep_lib.Run('r'),
     '',

@@ -75,8 +75,8 @@ in 208 steps varies by 17 points between seeds, so the row's mean is no
 accuracy to quote. Goyal et al. (2017) keep linear scaling
 accurate to batch 8k on ImageNet with a 5-epoch warmup of ~3,000 steps and
 90 epochs; here warmup is 26 steps and the whole run 208, far outside the
-regime their rule was shown for. Throughput also drops at 2048 (444 ± 12
-img/s against 774-819; likely the step's activations outgrowing the CPU's
+regime their rule was shown for. Throughput also drops at 2048 (453
+img/s against 782-820, the fastest seeds; likely the step's activations outgrowing the CPU's
 caches, not profiled).
 
 **What changed from the 1-epoch run** (below; seed 0 against seed 0, then

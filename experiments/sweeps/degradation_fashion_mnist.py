@@ -106,8 +106,8 @@ because 15 epochs are too few for the deeper net to gain (its curve lags
 ResNet-20's for the first 3 epochs) and Fashion-MNIST at 28x28 saturates
 these nets near 93-94%. Throughput on this CPU: depth 20 about 750-820
 img/s alone (plain-20 seed 1 22 min, ResNet-20 19 min; plain-20 seed 0's
-546 img/s was measured beside other work, hence the spread of that
-column), depth 56 about 255-277 img/s (57 min). The second seeds of depth
+546 img/s was measured beside other work; the table shows each group's
+fastest run), depth 56 about 255-277 img/s (57 min). The second seeds of depth
 56 and depths 32/44 continue in later sessions through
 `experiments/converged_cpu.sh`.
 

@@ -72,10 +72,11 @@ seeds per row, so differences under about two standard deviations are noise):
   overfits (final training accuracy about 93%), and these regularizers pay
   off with larger models and longer schedules.
 - Cost. The EMA and the batch transforms run inside the train step:
-  EMA 3%, mixup/CutMix 19%, random erasing 31% fewer images/s than plain
-  (19,168 img/s, on-device input; the later runs saw a load of 2-4, see
-  Runs, so these costs are upper bounds). RandAugment needs the tf.data input
-  path; the whole run trained at 4,983 img/s. What the tf.data path alone
+  EMA 3%, mixup/CutMix 18%, random erasing 30% fewer images/s than plain
+  (19,326 img/s, on-device input; each row's fastest seed, and the later
+  runs saw a load of 2-4, see Runs, so these costs are upper bounds).
+  RandAugment needs the tf.data input path; the whole run trained at 4,997
+  img/s. What the tf.data path alone
   can feed with each policy (LeNet-5 config, batch 128,
   `python -m cnn_jax.benchmark --config=configs/lenet5_fashion_mnist.py
   --mode=input --input_batches=100 --config.input_pipeline=tfdata

@@ -101,8 +101,9 @@ seeds per row, so differences under about two standard deviations are noise):
   As on LeNet-5 (recipes_fashion_mnist.md), these regularizers do not pay
   in a few epochs of a small net: ResNet-20 still underfits here (final
   training accuracy on augmented images about 91.5%).
-- Speed: 760 img/s plain; mixup/CutMix, random erasing and RandAugment
-  (device path, JAX) within the run-to-run spread (734-816 img/s); the EMA
-  row's 595 ± 274 comes from its first seed, run while other work loaded the
-  machine (see Runs), not from the EMA (3% on LeNet-5).
+- Speed (each row's fastest seed): plain 793 img/s; mixup/CutMix 761,
+  random erasing 812, RandAugment (device path, JAX) 764 and the EMA 789,
+  all within the spread of one setting's two seeds (plain: 728 and 793).
+  The EMA's first seed trained at 401 img/s while other work loaded the
+  machine (see Runs); that was the load, not the EMA (3% on LeNet-5).
 """

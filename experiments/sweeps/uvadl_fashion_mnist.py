@@ -110,8 +110,8 @@ SGD at 0.1) and the dataset (28x28 grey images, on which all four end 2-4
 points above their CIFAR-10 figures). Throughput and time per seed here:
 ResNet and ResNetPreAct about 710-780 img/s and 19-20 min alone (their
 seed-0 runs, 670 and 398 img/s, 28 and 31 min, shared the machine with
-tests and benchmarks, hence the spread of those columns); GoogleNet 238
-img/s median, 70.5 min (about 145 img/s for its first 25 minutes with tests
+tests and benchmarks; the table shows each model's fastest seed); GoogleNet
+238 img/s median, 70.5 min (about 145 img/s for its first 25 minutes with tests
 beside it, 236 alone after), its max pooling in oneDNN (BENCHMARKS.md, "CPU
 pooling"; 3 hours per seed before); DenseNet 155 img/s, 82 min (three
 attempts over two sessions, resumed from its checkpoints), about 3x the
