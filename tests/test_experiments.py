@@ -228,6 +228,8 @@ def test_cells_and_throughput():
   # Timings: the fastest run's (a run beside other work is only slower).
   assert report.format_cell('img_s', [398.0, 771.0]) == '771'
   assert report.format_cell('wall', [1842.0, 1146.0, None]) == '19.1 min'
+  assert sweep_lib.summarize('img_s', [398.0, None, 771.0]) == (771.0, None)
+  assert sweep_lib.summarize('test_acc', [None]) == (None, None)
   run = sweep_lib.RunResult(
     sweep_lib.Run('r'),
     '',

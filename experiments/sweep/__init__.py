@@ -7,8 +7,12 @@ read back), ``report`` (tables, figures, provenance), ``plots``.
 Sweep files import what they need from here.
 """
 
-from experiments.sweep.collect import RunResult, load_results  # noqa: F401
-from experiments.sweep.report import collect, mean_std  # noqa: F401
+from experiments.sweep.collect import (  # noqa: F401
+  RunResult,
+  load_results,
+  summarize,
+)
+from experiments.sweep.report import collect  # noqa: F401
 from experiments.sweep.runner import (
   LOG_FILE,
   META_FILE,  # noqa: F401

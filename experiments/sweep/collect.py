@@ -111,6 +111,30 @@ def images_per_sec(r: RunResult) -> Optional[float]:
   return statistics.median(kept) if kept else None
 
 
+# A group's timing is its fastest run's, not a mean: other work on the machine
+# only ever slows a run down, so the fastest run is the closest measure of the
+# machine (as timeit's best of N).
+FASTEST = {'img_s': max, 'wall': min}
+
+
+def summarize(
+  key: str, values: list[Optional[float]]
+) -> tuple[Optional[float], Optional[float]]:
+  """A group's ``key`` over its runs' ``values``: (mean, sample std).
+
+  The std is None for one run and for the timings of FASTEST, which give the
+  fastest run's value; (None, None) where no run has the metric.
+  """
+  values = [v for v in values if v is not None]
+  if not values:
+    return None, None
+  if key in FASTEST:
+    return FASTEST[key](values), None
+  if len(values) == 1:
+    return values[0], None
+  return statistics.mean(values), statistics.stdev(values)
+
+
 def load_results(
   sweep: Sweep, runs_dir: Optional[str] = None, read_curves: bool = True
 ) -> list[RunResult]:

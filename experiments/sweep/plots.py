@@ -18,6 +18,9 @@ Curves come from the TensorBoard scalars each run wrote
   line per ``series`` label (e.g. accuracy vs depth for plain and ResNet).
 * ``scaling``: training img/s and scaling efficiency against device count.
 * ``bars``: one bar chart per entry of ``metrics`` over the groups.
+
+A group's value is :func:`collect.summarize`'s, as in the table: mean ± std
+over seeds, and its fastest run for the timings (img/s, wall time).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import matplotlib.ticker
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  pylint: disable=g-import-not-at-top
+
+from experiments.sweep.collect import summarize  # noqa: E402
 
 YLABELS = {
   'train_loss': 'training loss',
@@ -231,16 +236,6 @@ def plot_training_error(
   return True
 
 
-def _mean_std(values):
-  values = [v for v in values if v is not None]
-  if not values:
-    return None, None
-  return (
-    statistics.mean(values),
-    statistics.stdev(values) if len(values) > 1 else 0.0,
-  )
-
-
 def plot_metric_vs(
   results,
   path: str,
@@ -260,11 +255,11 @@ def plot_metric_vs(
     xv = done[0].metric(x) if x == 'params' else done[0].label(x)
     if xv is None:
       continue
-    m, s = _mean_std([r.metric(metric) for r in done])
+    m, s = summarize(metric, [r.metric(metric) for r in done])
     if m is None:
       continue
     key = done[0].label(series) if series else ''
-    points.setdefault(key, []).append((float(xv), m, s, g))
+    points.setdefault(key, []).append((float(xv), m, s or 0.0, g))
   if not points:
     return False
   fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -368,12 +363,12 @@ def plot_bars(results, path: str, metrics: list[str], title: str = '') -> bool:
   names = list(groups)
   for ax, metric in zip(axes[0], metrics):
     ms, ss = zip(
-      *(_mean_std([r.metric(metric) for r in groups[g]]) for g in names)
+      *(summarize(metric, [r.metric(metric) for r in groups[g]]) for g in names)
     )
     ax.bar(
       range(len(names)),
       [m or 0 for m in ms],
-      yerr=ss,
+      yerr=[s or 0.0 for s in ss] if any(ss) else None,
       capsize=3,
       color=[_color(i) for i in range(len(names))],
     )

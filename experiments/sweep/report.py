@@ -1,21 +1,19 @@
 """The report of a sweep: ``experiments/results/<NAME>.md`` and its figures.
 
 The table gives mean ± sample std over the runs of a group (i.e. over seeds)
-where more than one ran (the timings: its fastest run), published figures
-beside ours, then the figures, the
-command, the hardware, the dates and the git commit. A run that has not
-finished reads 'not run'.
+where more than one ran (for the timings: its fastest run), published figures
+beside ours, then the figures, the command, the hardware, the dates and the
+git commit. A run that has not finished reads 'not run'.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 from typing import Any, Optional
 
 from cnn_jax.analysis import provenance
 from experiments.sweep import plots
-from experiments.sweep.collect import RunResult, load_results
+from experiments.sweep.collect import RunResult, load_results, summarize
 from experiments.sweep.spec import (
   RESULTS_DIR,
   Sweep,
@@ -24,15 +22,6 @@ from experiments.sweep.spec import (
   dataset_available,
   printable_command,
 )
-
-
-def mean_std(values: list[float]) -> tuple[Optional[float], Optional[float]]:
-  values = [v for v in values if v is not None]
-  if not values:
-    return None, None
-  if len(values) == 1:
-    return values[0], None
-  return statistics.mean(values), statistics.stdev(values)
 
 
 COLUMN_TITLES = {
@@ -111,24 +100,10 @@ def _fmt_number(key: str, v: float) -> str:
   return f'{v:.2f}'
 
 
-# The timings of a group of runs, and which of its runs' values is the
-# group's: other work on the machine only ever slows a run down, so the
-# fastest run is the closest measure of the machine (as timeit's best of N).
-FASTEST = {'img_s': max, 'wall': min}
-
-
-def fastest(key: str, values: list[Optional[float]]) -> Optional[float]:
-  """The group's timing ``key`` ('img_s' or 'wall'): its fastest run's."""
-  present = [v for v in values if v is not None]
-  return FASTEST[key](present) if present else None
-
-
 def format_cell(key: str, values: list[Optional[float]]) -> str:
-  m, s = mean_std(values)
+  m, s = summarize(key, values)
   if m is None:
     return 'n/a' if '_ema_' in key else 'not run'  # EMA: runs without one
-  if key in FASTEST:
-    return _fmt_number(key, fastest(key, values))
   if key in ('params', 'steps', 'epochs'):  # the budget: a range, not noise
     present = [v for v in values if v is not None]
     lo, hi = min(present), max(present)
@@ -204,11 +179,17 @@ def scaling_table(results: list[RunResult]) -> tuple[str, list[dict]]:
         'group': g,
         'devices': int(n) if n not in (None, -1) else None,
         'done': bool(done),
-        'img_s': fastest('img_s', [r.metric('img_s') for r in done]),
-        'val_acc': mean_std([r.metric('val_acc') for r in done])[0],
-        'val_loss': mean_std([r.metric('val_loss') for r in done])[0],
-        'test_acc': mean_std([r.metric('test_acc') for r in done])[0],
-        'train_loss': mean_std([r.metric('train_loss') for r in done])[0],
+        'img_s': summarize('img_s', [r.metric('img_s') for r in done])[0],
+        'val_acc': summarize('val_acc', [r.metric('val_acc') for r in done])[0],
+        'val_loss': summarize('val_loss', [r.metric('val_loss') for r in done])[
+          0
+        ],
+        'test_acc': summarize('test_acc', [r.metric('test_acc') for r in done])[
+          0
+        ],
+        'train_loss': summarize(
+          'train_loss', [r.metric('train_loss') for r in done]
+        )[0],
       }
     )
   base = next((r for r in rows if r['devices'] == 1 and r['img_s']), None)
