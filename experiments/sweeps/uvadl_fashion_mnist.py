@@ -91,33 +91,35 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** both seeds of ResNet and ResNetPreAct
-and seed 0 of GoogleNet and DenseNet finished (15 epochs each); the other
-second seeds are queued in `experiments/converged_cpu.sh`. Test /
-validation accuracy: GoogleNet 93.72% / 94.60% (one seed), DenseNet 93.29%
-/ 93.74% (one seed), ResNet 93.17 ± 0.20% / 93.86 ± 0.08% (seeds 93.31 and
-93.03% test), ResNetPreAct 93.06 ± 0.45% / 93.80 ± 0.34% (93.38 and
-92.74%). The two seeds of one model differ by 0.3-0.6 test points, as much
-as the four models' seed-0 results differ from one another (93.29-93.72%),
-so no ranking is a finding yet: GoogleNet's lead (0.4-0.7 test points over
-the ResNets' means, and the lowest final training loss, 0.131 against
-0.153-0.181) has to survive its own second seed. The ranking is not the
-tutorial's: on CIFAR-10 after 180 epochs GoogleNet was last (89.70% test),
-the ResNets first (91.06% / 91.07%) and DenseNet between (90.23%).
-Possible reasons, not tested here: the budget (15 epochs, with the lr
-drops scaled into them, may favour AdamW at 1e-3, GoogleNet's recipe, over
-SGD at 0.1) and the dataset (28x28 grey images, on which all four end 2-4
-points above their CIFAR-10 figures). Throughput and time per seed here:
-ResNet and ResNetPreAct about 710-780 img/s and 19-20 min alone (their
-seed-0 runs, 670 and 398 img/s, 28 and 31 min, shared the machine with
-tests and benchmarks; the table shows each model's fastest seed); GoogleNet
-238 img/s median, 70.5 min (about 145 img/s for its first 25 minutes with tests
-beside it, 236 alone after), its max pooling in oneDNN (BENCHMARKS.md, "CPU
-pooling"; 3 hours per seed before); DenseNet 155 img/s, 82 min (three
-attempts over two sessions, resumed from its checkpoints), about 3x the
-ResNets' time with fewer parameters (238,570 against 272,090). The
-tutorial's own 180 epochs are the GPU campaign's (`experiments/gpu`, part
-`seed_models`).
+**Where it stands (2026-12-06): done**, both seeds of all four models (15
+epochs each). Test / validation accuracy, mean ± std over seeds 0 and 1:
+GoogleNet 93.56 ± 0.23% / 94.56 ± 0.06% (seeds 93.72 and 93.39% test),
+DenseNet 93.31 ± 0.03% / 94.02 ± 0.40% (93.29, 93.33), ResNet 93.17 ±
+0.20% / 93.86 ± 0.08% (93.31, 93.03), ResNetPreAct 93.06 ± 0.45% / 93.80 ±
+0.34% (93.38, 92.74). GoogleNet comes first on both splits and has the
+lowest final training loss (0.127 against 0.149-0.168). On validation both
+its seeds (94.60, 94.52%) are above all six runs of the other models (at
+most 94.30%). On test its lead over the others' means is 0.25-0.5 points,
+one to two seed standard deviations, and one ResNetPreAct seed (93.38%)
+is level with its lower seed. With two seeds per model that is a
+consistent hint, not a significant result. DenseNet, ResNet and
+ResNetPreAct (93.06-93.31% test) are within noise of one another. The
+order is not the tutorial's: on CIFAR-10 after 180 epochs GoogleNet was
+last (89.70% test), the ResNets first (91.06% / 91.07%) and DenseNet
+between (90.23%). Possible reasons, not tested here: the budget (15
+epochs, with the lr drops scaled into them, may favour AdamW at 1e-3,
+GoogleNet's recipe, over SGD at 0.1) and the dataset (28x28 grey images,
+on which all four end 2-4 points above their CIFAR-10 figures).
+Throughput and time per seed on this CPU alone (the table shows each
+model's fastest seed): ResNet and ResNetPreAct about 710-770 img/s and
+19-20 min (their seed-0 runs, 670 and 398 img/s, 28 and 31 min, shared the
+machine with tests and benchmarks); GoogleNet 231-238 img/s median, 65 min
+(seed 0, 70.5 min, had tests beside it for its first 25 minutes), its max
+pooling in oneDNN (BENCHMARKS.md, "CPU pooling"; 3 hours per seed
+before); DenseNet 191 img/s median, 79 min (seed 0: 155 img/s, 82 min over
+three attempts resumed from checkpoints), about 4x the ResNets' time with
+fewer parameters (238,570 against 272,090). The tutorial's own 180 epochs
+are the GPU campaign's (`experiments/gpu`, part `seed_models`).
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
 GoogleNet 80.5% and DenseNet 76.3% test accuracy, ResNet 66.9% and
