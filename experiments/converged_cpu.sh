@@ -3,10 +3,10 @@
 # 8-epoch batch-size ablation): first one seed of every run, so that every
 # results page gets its result soonest, then the second seeds of the short
 # runs (so that their comparisons count), then the ResNet vs PlainNet 2-5-5-2
-# pair (about 5 h per net) and the extra depths. Many
-# hours of a 2-core CPU in all: rerun the same command after an
-# interruption or in a later session; the runner skips finished runs and
-# resumes interrupted ones from their last checkpoint. Every step rewrites
+# pair (about 5 h per net) and the extra depths. Many hours of a 2-core CPU
+# in all: rerun the same command after an interruption or in a later
+# session; the runner skips finished runs and resumes interrupted ones from
+# their last checkpoint. Every step rewrites
 # its sweep's page under experiments/results/.
 #
 #   nohup bash experiments/converged_cpu.sh > /tmp/converged.log 2>&1 &

@@ -179,17 +179,10 @@ def scaling_table(results: list[RunResult]) -> tuple[str, list[dict]]:
         'group': g,
         'devices': int(n) if n not in (None, -1) else None,
         'done': bool(done),
-        'img_s': summarize('img_s', [r.metric('img_s') for r in done])[0],
-        'val_acc': summarize('val_acc', [r.metric('val_acc') for r in done])[0],
-        'val_loss': summarize('val_loss', [r.metric('val_loss') for r in done])[
-          0
-        ],
-        'test_acc': summarize('test_acc', [r.metric('test_acc') for r in done])[
-          0
-        ],
-        'train_loss': summarize(
-          'train_loss', [r.metric('train_loss') for r in done]
-        )[0],
+        **{
+          k: summarize(k, [r.metric(k) for r in done])[0]
+          for k in ('img_s', 'val_acc', 'val_loss', 'test_acc', 'train_loss')
+        },
       }
     )
   base = next((r for r in rows if r['devices'] == 1 and r['img_s']), None)
