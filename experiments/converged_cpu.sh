@@ -1,31 +1,26 @@
 #!/usr/bin/env bash
-# The converged Fashion-MNIST runs on a CPU (15-epoch reproductions, the
-# 8-epoch batch-size ablation): first one seed of every run, so that every
-# results page gets its result soonest, then the second seeds of the short
-# runs (so that their comparisons count), then the ResNet vs PlainNet 2-5-5-2
-# pair (about 5 h per net) and the extra depths. Many hours of a 2-core CPU
-# in all: rerun the same command after an interruption or in a later
-# session; the runner skips finished runs and resumes interrupted ones from
-# their last checkpoint. Every step rewrites
-# its sweep's page under experiments/results/.
+# The converged Fashion-MNIST runs on a CPU that are still to make (15-epoch
+# reproductions): the degradation sweep's eight runs at depths 20 and 56,
+# then the ResNet vs PlainNet 2-5-5-2 pair (5-10 h per net on 2 cores) and
+# depths 32/44. Many hours of a 2-core CPU in all: rerun the same command
+# after an interruption or in a later session. The runner skips a run that
+# has finished here or has a record in experiments/records/ (commit those:
+# they are what a later machine knows of the run), and resumes an
+# interrupted one from its last checkpoint, on this machine only.
+# The UvA DL table and the 8-epoch batch-size ablation are done: their pages
+# stand as committed (their runs predate the records; the report refuses to
+# rewrite a page with fewer finished runs). The degradation sweep's six
+# runs of 2026-12-05 went with that machine: they are made again (after
+# depth 56's second seeds), so that its page has their records and curves.
 #
-#   nohup bash experiments/converged_cpu.sh > /tmp/converged.log 2>&1 &
+#   nohup setsid bash experiments/converged_cpu.sh > /tmp/converged.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 sweep() { "$PY" -m experiments.sweep "experiments/sweeps/$1.py" --filter="$2"; }
-
-sweep degradation_fashion_mnist 20_seed0
-sweep uvadl_fashion_mnist ResNet_seed0,ResNetPreAct_seed0
-sweep batch_size_fashion_mnist_cpu seed0
-sweep degradation_fashion_mnist 56_seed0
-sweep uvadl_fashion_mnist DenseNet_seed0
-sweep uvadl_fashion_mnist GoogleNet_seed0
-sweep degradation_fashion_mnist 20_seed1
-sweep uvadl_fashion_mnist ResNet_seed1,ResNetPreAct_seed1
-sweep batch_size_fashion_mnist_cpu seed1
-sweep uvadl_fashion_mnist GoogleNet_seed1
-sweep uvadl_fashion_mnist DenseNet_seed1
 sweep degradation_fashion_mnist 56_seed1
+sweep degradation_fashion_mnist 20_seed0
+sweep degradation_fashion_mnist 20_seed1
+sweep degradation_fashion_mnist 56_seed0
 sweep resnet_vs_plainnet_2552 fashion_mnist_seed0
 sweep degradation_fashion_mnist 32_seed,44_seed

@@ -135,10 +135,23 @@ def test_resumes_an_interrupted_run(tiny, tmp_path):
   longer = sweep_lib.Sweep(
     **{**sweep.__dict__, 'common': {**sweep.common, 'num_train_steps': 16}}
   )
+  records_dir = str(tmp_path / 'records')
   statuses = sweep_lib.run_sweep(
-    longer, filters='lenet_seed1', runs_dir=runs_dir, verbose=False
+    longer,
+    filters='lenet_seed1',
+    runs_dir=runs_dir,
+    records_dir=records_dir,
+    verbose=False,
   )
   assert statuses == {'lenet_seed1': 'resumed'}
+  # Finished: its record is kept, with both attempts and the whole curve.
+  with open(sweep_lib.record_path(longer, longer.runs[1], records_dir)) as f:
+    record = json.load(f)
+  assert record['results']['step'] == 16
+  assert [a['status'] for a in record['meta']['attempts']] == ['ran', 'resumed']
+  assert [s for s, _ in record['scalars']['train_loss']] == list(
+    range(2, 17, 2)
+  )
   with open(os.path.join(workdir, sweep_lib.LOG_FILE)) as f:
     log = f.read()
   assert 'Resumed from' in log and 'at step 8' in log
@@ -197,6 +210,89 @@ def test_collect_writes_table_with_mean_std_and_figures(tiny):
     assert f'({name})' in report
 
 
+def _table_rows(page: str) -> list[str]:
+  """The Results and Runs tables' rows of a page, without its paths."""
+  return [l for l in page.splitlines() if l.startswith('| lenet')]
+
+
+def test_records_rewrite_the_page_on_a_machine_without_the_runs(tiny, tmp_path):
+  """Collecting keeps a record of each finished run; on a machine without the
+  run directories the page is the same from the records alone, and the runner
+  skips the recorded runs instead of running them again."""
+  sweep, runs_dir, _, _ = tiny
+  records_dir = str(tmp_path / 'records')
+  first = sweep_lib.collect(
+    sweep,
+    runs_dir=runs_dir,
+    results_dir=str(tmp_path / 'here'),
+    records_dir=records_dir,
+  )
+  assert sorted(os.listdir(os.path.join(records_dir, 'tiny'))) == [
+    'lenet_seed0.json',
+    'lenet_seed1.json',
+  ]  # never_run has none
+  with open(sweep_lib.record_path(sweep, sweep.runs[0], records_dir)) as f:
+    record = json.load(f)
+  assert record['results'] == _results(runs_dir, 'lenet_seed0')
+  assert len(record['scalars']['train_loss']) == 4  # steps 2, 4, 6, 8
+  elsewhere = str(tmp_path / 'no_runs_here')
+  second = sweep_lib.collect(
+    sweep,
+    runs_dir=elsewhere,
+    results_dir=str(tmp_path / 'there'),
+    records_dir=records_dir,
+  )
+  with open(first) as f, open(second) as g:
+    here, there = f.read(), g.read()
+  assert len(_table_rows(here)) == 3  # the group's row and its two runs
+  assert _table_rows(there) == _table_rows(here)
+  for name in ('tiny_curves.png', 'tiny_training_error.png'):
+    # The same curves: the same figure, byte for byte.
+    with open(os.path.join(tmp_path, 'here', name), 'rb') as f:
+      with open(os.path.join(tmp_path, 'there', name), 'rb') as g:
+        assert f.read() == g.read()
+  logs = []
+  statuses = sweep_lib.run_sweep(
+    sweep,
+    filters='lenet',
+    runs_dir=elsewhere,
+    records_dir=records_dir,
+    log=logs.append,
+  )
+  assert statuses == {'lenet_seed0': 'skipped', 'lenet_seed1': 'skipped'}
+  assert all('its record' in line for line in logs)
+  assert not os.path.exists(elsewhere)
+
+
+def test_a_page_is_not_rewritten_with_fewer_finished_runs(tiny, tmp_path):
+  sweep, runs_dir, _, root = tiny
+  results_dir = str(tmp_path / 'results')
+  page = sweep_lib.collect(sweep, runs_dir=runs_dir, results_dir=results_dir)
+  with open(page) as f:
+    before = f.read()
+  assert '**Runs finished:** 2 of 3' in before
+  with pytest.raises(sweep_lib.PageWouldLoseRuns, match='lists 2 finished'):
+    sweep_lib.collect(
+      sweep, runs_dir=str(tmp_path / 'gone'), results_dir=results_dir
+    )
+  with open(page) as f:
+    assert f.read() == before
+  # The command line: one message, no traceback, exit status 2.
+  from experiments.sweep import cli  # pylint: disable=g-import-not-at-top
+
+  with pytest.raises(SystemExit) as e:
+    cli.main(
+      [
+        str(root / 'tiny.py'),
+        '--collect_only',
+        f'--runs_dir={tmp_path / "gone"}',
+        f'--results_dir={results_dir}',
+        f'--records_dir={tmp_path / "no_records"}',
+      ]
+    )
+  assert e.value.code == 2
+
+
 def test_unprepared_dataset_is_reported_not_run(tmp_path):
   sweep = sweep_lib.Sweep(
     'nodata',
@@ -240,6 +336,33 @@ def test_cells_and_throughput():
   )
   # The first window of each start (steps 10 and 30) includes compilation.
   assert run.metric('img_s') == 105.0
+
+
+def test_a_seed_in_progress_does_not_cut_a_finished_seeds_curve():
+  from experiments.sweep import plots  # pylint: disable=g-import-not-at-top
+
+  def run(name, steps, finished):
+    return sweep_lib.RunResult(
+      sweep_lib.Run(name, labels={'family': 'plain', 'depth': 56}),
+      '',
+      {'step': steps[-1]} if finished else None,
+      {},
+      {'train_accuracy': [(s, s / 100) for s in steps]},
+      10,
+    )
+
+  finished = run('plain56_seed0', range(10, 101, 10), True)
+  partial = run('plain56_seed1', range(10, 41, 10), False)
+  groups = plots._curve_groups([finished, partial], 'family', 'depth')
+  assert groups == {('plain', 56): [finished]}
+  xs, ys = plots._mean_curve(groups['plain', 56], 'train_accuracy')
+  assert xs[-1] == 10.0 and ys[-1] == 1.0  # epoch 10: the whole curve
+  # With no seed finished, the runs in progress are drawn, so labelled.
+  alone = plots._curve_groups([partial], 'family', 'depth')
+  assert alone == {('plain', 56): [partial]}
+  assert plots._seeds_note(alone['plain', 56]) == ' (in progress)'
+  other = run('plain56_seed2', range(10, 101, 10), True)
+  assert plots._seeds_note([finished, other]) == ' (2 seeds)'
 
 
 def test_ema_metrics_of_a_run_with_and_without_averages():

@@ -2,7 +2,8 @@
 
 ``python -m experiments.sweep experiments/sweeps/<name>.py`` (see ``cli``).
 The parts: ``spec`` (what a sweep file declares: :class:`Run`, :func:`grid`),
-``runner`` (subprocesses, resume, attempts), ``collect`` (results and curves
+``runner`` (subprocesses, resume, attempts), ``records`` (what a finished
+run's report needs, kept in the repository), ``collect`` (results and curves
 read back), ``report`` (tables, figures, provenance), ``plots``.
 Sweep files import what they need from here.
 """
@@ -12,13 +13,17 @@ from experiments.sweep.collect import (  # noqa: F401
   load_results,
   summarize,
 )
-from experiments.sweep.report import collect  # noqa: F401
-from experiments.sweep.runner import (
+from experiments.sweep.records import (  # noqa: F401
+  META_FILE,
+  RECORDS_DIR,
+  read_meta,
+  record_path,
+)
+from experiments.sweep.report import PageWouldLoseRuns, collect  # noqa: F401
+from experiments.sweep.runner import (  # noqa: F401
   LOG_FILE,
-  META_FILE,  # noqa: F401
   SweepStopped,
   latest_checkpoint_step,
-  read_meta,
   run_one,
   run_sweep,
 )

@@ -4,10 +4,12 @@ Usage::
 
   python -m experiments.sweep experiments/sweeps/<name>.py [--dry_run]
       [--collect_only] [--filter=SUBSTR[,SUBSTR...]] [--runs_dir=DIR]
-      [--results_dir=DIR] [--no_collect] [--quiet] [--debug]
+      [--results_dir=DIR] [--records_dir=DIR] [--no_collect] [--quiet]
+      [--debug]
 
 See ``spec.py`` for the sweep file format, ``runner.py`` for how runs are run
-and resumed, ``report.py`` for the report.
+and resumed, ``records.py`` for the records of finished runs kept in the
+repository, ``report.py`` for the report.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import shlex
 import sys
 
 from cnn_jax import errors
-from experiments.sweep.report import collect
+from experiments.sweep.records import RECORDS_DIR
+from experiments.sweep.report import PageWouldLoseRuns, collect
 from experiments.sweep.runner import run_sweep, select
 from experiments.sweep.spec import (
   RESULTS_DIR,
@@ -50,6 +53,11 @@ def main(argv=None) -> int:
   )
   parser.add_argument('--runs_dir', default=RUNS_DIR)
   parser.add_argument('--results_dir', default=RESULTS_DIR)
+  parser.add_argument(
+    '--records_dir',
+    default=RECORDS_DIR,
+    help="where finished runs' records are kept and read (records.py)",
+  )
   parser.add_argument(
     '--no_collect', action='store_true', help='run, but do not write the report'
   )
@@ -85,17 +93,25 @@ def _main(args, argv) -> int:
       sweep,
       filters=args.filter,
       runs_dir=args.runs_dir,
+      records_dir=args.records_dir,
       dry_run=args.dry_run,
       verbose=not args.quiet,
       invocation=invocation,
     )
     print(f'[{sweep.name}] statuses: {json.dumps(statuses)}')
   if not args.dry_run and not args.no_collect:
-    path = collect(
-      sweep,
-      runs_dir=args.runs_dir,
-      results_dir=args.results_dir,
-      command='python -m experiments.sweep ' + _rel(sweep.path),
-    )
-    print(f'[{sweep.name}] report: {_rel(path)}')
+    try:
+      path = collect(
+        sweep,
+        runs_dir=args.runs_dir,
+        results_dir=args.results_dir,
+        records_dir=args.records_dir,
+        command='python -m experiments.sweep ' + _rel(sweep.path),
+      )
+      print(f'[{sweep.name}] report: {_rel(path)}')
+    except PageWouldLoseRuns as e:
+      if args.collect_only:
+        raise
+      # The runs themselves went well: their records are kept.
+      print(f'[{sweep.name}] {e}', file=sys.stderr)
   return 1 if any(s == 'failed' for s in statuses.values()) else 0

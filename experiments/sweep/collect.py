@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
-import json
 import os
 import re
 import statistics
 from typing import Any, Optional
 
-from experiments.sweep.runner import read_meta
+from experiments.sweep import records
 from experiments.sweep.spec import Run, Sweep, effective_config, workdir_of
 
 
@@ -76,20 +74,6 @@ class RunResult:
     return None
 
 
-def _steps_per_epoch(workdir: str) -> Optional[int]:
-  """A run's steps per epoch before its results.json exists (a run in
-  progress): its training examples over its batch, as the trainer counts
-  them on one process (``pipeline.steps_per_epoch``)."""
-  try:
-    with open(os.path.join(workdir, 'dataset.json')) as f:
-      train = json.load(f)['num_examples']['train']
-    with open(os.path.join(workdir, 'config.json')) as f:
-      batch = json.load(f)['batch_size']
-  except (OSError, KeyError, ValueError):
-    return None
-  return train // batch or None
-
-
 def images_per_sec(r: RunResult) -> Optional[float]:
   """Median training img/s over the log windows that include no compile.
 
@@ -136,30 +120,29 @@ def summarize(
 
 
 def load_results(
-  sweep: Sweep, runs_dir: Optional[str] = None, read_curves: bool = True
+  sweep: Sweep,
+  runs_dir: Optional[str] = None,
+  read_curves: bool = True,
+  records_dir: Optional[str] = None,
 ) -> list[RunResult]:
+  """Every run of ``sweep``: from its run directory where that has finished,
+  else from its record in ``records_dir`` (if given), else what its directory
+  holds (a run in progress, or nothing)."""
   out = []
   for run in sweep.runs:
     workdir = workdir_of(sweep, run, runs_dir)
-    results = None
-    path = os.path.join(workdir, 'results.json')
-    if os.path.exists(path):
-      with open(path) as f:
-        results = json.load(f)
-    scalars = {}
-    if read_curves and glob.glob(os.path.join(workdir, 'events.out.*')):
-      os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-      from cnn_jax.analysis import scalars as scalars_lib  # pylint: disable=g-import-not-at-top
-
-      scalars = scalars_lib.read_scalars(workdir)
+    finished_here = os.path.exists(os.path.join(workdir, 'results.json'))
+    record = None if finished_here else records.read(sweep, run, records_dir)
+    if record is None:
+      record = records.read_workdir(workdir, read_curves)
     out.append(
       RunResult(
         run,
         workdir,
-        results,
-        read_meta(workdir),
-        scalars,
-        (results or {}).get('steps_per_epoch') or _steps_per_epoch(workdir),
+        record['results'],
+        record['meta'],
+        record['scalars'] if read_curves else {},
+        record['steps_per_epoch'],
         effective_config(sweep, run),
       )
     )

@@ -129,9 +129,7 @@ def plot_degradation(
     1, len(names), figsize=(5.5 * len(names), 4.2), sharey=True, squeeze=False
   )
   ymax = 0
-  groups = {}
-  for r in with_data:
-    groups.setdefault((r.label(family), r.label(depth)), []).append(r)
+  groups = _curve_groups(with_data, family, depth)
   for ax, fam in zip(axes[0], names):
     for (f, d), runs in sorted(groups.items(), key=lambda kv: str(kv[0])):
       if f != fam:
@@ -145,7 +143,6 @@ def plot_degradation(
       xs, ys = _mean_curve(runs, eval_tag)
       ys = [100 * (1 - y) for y in ys]
       ymax = max([ymax, *ys])
-      seeds = f' ({len(runs)} seeds)' if len(runs) > 1 else ''
       ax.plot(
         xs,
         ys,
@@ -154,7 +151,7 @@ def plot_degradation(
         lw=2.2,
         marker='o',
         ms=3,
-        label=f'{fams.get(fam, fam)}-{d}{seeds}',
+        label=f'{fams.get(fam, fam)}-{d}{_seeds_note(runs)}',
       )
     ax.set_title(fams.get(fam, fam))
     ax.set_xlabel('epoch')
@@ -176,6 +173,22 @@ def plot_degradation(
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return True
+
+
+def _curve_groups(runs, family: str, depth: str) -> dict:
+  """``{(family, depth): runs}`` whose mean curve to draw: a group's finished
+  runs where any has finished (a seed still in progress would cut the mean
+  curve short at its last step), else its runs in progress."""
+  groups = {}
+  for r in runs:
+    groups.setdefault((r.label(family), r.label(depth)), []).append(r)
+  return {k: [r for r in v if r.done] or v for k, v in groups.items()}
+
+
+def _seeds_note(runs) -> str:
+  if not any(r.done for r in runs):
+    return ' (in progress)'
+  return f' ({len(runs)} seeds)' if len(runs) > 1 else ''
 
 
 def _mean_curve(runs, tag: str):
@@ -205,9 +218,7 @@ def plot_training_error(
     return False
   fams = families or {}
   depths = sorted({r.label(depth) for r in results if r.label(depth)})
-  groups = {}
-  for r in with_data:
-    groups.setdefault((r.label(family), r.label(depth)), []).append(r)
+  groups = _curve_groups(with_data, family, depth)
   fig, ax = plt.subplots(figsize=(7, 4.5))
   ymax = 0
   for (fam, d), runs in sorted(groups.items(), key=lambda kv: str(kv[0])):
@@ -216,14 +227,13 @@ def plot_training_error(
       continue
     ys = [100 * (1 - y) for y in ys]
     ymax = max(ymax, max(ys))
-    seeds = f' ({len(runs)} seeds)' if len(runs) > 1 else ''
     ax.plot(
       xs,
       ys,
       '-' if fam == solid else '--',
       color=_color(depths.index(d)),
       lw=1.8 if fam == solid else 1.4,
-      label=f'{fams.get(fam, fam)}-{d}{seeds}',
+      label=f'{fams.get(fam, fam)}-{d}{_seeds_note(runs)}',
     )
   ax.set_xlabel('epoch')
   ax.set_ylabel('training error (%)')

@@ -9,18 +9,22 @@ git commit. A run that has not finished reads 'not run'.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Optional
 
+from cnn_jax import errors
 from cnn_jax.analysis import provenance
-from experiments.sweep import plots
+from experiments.sweep import plots, records
 from experiments.sweep.collect import RunResult, load_results, summarize
 from experiments.sweep.spec import (
   RESULTS_DIR,
+  RUNS_DIR,
   Sweep,
   _rel,
   command_of,
   dataset_available,
   printable_command,
+  workdir_of,
 )
 
 
@@ -450,13 +454,56 @@ def write_report(
   return path
 
 
+class PageWouldLoseRuns(errors.UserError):
+  """The page lists more finished runs than this machine can read back."""
+
+
+def _finished_on_page(path: str) -> int:
+  """How many finished runs the page at ``path`` lists (0 if none there)."""
+  try:
+    with open(path) as f:
+      m = re.search(r'^- \*\*Runs finished:\*\* (\d+) of', f.read(), re.M)
+  except FileNotFoundError:
+    return 0
+  return int(m.group(1)) if m else 0
+
+
 def collect(
   sweep: Sweep,
   *,
   runs_dir: Optional[str] = None,
   results_dir: Optional[str] = None,
+  records_dir: Optional[str] = None,
   command: Optional[str] = None,
 ) -> str:
-  results = load_results(sweep, runs_dir)
+  """Writes the sweep's page from its runs; returns the page's path.
+
+  With ``records_dir``, every run finished in ``runs_dir`` has its record
+  kept (or rewritten) there first, and runs without a directory are read
+  from their records. Refuses (:class:`PageWouldLoseRuns`) to rewrite a page
+  that lists more finished runs than it would: their run directories are
+  gone with another machine and they have no record.
+  """
+  if records_dir:
+    for run in sweep.runs:
+      workdir = workdir_of(sweep, run, runs_dir)
+      if os.path.exists(os.path.join(workdir, 'results.json')):
+        records.keep(sweep, run, workdir, records_dir)
+  results = load_results(sweep, runs_dir, records_dir=records_dir)
+  results_dir = results_dir or RESULTS_DIR
+  page = os.path.join(results_dir, f'{sweep.name}.md')
+  finished = sum(r.done for r in results)
+  listed = _finished_on_page(page)
+  if listed > finished:
+    raise PageWouldLoseRuns(
+      f'{_rel(page)} lists {listed} finished runs, but only {finished} can '
+      f'be read here (run directories in {_rel(runs_dir or RUNS_DIR)}'
+      + (f', records in {_rel(records_dir)}' if records_dir else '')
+      + '): the others were made on a machine whose run directories are '
+      'gone, before their records were kept. The page was not rewritten. '
+      'Run the missing runs again (python -m experiments.sweep '
+      f'{_rel(sweep.path)}), or delete the page to write it from what is '
+      'here.'
+    )
   command = command or 'python -m experiments.sweep ' + _rel(sweep.path)
-  return write_report(sweep, results, results_dir or RESULTS_DIR, command)
+  return write_report(sweep, results, results_dir, command)

@@ -3,7 +3,9 @@
 Every run is ``python -m cnn_jax.main --config=<CONFIG>
 --workdir=experiments/runs/<NAME>/<run> --config.<field>=<value> ...`` (its
 console output goes to ``<workdir>/train.log``). A run whose workdir holds a
-``results.json`` is skipped; a run with checkpoints but no ``results.json``
+``results.json``, or that has a record (``records.py``: what its report
+needs, kept in the repository when it finished), is skipped; a run with
+checkpoints but no ``results.json``
 (killed, preempted, stopped by SIGTERM) is resumed by running the same command
 again: the trainer restores the latest checkpoint itself. SIGTERM / Ctrl-C to
 the runner is passed on to the training process, which saves a checkpoint and
@@ -24,8 +26,11 @@ import time
 from typing import Any, Optional
 
 from cnn_jax.analysis import provenance
+from experiments.sweep import records
+from experiments.sweep.records import META_FILE, read_meta
 from experiments.sweep.spec import (
   ROOT,
+  _rel,
   Run,
   Sweep,
   command_of,
@@ -38,7 +43,6 @@ from experiments.sweep.spec import (
   workdir_of,
 )
 
-META_FILE = 'sweep_meta.json'
 LOG_FILE = 'train.log'
 
 
@@ -70,14 +74,6 @@ def latest_checkpoint_step(workdir: str) -> Optional[int]:
   return max(steps) if steps else None
 
 
-def read_meta(workdir: str) -> dict[str, Any]:
-  try:
-    with open(os.path.join(workdir, META_FILE)) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    return {}
-
-
 def _write_meta(workdir: str, meta: dict[str, Any]) -> None:
   tmp = os.path.join(workdir, META_FILE + '.tmp')
   with open(tmp, 'w') as f:
@@ -98,6 +94,7 @@ def run_one(
   run: Run,
   *,
   runs_dir: Optional[str] = None,
+  records_dir: Optional[str] = None,
   dry_run: bool = False,
   verbose: bool = True,
   log=None,
@@ -106,8 +103,10 @@ def run_one(
   """Runs (or skips, or resumes) one run; returns its status.
 
   ``invocation`` (the runner's own command line) is recorded with the run.
+  With ``records_dir``, a run that has a record there is skipped, and a run
+  that finishes leaves its record there (``records.py``).
 
-  'skipped' (results.json exists), 'ran', 'resumed' (started from a
+  'skipped' (results.json or its record exists), 'ran', 'resumed' (started from a
   checkpoint), 'interrupted' (stopped by a signal; resumable), 'failed',
   'unavailable' (its dataset is not prepared here) or 'dry_run'.
   """
@@ -117,6 +116,12 @@ def run_one(
   shown = printable_command(cmd, run.env)
   if os.path.exists(os.path.join(workdir, 'results.json')):
     log(f'[{sweep.name}] {run.name}: skipped (results.json exists)')
+    return 'skipped'
+  if records.read(sweep, run, records_dir) is not None:
+    log(
+      f'[{sweep.name}] {run.name}: skipped (finished: its record '
+      f'{_rel(records.record_path(sweep, run, records_dir))} exists)'
+    )
     return 'skipped'
   config = effective_config(sweep, run)
   if config is not None and not dataset_available(
@@ -226,6 +231,11 @@ def run_one(
     status = 'failed'
   attempt['status'] = status
   _write_meta(workdir, meta)
+  if finished and records_dir:
+    log(
+      f'[{sweep.name}] {run.name}: record '
+      + _rel(records.keep(sweep, run, workdir, records_dir))
+    )
   if status == 'failed':
     log(
       f'[{sweep.name}] {run.name}: the end of its log '
@@ -251,6 +261,7 @@ def run_sweep(
   *,
   filters: Optional[str] = None,
   runs_dir: Optional[str] = None,
+  records_dir: Optional[str] = None,
   dry_run: bool = False,
   verbose: bool = True,
   log=None,
@@ -265,6 +276,7 @@ def run_sweep(
         sweep,
         run,
         runs_dir=runs_dir,
+        records_dir=records_dir,
         dry_run=dry_run,
         verbose=verbose,
         log=log,
