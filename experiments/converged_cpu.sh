@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The converged Fashion-MNIST runs on a CPU that are still to make (15-epoch
 # reproductions): the degradation sweep's eight runs at depths 20 and 56,
-# then the ResNet vs PlainNet 2-5-5-2 pair (5-10 h per net on 2 cores) and
-# depths 32/44. Many hours of a 2-core CPU in all: rerun the same command
-# after an interruption or in a later session. The runner skips a run that
-# has finished here or has a record in experiments/records/ (commit those:
-# they are what a later machine knows of the run), and resumes an
-# interrupted one from its last checkpoint, on this machine only.
-# The UvA DL table and the 8-epoch batch-size ablation are done: their pages
-# stand as committed (their runs predate the records; the report refuses to
-# rewrite a page with fewer finished runs). The degradation sweep's six
-# runs of 2026-12-05 went with that machine: they are made again (after
-# depth 56's second seeds), so that its page has their records and curves.
+# then depths 32/44, then the ResNet vs PlainNet 2-5-5-2 pair (5-10 h per
+# net on 2 cores: more than a session, so only where the machine and its run
+# directories are kept between sessions). Many hours of a 2-core CPU in all:
+# rerun the same command after an interruption or in a later session. The
+# runner skips a run that has finished here or has a record in
+# experiments/records/ (commit those: they are what a later machine knows of
+# the run), and resumes an interrupted one from its last checkpoint, on this
+# machine only. The UvA DL table and the 8-epoch batch-size ablation are
+# done: their pages stand as committed (their runs predate the records; the
+# report refuses to rewrite a page with fewer finished runs). The
+# degradation sweep's six runs of 2026-12-05 went with that machine: they
+# are made again (after depth 56's second seeds), so that its page has their
+# records and curves.
 #
 #   nohup setsid bash experiments/converged_cpu.sh > /tmp/converged.log 2>&1 &
 set -euo pipefail
@@ -22,5 +24,5 @@ sweep degradation_fashion_mnist 56_seed1
 sweep degradation_fashion_mnist 20_seed0
 sweep degradation_fashion_mnist 20_seed1
 sweep degradation_fashion_mnist 56_seed0
-sweep resnet_vs_plainnet_2552 fashion_mnist_seed0
 sweep degradation_fashion_mnist 32_seed,44_seed
+sweep resnet_vs_plainnet_2552 fashion_mnist_seed0

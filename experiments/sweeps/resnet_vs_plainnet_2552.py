@@ -20,9 +20,9 @@ CONFIG = 'configs/resnet20_fashion_mnist.py'
 COMMON = dict(log_every_steps=43, eval_every_epochs=1.0)
 # Fashion-MNIST budget: 15 epochs of 55,000 images (6,435 steps of 128), the
 # lr /10 at 50% and 75% of them, as in degradation_fashion_mnist.py and the
-# GPU campaign's --parts=resnet_vs_plain (RESNET_VS_PLAIN_EPOCHS). About 5 h
+# GPU campaign's --parts=resnet_vs_plain (RESNET_VS_PLAIN_EPOCHS). 5.5-10 h
 # per net on a 2-core CPU: checkpoints every 200 steps (~10 min) so that the
-# runner resumes an interrupted run across sessions.
+# runner resumes an interrupted run on a machine that keeps its run directory.
 EPOCHS = 15
 FASHION_MNIST = dict(
   num_epochs=float(EPOCHS),
@@ -79,11 +79,16 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-05):** the ResNet-2552 run on Fashion-MNIST is
-23% through (step 1,492 of 6,435, stopped with its checkpoint at the end of
-a session; the curves below are partial): 81.3%, 79.5% and 85.1%
-validation after epochs 1-3, at the initial lr. It trains at 40-42 img/s
-on the 2-core AMD EPYC Zen 4 (1.37 GFLOP per image forward, 24x
-ResNet-20), so about 4.3 more hours, then PlainNet-2552 about 5.5 hours,
-over later sessions through `experiments/converged_cpu.sh` (next in its
-queue)."""
+**Where it stands (2026-12-06):** not run to the end. The ResNet-2552 run
+on Fashion-MNIST reached 23% (step 1,492 of 6,435) on a 2-core AMD EPYC
+Zen 4 at 40-42 img/s; the Runs table and the curves below are that partial
+run (81.3%, 79.5% and 85.1% validation after epochs 1-3, at the initial
+lr). Its checkpoint went with that machine: run directories are not kept
+from one machine to the next, and a checkpoint of this net (15.6M
+parameters and their momentum, about 125 MB) is too large to commit. Each
+net needs about 5.5 h on that CPU and about 10 h on a 2-core Intel Xeon with
+AMX (23 img/s in float32, measured on 2026-12-06; in bfloat16 its first 15
+steps, compilation included, ran at 5 img/s), more than a working session.
+The pair needs a machine that keeps its run directory between sessions, or
+the GPU campaign (`--parts=resnet_vs_plain` runs the same pair). It stays
+last in `experiments/converged_cpu.sh`."""
