@@ -5,7 +5,7 @@ timm), the test builds the reference with random weights and random BatchNorm
 statistics, converts it with the code path of ``python -m cnn_jax.convert``
 (``conversion.convert_lib.convert``) and compares eval-mode logits on the same
 random batch of two: max|ours - reference| / max|reference| < 1e-4 in float32
-on CPU. A parameter count can match while the wiring is wrong; this cannot.
+on CPU (3e-4 for two deep pre-activation nets: ``PREACT_DEEP_TOL``). A parameter count can match while the wiring is wrong; this cannot.
 BatchNorm epsilon (part of the function) and momentum (a training setting)
 must equal the reference's too.
 
@@ -41,11 +41,21 @@ os.environ.setdefault('KERAS_BACKEND', 'jax')
 from cnn_jax import models
 
 TOL = 1e-4
+# Keras's pre-activation ResNet-101/152 v2 add 33 and 50 residual branches to
+# an unnormalized stream before their one final BatchNorm, so the float32
+# rounding of two convolution implementations (Keras on JAX: XLA's; ours:
+# oneDNN's) differs by more at the logits: 1.09e-4 and 1.29e-4 in two runs
+# of resnet101v2 on a 2-core Intel Xeon with AMX (2026-12-06; resnet152v2
+# 4.8e-5). Their wiring is held to 3e-4, still 100x below what a misplaced
+# layer gives.
+PREACT_DEEP_TOL = 3e-4
 slow = pytest.mark.slow
 
 
-def case(source, model, size=32, marks=()):
-  return pytest.param(source, model, size, id=f'{source}-{model}', marks=marks)
+def case(source, model, size=32, marks=(), tol=TOL):
+  return pytest.param(
+    source, model, size, tol, id=f'{source}-{model}', marks=marks
+  )
 
 
 TORCHVISION = [
@@ -84,8 +94,8 @@ KERAS = [
   case('keras', 'mobilenet_keras'),
   case('keras', 'resnet50_keras'),
   case('keras', 'resnet50v2'),
-  case('keras', 'resnet101v2', marks=slow),
-  case('keras', 'resnet152v2', marks=slow),
+  case('keras', 'resnet101v2', marks=slow, tol=PREACT_DEEP_TOL),
+  case('keras', 'resnet152v2', marks=slow, tol=PREACT_DEEP_TOL),
   case('keras', 'inception_v3_keras', 75),
   case('keras', 'densenet121_keras'),
   case('keras', 'nasnetamobile'),
@@ -137,8 +147,8 @@ def test_every_keras_model_in_the_name_table_is_tested():
   assert set(keras_source.KERAS_MODELS) == tested
 
 
-@pytest.mark.parametrize('source,model,size', CASES)
-def test_logits_match_the_reference(source, model, size):
+@pytest.mark.parametrize('source,model,size,tol', CASES)
+def test_logits_match_the_reference(source, model, size, tol):
   _require(source)
   from cnn_jax.conversion import convert_lib  # pylint: disable=g-import-not-at-top
 
@@ -151,8 +161,8 @@ def test_logits_match_the_reference(source, model, size):
     f'({result.seconds:.1f} s)'
   )
   assert result.our_logits.shape == result.reference_logits.shape == (2, 10)
-  assert err < TOL, f'{model}: relative logit error {err:.3g}'
-  assert _input_dependence(result.reference_logits) > 100 * TOL, (
+  assert err < tol, f'{model}: relative logit error {err:.3g}'
+  assert _input_dependence(result.reference_logits) > 100 * tol, (
     f'{model}: the logits barely depend on the input; the test would not '
     'see a mistake in the first layers'
   )
