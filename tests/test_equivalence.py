@@ -5,7 +5,8 @@ timm), the test builds the reference with random weights and random BatchNorm
 statistics, converts it with the code path of ``python -m cnn_jax.convert``
 (``conversion.convert_lib.convert``) and compares eval-mode logits on the same
 random batch of two: max|ours - reference| / max|reference| < 1e-4 in float32
-on CPU (3e-4 for two deep pre-activation nets: ``PREACT_DEEP_TOL``). A parameter count can match while the wiring is wrong; this cannot.
+on CPU (3e-4 for two deep pre-activation nets: ``PREACT_DEEP_TOL``). A
+parameter count can match while the wiring is wrong; this cannot.
 BatchNorm epsilon (part of the function) and momentum (a training setting)
 must equal the reference's too.
 

@@ -500,8 +500,11 @@ def collect(
       f'be read here (run directories in {_rel(runs_dir or RUNS_DIR)}'
       + (f', records in {_rel(records_dir)}' if records_dir else '')
       + '): the others were made on a machine whose run directories are '
-      'gone, before their records were kept. The page was not rewritten. '
-      'Run the missing runs again (python -m experiments.sweep '
+      'gone, before their records were kept. The page was not rewritten'
+      + (
+        '; the runs finished here have their records. ' if records_dir else '. '
+      )
+      + 'Run the missing runs again (python -m experiments.sweep '
       f'{_rel(sweep.path)}), or delete the page to write it from what is '
       'here.'
     )

@@ -106,9 +106,9 @@ def run_one(
   With ``records_dir``, a run that has a record there is skipped, and a run
   that finishes leaves its record there (``records.py``).
 
-  'skipped' (results.json or its record exists), 'ran', 'resumed' (started from a
-  checkpoint), 'interrupted' (stopped by a signal; resumable), 'failed',
-  'unavailable' (its dataset is not prepared here) or 'dry_run'.
+  'skipped' (results.json or its record exists), 'ran', 'resumed' (started
+  from a checkpoint), 'interrupted' (stopped by a signal; resumable),
+  'failed', 'unavailable' (its dataset is not prepared here) or 'dry_run'.
   """
   log = log or functools.partial(print, flush=True)
   workdir = workdir_of(sweep, run, runs_dir)
