@@ -221,12 +221,16 @@ def test_records_rewrite_the_page_on_a_machine_without_the_runs(tiny, tmp_path):
   skips the recorded runs instead of running them again."""
   sweep, runs_dir, _, _ = tiny
   records_dir = str(tmp_path / 'records')
-  first = sweep_lib.collect(
-    sweep,
-    runs_dir=runs_dir,
-    results_dir=str(tmp_path / 'here'),
-    records_dir=records_dir,
-  )
+
+  def page(runs, results):
+    return sweep_lib.collect(
+      sweep,
+      runs_dir=runs,
+      results_dir=str(tmp_path / results),
+      records_dir=records_dir,
+    )
+
+  first = page(runs_dir, 'here')
   assert sorted(os.listdir(os.path.join(records_dir, 'tiny'))) == [
     'lenet_seed0.json',
     'lenet_seed1.json',
@@ -236,12 +240,7 @@ def test_records_rewrite_the_page_on_a_machine_without_the_runs(tiny, tmp_path):
   assert record['results'] == _results(runs_dir, 'lenet_seed0')
   assert len(record['scalars']['train_loss']) == 4  # steps 2, 4, 6, 8
   elsewhere = str(tmp_path / 'no_runs_here')
-  second = sweep_lib.collect(
-    sweep,
-    runs_dir=elsewhere,
-    results_dir=str(tmp_path / 'there'),
-    records_dir=records_dir,
-  )
+  second = page(elsewhere, 'there')
   with open(first) as f, open(second) as g:
     here, there = f.read(), g.read()
   assert len(_table_rows(here)) == 3  # the group's row and its two runs
