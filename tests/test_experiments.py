@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from cnn_jax import errors
 from experiments import sweep as sweep_lib
 from experiments.sweep import report, runner
 
@@ -261,6 +262,12 @@ def test_records_rewrite_the_page_on_a_machine_without_the_runs(tiny, tmp_path):
   assert statuses == {'lenet_seed0': 'skipped', 'lenet_seed1': 'skipped'}
   assert all('its record' in line for line in logs)
   assert not os.path.exists(elsewhere)
+  # A damaged record: one message naming it and what to do.
+  damaged = sweep_lib.record_path(sweep, sweep.runs[1], records_dir)
+  with open(damaged, 'r+') as f:
+    f.truncate(100)
+  with pytest.raises(errors.UserError, match='lenet_seed1.json: not a read'):
+    page(elsewhere, 'there')
 
 
 def test_a_page_is_not_rewritten_with_fewer_finished_runs(tiny, tmp_path):

@@ -17,6 +17,7 @@ import json
 import os
 from typing import Any, Optional
 
+from cnn_jax import errors
 from experiments.sweep.spec import ROOT, Run, Sweep
 
 RECORDS_DIR = os.path.join(ROOT, 'experiments', 'records')
@@ -84,10 +85,6 @@ def keep(sweep: Sweep, run: Run, workdir: str, records_dir: str) -> str:
   record = read_workdir(workdir)
   if record['results'] is None:
     raise ValueError(f'{workdir} has not finished: no results.json')
-  record['scalars'] = {
-    tag: [[step, value] for step, value in values]
-    for tag, values in record['scalars'].items()
-  }
   path = record_path(sweep, run, records_dir)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   tmp = path + '.tmp'
@@ -104,13 +101,19 @@ def read(
   """The run's record (as :func:`read_workdir` returns), or None."""
   if not records_dir:
     return None
+  path = record_path(sweep, run, records_dir)
   try:
-    with open(record_path(sweep, run, records_dir)) as f:
+    with open(path) as f:
       record = json.load(f)
+    record['scalars'] = {
+      tag: [(int(step), float(value)) for step, value in values]
+      for tag, values in record['scalars'].items()
+    }
   except FileNotFoundError:
     return None
-  record['scalars'] = {
-    tag: [(int(step), float(value)) for step, value in values]
-    for tag, values in record['scalars'].items()
-  }
+  except (ValueError, KeyError, TypeError) as e:
+    raise errors.UserError(
+      f'{path}: not a readable run record ({e}). Restore it '
+      f'(git checkout -- {path}), or delete it to make the run again.'
+    ) from e
   return record
