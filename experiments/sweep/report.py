@@ -478,16 +478,18 @@ def collect(
 ) -> str:
   """Writes the sweep's page from its runs; returns the page's path.
 
-  With ``records_dir``, every run finished in ``runs_dir`` has its record
-  kept (or rewritten) there first, and runs without a directory are read
-  from their records. Refuses (:class:`PageWouldLoseRuns`) to rewrite a page
+  With ``records_dir``, a run finished in ``runs_dir`` without a record (one
+  an older runner made; the runner keeps them now) has it kept there first,
+  and runs without a directory are read from their records. Refuses (:class:`PageWouldLoseRuns`) to rewrite a page
   that lists more finished runs than it would: their run directories are
   gone with another machine and they have no record.
   """
   if records_dir:
     for run in sweep.runs:
       workdir = workdir_of(sweep, run, runs_dir)
-      if os.path.exists(os.path.join(workdir, 'results.json')):
+      if os.path.exists(
+        os.path.join(workdir, 'results.json')
+      ) and not os.path.exists(records.record_path(sweep, run, records_dir)):
         records.keep(sweep, run, workdir, records_dir)
   results = load_results(sweep, runs_dir, records_dir=records_dir)
   results_dir = results_dir or RESULTS_DIR
