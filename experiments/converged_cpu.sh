@@ -10,10 +10,10 @@
 # the run), and resumes an interrupted one from its last checkpoint, on this
 # machine only. The UvA DL table and the 8-epoch batch-size ablation are
 # done: their pages stand as committed (their runs predate the records; the
-# report refuses to rewrite a page with fewer finished runs). The
+# report refuses to rewrite a page that would lose a finished run). The
 # degradation sweep's six runs of 2026-12-05 went with that machine: they
-# are made again (after depth 56's second seeds), so that its page has their
-# records and curves.
+# are made again (after depth 56's second seeds; depth 56 first, the longest
+# pair), so that its page has their records and curves.
 #
 #   nohup setsid bash experiments/converged_cpu.sh > /tmp/converged.log 2>&1 &
 set -euo pipefail
@@ -21,8 +21,8 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 sweep() { "$PY" -m experiments.sweep "experiments/sweeps/$1.py" --filter="$2"; }
 sweep degradation_fashion_mnist 56_seed1
+sweep degradation_fashion_mnist 56_seed0
 sweep degradation_fashion_mnist 20_seed0
 sweep degradation_fashion_mnist 20_seed1
-sweep degradation_fashion_mnist 56_seed0
 sweep degradation_fashion_mnist 32_seed,44_seed
 sweep resnet_vs_plainnet_2552 fashion_mnist_seed0

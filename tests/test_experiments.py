@@ -277,9 +277,29 @@ def test_a_page_is_not_rewritten_with_fewer_finished_runs(tiny, tmp_path):
   with open(page) as f:
     before = f.read()
   assert '**Runs finished:** 2 of 3' in before
-  with pytest.raises(sweep_lib.PageWouldLoseRuns, match='lists 2 finished'):
+  with pytest.raises(
+    sweep_lib.PageWouldLoseRuns,
+    match='lists 2 finished.*lenet_seed0, lenet_seed1',
+  ):
     sweep_lib.collect(
       sweep, runs_dir=str(tmp_path / 'gone'), results_dir=results_dir
+    )
+  # As many finished runs here as on the page, but not the same ones: the
+  # page's lenet_seed1 is gone, never_run has finished here instead.
+  swapped = tmp_path / 'swapped' / 'tiny'
+  swapped.mkdir(parents=True)
+  shutil.copytree(
+    os.path.join(runs_dir, 'tiny', 'lenet_seed0'), swapped / 'lenet_seed0'
+  )
+  shutil.copytree(
+    os.path.join(runs_dir, 'tiny', 'lenet_seed1'), swapped / 'never_run'
+  )
+  with pytest.raises(
+    sweep_lib.PageWouldLoseRuns,
+    match=r'lists 1 finished run\(s\).*: lenet_seed1 ',
+  ):
+    sweep_lib.collect(
+      sweep, runs_dir=str(tmp_path / 'swapped'), results_dir=results_dir
     )
   with open(page) as f:
     assert f.read() == before

@@ -455,17 +455,18 @@ def write_report(
 
 
 class PageWouldLoseRuns(errors.UserError):
-  """The page lists more finished runs than this machine can read back."""
+  """The page lists finished runs that this machine cannot read back."""
 
 
-def _finished_on_page(path: str) -> int:
-  """How many finished runs the page at ``path`` lists (0 if none there)."""
+def _finished_on_page(path: str) -> list[str]:
+  """The runs that the page at ``path`` lists as finished (none if no page)."""
   try:
     with open(path) as f:
-      m = re.search(r'^- \*\*Runs finished:\*\* (\d+) of', f.read(), re.M)
+      page = f.read()
   except FileNotFoundError:
-    return 0
-  return int(m.group(1)) if m else 0
+    return []
+  runs = page.split('\n## Runs\n', 1)[-1] if '\n## Runs\n' in page else ''
+  return re.findall(r'^\| (\S+) \| finished\b', runs, re.M)
 
 
 def collect(
@@ -480,9 +481,10 @@ def collect(
 
   With ``records_dir``, a run finished in ``runs_dir`` without a record (one
   an older runner made; the runner keeps them now) has it kept there first,
-  and runs without a directory are read from their records. Refuses (:class:`PageWouldLoseRuns`) to rewrite a page
-  that lists more finished runs than it would: their run directories are
-  gone with another machine and they have no record.
+  and runs without a directory are read from their records. Refuses
+  (:class:`PageWouldLoseRuns`) to rewrite a page that lists a run as finished
+  which cannot be read here: its run directory is gone with another machine
+  and it has no record.
   """
   if records_dir:
     for run in sweep.runs:
@@ -494,21 +496,22 @@ def collect(
   results = load_results(sweep, runs_dir, records_dir=records_dir)
   results_dir = results_dir or RESULTS_DIR
   page = os.path.join(results_dir, f'{sweep.name}.md')
-  finished = sum(r.done for r in results)
-  listed = _finished_on_page(page)
-  if listed > finished:
+  readable = {r.run.name for r in results if r.done}
+  lost = [name for name in _finished_on_page(page) if name not in readable]
+  if lost:
     raise PageWouldLoseRuns(
-      f'{_rel(page)} lists {listed} finished runs, but only {finished} can '
-      f'be read here (run directories in {_rel(runs_dir or RUNS_DIR)}'
-      + (f', records in {_rel(records_dir)}' if records_dir else '')
-      + '): the others were made on a machine whose run directories are '
-      'gone, before their records were kept. The page was not rewritten'
+      f'{_rel(page)} lists {len(lost)} finished run(s) that cannot be read '
+      f'here: {", ".join(lost)} (no run directory in '
+      f'{_rel(runs_dir or RUNS_DIR)}'
+      + (f', no record in {_rel(records_dir)}' if records_dir else '')
+      + '): they were made on a machine whose run directories are gone, '
+      'before their records were kept. The page was not rewritten'
       + (
         '; the runs finished here have their records. ' if records_dir else '. '
       )
-      + 'Run the missing runs again (python -m experiments.sweep '
-      f'{_rel(sweep.path)}), or delete the page to write it from what is '
-      'here.'
+      + 'Run them again (python -m experiments.sweep '
+      f'{_rel(sweep.path)} --filter={",".join(lost)}), or delete the page '
+      'to write it from what is here.'
     )
   command = command or 'python -m experiments.sweep ' + _rel(sweep.path)
   return write_report(sweep, results, results_dir, command)
