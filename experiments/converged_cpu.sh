@@ -12,8 +12,8 @@
 # done: their pages stand as committed (their runs predate the records; the
 # report refuses to rewrite a page that would lose a finished run). The
 # degradation sweep's six runs of 2026-12-05 went with that machine: they
-# are made again (after depth 56's second seeds; depth 56 first, the longest
-# pair), so that its page has their records and curves.
+# are made again, depth 56 first (the longest pair), so that the page
+# shows their records.
 #
 #   nohup setsid bash experiments/converged_cpu.sh > /tmp/converged.log 2>&1 &
 set -euo pipefail
