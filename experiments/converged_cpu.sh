@@ -19,10 +19,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-sweep() { "$PY" -m experiments.sweep "experiments/sweeps/$1.py" --filter="$2"; }
-sweep degradation_fashion_mnist 56_seed1
-sweep degradation_fashion_mnist 56_seed0
-sweep degradation_fashion_mnist 20_seed0
-sweep degradation_fashion_mnist 20_seed1
-sweep degradation_fashion_mnist 32_seed,44_seed
-sweep resnet_vs_plainnet_2552 fashion_mnist_seed0
+# The whole script is read before it runs (the braces and exit): editing
+# this file while the queue runs cannot change what it does next.
+{
+  sweep() { "$PY" -m experiments.sweep "experiments/sweeps/$1.py" --filter="$2"; }
+  sweep degradation_fashion_mnist 56_seed1
+  sweep degradation_fashion_mnist 56_seed0
+  sweep degradation_fashion_mnist 20_seed0
+  sweep degradation_fashion_mnist 20_seed1
+  sweep degradation_fashion_mnist 32_seed,44_seed
+  sweep resnet_vs_plainnet_2552 fashion_mnist_seed0
+  exit
+}
