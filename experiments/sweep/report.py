@@ -501,7 +501,7 @@ def collect(
   if lost:
     raise PageWouldLoseRuns(
       f'{_rel(page)} lists {len(lost)} finished run(s) that cannot be read '
-      f'here: {", ".join(lost)} (no run directory in '
+      f'here: {", ".join(lost)} (not finished in '
       f'{_rel(runs_dir or RUNS_DIR)}'
       + (f', no record in {_rel(records_dir)}' if records_dir else '')
       + '): they were made on a machine whose run directories are gone, '

@@ -111,27 +111,31 @@ fastest run), depth 56 about 255-277 img/s (57 min). The second seeds of depth
 56 and depths 32/44 continue in later sessions through
 `experiments/converged_cpu.sh`.
 
-**Since then (2026-12-06):** depth 56's second seeds ran on a 2-core
-Intel Xeon with AMX (the seed-0 runs: the AMD EPYC). Seed 1: plain-56
-85.64% test / 86.22% validation (84.1% training accuracy, last window),
-ResNet-56 92.12% / 93.36% (92.8%). With seed 0, mean ± std over the two
-seeds (which here also differ in CPU): plain-56 85.12 ± 0.74% test /
-85.78 ± 0.62% validation, ResNet-56 92.40 ± 0.40% / 93.52 ± 0.23%. The
-degradation holds in both seeds: plain-56's training error ends at 15.9%
-(seed 1) and 16.8% (seed 0), ResNet-56's at 7.2% and 6.6%, and the
-7.3-point test gap is about ten times the seeds' spread. Both ResNet-56
-seeds are below both ResNet-20 seeds on test (92.68 and 92.12% against
-93.25 and 93.10%), so after 15 epochs the deeper residual net is not
-better here, a consistent hint with two seeds. Throughput on the Xeon:
-ResNet-56 270 img/s alone (52.9 min); plain-56 310-320 img/s in the
-windows it had alone (its median, 160 img/s over 80 min, comes from
-sharing the machine with the test suite). This page's table and figures
-still show the runs of 2026-12-05: their run directories went with that
-machine before the sweep kept records, and the report does not rewrite a
-page with fewer runs. The new runs are kept in
-`experiments/records/degradation_fashion_mnist/`, and
-`experiments/converged_cpu.sh` makes the six earlier runs again, so that
-the next rewrite shows all eight with their records and curves.
+**Since then (2026-12-06):** the runs are being made again on a 2-core
+Intel Xeon with AMX, so that this page can be rewritten from kept records
+(the runs above, on an AMD EPYC, went with their machine before the sweep
+kept records, and the report does not rewrite a page that would lose
+them). Finished on the Xeon, alone on it unless noted, records in
+`experiments/records/degradation_fashion_mnist/`: both seeds of depth 56,
+seed 0 of depth 20 and plain-20 seed 1; ResNet-20 seed 1 is
+`experiments/converged_cpu.sh`'s next run, after which the page is
+rewritten with all eight. Depth 56, mean ± std over seeds 0 and 1 (test /
+validation; training accuracy, last window): plain-56 85.23 ± 0.59% /
+86.03 ± 0.27% (83.1 and 84.1%), ResNet-56 92.03 ± 0.13% / 93.00 ± 0.51%
+(92.4 and 92.8%). Depth 20: plain-20 92.95 ± 0.02% / 93.40 ± 0.00%
+(93.8 and 93.7%), ResNet-20 seed 0 93.14% / 93.78% (94.3%). The same seed
+on the two CPUs (AMD, then Xeon, test): plain-20 93.03 and 92.96% (seed
+1: 92.86 and 92.93%),
+ResNet-20 93.25 and 93.14%, plain-56 84.59 and 84.81%, ResNet-56 92.68
+and 91.94%: up to 0.74 points across CPUs, more than the 0.3 noted above,
+and a tenth of the plain-56 gap. The findings stand on the Xeon runs
+alone: plain-56 ends at 16.9% and 15.9% training error against plain-20's
+6.2% and 6.3%, ResNet-56 at 7.6% and 7.2% against ResNet-20's 5.7%, and
+both ResNet-56 seeds (91.94, 92.12%) are below ResNet-20 seed 0 (93.14%)
+on test. Throughput on the Xeon: depth 20 861-872 img/s (16.6-16.8 min),
+ResNet-56 255-270 img/s (53-57 min), plain-56 280 img/s (51 min; seed 1's
+median of 160 img/s over 80 min comes from sharing the machine with the
+test suite).
 
 **The 100-step run this page replaces** (2026-11-23, 0.22 epoch, one seed):
 plain-56 trailed plain-20 (57.6% vs 35.8% test error) as in the paper's
