@@ -465,8 +465,8 @@ def _finished_on_page(path: str) -> list[str]:
       page = f.read()
   except FileNotFoundError:
     return []
-  runs = page.split('\n## Runs\n', 1)[-1] if '\n## Runs\n' in page else ''
-  return re.findall(r'^\| (\S+) \| finished\b', runs, re.M)
+  runs_table = page.partition('\n## Runs\n')[2]
+  return re.findall(r'^\| (\S+) \| finished\b', runs_table, re.M)
 
 
 def collect(
