@@ -6,6 +6,8 @@ float64; whole train steps against XLA's own convolutions (``conv_impl=
 subprocess, since the device count is fixed when JAX starts).
 """
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -352,6 +354,40 @@ def test_conv_module_keeps_nn_conv_variables_and_inherits_impl():
   assert text.count('stablehlo.convolution') == 1
   if onednn.available():
     assert text.count(FWD) == 1
+
+
+class _BiasConvNet(nn.Module):
+  """A biased conv on 32x32 maps, ReLU, mean, dense: the conv's bias
+  gradient sums 64 x 32 x 32 terms of both signs."""
+
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    h = conv.Conv(8, (3, 3), dtype=self.dtype)(x)
+    assert h.dtype == self.dtype
+    return nn.Dense(10, dtype=self.dtype)(jnp.mean(nn.relu(h), (1, 2)))
+
+
+def test_bfloat16_conv_bias_gradient_is_summed_in_float32():
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(64, 32, 32, 3)), jnp.float32)
+  labels = jnp.asarray(rng.integers(0, 10, 64))
+  params = _BiasConvNet().init(jax.random.key(0), x)['params']
+
+  def bias_grad(dtype):
+    def loss(p):
+      logits = _BiasConvNet(dtype).apply({'params': p}, x.astype(dtype))
+      logp = jax.nn.log_softmax(logits.astype(jnp.float32))
+      return -jnp.mean(logp[jnp.arange(64), labels])
+
+    return np.asarray(jax.jit(jax.grad(loss))(params)['Conv_0']['bias'])
+
+  want, got = bias_grad(jnp.float32), bias_grad(jnp.bfloat16)
+  assert np.abs(want).max() > 0.03  # a gradient bfloat16 sums cannot reach
+  # bfloat16 rounding of the forward pass, not of the sum (summed in
+  # bfloat16 the entries stopped near 2^-7 = 0.0078).
+  np.testing.assert_allclose(got, want, rtol=0.03, atol=1e-3)
 
 
 def test_build_with_conv_impl_xla_keeps_parameter_paths():
