@@ -132,3 +132,36 @@ def test_step_profile_groups_op_events_by_kind():
     'onednn_conv_call': 100,
     'wrapped_reduce-window': 25,
   }
+
+
+def test_conv_passes_finds_every_convolution_and_times_both_sides():
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  from cnn_jax import models  # pylint: disable=g-import-not-at-top
+  from experiments.benchmarks import conv_passes  # pylint: disable=g-import-not-at-top
+
+  if not onednn.available():
+    pytest.skip('the oneDNN library is not built here')
+  pytest.importorskip('torch')
+  model = models.build('resnet20', num_classes=10)
+  layers = conv_passes.model_convolutions(model, (2, 28, 28, 1), jnp.float32)
+  # ResNet-20: the stem and 3 stages of 3 units of 2 convolutions, option A
+  # shortcuts (no convolution); 6 distinct shapes.
+  assert sum(count for _, count in layers) == 19
+  assert [conv_passes.label(spec) for spec, _ in layers] == [
+    '28x28 1->16 k3x3 s1x1',
+    '28x28 16->16 k3x3 s1x1',
+    '28x28 16->32 k3x3 s2x2',
+    '14x14 32->32 k3x3 s1x1',
+    '14x14 32->64 k3x3 s2x2',
+    '7x7 64->64 k3x3 s1x1',
+  ]
+  spec = layers[2][0]
+  ours = conv_passes.ours(spec, jnp.float32)
+  theirs = conv_passes.pytorch(spec, 'float32')
+  # The same three results on both sides (PyTorch's NCHW, ours NHWC).
+  assert tuple(ours['forward']().shape) == (2, 14, 14, 32)
+  assert tuple(theirs['forward']().shape) == (2, 32, 14, 14)
+  assert tuple(ours['backward_data']().shape) == spec['x']
+  assert tuple(ours['backward_weights']().shape) == spec['w']
+  assert theirs['backward_weights']()[1].shape == (32, 16, 3, 3)
