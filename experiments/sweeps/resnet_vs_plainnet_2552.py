@@ -22,7 +22,7 @@ COMMON = dict(log_every_steps=43, eval_every_epochs=1.0)
 # lr /10 at 50% and 75% of them, as in degradation_fashion_mnist.py and the
 # GPU campaign's --parts=resnet_vs_plain (RESNET_VS_PLAIN_EPOCHS). Both nets
 # in bfloat16 (float32 master weights): on a 2-core Xeon with AMX a step
-# takes about 1 s against 2.2-2.4 s in float32 (about 1.8 h per net, 5.5 h
+# takes 0.86-0.91 s against 2.2-2.4 s in float32 (about 1.7 h per net, 5.5 h
 # in float32 on a 2-core AMD EPYC); checkpoints every 200 steps (~4 min) so
 # that the runner resumes an interrupted run on a machine that keeps its
 # run directory.
@@ -88,20 +88,21 @@ run (float32) reached 23% (step 1,492 of 6,435) on a 2-core AMD EPYC Zen 4
 at 40-42 img/s on 2026-12-05; its checkpoint went with that machine (a
 checkpoint of this net, 15.6M parameters and their momentum, about 125 MB,
 is too large to commit). On 2026-12-06 the pair started again in bfloat16
-on a 2-core Intel Xeon with AMX, where oneDNN's AMX convolutions make the
-step about 2x faster than in float32 (an earlier note here of 23 img/s in
-float32 was measured beside other work; alone it is 53-54 img/s). At step
+on a 2-core Intel Xeon with AMX, where oneDNN's AMX convolutions and the
+bias fix below make the step about 2.5x faster than in float32 (an earlier
+note here of 23 img/s in float32 was measured beside other work; alone it
+is 53-54 img/s). At step
 435 the run was stopped and resumed from its checkpoint with a fix to the
 convolutions' biases: `flax.linen.Conv` had added them in bfloat16, so their
 gradients were bfloat16 sums over batch and map, wrong (they stop growing
 near 2^-7) and slow on the CPU (35 `reduce-window` ops); they are now added
 and summed in float32 (BENCHMARKS.md, "Convolutions pass by pass"), and the
-run went from 82-84 to 102-129 img/s. In this net every such convolution
+run went from 82-84 to 129 img/s alone. In this net every such convolution
 feeds a BatchNorm, which removes any constant added before it, so the
 biases' exact gradient is zero: the first 435 steps' wrong ones moved
 parameters that BatchNorm cancels in training (its running mean follows
-them for evaluation). About 1.8 h per net here:
-the runner resumes the pair from its last checkpoint (every 200 steps) on a
-machine that keeps its run directory, and a new machine finishes one net
-per working session; the GPU campaign (`--parts=resnet_vs_plain`) runs the
+them for evaluation). About 1.7 h per net here: the runner resumes the
+pair from its last checkpoint (every 200 steps) on a machine that keeps its
+run directory, and a new machine finishes one net per working session; the
+GPU campaign (`--parts=resnet_vs_plain`) runs the
 same pair."""
