@@ -34,18 +34,17 @@ from typing import Any, Callable
 
 from absl import app, flags
 
+from experiments.benchmarks import peer_config
+
 FLAGS = flags.FLAGS
 
 
 def define_flags() -> None:
   """The command line's flags (defined when run, so that tests can import
   this module beside others that define the same names)."""
-  flags.DEFINE_string('model', 'resnet30_keras', 'Model (registry).')
-  flags.DEFINE_integer('batch_size', 128, 'Batch of every convolution.')
-  flags.DEFINE_integer('image_size', 28, 'Input height and width.')
-  flags.DEFINE_integer('channels', 1, 'Input channels.')
-  flags.DEFINE_integer('num_classes', 10, 'Classes.')
-  flags.DEFINE_enum('dtype', 'bfloat16', ['float32', 'bfloat16'], 'dtype.')
+  peer_config.define_model_flags(
+    'resnet30_keras', image_size=28, channels=1, dtype='bfloat16'
+  )
   flags.DEFINE_integer('rounds', 3, 'Alternating rounds (ours, PyTorch).')
   flags.DEFINE_integer('repeats', 5, 'Timed calls per round, layer and pass.')
 

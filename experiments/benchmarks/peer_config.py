@@ -9,6 +9,22 @@ from __future__ import annotations
 from typing import Optional
 
 
+def define_model_flags(
+  model: str, image_size: int, channels: int, dtype: str = 'float32'
+) -> None:
+  """absl flags for the model and input a benchmark command times (the
+  arguments of :func:`jax_config`): --model, --batch_size, --image_size,
+  --channels, --num_classes, --dtype, with these defaults."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+
+  flags.DEFINE_string('model', model, 'Model (registry).')
+  flags.DEFINE_integer('batch_size', 128, 'Global batch.')
+  flags.DEFINE_integer('image_size', image_size, 'Input height and width.')
+  flags.DEFINE_integer('channels', channels, 'Input channels.')
+  flags.DEFINE_integer('num_classes', 10, 'Classes.')
+  flags.DEFINE_enum('dtype', dtype, ['float32', 'bfloat16'], 'Compute dtype.')
+
+
 def jax_config(
   model: str,
   batch_size: int,

@@ -26,12 +26,9 @@ import tempfile
 
 from absl import app, flags
 
-flags.DEFINE_string('model', 'googlenet_uvadl', 'Model (registry).')
-flags.DEFINE_integer('batch_size', 128, 'Global batch.')
-flags.DEFINE_integer('image_size', 32, 'Input height and width.')
-flags.DEFINE_integer('channels', 3, 'Input channels.')
-flags.DEFINE_integer('num_classes', 10, 'Classes.')
-flags.DEFINE_enum('dtype', 'float32', ['float32', 'bfloat16'], 'Compute dtype.')
+from experiments.benchmarks import peer_config
+
+peer_config.define_model_flags('googlenet_uvadl', image_size=32, channels=3)
 flags.DEFINE_integer('steps', 3, 'Profiled steps (after 3 warm-up steps).')
 flags.DEFINE_integer('top', 15, 'Op kinds listed.')
 FLAGS = flags.FLAGS
@@ -57,7 +54,6 @@ def main(argv):
   import jax  # pylint: disable=g-import-not-at-top
 
   from cnn_jax import benchmark  # pylint: disable=g-import-not-at-top
-  from experiments.benchmarks import peer_config  # pylint: disable=g-import-not-at-top
 
   shape = (FLAGS.image_size, FLAGS.image_size, FLAGS.channels)
   config = benchmark.benchmark_config(
