@@ -198,12 +198,14 @@ def test_dry_run_runs_every_part(tmp_path):
       r = p[f'seed:{label}']['result']
       assert r['probe']['feed_images_per_s'] > 0
       assert r['budget']['num_epochs'] <= 1  # max_epochs of the dry run
+      assert r['budget']['dtype'] == 'float32'  # the recipes' own
       assert r['result']['test']['num_examples'] == 150
       assert r['result']['validation']['num_examples'] == 100
     assert '| GoogleNet (`lenet5`) | 1.00 / 180 |' in text
     for label in campaign.RESNET_VS_PLAIN:
       r = p[f'plain:{label}']['result']
       assert r['recipe_epochs'] == campaign.RESNET_VS_PLAIN_EPOCHS
+      assert r['budget']['dtype'] == campaign.RESNET_VS_PLAIN_DTYPE
       assert r['budget']['lr_boundaries'] == [
         7.5 * r['budget']['num_epochs'] / 15,
         11.25 * r['budget']['num_epochs'] / 15,

@@ -73,13 +73,15 @@ SEED_MODELS = {
 
 # ResNet vs PlainNet 2-5-5-2 (experiments/sweeps/resnet_vs_plainnet_2552.py):
 # label -> model, trained with the ResNet CIFAR recipe on Fashion-MNIST for
-# RESNET_VS_PLAIN_EPOCHS, the lr drops at 50% and 75% of them.
+# RESNET_VS_PLAIN_EPOCHS, the lr drops at 50% and 75% of them, in
+# RESNET_VS_PLAIN_DTYPE as the CPU sweep.
 RESNET_VS_PLAIN = {
   'ResNet-2552': 'resnet30_keras',
   'PlainNet-2552': 'plain30_keras',
 }
 RESNET_VS_PLAIN_CONFIG = 'configs/resnet20_fashion_mnist.py'
 RESNET_VS_PLAIN_EPOCHS = 15
+RESNET_VS_PLAIN_DTYPE = 'bfloat16'
 
 # XLA:GPU flags worth trying on a convnet train step, one at a time.
 XLA_FLAG_CANDIDATES = [
@@ -307,6 +309,7 @@ class Campaign:
           **seed['overrides'],
           'num_epochs': float(epochs),
           'lr_boundaries': [epochs * 0.5, epochs * 0.75],
+          'dtype': RESNET_VS_PLAIN_DTYPE,
         },
       }
       self.run_part(f'plain:{label}', 'seed_model', spec, share)

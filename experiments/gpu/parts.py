@@ -475,6 +475,7 @@ def part_seed_model(spec, emit: Emitter) -> None:
     budget={
       **budget,
       'lr_boundaries': list(config.lr_boundaries),
+      'dtype': config.dtype,
       'seconds_available': deadline_left,
     }
   )
