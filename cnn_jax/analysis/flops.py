@@ -94,14 +94,16 @@ def count_flops(
   return traced_flops(trace_forward(model, input_shape, batch_size, dtype))
 
 
-def _sub_jaxprs(value):
+def sub_jaxprs(value):
+  """The jaxprs inside an equation's parameter value (pjit, custom_vjp,
+  scan bodies, cond branches), as plain ``Jaxpr``s."""
   if isinstance(value, jex_core.ClosedJaxpr):
     yield value.jaxpr
   elif isinstance(value, jex_core.Jaxpr):
     yield value
   elif isinstance(value, (list, tuple)):
     for v in value:
-      yield from _sub_jaxprs(v)
+      yield from sub_jaxprs(v)
 
 
 def _jaxpr_macs(jaxpr) -> int:
@@ -122,7 +124,7 @@ def _jaxpr_macs(jaxpr) -> int:
       )
     else:
       subs = [
-        _jaxpr_macs(j) for v in eqn.params.values() for j in _sub_jaxprs(v)
+        _jaxpr_macs(j) for v in eqn.params.values() for j in sub_jaxprs(v)
       ]
       if subs:
         if name == 'cond':  # One branch runs.

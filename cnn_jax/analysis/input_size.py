@@ -26,16 +26,8 @@ import jax
 import jax.numpy as jnp
 
 from cnn_jax import models
+from cnn_jax.analysis import flops
 from cnn_jax.ops import conv
-
-
-def _sub_jaxprs(params: dict[str, Any]) -> Iterator[Any]:
-  for value in params.values():
-    for item in value if isinstance(value, (tuple, list)) else (value,):
-      if hasattr(item, 'eqns'):
-        yield item
-      elif hasattr(item, 'jaxpr') and hasattr(item.jaxpr, 'eqns'):
-        yield item.jaxpr
 
 
 def _windows(jaxpr) -> Iterator[tuple[str, tuple, tuple, str]]:
@@ -58,7 +50,7 @@ def _windows(jaxpr) -> Iterator[tuple[str, tuple, tuple, str]]:
         tuple(eqn.params['window_strides']),
         str(eqn.source_info.name_stack),
       )
-    for sub in _sub_jaxprs(eqn.params):
+    for sub in (j for v in eqn.params.values() for j in flops.sub_jaxprs(v)):
       yield from _windows(sub)
 
 

@@ -60,6 +60,8 @@ def model_convolutions(model, shape, dtype) -> list[tuple[dict, int]]:
   """
   import jax  # pylint: disable=g-import-not-at-top
 
+  from cnn_jax.analysis import flops  # pylint: disable=g-import-not-at-top
+
   x = jax.ShapeDtypeStruct(shape, dtype)
   jaxpr = jax.make_jaxpr(
     lambda x: model.init(jax.random.key(0), x, train=True)
@@ -82,13 +84,9 @@ def model_convolutions(model, shape, dtype) -> list[tuple[dict, int]]:
         key = tuple(sorted(spec.items()))
         specs.setdefault(key, spec)
         counts[key] += 1
-      for v in eqn.params.values():  # pjit, custom_vjp, scan, cond bodies.
-        for s in v if isinstance(v, (list, tuple)) else (v,):
-          inner = getattr(s, 'jaxpr', None)
-          if inner is not None and hasattr(inner, 'eqns'):
-            walk(inner)
-          elif hasattr(s, 'eqns'):
-            walk(s)
+      for v in eqn.params.values():
+        for sub in flops.sub_jaxprs(v):
+          walk(sub)
 
   walk(jaxpr.jaxpr)
   return [(specs[k], counts[k]) for k in specs]
