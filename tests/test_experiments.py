@@ -133,6 +133,13 @@ def test_resumes_an_interrupted_run(tiny, tmp_path):
   workdir = _workdir(runs_dir, 'lenet_seed1')
   os.remove(os.path.join(workdir, 'results.json'))
   assert sweep_lib.latest_checkpoint_step(workdir) == 8
+  # Its runner was killed too: the attempt has only what its start wrote.
+  meta = sweep_lib.read_meta(workdir)
+  first = meta['attempts'][0]
+  ran_s = first['wall_s']
+  for key in ('end', 'wall_s', 'rc', 'loadavg_end', 'status'):
+    del first[key]
+  runner._write_meta(workdir, meta)
   longer = sweep_lib.Sweep(
     **{**sweep.__dict__, 'common': {**sweep.common, 'num_train_steps': 16}}
   )
@@ -149,7 +156,14 @@ def test_resumes_an_interrupted_run(tiny, tmp_path):
   with open(sweep_lib.record_path(longer, longer.runs[1], records_dir)) as f:
     record = json.load(f)
   assert record['results']['step'] == 16
-  assert [a['status'] for a in record['meta']['attempts']] == ['ran', 'resumed']
+  assert [a['status'] for a in record['meta']['attempts']] == [
+    'killed',
+    'resumed',
+  ]
+  # The killed attempt is timed from its start to its last log line.
+  lost = record['meta']['attempts'][0]
+  assert lost['end_from'] == 'log' and lost['end'] >= lost['start']
+  assert 0 < lost['wall_s'] <= ran_s + 1
   assert [s for s, _ in record['scalars']['train_loss']] == list(
     range(2, 17, 2)
   )
@@ -159,7 +173,7 @@ def test_resumes_an_interrupted_run(tiny, tmp_path):
   assert _results(runs_dir, 'lenet_seed1')['step'] == 16
   meta = sweep_lib.read_meta(workdir)
   assert [a['resumed_from_step'] for a in meta['attempts']] == [None, 8]
-  assert [a['status'] for a in meta['attempts']] == ['ran', 'resumed']
+  assert [a['status'] for a in meta['attempts']] == ['killed', 'resumed']
 
 
 def test_collect_writes_table_with_mean_std_and_figures(tiny):

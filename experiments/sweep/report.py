@@ -421,15 +421,23 @@ def write_report(
       and not dataset_available(r.config.dataset, r.config.data_dir)
     ):
       status += f' (dataset {r.config.dataset} not prepared on this machine)'
-    if r.done and len(a) > 1:
-      status = f'finished ({len(a)} attempts, resumed)'
+    killed = sum(x.get('status') == 'killed' for x in a)
+    notes = [f'{len(a)} attempts, resumed'] if r.done and len(a) > 1 else []
+    if killed:
+      notes.append(
+        f'{killed} killed with the runner, timed to its last log line'
+      )
+    if r.done and notes:
+      status = f'finished ({"; ".join(notes)})'
+    elif notes:
+      status += f' ({"; ".join(notes)})'
     codes = [x['rc'] for x in a if x.get('rc') not in (None, 0)]
     if codes:
       status += f' (exit codes {codes})'
     load = (
       '; '.join(
         f'{x["loadavg_start"][0]:.1f} → '
-        f'{x.get("loadavg_end", [float("nan")])[0]:.1f}'
+        + (f'{x["loadavg_end"][0]:.1f}' if 'loadavg_end' in x else '?')
         for x in a
         if 'loadavg_start' in x
       )

@@ -11,15 +11,18 @@ again: the trainer restores the latest checkpoint itself. SIGTERM / Ctrl-C to
 the runner is passed on to the training process, which saves a checkpoint and
 exits; the sweep stops there and resumes on the next invocation. Each attempt
 is recorded in ``<workdir>/sweep_meta.json`` (command, commit, machine,
-devices, load, wall time, status).
+devices, load, wall time, status); an attempt whose runner was killed too
+is closed from its log when the next one starts.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -79,6 +82,55 @@ def _write_meta(workdir: str, meta: dict[str, Any]) -> None:
   with open(tmp, 'w') as f:
     json.dump(meta, f, indent=2, sort_keys=True)
   os.replace(tmp, os.path.join(workdir, META_FILE))
+
+
+# The runner's header before each attempt's output in the log, and the time
+# at the start of an absl log line ('I1206 10:01:13.645124 ...', local time).
+_HEADER = re.compile(r'^===== sweep runner (\S+): .*$', re.M)
+_LOG_TIME = re.compile(r'^[IWEF](\d\d)(\d\d) (\d\d):(\d\d):(\d\d)\.', re.M)
+
+
+def close_lost_attempts(workdir: str, meta: dict[str, Any]) -> None:
+  """Ends the attempts in ``meta`` that the runner never saw end.
+
+  When the runner itself is killed (SIGKILL, the machine stopped), its
+  attempt keeps only its start. Such an attempt is closed here, before the
+  next one starts, with status 'killed' and, where its part of the log has a
+  timestamped line, the time of its last one as its end (``end_from``:
+  'log'), so that the run's wall time still counts the time it trained.
+  """
+  lost = [a for a in meta.get('attempts', []) if 'end' not in a]
+  if not lost:
+    return
+  try:
+    with open(os.path.join(workdir, LOG_FILE)) as f:
+      text = f.read()
+  except OSError:
+    text = ''
+  parts = _HEADER.split(text)  # [before, time 1, output 1, time 2, ...]
+  outputs = [
+    (datetime.datetime.fromisoformat(parts[i]), parts[i + 1])
+    for i in range(1, len(parts), 2)
+  ]
+  for attempt in lost:
+    attempt['status'] = 'killed'
+    start = datetime.datetime.fromisoformat(attempt['start'])
+    # Its output follows the header written as it started.
+    mine = [out for t, out in outputs if 0 <= (t - start).total_seconds() < 60]
+    stamps = _LOG_TIME.findall(mine[0]) if mine else []
+    if not stamps:
+      continue
+    month, day, hour, minute, second = map(int, stamps[-1])
+    end = start.replace(
+      month=month, day=day, hour=hour, minute=minute, second=second
+    )
+    if end < start:  # the attempt ran into a new year
+      end = end.replace(year=start.year + 1)
+    attempt.update(
+      end=end.isoformat(),
+      end_from='log',
+      wall_s=round((end - start).total_seconds(), 1),
+    )
 
 
 class SweepStopped(KeyboardInterrupt):
@@ -144,6 +196,7 @@ def run_one(
 
   os.makedirs(workdir, exist_ok=True)
   meta = read_meta(workdir)
+  close_lost_attempts(workdir, meta)
   meta.update(
     run=run.name,
     group=run.group,

@@ -83,26 +83,22 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-06):** not run to the end. A first ResNet-2552
-run (float32) reached 23% (step 1,492 of 6,435) on a 2-core AMD EPYC Zen 4
-at 40-42 img/s on 2026-12-05; its checkpoint went with that machine (a
-checkpoint of this net, 15.6M parameters and their momentum, about 125 MB,
-is too large to commit). On 2026-12-06 the pair started again in bfloat16
-on a 2-core Intel Xeon with AMX, where oneDNN's AMX convolutions and the
-bias fix below make the step about 2.5x faster than in float32 (an earlier
-note here of 23 img/s in float32 was measured beside other work; alone it
-is 53-54 img/s). At step
-435 the run was stopped and resumed from its checkpoint with a fix to the
-convolutions' biases: `flax.linen.Conv` had added them in bfloat16, so their
-gradients were bfloat16 sums over batch and map, wrong (they stop growing
-near 2^-7) and slow on the CPU (35 `reduce-window` ops); they are now added
-and summed in float32 (BENCHMARKS.md, "Convolutions pass by pass"), and the
-run went from 82-84 to 129 img/s alone. In this net every such convolution
-feeds a BatchNorm, which removes any constant added before it, so the
-biases' exact gradient is zero: the first 435 steps' wrong ones moved
-parameters that BatchNorm cancels in training (its running mean follows
-them for evaluation). About 1.7 h per net here: the runner resumes the
-pair from its last checkpoint (every 200 steps) on a machine that keeps its
-run directory, and a new machine finishes one net per working session; the
-GPU campaign (`--parts=resnet_vs_plain`) runs the
-same pair."""
+**Where it stands (2026-12-06):** the ResNet has finished (93.34% test,
+94.38% validation after 15 epochs, one seed); the PlainNet started at 11:34
+the same day on the same machine and resumes from its checkpoint on a
+machine that keeps its run directory. Both in bfloat16 (float32 master
+weights) on a 2-core Intel Xeon with AMX. The ResNet's run took three
+attempts: stopped at step 435 to take a fix to the convolutions' bfloat16
+biases (they were added, and their gradients summed, in bfloat16: wrong
+and slow on the CPU; BENCHMARKS.md, "Convolutions pass by pass"), killed
+with its runner at the end of a working session after step 3,182, and
+resumed from step 3,200's checkpoint. In this net every biased
+convolution feeds a BatchNorm, which removes any constant added before it,
+so the biases' exact gradient is zero and the wrong gradients of the first
+435 steps moved parameters that BatchNorm cancels in training. Its wall
+time (202.8 min) includes about an hour in which it was paused or slowed for tests
+and benchmarks on the same two cores: the training img/s column is the
+measure of speed (6,435 steps of 128 at 109 img/s are 126 min). The first,
+float32 attempt on a 2-core AMD EPYC (2026-12-05, 40-42 img/s) lost its
+checkpoint with that machine; the GPU campaign
+(`--parts=resnet_vs_plain`) runs the same pair."""
