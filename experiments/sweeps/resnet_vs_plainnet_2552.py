@@ -83,22 +83,40 @@ NOTES = (
 )
 NOTES += """
 
-**Where it stands (2026-12-06):** the ResNet has finished (93.34% test,
-94.38% validation after 15 epochs, one seed); the PlainNet started at 11:34
-the same day on the same machine and resumes from its checkpoint on a
-machine that keeps its run directory. Both in bfloat16 (float32 master
-weights) on a 2-core Intel Xeon with AMX. The ResNet's run took three
-attempts: stopped at step 435 to take a fix to the convolutions' bfloat16
-biases (they were added, and their gradients summed, in bfloat16: wrong
-and slow on the CPU; BENCHMARKS.md, "Convolutions pass by pass"), killed
-with its runner at the end of a working session after step 3,182, and
-resumed from step 3,200's checkpoint. In this net every biased
-convolution feeds a BatchNorm, which removes any constant added before it,
-so the biases' exact gradient is zero and the wrong gradients of the first
-435 steps moved parameters that BatchNorm cancels in training. Its wall
-time (202.8 min) includes about an hour in which it was paused or slowed for tests
-and benchmarks on the same two cores: the training img/s column is the
-measure of speed (6,435 steps of 128 at 109 img/s are 126 min). The first,
-float32 attempt on a 2-core AMD EPYC (2026-12-05, 40-42 img/s) lost its
-checkpoint with that machine; the GPU campaign
-(`--parts=resnet_vs_plain`) runs the same pair."""
+**What this shows (2026-12-06, one seed per net, bfloat16 on a 2-core
+Intel Xeon with AMX):** without its shortcuts the same 30-layer net trains
+worse and ends worse. The PlainNet's training error is above the ResNet's
+in every epoch (2.1-6.5 points; 7.6% against
+5.5% in the last), and it ends at 92.18% test and
+92.92% validation, 1.16 and 1.46 points below the ResNet
+(93.34% and 94.38%). That is He et al.'s degradation at depth
+30, as in this repository's 56-layer plain net
+(degradation_fashion_mnist.md), and the direction of the tutorial's
+CIFAR-10 comparison. With one seed per net, differences up to about 0.7
+points are within the noise measured between seeds and CPUs (degradation
+page); 1.16 points of test accuracy is beyond it. At lr 0.1 both nets'
+validation accuracy swings from epoch to epoch (the ResNet's fell to
+70.68% after epoch 4, the PlainNet's to 37.88%); the swings end at
+the first lr drop (epoch 7.5). The ResNet-2552 ends 0.3 points of test
+accuracy above ResNet-20 (93.02 ± 0.16%, degradation page, float32),
+within that noise, with 24x its FLOPs: on 28x28 Fashion-MNIST the wider,
+deeper net buys little.
+Speed: median 109 img/s for the ResNet and 140 for the PlainNet; the
+ResNet's windows span three attempts, some with other work beside them,
+so that gap overstates what the shortcuts cost.
+
+**How the runs went:** the ResNet took three attempts: stopped at step 435
+to take a fix to the convolutions' bfloat16 biases (added, and their
+gradients summed, in bfloat16: wrong and slow on the CPU; BENCHMARKS.md,
+"Convolutions pass by pass"), killed with its runner at the end of a
+working session after step 3,182, and resumed from step 3,200's
+checkpoint. In these nets every biased convolution feeds a BatchNorm,
+which removes any constant added before it, so the biases' exact gradient
+is zero and the wrong gradients of the ResNet's first 435 steps moved
+parameters that BatchNorm cancels in training; the PlainNet ran with the
+fix throughout. The ResNet's wall time (202.8 min) includes about an hour
+in which it was paused or slowed for tests and benchmarks on the same two
+cores: the img/s column is the measure of speed. A first, float32 ResNet
+attempt on a 2-core AMD EPYC (2026-12-05, 40-42 img/s) lost its checkpoint
+with that machine. The GPU campaign (`--parts=resnet_vs_plain`) runs the
+same pair."""
