@@ -79,6 +79,8 @@ from typing import Any, Callable, Optional
 # A100/H100 (JAX's default precision), bf16 passes on TPU.
 PEAK_FLOPS = {
   'h100': {'bfloat16': 989e12, 'float32': 495e12},  # SXM; TF32 for f32.
+  'h100 pcie': {'bfloat16': 756e12, 'float32': 378e12},
+  'h100 nvl': {'bfloat16': 835e12, 'float32': 418e12},
   'h200': {'bfloat16': 989e12, 'float32': 495e12},
   'a100': {'bfloat16': 312e12, 'float32': 156e12},  # TF32 for f32.
   'v100': {'bfloat16': None, 'float16': 125e12, 'float32': 15.7e12},
@@ -88,6 +90,9 @@ PEAK_FLOPS = {
   'tpu v5p': {'bfloat16': 459e12, 'float32': 459e12},
   'tpu v6 lite': {'bfloat16': 918e12, 'float32': 918e12},  # Trillium
 }
+
+
+PROFILE_STEPS = 5  # traced after the timed ones
 
 
 def peak_flops_per_device(device_kind: str, dtype: str) -> Optional[float]:
@@ -353,8 +358,13 @@ def run_step_benchmarks(
   steps: int = 50,
   warmup: int = 5,
   peak_flops: Optional[float] = None,
+  profile_dir: Optional[str] = None,
 ) -> dict[str, Any]:
-  """Compile and time the train and/or eval step of ``config``."""
+  """Compile and time the train and/or eval step of ``config``.
+
+  ``profile_dir``: after the timed train steps, a ``jax.profiler`` trace of
+  a few more (with a Perfetto file), to see where the step's time goes.
+  """
   import jax  # pylint: disable=g-import-not-at-top
 
   config = benchmark_config(config)
@@ -405,6 +415,11 @@ def run_step_benchmarks(
       'mfu': (achieved / (peak * devices) if achieved and peak else None),
       'program_memory_bytes': program,
     }
+    if mode == 'train' and profile_dir:
+      with jax.profiler.trace(profile_dir, create_perfetto_trace=True):
+        for _ in range(PROFILE_STEPS):
+          bench.train_once()
+      out[mode]['profile_dir'] = profile_dir
   mem, what = peak_memory()
   out['peak_memory_bytes'] = mem
   out['peak_memory_kind'] = what

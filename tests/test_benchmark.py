@@ -87,6 +87,11 @@ def test_peak_flops_table_resolves_device_kinds():
     benchmark.peak_flops_per_device('NVIDIA H100 80GB HBM3', 'bfloat16')
     == 989e12
   )
+  assert benchmark.peak_flops_per_device('NVIDIA H200', 'bfloat16') == 989e12
+  # The PCIe card's peak, not the SXM's the shorter key gives.
+  assert (
+    benchmark.peak_flops_per_device('NVIDIA H100 PCIe', 'bfloat16') == 756e12
+  )
   assert benchmark.peak_flops_per_device('TPU v5 lite', 'bfloat16') == 197e12
   assert benchmark.peak_flops_per_device('cpu', 'float32') is None
 

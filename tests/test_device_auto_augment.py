@@ -29,7 +29,7 @@ from cnn_jax.data import (
 from cnn_jax.data.augment import AUTO_STREAM
 from cnn_jax.training import sharding
 from configs import base
-from tests import hidden_tensorflow
+from tests import gpu_machine_python
 from tests.test_auto_augment import TORCHVISION_CASES, torchvision_op
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -453,7 +453,7 @@ def test_fashion_mnist_device_pipeline_with_randaugment():
 
 
 def test_importing_it_loads_no_tensorflow():
-  proc = hidden_tensorflow.run(
+  proc = gpu_machine_python.run(
     [
       '-c',
       'import sys; import cnn_jax.data.device_auto_augment as d; '
@@ -469,7 +469,7 @@ def test_importing_it_loads_no_tensorflow():
 def test_trains_with_randaugment_without_tensorflow(tmp_path):
   """The GPU machine's situation: no TensorFlow, ``auto`` input path."""
   workdir = tmp_path / 'run'
-  proc = hidden_tensorflow.run(
+  proc = gpu_machine_python.run(
     [
       '-m',
       'cnn_jax.main',

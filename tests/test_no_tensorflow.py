@@ -1,9 +1,8 @@
 """Without TensorFlow: the synthetic benchmark and training on Fashion-MNIST.
 
-Each command runs in a subprocess whose ``sitecustomize``
-(``tests/without_tensorflow``) hides ``tensorflow`` and
-``tensorflow_datasets`` as if they were not installed, as on the GPU machine
-of ``experiments/gpu``. Fashion-MNIST is then read from its IDX ``.gz`` files.
+Each command runs in a subprocess that sees only the GPU machine's packages
+and the campaign's carried ones (``tests/gpu_machine_python.py``), so
+``tensorflow`` and ``tensorflow_datasets`` are not installed. Fashion-MNIST is then read from its IDX ``.gz`` files.
 """
 
 import json
@@ -11,7 +10,7 @@ import json
 import pytest
 
 from cnn_jax.data import raw_files
-from tests.hidden_tensorflow import run as _run
+from tests.gpu_machine_python import run as _run
 
 FMNIST_FILES = raw_files.DEBIAN_DIRS['fashion_mnist'][1]
 

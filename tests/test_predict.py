@@ -14,8 +14,6 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -23,6 +21,7 @@ from absl import flags
 from PIL import Image
 
 from cnn_jax.data import preprocessing as prep
+from tests import gpu_machine_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -164,21 +163,9 @@ def test_timm_and_keras_preprocessing_follow_the_library():
 
 
 def _without_tensorflow(args, cwd=ROOT):
-  """Runs ``python -m cnn_jax.predict ARGS`` where TensorFlow cannot load."""
-  code = (
-    'import sys, runpy; sys.modules["tensorflow"] = None; '
-    'sys.modules["tensorflow_datasets"] = None; '
-    'sys.argv = ["predict"] + sys.argv[1:]; '
-    'runpy.run_module("cnn_jax.predict", run_name="__main__")'
-  )
-  env = dict(os.environ, PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
-  return subprocess.run(
-    [sys.executable, '-c', code, *args],
-    cwd=cwd,
-    env=env,
-    capture_output=True,
-    text=True,
-    timeout=600,
+  """``python -m cnn_jax.predict ARGS`` as on the GPU machine (no TF)."""
+  return gpu_machine_python.run(
+    ['-m', 'cnn_jax.predict', *args], timeout=600, cwd=cwd, JAX_PLATFORMS='cpu'
   )
 
 

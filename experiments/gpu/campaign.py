@@ -14,7 +14,7 @@ What it measures, in this order, within ``--budget_s`` of wall time (480 s):
 1. ``env``: the GPU, driver and package versions.
 2. ``resnet50_ours``: our ResNet-50 train step, bf16, synthetic data, batch
    256, then 128 and 512 while its share of time lasts; the eval step at 256.
-   Images/s, MFU (XLA's FLOP count over the H200's bf16 peak), compile time,
+   Images/s, MFU (XLA's FLOP count over the GPU's bf16 peak), compile time,
    device peak memory and the compiled program's memory.
 3. ``resnet50_torch``: PyTorch's train step for the same model and batches
    (``experiments.benchmarks.torch_peer``: channels_last, bf16 autocast,
@@ -53,10 +53,13 @@ import tempfile
 import time
 from typing import Any, Optional
 
+from cnn_jax.analysis import provenance
+
 ROOT = os.path.dirname(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
-CARRY = os.path.join(ROOT, 'experiments', 'gpu', 'carry')
+# What fetch.sh filled (run.sh exports CARRY where it is not the default).
+CARRY = os.path.join(ROOT, os.environ.get('CARRY', 'experiments/gpu/carry'))
 
 # The CIFAR tutorial table (UvA DL course tutorial 5):
 # label -> (registry name, config with its CIFAR-10 recipe). The only place
@@ -82,6 +85,13 @@ RESNET_VS_PLAIN = {
 RESNET_VS_PLAIN_CONFIG = 'configs/resnet20_fashion_mnist.py'
 RESNET_VS_PLAIN_EPOCHS = 15
 RESNET_VS_PLAIN_DTYPE = 'bfloat16'
+
+# The ResNet-50 part's targets (BENCHMARKS.md, "GPU targets"): the per-GPU
+# rate of MLPerf Training v4.0's best ResNet-50 (closed division, NVIDIA,
+# 8 GPUs, MXNet + DALI + CUDA graphs, end to end), by device kind, and a
+# margin over PyTorch (torch.compile, channels_last, bf16 autocast).
+RESNET50_TARGET_IMAGES_PER_S = {'h200': 8000, 'h100': 7100}
+RESNET50_TARGET_VS_TORCH = 1.2
 
 # XLA:GPU flags worth trying on a convnet train step, one at a time.
 XLA_FLAG_CANDIDATES = [
@@ -143,6 +153,21 @@ DRY = {
 
 
 GRACE_S = 10  # between SIGTERM and SIGKILL for a part past its limit
+# The jax.profiler trace of the first batch's train step (TensorBoard's
+# profile plugin, or the .perfetto-trace.json.gz in ui.perfetto.dev).
+PROFILE_FILE = 'profile_resnet50.zip'
+TAIL_LINES = 25  # of a failed part's output, in campaign.json and summary.md
+# A candidate flag XLA does not know is a result of the flags run, not a
+# failed part: XLA aborts its process with this message.
+REJECTED = 'rejected: XLA does not know this flag'
+
+
+def _rejected_flag(output: str) -> bool:
+  return 'Unknown flag' in output or 'Unknown flags in XLA_FLAGS' in output
+
+
+def _succeeded(status: str) -> bool:
+  return status == 'ok' or status == REJECTED or status.startswith('skipped')
 
 
 class Campaign:
@@ -168,6 +193,8 @@ class Campaign:
     }
     self.scratch = tempfile.mkdtemp(prefix='campaign_')
     self.running: Optional[subprocess.Popen] = None
+    with open(self.log_path, 'w') as f:  # a fresh log per run
+      f.write(f'campaign {sys.argv} at {self.record["started"]}\n')
     signal.signal(signal.SIGTERM, self._stop)
 
   def _stop(self, signum, frame):
@@ -176,8 +203,6 @@ class Campaign:
     if self.running is not None and self.running.poll() is None:
       os.killpg(self.running.pid, signal.SIGKILL)
     raise SystemExit(128 + signum)
-    with open(self.log_path, 'w') as f:
-      f.write(f'campaign {sys.argv} at {self.record["started"]}\n')
 
   def left(self) -> float:
     return self.deadline - time.time()
@@ -219,6 +244,7 @@ class Campaign:
     with open(self.log_path, 'a') as log:
       log.write(f'\n===== {key}: {name} (limit {seconds:.0f} s) =====\n')
       log.flush()
+      start = log.tell()
       proc = subprocess.Popen(
         cmd,
         cwd=ROOT,
@@ -242,6 +268,10 @@ class Campaign:
       finally:
         self.running = None
     entry['wall_s'] = time.time() - t
+    if entry['status'] != 'ok':
+      entry['tail'] = self._output_since(start)
+      if name == 'xla_flag' and _rejected_flag(entry['tail']):
+        entry['status'] = REJECTED
     if os.path.exists(out_json):
       with open(out_json) as f:
         entry['result'] = json.load(f)
@@ -252,6 +282,20 @@ class Campaign:
       flush=True,
     )
     return entry
+
+  def _output_since(self, offset: int, lines: int = TAIL_LINES) -> str:
+    """The last ``lines`` lines a part wrote to the log after ``offset``."""
+    with open(self.log_path, errors='replace') as f:
+      f.seek(offset)
+      return '\n'.join(f.read().rstrip().splitlines()[-lines:])
+
+  def failed(self) -> dict[str, dict]:
+    """The parts that failed or were stopped at their time limit."""
+    return {
+      key: e
+      for key, e in self.record['parts'].items()
+      if not _succeeded(e['status'])
+    }
 
   def _keep(self, key: str, entry: dict) -> None:
     self.record['parts'][key] = entry
@@ -272,7 +316,10 @@ class Campaign:
     self.run_part(
       'resnet50_ours',
       'resnet50_ours',
-      self.sizes['resnet50'],
+      {
+        **self.sizes['resnet50'],
+        'profile_to': os.path.join(self.out, PROFILE_FILE),
+      },
       shares['resnet50_ours'],
     )
     self.run_part(
@@ -370,30 +417,12 @@ def write_toy_idx_files(
 
 def commit() -> str:
   """The commit of the code: git's, else what fetch.sh recorded in carry/."""
-  try:
-    head = subprocess.run(
-      ['git', 'rev-parse', '--short', 'HEAD'],
-      cwd=ROOT,
-      capture_output=True,
-      text=True,
-      check=True,
-      timeout=10,
-    ).stdout.strip()
-    dirty = subprocess.run(
-      ['git', 'status', '--porcelain'],
-      cwd=ROOT,
-      capture_output=True,
-      text=True,
-      timeout=10,
-    ).stdout.strip()
-    return head + ('+dirty' if dirty else '')
-  except (OSError, subprocess.SubprocessError):
-    pass
+  head = provenance.git_commit()
   path = os.path.join(CARRY, 'commit.txt')
-  if os.path.exists(path):
+  if head == 'unknown' and os.path.exists(path):
     with open(path) as f:
       return f.read().strip() + ' (carry/commit.txt)'
-  return 'unknown'
+  return head
 
 
 # ---------------------------------------------------------------------------
@@ -442,6 +471,40 @@ def _training_table(title: str, entries: dict) -> list[str]:
   return lines
 
 
+def verdict(device: str, ours: dict, theirs: dict) -> str:
+  """One sentence: the best train rate against this device's targets."""
+  rates = {
+    b: r['train']['images_per_s']
+    for b, r in ours.items()
+    if _get(r, 'train', 'images_per_s')
+  }
+  if not rates:
+    return 'No train step measured.'
+  best = max(rates, key=rates.get)
+  target = next(
+    (v for k, v in RESNET50_TARGET_IMAGES_PER_S.items() if k in device.lower()),
+    None,
+  )
+  torch = _get(theirs, best, 'images_per_s')
+  ratio = rates[best] / torch if torch else None
+  met = lambda ok: 'met' if ok else 'MISSED'  # noqa: E731
+  return (
+    f'Best: {rates[best]:,.0f} img/s at batch {best}; target '
+    + (
+      f'>= {target:,} img/s on this GPU: {met(rates[best] >= target)}'
+      if target
+      else f'(none for {device})'
+    )
+    + f'; >= {RESNET50_TARGET_VS_TORCH}x PyTorch: '
+    + (
+      f'{ratio:.2f}x, {met(ratio >= RESNET50_TARGET_VS_TORCH)}'
+      if ratio
+      else 'n/a'
+    )
+    + '.'
+  )
+
+
 def summary(record: dict) -> str:
   """The campaign's tables in Markdown (what BENCHMARKS.md quotes)."""
   parts = record['parts']
@@ -451,6 +514,25 @@ def summary(record: dict) -> str:
     '# GPU campaign'
     + (' (DRY RUN: toy sizes on CPU)' if record['dry_run'] else ''),
     '',
+  ]
+  failed = {k: e for k, e in parts.items() if not _succeeded(e['status'])}
+  if failed:
+    lines += [
+      f'**{len(failed)} of {len(parts)} parts failed**: '
+      + ', '.join(f'`{k}` ({e["status"]})' for k, e in failed.items()),
+      '',
+    ]
+    for key, e in failed.items():
+      lines += [
+        f'### `{key}`: the last lines of its output',
+        '',
+        '```',
+        e.get('tail') or '(no output)',
+        '```',
+        '',
+      ]
+  device = (env.get('jax_devices') or ['?'])[0]
+  lines += [
     f'- started {record["started"]}, {record.get("elapsed_s", 0):.0f} s '
     f'of a {record["budget_s"]:.0f} s budget; commit `{record["commit"]}`',
     f'- GPU: {env.get("nvidia_smi", "n/a")}; JAX devices: '
@@ -463,10 +545,22 @@ def summary(record: dict) -> str:
   theirs = _get(parts, 'resnet50_torch', 'result', 'batches') or {}
   if ours or theirs or 'resnet50_ours' in parts:
     spec = _get(parts, 'resnet50_ours', 'spec') or {}
+    peak = next(
+      (
+        b['peak_flops_per_device']
+        for b in ours.values()
+        if b.get('peak_flops_per_device')
+      ),
+      None,
+    )
     lines += [
-      f'## {spec.get("model", "?")} train step, '
+      f'## {spec.get("model", "?")} train step on {device}, '
       f'{spec.get("dtype", "?")}, synthetic '
       f'{spec.get("input_shape", "?")} images',
+      '',
+      f"MFU against {device}'s peak, "
+      f'{_f(peak and peak / 1e12, "{:,.0f}")} TFLOP/s dense. '
+      + verdict(device, ours, theirs),
       '',
       '| batch | ours img/s | ours MFU | ours compile s | ours peak '
       'MiB (device) | ours program MiB | PyTorch img/s | PyTorch peak '
@@ -495,6 +589,10 @@ def summary(record: dict) -> str:
     ev = next((b['eval'] for b in ours.values() if b.get('eval')), {})
     tev = _get(parts, 'resnet50_torch', 'result', 'eval') or {}
     lines += [
+      '',
+      f"Profile of the first batch's train step: `{PROFILE_FILE}`"
+      + ('' if any(b.get('profile') for b in ours.values()) else ' (none)')
+      + '.',
       '',
       f'Eval step (batch {ev.get("batch_size", "n/a")}): ours '
       f'{_f(ev.get("images_per_s"))} img/s (MFU '
@@ -535,7 +633,7 @@ def summary(record: dict) -> str:
     spec = next(iter(flags.values())).get('spec') or {}
     lines += [
       f'## XLA flags, one at a time ({spec.get("model", "?")} train '
-      f'step, batch {(spec.get("batches") or ["?"])[0]})',
+      f'step on {device}, batch {(spec.get("batches") or ["?"])[0]})',
       '',
       f'Baseline runs: {[round(b) for b in base]} img/s.',
       '',
@@ -593,6 +691,12 @@ def main(argv=None) -> int:
   if data_dir is None and args.dry_run:
     data_dir = write_toy_idx_files(tempfile.mkdtemp(prefix='campaign_idx_'))
   data_dir = data_dir or os.path.join(CARRY, 'fashion_mnist')
+  if not os.path.isdir(data_dir):
+    parser.error(
+      f'{data_dir} is missing: run `bash experiments/gpu/fetch.sh` on a '
+      'machine with PyPI and carry experiments/gpu/carry here (or give '
+      '--data_dir, or --dry_run)'
+    )
   campaign = Campaign(args.out, budget, args.dry_run, data_dir)
   chosen = args.parts.split(',')
   for part in chosen:
@@ -609,11 +713,13 @@ def main(argv=None) -> int:
   for part in chosen:
     getattr(campaign, part)()
   print(summary(campaign.record))
+  failed = campaign.failed()
   print(
     f'[campaign] done in {time.time() - campaign.start:.0f} s; '
     f'{args.out}/campaign.json, campaign.log, summary.md'
+    + (f'; FAILED: {", ".join(failed)}' if failed else '')
   )
-  return 0
+  return 1 if failed else 0
 
 
 if __name__ == '__main__':

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -95,6 +96,7 @@ def part_env(spec, emit: Emitter) -> None:
         'orbax-checkpoint',
         'chex',
         'clu',
+        'wrapt',
         'ml-collections',
         'numpy',
         'torch',
@@ -159,10 +161,20 @@ def part_resnet50_ours(spec, emit: Emitter) -> None:
     t = time.time()
     config = _resnet50_config(spec, batch)
     modes = ('train', 'eval') if i == 0 else ('train',)
+    trace = None
+    if i == 0 and spec.get('profile_to'):
+      trace = tempfile.mkdtemp(prefix='resnet50_trace_')
     results[str(batch)] = benchmark.run_step_benchmarks(
-      config, modes=modes, steps=spec['steps'], warmup=spec['warmup']
+      config,
+      modes=modes,
+      steps=spec['steps'],
+      warmup=spec['warmup'],
+      profile_dir=trace,
     )
     results[str(batch)]['wall_s'] = time.time() - t
+    if trace:  # one file, since the device tool brings back few
+      shutil.make_archive(spec['profile_to'][: -len('.zip')], 'zip', trace)
+      results[str(batch)]['profile'] = os.path.basename(spec['profile_to'])
     cost = time.time() - t if cost is None else max(cost, time.time() - t)
     emit(batches=results, skipped=skipped)
 
