@@ -605,7 +605,7 @@ def summary(record: dict) -> str:
       '',
     ]
   lines += _training_table(
-    'CIFAR tutorial models on Fashion-MNIST, on-device input',
+    f'CIFAR tutorial models on Fashion-MNIST on {device}, on-device input',
     {
       label: parts[f'seed:{label}']
       for label in SEED_MODELS
@@ -613,7 +613,7 @@ def summary(record: dict) -> str:
     },
   )
   lines += _training_table(
-    'ResNet vs PlainNet 2-5-5-2 on Fashion-MNIST, on-device input',
+    f'ResNet vs PlainNet 2-5-5-2 on Fashion-MNIST on {device}, on-device input',
     {
       label: parts[f'plain:{label}']
       for label in RESNET_VS_PLAIN
