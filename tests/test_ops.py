@@ -602,8 +602,11 @@ def test_library_reports_version_and_isa():
   info = onednn.info()
   assert info['available'] and info['version'].startswith('oneDNN 3.')
   assert ', ISA ' in info['version']
-  dims = (2, 8, 8, 4, 3, 3, 8, 8, 8, 1, 1, 1, 1, 1, 1, 1, 1, 1)
-  assert onednn.query(onednn.FORWARD, 'float32', dims)
+  geometry = onednn.ConvGeometry(
+    n=2, h=8, w=8, c=4, kh=3, kw=3, o=8, ho=8, wo=8, groups=1,
+    sh=1, sw=1, dh=1, dw=1, pt=1, pb=1, pl=1, pr=1,
+  )  # fmt: skip
+  assert onednn.query(onednn.FORWARD, 'float32', geometry)
 
 
 def test_configure_sets_flags_without_overriding_the_users():

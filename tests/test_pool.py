@@ -273,13 +273,16 @@ def test_eight_host_devices_keep_the_batch_sharded_and_equal_flax():
 
 @needs_onednn
 def test_library_answers_pooling_queries():
-  dims = (2, 8, 8, 4, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0)
+  geometry = onednn.PoolGeometry(
+    n=2, h=8, w=8, c=4, ho=4, wo=4, kh=2, kw=2, sh=2, sw=2,
+    pt=0, pb=0, pl=0, pr=0,
+  )  # fmt: skip
   impl, ws = onednn.pool_query(
-    onednn.POOL_TRAINING, onednn.POOL_MAX, 'float32', dims
+    onednn.POOL_TRAINING, onednn.POOL_MAX, 'float32', geometry
   )
   assert impl and not impl.startswith('ref')
   assert ws == 2 * 4 * 4 * 4  # one byte per output element
   impl, ws = onednn.pool_query(
-    onednn.POOL_FORWARD, onednn.POOL_AVG, 'float32', dims
+    onednn.POOL_FORWARD, onednn.POOL_AVG, 'float32', geometry
   )
   assert impl and ws == 0

@@ -1,6 +1,9 @@
 """Builds the oneDNN library (convolutions, pooling): ``python -m cnn_jax.ops.build_onednn``.
 
-``setup.sh`` runs this after installing ``requirements.txt``. It configures
+Two ways to build the one CMake project in ``csrc/``: ``pip install .``
+(scikit-build-core, ``pyproject.toml``) builds it into the installed
+package; in a checkout, ``setup.sh`` runs this module after installing
+``requirements.txt``, which configures
 ``cnn_jax/ops/csrc`` with cmake against the oneDNN headers and library of
 this Python environment (PyPI ``onednn-devel-cpu-gomp``, installed under the
 venv's ``include/`` and ``lib/``) and the XLA FFI headers that jaxlib ships
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -37,8 +41,19 @@ class BuildError(RuntimeError):
 
 
 def dnnl_root() -> str:
-  """The prefix whose include/ and lib/ hold oneDNN (this environment's)."""
-  for prefix in (sys.prefix, sys.base_prefix):
+  """The prefix whose include/ and lib/ hold oneDNN (this environment's, or
+  where pip put the ``onednn-devel-cpu-gomp`` of an isolated build)."""
+  prefixes = [sys.prefix, sys.base_prefix]
+  try:
+    dist = importlib.metadata.distribution('onednn-devel-cpu-gomp')
+    header = next(
+      f for f in dist.files or () if str(f).endswith('oneapi/dnnl/dnnl.hpp')
+    )
+    path = os.path.normpath(str(dist.locate_file(header)))
+    prefixes.insert(0, path[: path.rindex(f'{os.sep}include{os.sep}')])
+  except (importlib.metadata.PackageNotFoundError, StopIteration):
+    pass
+  for prefix in prefixes:
     if os.path.exists(
       os.path.join(prefix, 'include', 'oneapi', 'dnnl', 'dnnl.hpp')
     ):
@@ -135,7 +150,20 @@ def main(argv=None) -> int:
   parser.add_argument(
     '--verbose', action='store_true', help='show the compiler output'
   )
+  parser.add_argument(
+    '--print_paths',
+    action='store_true',
+    help="print oneDNN's prefix and the XLA FFI include folder, "
+    "';'-separated (csrc/CMakeLists.txt asks when not given them)",
+  )
   args = parser.parse_args(argv)
+  if args.print_paths:
+    try:
+      print(f'{dnnl_root()};{ffi_include_dir()}', end='')
+    except BuildError as e:
+      print(e, file=sys.stderr)
+      return 1
+    return 0
   try:
     path = build(force=args.force, verbose=args.verbose)
   except (BuildError, OSError) as e:

@@ -59,22 +59,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.extend.core import Primitive
-
-try:
-  from jax.core import ShapedArray
-except ImportError:  # newer jax: only the internal name.
-  from jax._src.core import ShapedArray  # pylint: disable=g-import-not-at-top
+from jax.core import ShapedArray
 from jax.interpreters import ad
 from jax.interpreters import batching
 from jax.interpreters import mlir
 
 from cnn_jax.ops import custom_call
 from cnn_jax.ops import onednn
+from cnn_jax.ops.custom_call import out_hw, pair
 
 IMPLS = ('auto', 'xla')
 NHWC = ('NHWC', 'HWIO', 'NHWC')
-_DTYPES = (np.dtype(np.float32), np.dtype(jnp.bfloat16))
 
 
 # --------------------------------------------------------------------------
@@ -89,13 +84,6 @@ def _is_nhwc_hwio(lhs_shape, rhs_shape, dimension_numbers) -> bool:
   except (TypeError, ValueError):
     return False
   return tuple(map(tuple, dn)) == tuple(map(tuple, want))
-
-
-def _pair(v, default=1) -> Optional[tuple[int, int]]:
-  if v is None:
-    return (default, default)
-  v = tuple(int(i) for i in np.atleast_1d(v))
-  return v if len(v) == 2 else None
 
 
 def onednn_params(
@@ -116,13 +104,13 @@ def onednn_params(
     return None
   if not _is_nhwc_hwio(np.shape(lhs), np.shape(rhs), dimension_numbers):
     return None
-  strides, dilation = _pair(window_strides), _pair(rhs_dilation)
-  if strides is None or dilation is None or _pair(lhs_dilation) != (1, 1):
+  strides, dilation = pair(window_strides), pair(rhs_dilation)
+  if strides is None or dilation is None or pair(lhs_dilation) != (1, 1):
     return None
   if batch_group_count != 1 or min(strides + dilation) < 1:
     return None
   dtype = np.dtype(lhs.dtype)
-  if dtype not in _DTYPES or np.dtype(rhs.dtype) != dtype:
+  if dtype not in custom_call.DTYPES or np.dtype(rhs.dtype) != dtype:
     return None
   if (
     preferred_element_type is not None
@@ -134,17 +122,15 @@ def onednn_params(
   groups = int(feature_group_count)
   if groups < 1 or i * groups != c or o % groups or min(n, c, o) < 1:
     return None
-  if isinstance(padding, str):
-    padding = lax.padtype_to_pads(
-      (h, w),
-      ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1),
-      strides,
-      padding,
-    )
-  padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  if len(padding) != 2 or min(p for pair in padding for p in pair) < 0:
+  padding = custom_call.explicit_padding(
+    (h, w),
+    ((kh - 1) * dilation[0] + 1, (kw - 1) * dilation[1] + 1),
+    strides,
+    padding,
+  )
+  if padding is None or min(p for side in padding for p in side) < 0:
     return None
-  if min(_out_hw((h, w), (kh, kw), strides, padding, dilation)) < 1:
+  if min(out_hw((h, w), (kh, kw), strides, padding, dilation)) < 1:
     return None
   if isinstance(precision, list):
     precision = tuple(precision)  # primitive parameters must hash.
@@ -158,28 +144,13 @@ def onednn_params(
   )
 
 
-def _out_hw(in_hw, kernel_hw, strides, padding, dilation) -> tuple[int, int]:
-  return tuple(
-    (i + lo + hi - (k - 1) * d - 1) // s + 1
-    for i, k, s, (lo, hi), d in zip(
-      in_hw, kernel_hw, strides, padding, dilation
-    )
-  )
-
-
 # --------------------------------------------------------------------------
-# The three primitives: shapes (G, N, H, W, C) / (G, KH, KW, C / groups, O).
+# The three passes: shapes (G, N, H, W, C) / (G, KH, KW, C / groups, O).
 # --------------------------------------------------------------------------
-conv_fwd_p = Primitive('onednn_conv_fwd')
-conv_bwd_data_p = Primitive('onednn_conv_bwd_data')
-conv_bwd_weights_p = Primitive('onednn_conv_bwd_weights')
-PRIMITIVES = (conv_fwd_p, conv_bwd_data_p, conv_bwd_weights_p)
-
-
 def _fwd_abstract(x, w, *, strides, padding, dilation, groups, **_):
   g, n, h, wd, _ = x.shape
   _, kh, kw, _, o = w.shape
-  ho, wo = _out_hw((h, wd), (kh, kw), strides, padding, dilation)
+  ho, wo = out_hw((h, wd), (kh, kw), strides, padding, dilation)
   return ShapedArray((g, n, ho, wo, o), x.dtype)
 
 
@@ -194,13 +165,175 @@ def _bwd_weights_abstract(x, dy, *, kernel_hw, groups, **_):
   )
 
 
-conv_fwd_p.def_abstract_eval(_fwd_abstract)
-conv_bwd_data_p.def_abstract_eval(_bwd_data_abstract)
-conv_bwd_weights_p.def_abstract_eval(_bwd_weights_abstract)
+# --------------------------------------------------------------------------
+# Their XLA computations (other platforms, and the CPU's fallback): lax's
+# own convolution and its transposes.
+# --------------------------------------------------------------------------
+def _lax_conv(
+  x, w, *, strides, padding, dilation, groups, precision, preferred_element_type
+):
+  return lax.conv_general_dilated(
+    x,
+    w,
+    strides,
+    padding,
+    rhs_dilation=dilation,
+    dimension_numbers=NHWC,
+    feature_group_count=groups,
+    precision=precision,
+    preferred_element_type=preferred_element_type,
+  )
 
 
-for _p in PRIMITIVES:
-  custom_call.eager_impl(_p)
+def _per_group(fn, a, b):
+  if a.shape[0] == 1:
+    return fn(a[0], b[0])[None]
+  return jax.vmap(fn)(a, b)
+
+
+def _xla_fwd(x, w, **params):
+  return _per_group(functools.partial(_lax_conv, **params), x, w)
+
+
+def _xla_bwd_data(dy, w, *, in_hw, **params):
+  def one(dy, w):
+    x = jax.ShapeDtypeStruct(
+      (dy.shape[0], *in_hw, w.shape[2] * params['groups']), dy.dtype
+    )
+    return jax.linear_transpose(lambda x: _lax_conv(x, w, **params), x)(dy)[0]
+
+  return _per_group(one, dy, w)
+
+
+def _xla_bwd_weights(x, dy, *, kernel_hw, **params):
+  def one(x, dy):
+    w = jax.ShapeDtypeStruct(
+      (*kernel_hw, x.shape[3] // params['groups'], dy.shape[3]), x.dtype
+    )
+    return jax.linear_transpose(lambda w: _lax_conv(x, w, **params), w)(dy)[0]
+
+  return _per_group(one, x, dy)
+
+
+# --------------------------------------------------------------------------
+# Their CPU lowering: the oneDNN custom call.
+# --------------------------------------------------------------------------
+def _geometry(pass_, avals_in, avals_out, params, n_local):
+  if pass_ == onednn.FORWARD:
+    x, w, y = avals_in[0], avals_in[1], avals_out[0]
+  elif pass_ == onednn.BACKWARD_DATA:
+    y, w, x = avals_in[0], avals_in[1], avals_out[0]
+  else:
+    x, y, w = avals_in[0], avals_in[1], avals_out[0]
+  (pt, pb), (pl, pr) = params['padding']
+  return onednn.ConvGeometry(
+    n=n_local,
+    h=x.shape[2],
+    w=x.shape[3],
+    c=x.shape[4],
+    kh=w.shape[1],
+    kw=w.shape[2],
+    o=w.shape[4],
+    ho=y.shape[2],
+    wo=y.shape[3],
+    groups=params['groups'],
+    sh=params['strides'][0],
+    sw=params['strides'][1],
+    dh=params['dilation'][0],
+    dw=params['dilation'][1],
+    pt=pt,
+    pb=pb,
+    pl=pl,
+    pr=pr,
+  )
+
+
+def _fast_kernel(pass_, geometry, dtype) -> bool:
+  """oneDNN has a kernel for it other than its reference code ("ref:..."),
+  which is far slower than XLA's."""
+  impl = onednn.query(pass_, dtype.name, geometry)
+  return impl is not None and not impl.startswith('ref')
+
+
+def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
+  """Converts, cuts the batch into one slice per device, calls, and back."""
+  dtype = a.dtype
+  a, b = a.astype(run_dtype), b.astype(run_dtype)
+  attrs = dict(
+    strides=params['strides'],
+    padding=sum(params['padding'], ()),  # (top, bottom, left, right)
+    dilation=params['dilation'],
+    groups=params['groups'],
+  )
+  out_shape = tuple(out_aval.shape)
+  sliced = split > 1 and out_shape[0] == 1
+  if sliced:
+    a = custom_call.to_slices(a, split)
+    if pass_ == BACKWARD_WEIGHTS:
+      b = custom_call.to_slices(b, split)
+    else:  # the kernel, whole to every slice
+      b = jnp.broadcast_to(b, (split, *b.shape[1:]))
+    if pass_ == BACKWARD_WEIGHTS:
+      shape = (split, *out_shape[1:])
+    else:
+      shape = (split, out_shape[1] // split, *out_shape[2:])
+  else:
+    shape = out_shape
+  (out,) = custom_call.call(
+    onednn.TARGETS[pass_][0],
+    (a, b),
+    [ShapedArray(shape, a.dtype)],
+    partitioned=split > 1,
+    **attrs,
+  )
+  if sliced and pass_ == BACKWARD_WEIGHTS:  # partial sums of the D slices.
+    out = jnp.sum(out.astype(jnp.float32), axis=0, keepdims=True)
+  return out.reshape(out_shape).astype(dtype)
+
+
+def _cpu_lowering(pass_, prim, ctx, a, b, **params):
+  if not onednn.available():
+    return custom_call.xla_lowering(prim, ctx, a, b, **params)
+  groups, n = ctx.avals_in[0].shape[:2]
+  split = custom_call.slices(ctx)  # N (G = 1) or G split over devices
+  n_local = n // split if groups == 1 else n
+  geometry = _geometry(pass_, ctx.avals_in, ctx.avals_out, params, n_local)
+  run_dtype = custom_call.run_dtype(
+    ctx.avals_in[0].dtype, functools.partial(_fast_kernel, pass_, geometry)
+  )
+  if run_dtype is None:
+    return custom_call.xla_lowering(prim, ctx, a, b, **params)
+  conv = {k: v for k, v in params.items() if k not in ('in_hw', 'kernel_hw')}
+  fn = functools.partial(
+    _run_onednn, pass_, split, run_dtype, out_aval=ctx.avals_out[0], **conv
+  )
+  return mlir.lower_fun(fn, multiple_results=False)(ctx, a, b)
+
+
+FORWARD, BACKWARD_DATA, BACKWARD_WEIGHTS = (
+  onednn.FORWARD,
+  onednn.BACKWARD_DATA,
+  onednn.BACKWARD_WEIGHTS,
+)
+conv_fwd_p = custom_call.primitive(
+  'onednn_conv_fwd',
+  _fwd_abstract,
+  _xla_fwd,
+  functools.partial(_cpu_lowering, FORWARD),
+)
+conv_bwd_data_p = custom_call.primitive(
+  'onednn_conv_bwd_data',
+  _bwd_data_abstract,
+  _xla_bwd_data,
+  functools.partial(_cpu_lowering, BACKWARD_DATA),
+)
+conv_bwd_weights_p = custom_call.primitive(
+  'onednn_conv_bwd_weights',
+  _bwd_weights_abstract,
+  _xla_bwd_weights,
+  functools.partial(_cpu_lowering, BACKWARD_WEIGHTS),
+)
+PRIMITIVES = (conv_fwd_p, conv_bwd_data_p, conv_bwd_weights_p)
 
 
 # Transposes: each pass is linear in each of its two operands, and the
@@ -290,193 +423,6 @@ batching.primitive_batchers[conv_bwd_weights_p] = (
     conv_bwd_weights_p, args, dims, params
   )
 )
-
-
-# --------------------------------------------------------------------------
-# Lowering elsewhere (and the CPU fallback): lax's own convolutions.
-# --------------------------------------------------------------------------
-def _lax_conv(
-  x, w, *, strides, padding, dilation, groups, precision, preferred_element_type
-):
-  return lax.conv_general_dilated(
-    x,
-    w,
-    strides,
-    padding,
-    rhs_dilation=dilation,
-    dimension_numbers=NHWC,
-    feature_group_count=groups,
-    precision=precision,
-    preferred_element_type=preferred_element_type,
-  )
-
-
-def _per_group(fn, a, b):
-  if a.shape[0] == 1:
-    return fn(a[0], b[0])[None]
-  return jax.vmap(fn)(a, b)
-
-
-def _xla_fwd(x, w, **params):
-  return _per_group(functools.partial(_lax_conv, **params), x, w)
-
-
-def _xla_bwd_data(dy, w, *, in_hw, **params):
-  def one(dy, w):
-    x = jax.ShapeDtypeStruct(
-      (dy.shape[0], *in_hw, w.shape[2] * params['groups']), dy.dtype
-    )
-    return jax.linear_transpose(lambda x: _lax_conv(x, w, **params), x)(dy)[0]
-
-  return _per_group(one, dy, w)
-
-
-def _xla_bwd_weights(x, dy, *, kernel_hw, **params):
-  def one(x, dy):
-    w = jax.ShapeDtypeStruct(
-      (*kernel_hw, x.shape[3] // params['groups'], dy.shape[3]), x.dtype
-    )
-    return jax.linear_transpose(lambda w: _lax_conv(x, w, **params), w)(dy)[0]
-
-  return _per_group(one, x, dy)
-
-
-_XLA_IMPLS = {
-  onednn.FORWARD: _xla_fwd,
-  onednn.BACKWARD_DATA: _xla_bwd_data,
-  onednn.BACKWARD_WEIGHTS: _xla_bwd_weights,
-}
-_PASS_OF = {
-  conv_fwd_p: onednn.FORWARD,
-  conv_bwd_data_p: onednn.BACKWARD_DATA,
-  conv_bwd_weights_p: onednn.BACKWARD_WEIGHTS,
-}
-
-
-def _xla_lowering(pass_, ctx, a, b, **params):
-  return mlir.lower_fun(
-    functools.partial(_XLA_IMPLS[pass_], **params), multiple_results=False
-  )(ctx, a, b)
-
-
-for _p, _pass in _PASS_OF.items():
-  mlir.register_lowering(_p, functools.partial(_xla_lowering, _pass))
-
-
-# --------------------------------------------------------------------------
-# Lowering on the CPU: the oneDNN custom call.
-# --------------------------------------------------------------------------
-def _dims(pass_, avals_in, avals_out, params, n_local) -> tuple:
-  if pass_ == onednn.FORWARD:
-    x, w, y = avals_in[0], avals_in[1], avals_out[0]
-  elif pass_ == onednn.BACKWARD_DATA:
-    y, w, x = avals_in[0], avals_in[1], avals_out[0]
-  else:
-    x, y, w = avals_in[0], avals_in[1], avals_out[0]
-  (pt, pb), (pl, pr) = params['padding']
-  return (
-    n_local,
-    *x.shape[2:5],
-    *w.shape[1:3],
-    w.shape[4],
-    *y.shape[2:4],
-    params['groups'],
-    *params['strides'],
-    *params['dilation'],
-    pt,
-    pb,
-    pl,
-    pr,
-  )
-
-
-def _onednn_dtype(pass_, dims, dtype) -> Optional[np.dtype]:
-  """The dtype to run oneDNN in, or None to leave the pass to XLA.
-
-  bfloat16 runs as bfloat16 where the CPU has bf16 instructions; elsewhere
-  as float32 between two converts (what XLA:CPU does with bf16 convs too).
-  oneDNN's reference kernels ("ref:...") are far slower than XLA's.
-  """
-  for candidate in (dtype, np.dtype(np.float32)):
-    impl = onednn.query(pass_, candidate.name, dims)
-    if impl is not None and not impl.startswith('ref'):
-      return candidate
-    if candidate == np.float32:
-      break
-  return None
-
-
-def _run_onednn(pass_, split, run_dtype, a, b, *, out_aval, **params):
-  """Reshapes for the SPMD split, the custom call, and back."""
-  dtype = a.dtype
-  a, b = a.astype(run_dtype), b.astype(run_dtype)
-  attrs = dict(
-    strides=params['strides'],
-    padding=sum(params['padding'], ()),  # (top, bottom, left, right)
-    dilation=params['dilation'],
-    groups=params['groups'],
-  )
-  out_shape = tuple(out_aval.shape)
-  if split > 1 and out_shape[0] == 1:
-    # N -> (split, N / split); a kernel operand is broadcast to every slice.
-    def slices(v, is_kernel):
-      if is_kernel:
-        return jnp.broadcast_to(v, (split, *v.shape[1:]))
-      return v.reshape(split, v.shape[1] // split, *v.shape[2:])
-
-    kernel_in = {
-      onednn.FORWARD: (False, True),
-      onednn.BACKWARD_DATA: (False, True),
-      onednn.BACKWARD_WEIGHTS: (False, False),
-    }[pass_]
-    a, b = slices(a, kernel_in[0]), slices(b, kernel_in[1])
-    if pass_ == onednn.BACKWARD_WEIGHTS:
-      shape = (split, *out_shape[1:])
-    else:
-      shape = (split, out_shape[1] // split, *out_shape[2:])
-    (out,) = custom_call.call(
-      onednn.TARGETS[pass_][0],
-      (a, b),
-      [ShapedArray(shape, a.dtype)],
-      partitioned=True,
-      **attrs,
-    )
-    if pass_ == onednn.BACKWARD_WEIGHTS:  # partial sums of the D slices.
-      out = jnp.sum(out.astype(jnp.float32), axis=0, keepdims=True)
-    out = out.reshape(out_shape)
-  else:
-    (out,) = custom_call.call(
-      onednn.TARGETS[pass_][0],
-      (a, b),
-      [ShapedArray(out_shape, a.dtype)],
-      partitioned=split > 1,
-      **attrs,
-    )
-  return out.astype(dtype)
-
-
-def _cpu_lowering(pass_, ctx, a, b, **params):
-  if not onednn.available():
-    return _xla_lowering(pass_, ctx, a, b, **params)
-  out_aval = ctx.avals_out[0]
-  groups, n = ctx.avals_in[0].shape[:2]
-  split = custom_call.slices(ctx)  # N (G = 1) or G split over devices
-  n_local = n // split if groups == 1 else n
-  dims = _dims(pass_, ctx.avals_in, ctx.avals_out, params, n_local)
-  run_dtype = _onednn_dtype(pass_, dims, np.dtype(ctx.avals_in[0].dtype))
-  if run_dtype is None:
-    return _xla_lowering(pass_, ctx, a, b, **params)
-  conv = {k: v for k, v in params.items() if k not in ('in_hw', 'kernel_hw')}
-  fn = functools.partial(
-    _run_onednn, pass_, split, run_dtype, out_aval=out_aval, **conv
-  )
-  return mlir.lower_fun(fn, multiple_results=False)(ctx, a, b)
-
-
-for _p, _pass in _PASS_OF.items():
-  mlir.register_lowering(
-    _p, functools.partial(_cpu_lowering, _pass), platform='cpu'
-  )
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The oneDNN library: loading it and asking it questions.
 
-``libcnn_jax_onednn.so`` (source: ``cnn_jax/ops/csrc``, built by ``setup.sh``
-through :mod:`cnn_jax.ops.build_onednn`) holds XLA FFI handlers that run
+``libcnn_jax_onednn.so`` (source: ``cnn_jax/ops/csrc``, built by ``pip
+install .`` or, in a checkout, by ``setup.sh`` through
+:mod:`cnn_jax.ops.build_onednn`) holds XLA FFI handlers that run
 oneDNN, the library PyTorch's CPU convolutions and pooling use: three per
 convolution (forward, input gradient, kernel gradient; lowered to by
 :mod:`cnn_jax.ops.conv` on the CPU backend) and four for max and average
@@ -22,7 +23,7 @@ import functools
 import os
 import threading
 import warnings
-from typing import Optional, Sequence
+from typing import Optional
 
 LIBRARY_NAME = 'libcnn_jax_onednn.so'
 BUILD_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '_build')
@@ -56,6 +57,44 @@ POOL_TARGETS = {
   'avg_backward': ('cnn_jax_onednn_avg_pool_bwd', 'CnnJaxOnednnAvgPoolBwd'),
 }
 
+
+class ConvGeometry(ctypes.Structure):
+  """One convolution's geometry: ``ConvGeometry`` of ``csrc/onednn_common.h``
+  (same fields, same order; the size is checked when the library loads)."""
+
+  _fields_ = [
+    (name, ctypes.c_int64)
+    for name in (
+      *('n', 'h', 'w', 'c'),  # input (N, H, W, C)
+      *('kh', 'kw', 'o'),  # kernel (KH, KW, C / groups, O)
+      *('ho', 'wo'),  # output spatial size
+      'groups',
+      *('sh', 'sw', 'dh', 'dw'),  # strides, dilation
+      *('pt', 'pb', 'pl', 'pr'),  # padding
+    )
+  ]
+
+
+class PoolGeometry(ctypes.Structure):
+  """One pooling's geometry: ``PoolGeometry`` of ``csrc/onednn_common.h``."""
+
+  _fields_ = [
+    (name, ctypes.c_int64)
+    for name in (
+      *('n', 'h', 'w', 'c'),  # input (N, H, W, C)
+      *('ho', 'wo'),  # output spatial size
+      *('kh', 'kw'),  # window
+      *('sh', 'sw'),  # strides
+      *('pt', 'pb', 'pl', 'pr'),  # padding
+    )
+  ]
+
+
+def fields(geometry: ctypes.Structure) -> tuple[int, ...]:
+  """A geometry's values in field order (hashable: a cache key)."""
+  return tuple(getattr(geometry, name) for name, _ in geometry._fields_)
+
+
 _lock = threading.Lock()
 _state: dict = {}
 
@@ -68,11 +107,18 @@ def _load(path: str) -> ctypes.CDLL:
   import jax  # pylint: disable=g-import-not-at-top
 
   lib = ctypes.CDLL(path)
+  sizes = ctypes.c_int64(0), ctypes.c_int64(0)
+  lib.cnn_jax_onednn_geometry_sizes(*map(ctypes.byref, sizes))
+  if (sizes[0].value, sizes[1].value) != (
+    ctypes.sizeof(ConvGeometry),
+    ctypes.sizeof(PoolGeometry),
+  ):
+    raise OSError(f'{path} was built from other sources (geometry sizes)')
   lib.cnn_jax_onednn_query.restype = ctypes.c_int
   lib.cnn_jax_onednn_query.argtypes = [
     ctypes.c_int,
     ctypes.c_int,
-    ctypes.POINTER(ctypes.c_int64),
+    ctypes.POINTER(ConvGeometry),
     ctypes.c_char_p,
     ctypes.c_int,
   ]
@@ -83,7 +129,7 @@ def _load(path: str) -> ctypes.CDLL:
     ctypes.c_int,
     ctypes.c_int,
     ctypes.c_int,
-    ctypes.POINTER(ctypes.c_int64),
+    ctypes.POINTER(PoolGeometry),
     ctypes.POINTER(ctypes.c_int64),
     ctypes.c_char_p,
     ctypes.c_int,
@@ -124,58 +170,70 @@ def available() -> bool:
   return library() is not None
 
 
-@functools.lru_cache(maxsize=None)
-def query(pass_: int, dtype: str, dims: Sequence[int]) -> Optional[str]:
-  """oneDNN's implementation of one pass, or None if it has none.
+def query(pass_: int, dtype: str, geometry: ConvGeometry) -> Optional[str]:
+  """oneDNN's implementation of one convolution pass, or None if it has
+  none. Creates and caches the primitive in the library (so the first
+  training step does not), without running it."""
+  return _query(pass_, dtype, fields(geometry))
 
-  ``dims``: n, h, w, c, kh, kw, o, ho, wo, groups, sh, sw, dh, dw, pt, pb,
-  pl, pr. Creates and caches the primitive in the library (so the first
-  training step does not), without running it.
-  """
+
+@functools.lru_cache(maxsize=None)
+def _query(pass_: int, dtype: str, key: tuple) -> Optional[str]:
   lib = library()
   if lib is None or dtype not in DTYPE_CODES:
     return None
-  arr = (ctypes.c_int64 * 18)(*dims)
+  geometry = ConvGeometry(*key)
   buf = ctypes.create_string_buffer(512)
-  rc = lib.cnn_jax_onednn_query(pass_, DTYPE_CODES[dtype], arr, buf, 512)
+  rc = lib.cnn_jax_onednn_query(
+    pass_, DTYPE_CODES[dtype], ctypes.byref(geometry), buf, 512
+  )
   if rc == 2:
     raise RuntimeError(
-      f'oneDNN {PASS_NAMES[pass_]} {dims}: {buf.value.decode()}'
+      f'oneDNN {PASS_NAMES[pass_]} {key}: {buf.value.decode()}'
     )
   impl = buf.value.decode() if rc == 0 else None
-  _queried[(PASS_NAMES[pass_], dtype, tuple(dims))] = impl
+  _queried[(PASS_NAMES[pass_], dtype, key)] = impl
   return impl
 
 
 _queried: dict = {}
 
 
-@functools.lru_cache(maxsize=None)
 def pool_query(
-  pass_: int, algorithm: int, dtype: str, dims: Sequence[int]
+  pass_: int, algorithm: int, dtype: str, geometry: PoolGeometry
 ) -> tuple[Optional[str], int]:
   """oneDNN's implementation of one pooling pass (or None if it has none)
-  and the bytes of its workspace per group.
+  and the bytes of its workspace per group. Creates and caches the
+  primitive in the library, without running it."""
+  return _pool_query(pass_, algorithm, dtype, fields(geometry))
 
-  ``dims``: n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pb, pl, pr. Creates and
-  caches the primitive in the library, without running it.
-  """
+
+@functools.lru_cache(maxsize=None)
+def _pool_query(
+  pass_: int, algorithm: int, dtype: str, key: tuple
+) -> tuple[Optional[str], int]:
   lib = library()
   if lib is None or dtype not in DTYPE_CODES:
     return None, 0
-  arr = (ctypes.c_int64 * 14)(*dims)
+  geometry = PoolGeometry(*key)
   ws = ctypes.c_int64(0)
   buf = ctypes.create_string_buffer(512)
   rc = lib.cnn_jax_onednn_pool_query(
-    pass_, algorithm, DTYPE_CODES[dtype], arr, ctypes.byref(ws), buf, 512
+    pass_,
+    algorithm,
+    DTYPE_CODES[dtype],
+    ctypes.byref(geometry),
+    ctypes.byref(ws),
+    buf,
+    512,
   )
   if rc == 2:
     raise RuntimeError(
-      f'oneDNN pooling pass {pass_} {dims}: {buf.value.decode()}'
+      f'oneDNN pooling pass {pass_} {key}: {buf.value.decode()}'
     )
   impl = buf.value.decode() if rc == 0 else None
   name = f'{POOL_ALGORITHM_NAMES[algorithm]} {POOL_PASS_NAMES[pass_]}'
-  _queried[(name, dtype, tuple(dims))] = impl
+  _queried[(name, dtype, key)] = impl
   return impl, int(ws.value)
 
 

@@ -49,13 +49,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
-from jax.extend.core import Primitive
-
-try:
-  from jax.core import ShapedArray
-except ImportError:  # newer jax: only the internal name.
-  from jax._src.core import ShapedArray  # pylint: disable=g-import-not-at-top
+from jax.core import ShapedArray
 from jax.interpreters import ad
 from jax.interpreters import batching
 from jax.interpreters import mlir
@@ -63,9 +57,9 @@ from jax.interpreters import mlir
 from cnn_jax.ops import conv
 from cnn_jax.ops import custom_call
 from cnn_jax.ops import onednn
+from cnn_jax.ops.custom_call import out_hw, pair
 
 Padding = Union[str, Sequence[tuple[int, int]]]
-_DTYPES = (np.dtype(np.float32), np.dtype(jnp.bfloat16))
 # oneDNN's max-pooling workspace is one byte per output element for windows
 # of at most 255 elements (an int32 index beyond).
 _MAX_WINDOW_FOR_BYTE_WORKSPACE = 255
@@ -74,64 +68,33 @@ _MAX_WINDOW_FOR_BYTE_WORKSPACE = 255
 # --------------------------------------------------------------------------
 # Which pooling oneDNN takes.
 # --------------------------------------------------------------------------
-def _pair(v) -> Optional[tuple[int, int]]:
-  v = tuple(int(i) for i in np.atleast_1d(v))
-  return v if len(v) == 2 else None
-
-
 def pool_params(x, window, strides, padding) -> Optional[dict]:
   """The primitives' parameters, or None where Flax's pooling must do it."""
-  if np.ndim(x) != 4 or np.dtype(x.dtype) not in _DTYPES:
+  if np.ndim(x) != 4 or np.dtype(x.dtype) not in custom_call.DTYPES:
     return None
-  window = _pair(window)
-  strides = _pair(strides if strides is not None else 1)
+  window = pair(window)
+  strides = pair(strides)
   if window is None or strides is None or min(window + strides) < 1:
     return None
   h, w = np.shape(x)[1:3]
-  if isinstance(padding, str):
-    padding = lax.padtype_to_pads((h, w), window, strides, padding)
-  padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-  if len(padding) != 2:
+  padding = custom_call.explicit_padding((h, w), window, strides, padding)
+  if padding is None:
     return None
   # oneDNN wants every window to overlap the input: padding below the window.
   for (lo, hi), k in zip(padding, window):
     if min(lo, hi) < 0 or max(lo, hi) >= k:
       return None
-  if min(_out_hw((h, w), window, strides, padding)) < 1 or min(x.shape) < 1:
+  if min(out_hw((h, w), window, strides, padding)) < 1 or min(x.shape) < 1:
     return None
   return dict(window=window, strides=strides, padding=padding)
 
 
-def _out_hw(in_hw, window, strides, padding) -> tuple[int, int]:
-  return tuple(
-    (i + lo + hi - k) // s + 1
-    for i, k, s, (lo, hi) in zip(in_hw, window, strides, padding)
-  )
-
-
 # --------------------------------------------------------------------------
-# The primitives: activations (G, N, H, W, C).
+# The primitives' shapes: activations (G, N, H, W, C).
 # --------------------------------------------------------------------------
-avg_pool_p = Primitive('onednn_avg_pool')
-avg_pool_bwd_p = Primitive('onednn_avg_pool_bwd')
-max_pool_p = Primitive('onednn_max_pool')
-max_pool_train_p = Primitive('onednn_max_pool_train')
-max_pool_train_p.multiple_results = True
-max_pool_tangent_p = Primitive('onednn_max_pool_tangent')
-max_pool_bwd_p = Primitive('onednn_max_pool_bwd')
-PRIMITIVES = (
-  avg_pool_p,
-  avg_pool_bwd_p,
-  max_pool_p,
-  max_pool_train_p,
-  max_pool_tangent_p,
-  max_pool_bwd_p,
-)
-
-
 def _out_aval(x, *, window, strides, padding, **_):
   g, n, h, w, c = x.shape
-  ho, wo = _out_hw((h, w), window, strides, padding)
+  ho, wo = out_hw((h, w), window, strides, padding)
   return ShapedArray((g, n, ho, wo, c), x.dtype)
 
 
@@ -144,17 +107,230 @@ def _workspace_aval(y):
   return ShapedArray(y.shape, np.dtype(np.uint8))
 
 
-avg_pool_p.def_abstract_eval(_out_aval)
-avg_pool_bwd_p.def_abstract_eval(_in_aval)
-max_pool_p.def_abstract_eval(_out_aval)
-max_pool_train_p.def_abstract_eval(
-  lambda x, **p: [_out_aval(x, **p), _workspace_aval(_out_aval(x, **p))]
-)
-max_pool_tangent_p.def_abstract_eval(lambda t, x, ws, **p: _out_aval(x, **p))
-max_pool_bwd_p.def_abstract_eval(lambda dy, x, ws, **p: x)
+# --------------------------------------------------------------------------
+# Their XLA computations (other platforms, and the CPU's fallback): Flax's
+# pooling and XLA's rules for its derivatives.
+# --------------------------------------------------------------------------
+def _groups_as_batch(fn):
+  """``fn`` of (N, H, W, C) arrays applied to (G, N, H, W, C) ones."""
 
-for _p in PRIMITIVES:
-  custom_call.eager_impl(_p)
+  def apply(*args):
+    g, n = args[0].shape[:2]
+    flat = [a.reshape(g * n, *a.shape[2:]) for a in args]
+    out = fn(*flat)
+    return out.reshape(g, n, *out.shape[1:])
+
+  return apply
+
+
+def _flax_max(x, *, window, strides, padding):
+  return nn.max_pool(x, window, strides, padding)
+
+
+def _flax_avg(x, *, window, strides, padding, count_include_pad):
+  return nn.avg_pool(
+    x, window, strides, padding, count_include_pad=count_include_pad
+  )
+
+
+def _xla_avg(x, **params):
+  return _groups_as_batch(functools.partial(_flax_avg, **params))(x)
+
+
+def _xla_avg_bwd(dy, *, in_hw, **params):
+  def one(dy):
+    x = jax.ShapeDtypeStruct((dy.shape[0], *in_hw, dy.shape[3]), dy.dtype)
+    avg = functools.partial(_flax_avg, **params)
+    return jax.linear_transpose(avg, x)(dy)[0]
+
+  return _groups_as_batch(one)(dy)
+
+
+def _xla_max(x, **params):
+  return _groups_as_batch(functools.partial(_flax_max, **params))(x)
+
+
+def _xla_max_train(x, **params):
+  y = _xla_max(x, **params)
+  return [y, jnp.zeros(y.shape, jnp.uint8)]
+
+
+def _xla_max_tangent(t, x, ws, **params):
+  del ws
+
+  def one(t, x):
+    return jax.jvp(functools.partial(_flax_max, **params), (x,), (t,))[1]
+
+  return _groups_as_batch(one)(t, x)
+
+
+def _xla_max_bwd(dy, x, ws, *, in_hw, **params):
+  del ws, in_hw
+
+  def one(dy, x):
+    _, vjp = jax.vjp(functools.partial(_flax_max, **params), x)
+    return vjp(dy)[0]
+
+  return _groups_as_batch(one)(dy, x)
+
+
+# --------------------------------------------------------------------------
+# Their CPU lowering: oneDNN's pooling.
+# --------------------------------------------------------------------------
+def _algorithm(params) -> int:
+  if 'count_include_pad' not in params:
+    return onednn.POOL_MAX
+  if params['count_include_pad']:
+    return onednn.POOL_AVG
+  return onednn.POOL_AVG_EXCLUDE_PAD
+
+
+def _fast_kernels(passes, algorithm, geometry, dtype) -> bool:
+  """oneDNN has a kernel other than its reference code for every pass the
+  primitive needs (and, for max pooling, a one-byte workspace)."""
+  g = geometry
+  for pass_ in passes:
+    impl, ws_bytes = onednn.pool_query(pass_, algorithm, dtype.name, g)
+    if impl is None or impl.startswith('ref'):
+      return False
+    if algorithm == onednn.POOL_MAX and pass_ != onednn.POOL_FORWARD:
+      if ws_bytes != g.n * g.ho * g.wo * g.c:  # a byte per output element
+        return False
+  return True
+
+
+def _run_onednn(handler, split, run_dtype, *args, out_avals, attrs):
+  """Converts, cuts N into one slice per device, calls, and back."""
+  if handler == 'max_backward':
+    args = (args[0], args[2])  # dy, ws: oneDNN does not read x.
+  if split > 1 and args[0].shape[0] == 1:
+    args = [custom_call.to_slices(a, split) for a in args]
+    avals = [
+      ShapedArray((split, a.shape[1] // split, *a.shape[2:]), a.dtype)
+      for a in out_avals
+    ]
+  else:
+    avals = list(out_avals)
+  args = [a if a.dtype == np.uint8 else a.astype(run_dtype) for a in args]
+  avals = [
+    a if a.dtype == np.uint8 else ShapedArray(a.shape, run_dtype) for a in avals
+  ]
+  outs = custom_call.call(
+    onednn.POOL_TARGETS[handler][0], args, avals, partitioned=split > 1, **attrs
+  )
+  return [o.reshape(a.shape).astype(a.dtype) for o, a in zip(outs, out_avals)]
+
+
+def _cpu_lowering(prim, ctx, *args, **params):
+  if prim not in _ONEDNN or not onednn.available():
+    return custom_call.xla_lowering(prim, ctx, *args, **params)
+  handler, passes = _ONEDNN[prim]
+  split = custom_call.slices(ctx)
+  # x: the input of the forward passes, the output of the backward ones.
+  x = (
+    ctx.avals_out[0]
+    if prim in (avg_pool_bwd_p, max_pool_bwd_p)
+    else ctx.avals_in[0]
+  )
+  g, n, h, w, c = x.shape
+  ho, wo = out_hw(
+    (h, w), params['window'], params['strides'], params['padding']
+  )
+  (pt, pb), (pl, pr) = params['padding']
+  geometry = onednn.PoolGeometry(
+    n=n // split if g == 1 else n,
+    h=h,
+    w=w,
+    c=c,
+    ho=ho,
+    wo=wo,
+    kh=params['window'][0],
+    kw=params['window'][1],
+    sh=params['strides'][0],
+    sw=params['strides'][1],
+    pt=pt,
+    pb=pb,
+    pl=pl,
+    pr=pr,
+  )
+  algorithm = _algorithm(params)
+  if (
+    algorithm == onednn.POOL_MAX
+    and np.prod(params['window']) > _MAX_WINDOW_FOR_BYTE_WORKSPACE
+  ):
+    return custom_call.xla_lowering(prim, ctx, *args, **params)
+  run_dtype = custom_call.run_dtype(
+    x.dtype, functools.partial(_fast_kernels, passes, algorithm, geometry)
+  )
+  if run_dtype is None:
+    return custom_call.xla_lowering(prim, ctx, *args, **params)
+  attrs = dict(
+    algorithm=algorithm,
+    window=params['window'],
+    strides=params['strides'],
+    padding=(pt, pb, pl, pr),
+  )
+  fn = functools.partial(
+    _run_onednn,
+    handler,
+    split,
+    run_dtype,
+    out_avals=tuple(ctx.avals_out),
+    attrs=attrs,
+  )
+  outs = mlir.lower_fun(fn, multiple_results=True)(ctx, *args)
+  return outs if prim.multiple_results else outs[0]
+
+
+avg_pool_p = custom_call.primitive(
+  'onednn_avg_pool', _out_aval, _xla_avg, _cpu_lowering
+)
+avg_pool_bwd_p = custom_call.primitive(
+  'onednn_avg_pool_bwd', _in_aval, _xla_avg_bwd, _cpu_lowering
+)
+max_pool_p = custom_call.primitive(
+  'onednn_max_pool', _out_aval, _xla_max, _cpu_lowering
+)
+max_pool_train_p = custom_call.primitive(
+  'onednn_max_pool_train',
+  lambda x, **p: [_out_aval(x, **p), _workspace_aval(_out_aval(x, **p))],
+  _xla_max_train,
+  _cpu_lowering,
+  multiple_results=True,
+)
+max_pool_tangent_p = custom_call.primitive(
+  'onednn_max_pool_tangent',
+  lambda t, x, ws, **p: _out_aval(x, **p),
+  _xla_max_tangent,
+  _cpu_lowering,
+)
+max_pool_bwd_p = custom_call.primitive(
+  'onednn_max_pool_bwd', lambda dy, x, ws, **p: x, _xla_max_bwd, _cpu_lowering
+)
+PRIMITIVES = (
+  avg_pool_p,
+  avg_pool_bwd_p,
+  max_pool_p,
+  max_pool_train_p,
+  max_pool_tangent_p,
+  max_pool_bwd_p,
+)
+# primitive -> (handler, oneDNN passes whose kernels it needs).
+_ONEDNN = {
+  avg_pool_p: ('forward', (onednn.POOL_FORWARD,)),
+  avg_pool_bwd_p: ('avg_backward', (onednn.POOL_BACKWARD,)),
+  max_pool_p: ('forward', (onednn.POOL_FORWARD,)),
+  # The training pass and the backward pass that reads its workspace decide
+  # together.
+  max_pool_train_p: (
+    'max_training',
+    (onednn.POOL_TRAINING, onednn.POOL_BACKWARD),
+  ),
+  max_pool_bwd_p: (
+    'max_backward',
+    (onednn.POOL_TRAINING, onednn.POOL_BACKWARD),
+  ),
+}
 
 
 # --------------------------------------------------------------------------
@@ -253,224 +429,6 @@ def _batch(prim, args, dims, **params):
 
 for _p in PRIMITIVES:
   batching.primitive_batchers[_p] = functools.partial(_batch, _p)
-
-
-# --------------------------------------------------------------------------
-# Lowering elsewhere (and the CPU fallback): Flax's pooling, XLA's rules.
-# --------------------------------------------------------------------------
-def _groups_as_batch(fn):
-  """``fn`` of (N, H, W, C) arrays applied to (G, N, H, W, C) ones."""
-
-  def apply(*args):
-    g, n = args[0].shape[:2]
-    flat = [a.reshape(g * n, *a.shape[2:]) for a in args]
-    out = fn(*flat)
-    return out.reshape(g, n, *out.shape[1:])
-
-  return apply
-
-
-def _flax_max(x, *, window, strides, padding):
-  return nn.max_pool(x, window, strides, padding)
-
-
-def _flax_avg(x, *, window, strides, padding, count_include_pad):
-  return nn.avg_pool(
-    x, window, strides, padding, count_include_pad=count_include_pad
-  )
-
-
-def _xla_avg(x, **params):
-  return _groups_as_batch(functools.partial(_flax_avg, **params))(x)
-
-
-def _xla_avg_bwd(dy, *, in_hw, **params):
-  def one(dy):
-    x = jax.ShapeDtypeStruct((dy.shape[0], *in_hw, dy.shape[3]), dy.dtype)
-    avg = functools.partial(_flax_avg, **params)
-    return jax.linear_transpose(avg, x)(dy)[0]
-
-  return _groups_as_batch(one)(dy)
-
-
-def _xla_max(x, **params):
-  return _groups_as_batch(functools.partial(_flax_max, **params))(x)
-
-
-def _xla_max_train(x, **params):
-  y = _xla_max(x, **params)
-  return [y, jnp.zeros(y.shape, jnp.uint8)]
-
-
-def _xla_max_tangent(t, x, ws, **params):
-  del ws
-
-  def one(t, x):
-    return jax.jvp(functools.partial(_flax_max, **params), (x,), (t,))[1]
-
-  return _groups_as_batch(one)(t, x)
-
-
-def _xla_max_bwd(dy, x, ws, *, in_hw, **params):
-  del ws, in_hw
-
-  def one(dy, x):
-    _, vjp = jax.vjp(functools.partial(_flax_max, **params), x)
-    return vjp(dy)[0]
-
-  return _groups_as_batch(one)(dy, x)
-
-
-_XLA_IMPLS = {
-  avg_pool_p: _xla_avg,
-  avg_pool_bwd_p: _xla_avg_bwd,
-  max_pool_p: _xla_max,
-  max_pool_train_p: _xla_max_train,
-  max_pool_tangent_p: _xla_max_tangent,
-  max_pool_bwd_p: _xla_max_bwd,
-}
-
-
-def _xla_lowering(prim, ctx, *args, **params):
-  return mlir.lower_fun(
-    functools.partial(_XLA_IMPLS[prim], **params),
-    multiple_results=prim.multiple_results,
-  )(ctx, *args)
-
-
-for _p in PRIMITIVES:
-  mlir.register_lowering(_p, functools.partial(_xla_lowering, _p))
-
-
-# --------------------------------------------------------------------------
-# Lowering on the CPU: oneDNN's pooling.
-# --------------------------------------------------------------------------
-# primitive -> (handler, oneDNN passes whose kernels it needs).
-_ONEDNN = {
-  avg_pool_p: ('forward', (onednn.POOL_FORWARD,)),
-  avg_pool_bwd_p: ('avg_backward', (onednn.POOL_BACKWARD,)),
-  max_pool_p: ('forward', (onednn.POOL_FORWARD,)),
-  # The training pass and the backward pass that reads its workspace decide
-  # together.
-  max_pool_train_p: (
-    'max_training',
-    (onednn.POOL_TRAINING, onednn.POOL_BACKWARD),
-  ),
-  max_pool_bwd_p: (
-    'max_backward',
-    (onednn.POOL_TRAINING, onednn.POOL_BACKWARD),
-  ),
-}
-
-
-def _algorithm(params) -> int:
-  if 'count_include_pad' not in params:
-    return onednn.POOL_MAX
-  if params['count_include_pad']:
-    return onednn.POOL_AVG
-  return onednn.POOL_AVG_EXCLUDE_PAD
-
-
-@functools.lru_cache(maxsize=None)
-def _onednn_dtype(passes, algorithm, dims, dtype) -> Optional[np.dtype]:
-  """The dtype to run oneDNN in, or None to leave the primitive to XLA."""
-  n, _, _, c, ho, wo = dims[:6]
-  for candidate in (np.dtype(dtype), np.dtype(np.float32)):
-    usable = True
-    for pass_ in passes:
-      impl, ws_bytes = onednn.pool_query(pass_, algorithm, candidate.name, dims)
-      if impl is None or impl.startswith('ref'):
-        usable = False
-      elif algorithm == onednn.POOL_MAX and pass_ != onednn.POOL_FORWARD:
-        usable &= ws_bytes == n * ho * wo * c  # one byte per output element
-    if usable:
-      return candidate
-  return None
-
-
-def _run_onednn(handler, split, run_dtype, *args, out_avals, attrs):
-  """Converts, splits N into one slice per device, calls, and back."""
-  if handler == 'max_backward':
-    args = (args[0], args[2])  # dy, ws: oneDNN does not read x.
-  if split > 1 and args[0].shape[0] == 1:
-    args = [a.reshape(split, a.shape[1] // split, *a.shape[2:]) for a in args]
-    avals = [
-      ShapedArray((split, a.shape[1] // split, *a.shape[2:]), a.dtype)
-      for a in out_avals
-    ]
-  else:
-    avals = list(out_avals)
-  args = [a if a.dtype == np.uint8 else a.astype(run_dtype) for a in args]
-  avals = [
-    a if a.dtype == np.uint8 else ShapedArray(a.shape, run_dtype) for a in avals
-  ]
-  outs = custom_call.call(
-    onednn.POOL_TARGETS[handler][0], args, avals, partitioned=split > 1, **attrs
-  )
-  return [o.reshape(a.shape).astype(a.dtype) for o, a in zip(outs, out_avals)]
-
-
-def _cpu_lowering(prim, ctx, *args, **params):
-  if prim not in _ONEDNN or not onednn.available():
-    return _xla_lowering(prim, ctx, *args, **params)
-  handler, passes = _ONEDNN[prim]
-  split = custom_call.slices(ctx)
-  # x: the input of the forward passes, the output of the backward ones.
-  x = (
-    ctx.avals_out[0]
-    if prim in (avg_pool_bwd_p, max_pool_bwd_p)
-    else ctx.avals_in[0]
-  )
-  g, n, h, w, c = x.shape
-  ho, wo = _out_hw(
-    (h, w), params['window'], params['strides'], params['padding']
-  )
-  (pt, pb), (pl, pr) = params['padding']
-  dims = (
-    n // split if g == 1 else n,
-    h,
-    w,
-    c,
-    ho,
-    wo,
-    *params['window'],
-    *params['strides'],
-    pt,
-    pb,
-    pl,
-    pr,
-  )
-  algorithm = _algorithm(params)
-  if (
-    algorithm == onednn.POOL_MAX
-    and np.prod(params['window']) > _MAX_WINDOW_FOR_BYTE_WORKSPACE
-  ):
-    return _xla_lowering(prim, ctx, *args, **params)
-  run_dtype = _onednn_dtype(passes, algorithm, dims, np.dtype(x.dtype).name)
-  if run_dtype is None:
-    return _xla_lowering(prim, ctx, *args, **params)
-  attrs = dict(
-    algorithm=algorithm,
-    window=params['window'],
-    strides=params['strides'],
-    padding=(pt, pb, pl, pr),
-  )
-  fn = functools.partial(
-    _run_onednn,
-    handler,
-    split,
-    run_dtype,
-    out_avals=tuple(ctx.avals_out),
-    attrs=attrs,
-  )
-  outs = mlir.lower_fun(fn, multiple_results=True)(ctx, *args)
-  return outs if prim.multiple_results else outs[0]
-
-
-for _p in PRIMITIVES:
-  mlir.register_lowering(
-    _p, functools.partial(_cpu_lowering, _p), platform='cpu'
-  )
 
 
 # --------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #define CNN_JAX_ONEDNN_COMMON_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -21,6 +22,28 @@
 #define CNN_JAX_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace cnn_jax_onednn {
+
+// The geometry of one convolution (one group of a call), as the query
+// functions take it from Python: cnn_jax/ops/onednn.py's ctypes structure
+// ConvGeometry has the same fields in the same order, and checks the size
+// (cnn_jax_onednn_geometry_sizes) when it loads the library.
+struct ConvGeometry {
+  int64_t n, h, w, c;      // input (N, H, W, C)
+  int64_t kh, kw, o;       // kernel (KH, KW, C / groups, O)
+  int64_t ho, wo;          // output spatial size
+  int64_t groups;          // feature groups
+  int64_t sh, sw, dh, dw;  // strides; dilation (1 = none)
+  int64_t pt, pb, pl, pr;  // padding: top, bottom, left, right
+};
+
+// The geometry of one pooling (PoolGeometry in cnn_jax/ops/onednn.py).
+struct PoolGeometry {
+  int64_t n, h, w, c;      // input (N, H, W, C)
+  int64_t ho, wo;          // output spatial size
+  int64_t kh, kw;          // window
+  int64_t sh, sw;          // strides
+  int64_t pt, pb, pl, pr;  // padding: top, bottom, left, right
+};
 
 // One CPU engine for the process (an inline function: one instance across
 // the library's translation units).

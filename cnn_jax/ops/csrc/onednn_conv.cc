@@ -59,16 +59,10 @@ using DataType = memory::data_type;
 
 enum Pass : int { kForward = 0, kBackwardData = 1, kBackwardWeights = 2 };
 
-// One 2-D convolution (one group of a call).
-struct ConvSpec {
+// One pass of one 2-D convolution (one group of a call).
+struct ConvSpec : ConvGeometry {
   Pass pass;
   DataType dtype;
-  int64_t n, h, w, c;  // input (N, H, W, C)
-  int64_t kh, kw, o;   // kernel (KH, KW, C / groups, O)
-  int64_t ho, wo;      // output spatial size
-  int64_t groups;
-  int64_t sh, sw, dh, dw;  // strides; dilation (1 = none)
-  int64_t pt, pb, pl, pr;  // padding
 
   std::string Key() const {
     std::ostringstream s;
@@ -332,9 +326,11 @@ ffi::Error BackwardWeights(ffi::AnyBuffer x, ffi::AnyBuffer dy,
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnConvFwd(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnConvBwdData(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnConvBwdWeights(XLA_FFI_CallFrame*);
-CNN_JAX_EXPORT int cnn_jax_onednn_query(int pass, int dtype,
-                                        const int64_t* dims, char* impl,
-                                        int impl_len);
+CNN_JAX_EXPORT int cnn_jax_onednn_query(
+    int pass, int dtype, const cnn_jax_onednn::ConvGeometry* geometry,
+    char* impl, int impl_len);
+CNN_JAX_EXPORT void cnn_jax_onednn_geometry_sizes(int64_t* conv,
+                                                  int64_t* pool);
 CNN_JAX_EXPORT void cnn_jax_onednn_info(char* out, int out_len);
 
 #define CNN_JAX_CONV_BINDING                            \
@@ -359,23 +355,25 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(CnnJaxOnednnConvBwdWeights,
 extern "C" {
 
 // Creates (and caches) the primitive of one pass; writes oneDNN's
-// implementation name to `impl`. `dims`: n, h, w, c, kh, kw, o, ho, wo,
-// groups, sh, sw, dh, dw, pt, pb, pl, pr. `dtype`: 0 float32, 1 bfloat16.
-// Returns 0 when created, 1 when oneDNN has no implementation, 2 on other
-// errors (message in `impl`).
-int cnn_jax_onednn_query(int pass, int dtype, const int64_t* dims, char* impl,
-                         int impl_len) {
-  using cnn_jax_onednn::ConvSpec;
-  ConvSpec s;
+// implementation name to `impl`. `dtype`: 0 float32, 1 bfloat16. Returns 0
+// when created, 1 when oneDNN has no implementation, 2 on other errors
+// (message in `impl`).
+int cnn_jax_onednn_query(int pass, int dtype,
+                         const cnn_jax_onednn::ConvGeometry* geometry,
+                         char* impl, int impl_len) {
+  cnn_jax_onednn::ConvSpec s;
+  static_cast<cnn_jax_onednn::ConvGeometry&>(s) = *geometry;
   s.pass = static_cast<cnn_jax_onednn::Pass>(pass);
   s.dtype = dtype == 1 ? dnnl::memory::data_type::bf16
                        : dnnl::memory::data_type::f32;
-  int64_t* f[] = {&s.n,  &s.h,  &s.w,  &s.c,  &s.kh, &s.kw,
-                  &s.o,  &s.ho, &s.wo, &s.groups, &s.sh, &s.sw,
-                  &s.dh, &s.dw, &s.pt, &s.pb, &s.pl, &s.pr};
-  for (int i = 0; i < 18; ++i) *f[i] = dims[i];
   return cnn_jax_onednn::Query(
       [&] { return cnn_jax_onednn::GetPlan(s).impl; }, impl, impl_len);
+}
+
+// The sizes of the geometry structures, which Python checks against its own.
+void cnn_jax_onednn_geometry_sizes(int64_t* conv, int64_t* pool) {
+  *conv = sizeof(cnn_jax_onednn::ConvGeometry);
+  *pool = sizeof(cnn_jax_onednn::PoolGeometry);
 }
 
 // "oneDNN <major.minor.patch> (<git hash>), ISA <effective ISA>".

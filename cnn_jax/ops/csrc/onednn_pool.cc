@@ -47,15 +47,10 @@ using DataType = memory::data_type;
 enum PoolPass : int { kForward = 0, kTraining = 1, kBackward = 2 };
 enum PoolAlgorithm : int { kMax = 0, kAvgIncludePad = 1, kAvgExcludePad = 2 };
 
-struct PoolSpec {
+struct PoolSpec : PoolGeometry {
   PoolPass pass;
   PoolAlgorithm algorithm;
   DataType dtype;
-  int64_t n, h, w, c;  // input (N, H, W, C)
-  int64_t ho, wo;      // output spatial size
-  int64_t kh, kw;      // window
-  int64_t sh, sw;      // strides
-  int64_t pt, pb, pl, pr;
 
   std::string Key() const {
     std::ostringstream s;
@@ -270,10 +265,10 @@ CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnPoolFwd(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnMaxPoolTrain(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnMaxPoolBwd(XLA_FFI_CallFrame*);
 CNN_JAX_EXPORT XLA_FFI_Error* CnnJaxOnednnAvgPoolBwd(XLA_FFI_CallFrame*);
-CNN_JAX_EXPORT int cnn_jax_onednn_pool_query(int pass, int algorithm,
-                                             int dtype, const int64_t* dims,
-                                             int64_t* workspace_bytes,
-                                             char* impl, int impl_len);
+CNN_JAX_EXPORT int cnn_jax_onednn_pool_query(
+    int pass, int algorithm, int dtype,
+    const cnn_jax_onednn::PoolGeometry* geometry, int64_t* workspace_bytes,
+    char* impl, int impl_len);
 
 #define CNN_JAX_POOL_ATTRS                        \
   .Attr<int64_t>("algorithm")                     \
@@ -307,21 +302,19 @@ extern "C" {
 
 // Creates (and caches) the primitive of one pass; writes oneDNN's
 // implementation name to `impl` and the workspace size of one group to
-// `workspace_bytes`. `dims`: n, h, w, c, ho, wo, kh, kw, sh, sw, pt, pb, pl,
-// pr. `dtype`: 0 float32, 1 bfloat16. Returns 0 when created, 1 when oneDNN
-// has no implementation, 2 on other errors (message in `impl`).
+// `workspace_bytes`. `dtype`: 0 float32, 1 bfloat16. Returns 0 when
+// created, 1 when oneDNN has no implementation, 2 on other errors (message
+// in `impl`).
 int cnn_jax_onednn_pool_query(int pass, int algorithm, int dtype,
-                              const int64_t* dims, int64_t* workspace_bytes,
-                              char* impl, int impl_len) {
-  using cnn_jax_onednn::PoolSpec;
-  PoolSpec s;
+                              const cnn_jax_onednn::PoolGeometry* geometry,
+                              int64_t* workspace_bytes, char* impl,
+                              int impl_len) {
+  cnn_jax_onednn::PoolSpec s;
+  static_cast<cnn_jax_onednn::PoolGeometry&>(s) = *geometry;
   s.pass = static_cast<cnn_jax_onednn::PoolPass>(pass);
   s.algorithm = static_cast<cnn_jax_onednn::PoolAlgorithm>(algorithm);
   s.dtype = dtype == 1 ? dnnl::memory::data_type::bf16
                        : dnnl::memory::data_type::f32;
-  int64_t* f[] = {&s.n,  &s.h,  &s.w,  &s.c,  &s.ho, &s.wo, &s.kh,
-                  &s.kw, &s.sh, &s.sw, &s.pt, &s.pb, &s.pl, &s.pr};
-  for (int i = 0; i < 14; ++i) *f[i] = dims[i];
   *workspace_bytes = 0;
   return cnn_jax_onednn::Query(
       [&] {
