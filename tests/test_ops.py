@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from cnn_jax import models
 from cnn_jax.ops import conv
@@ -530,36 +531,29 @@ def test_ill_conditioned_train_steps_equal_xla_to_their_rounding_sensitivity(
   assert max(apart[0]) <= 3 * max(max(m) for m in xla_moved + ours_moved)
 
 
-_SHARDED = """
-import numpy as np, jax, jax.numpy as jnp
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from tests import test_ops
-from cnn_jax.ops import onednn
-assert len(jax.devices()) == 8 and onednn.available()
-mesh = Mesh(np.array(jax.devices()), ('data',))
-data = NamedSharding(mesh, P('data'))
-images = jax.device_put(jax.random.normal(jax.random.key(5), (16, 32, 32, 3)),
-                        data)
-labels = jax.device_put(jnp.arange(16) % 10, data)
-for group_size in (0, 2):  # whole-batch BN; ghost BN (vmap over 8 groups).
-  ours = test_ops._grads('resnet20', 'auto', images, labels, group_size)
-  ref = test_ops._grads('resnet20', 'xla', images, labels, group_size)
-  test_ops._assert_same_grads(ours, ref)
-# The batch stays sharded: no all-gather; the calls see 2 examples each.
-x = jax.device_put(jnp.ones((16, 8, 8, 4)), data)
-f = jax.jit(jax.grad(lambda x, k: jnp.sum(test_ops._conv()(x, k) ** 2),
-                     (0, 1)), in_shardings=(data, None))
-hlo = f.lower(x, jnp.ones((3, 3, 4, 8))).compile().as_text()
-assert 'all-gather' not in hlo
-assert hlo.count('f32[1,2,8,8,8]{4,3,2,1,0} custom-call(') == 1, hlo
-print('SHARDED OK')
-"""
-
-
 @needs_onednn
+@pytest.mark.host_devices(8)
 def test_eight_host_devices_keep_the_batch_sharded_and_equal_xla():
-  r = host_devices.run(_SHARDED)
-  assert r.returncode == 0 and 'SHARDED OK' in r.stdout, r.stderr[-3000:]
+  assert len(jax.devices()) == 8
+  mesh = Mesh(np.array(jax.devices()), ('data',))
+  data = NamedSharding(mesh, P('data'))
+  images = jax.device_put(
+    jax.random.normal(jax.random.key(5), (16, 32, 32, 3)), data
+  )
+  labels = jax.device_put(jnp.arange(16) % 10, data)
+  for group_size in (0, 2):  # whole-batch BN; ghost BN (vmap over 8 groups).
+    ours = _grads('resnet20', 'auto', images, labels, group_size)
+    ref = _grads('resnet20', 'xla', images, labels, group_size)
+    _assert_same_grads(ours, ref)
+  # The batch stays sharded: no all-gather; the calls see 2 examples each.
+  x = jax.device_put(jnp.ones((16, 8, 8, 4)), data)
+  f = jax.jit(
+    jax.grad(lambda x, k: jnp.sum(_conv()(x, k) ** 2), (0, 1)),
+    in_shardings=(data, None),
+  )
+  hlo = f.lower(x, jnp.ones((3, 3, 4, 8))).compile().as_text()
+  assert 'all-gather' not in hlo
+  assert hlo.count('f32[1,2,8,8,8]{4,3,2,1,0} custom-call(') == 1, hlo
 
 
 _FALLBACK = """

@@ -13,13 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from cnn_jax import models
 from cnn_jax.models import layers
 from cnn_jax.ops import conv
 from cnn_jax.ops import onednn
 from cnn_jax.ops import pool
-from tests import host_devices
 
 TARGETS = {name: target for name, (target, _) in onednn.POOL_TARGETS.items()}
 
@@ -241,34 +241,32 @@ def test_googlenet_pools_in_onednn():
   assert TARGETS['forward'] in text and 'reduce_window' not in text
 
 
-_SHARDED = """
-import numpy as np, jax, jax.numpy as jnp, flax.linen as nn
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from cnn_jax.ops import onednn, pool
-assert len(jax.devices()) == 8 and onednn.available()
-mesh = Mesh(np.array(jax.devices()), ('data',))
-data = NamedSharding(mesh, P('data'))
-x = jax.device_put(jax.random.normal(jax.random.key(5), (16, 9, 9, 4)), data)
-for ours, ref in (
-    (lambda x: pool.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1))),
-     lambda x: nn.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1)))),
-    (lambda x: pool.avg_pool(x, (2, 2), (2, 2)),
-     lambda x: nn.avg_pool(x, (2, 2), (2, 2)))):
-  loss = lambda f: lambda x: jnp.sum(jnp.sin(f(x)))
-  f = jax.jit(jax.grad(loss(ours)), in_shardings=data, out_shardings=data)
-  np.testing.assert_allclose(f(x), jax.grad(loss(ref))(x), rtol=1e-6, atol=1e-7)
-  hlo = f.lower(x).compile().as_text()
-  assert 'all-gather' not in hlo, hlo
-  # One call per device, on its 2 examples.
-  assert 'f32[1,2,9,9,4]{4,3,2,1,0} custom-call(' in hlo, hlo
-print('SHARDED OK')
-"""
-
-
 @needs_onednn
+@pytest.mark.host_devices(8)
 def test_eight_host_devices_keep_the_batch_sharded_and_equal_flax():
-  r = host_devices.run(_SHARDED)
-  assert r.returncode == 0 and 'SHARDED OK' in r.stdout, r.stderr[-3000:]
+  assert len(jax.devices()) == 8
+  mesh = Mesh(np.array(jax.devices()), ('data',))
+  data = NamedSharding(mesh, P('data'))
+  x = jax.device_put(jax.random.normal(jax.random.key(5), (16, 9, 9, 4)), data)
+  for ours, ref in (
+    (
+      lambda x: pool.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1))),
+      lambda x: nn.max_pool(x, (3, 3), (2, 2), ((1, 1), (1, 1))),
+    ),
+    (
+      lambda x: pool.avg_pool(x, (2, 2), (2, 2)),
+      lambda x: nn.avg_pool(x, (2, 2), (2, 2)),
+    ),
+  ):
+    loss = lambda f: lambda x: jnp.sum(jnp.sin(f(x)))  # noqa: E731
+    f = jax.jit(jax.grad(loss(ours)), in_shardings=data, out_shardings=data)
+    np.testing.assert_allclose(
+      f(x), jax.grad(loss(ref))(x), rtol=1e-6, atol=1e-7
+    )
+    hlo = f.lower(x).compile().as_text()
+    assert 'all-gather' not in hlo, hlo
+    # One call per device, on its 2 examples.
+    assert 'f32[1,2,9,9,4]{4,3,2,1,0} custom-call(' in hlo, hlo
 
 
 @needs_onednn
