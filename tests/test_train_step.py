@@ -1,7 +1,5 @@
 """The jit-compiled train and eval steps over a device mesh."""
 
-import textwrap
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -10,7 +8,6 @@ import optax
 import pytest
 
 from cnn_jax.training import sharding, train_step
-from tests import host_devices
 from configs import base
 from tests.tiny_models import TinyBNNet
 
@@ -176,53 +173,47 @@ def test_ghost_batch_norm_uses_group_statistics():
   )
 
 
-_MULTI_DEVICE = textwrap.dedent("""
-    import jax, numpy as np, optax
-    from cnn_jax.training import sharding, train_step
-    from configs import base
-    from tests.tiny_models import TinyBNNet
-    assert jax.device_count() == 8, jax.devices()
-    rng = np.random.default_rng(0)
-    batches = [{'image': rng.normal(size=(32, 8, 8, 3)).astype(np.float32),
-                'label': rng.integers(0, 10, 32).astype(np.int32)}
-               for _ in range(3)]
-    out = {}
-    for n in (1, 8):
-      config = base.get_config(); config.num_devices = n
-      mesh = sharding.make_mesh(n)
-      state = train_step.create_train_state(
-          TinyBNNet(), optax.sgd(0.1, 0.9), (8, 8, 3), jax.random.key(0))
-      state = jax.device_put(state, sharding.replicated(mesh))
-      train, _ = train_step.compile_steps(config, mesh, state, 10,
-                                          lambda s: 0.1)
-      for b in batches:
-        gb = sharding.global_batch(b, mesh)
-        assert len(gb['image'].sharding.device_set) == n
-        state, m = train(state, gb)
-      out[n] = (float(m.compute()['loss']),
-                jax.tree.map(np.asarray, (state.params, state.batch_stats)))
-    print('LOSS', out[1][0], out[8][0])
-    np.testing.assert_allclose(out[1][0], out[8][0], rtol=1e-5)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4,
-                                                         atol=1e-6),
-                 out[1][1], out[8][1])
-    config = base.get_config(); config.batch_size = 36
-    try:
-      sharding.check_batch_divides(36, sharding.make_mesh(8), 'batch_size')
-    except ValueError as e:
-      print('ERROR', e)
-    print('OK')
-""")
-
-
+@pytest.mark.host_devices(8, timeout=300)
 def test_eight_devices_match_one_device():
-  proc = host_devices.run(_MULTI_DEVICE, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert 'OK' in proc.stdout
+  assert jax.device_count() == 8, jax.devices()
+  rng = np.random.default_rng(0)
+  batches = [
+    {
+      'image': rng.normal(size=(32, 8, 8, 3)).astype(np.float32),
+      'label': rng.integers(0, 10, 32).astype(np.int32),
+    }
+    for _ in range(3)
+  ]
+  out = {}
+  for n in (1, 8):
+    config = base.get_config()
+    config.num_devices = n
+    mesh = sharding.make_mesh(n)
+    state = train_step.create_train_state(
+      TinyBNNet(), optax.sgd(0.1, 0.9), (8, 8, 3), jax.random.key(0)
+    )
+    state = jax.device_put(state, sharding.replicated(mesh))
+    train, _ = train_step.compile_steps(config, mesh, state, 10, lambda s: 0.1)
+    for b in batches:
+      gb = sharding.global_batch(b, mesh)
+      assert len(gb['image'].sharding.device_set) == n
+      state, m = train(state, gb)
+    out[n] = (
+      float(m.compute()['loss']),
+      jax.tree.map(np.asarray, (state.params, state.batch_stats)),
+    )
+  np.testing.assert_allclose(out[1][0], out[8][0], rtol=1e-5)
+  jax.tree.map(
+    lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+    out[1][1],
+    out[8][1],
+  )
+  with pytest.raises(ValueError) as e:
+    sharding.check_batch_divides(36, sharding.make_mesh(8), 'batch_size')
   assert (
     'does not divide over the 8 devices of the mesh; use a multiple '
     'of 8 (e.g. 40)'
-  ) in proc.stdout
+  ) in str(e.value)
 
 
 def test_batch_must_divide_over_devices():
