@@ -17,7 +17,6 @@ the shared Inception crop + flip at 227 and has no PCA lighting.
 
 Expect: the paper reports 40.7% top-1 / 18.2% top-5 validation error for one
 CNN (59.3% top-1 accuracy, 10-crop test, two-tower); not run in this repo.
-Runtime: not measured (needs accelerators).
 """
 
 from configs import imagenet

@@ -15,7 +15,6 @@ decay 5e-4, batch 128, 20 epochs, 4-pixel pad + random crop and horizontal
 flips at 64x64.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import base

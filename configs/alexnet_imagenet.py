@@ -14,8 +14,7 @@ epochs 30 and 60, 90 epochs, no warmup, no label smoothing. Data as in
 configs/imagenet.py (Inception crop + flip at 224, central 87.5% crop).
 
 Expect: torchvision's IMAGENET1K_V1 weights (trained with that recipe) give
-56.522% top-1 / 79.066% top-5; not run in this repo. Runtime: not measured
-(needs accelerators).
+56.522% top-1 / 79.066% top-5; not run in this repo.
 """
 
 from configs import imagenet

@@ -13,8 +13,7 @@ all parameters (as the authors' Lua code), standard ResNet augmentation
 
 Expect: the paper reports 25.02% top-1 error (74.98% top-1) single-crop for
 DenseNet-121; torchvision's weights, ported from the authors' models, give
-74.434% top-1. Not run in this repo. Runtime: not measured (far beyond the
-2-core CPU this repo is developed on; needs accelerators).
+74.434% top-1. Not run in this repo.
 """
 
 from configs import imagenet

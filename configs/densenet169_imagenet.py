@@ -11,7 +11,7 @@ Recipe: as configs/densenet121_imagenet.py (batch 256, SGD Nesterov 0.9, lr 0.1
 
 Expect: the paper reports 23.80% top-1 error (76.20% top-1) single-crop for
 DenseNet-169; torchvision's ported weights give 75.600% top-1. Not run in this
-repo. Runtime: not measured (needs accelerators).
+repo.
 """
 
 from configs import densenet121_imagenet

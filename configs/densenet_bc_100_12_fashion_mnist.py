@@ -9,7 +9,6 @@ at 50% and 75% of training, weight decay 1e-4) shortened to 40 epochs, with
 14x14 and 7x7.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import base

@@ -14,7 +14,6 @@ configs/mobilenet_v2_fashion_mnist.py (SGD momentum 0.9, lr 0.1 at batch 128,
 EfficientNet paper's weight decay 1e-5.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import mobilenet_v2_fashion_mnist

@@ -17,7 +17,7 @@ and BatchNorm statistics with TensorFlow's ramp (decay min(0.9999, (1 + step)
 
 Expect: the paper reports 77.1% top-1 for B0; torchvision's weights (ported
 from the authors' TF checkpoint, trained with this recipe) give 77.692%.
-Not run in this repo. Runtime: not measured (needs accelerators).
+Not run in this repo.
 """
 
 from configs import imagenet

@@ -12,7 +12,7 @@ weight EMA 0.9999.
 
 Expect: the paper reports 79.1% top-1; torchvision's weights give
 78.642% (V1 weights; 79.838% for V2, trained with torchvision's own
-recipe). Not run in this repo. Runtime: not measured (needs accelerators).
+recipe). Not run in this repo.
 """
 
 from configs import efficientnet_b0_imagenet

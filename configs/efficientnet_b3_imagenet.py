@@ -11,7 +11,7 @@ epochs; weight decay 1e-5; label smoothing 0.1; 350 epochs; stochastic depth
 weight EMA 0.9999.
 
 Expect: the paper reports 81.6% top-1; torchvision's weights give
-82.008%. Not run in this repo. Runtime: not measured (needs accelerators).
+82.008%. Not run in this repo.
 """
 
 from configs import efficientnet_b0_imagenet

@@ -11,7 +11,7 @@ epochs; weight decay 1e-5; label smoothing 0.1; 350 epochs; stochastic depth
 weight EMA 0.9999.
 
 Expect: the paper reports 82.9% top-1; torchvision's weights give
-83.384%. Not run in this repo. Runtime: not measured (needs accelerators).
+83.384%. Not run in this repo.
 """
 
 from configs import efficientnet_b0_imagenet

@@ -27,7 +27,7 @@ constant lr and close under a decay of 0.94 per two epochs.
 Expect: the paper reports 21.2% top-1 / 5.6% top-5 single-crop error
 (78.8% top-1); torchvision's weights, ported from TF, give 77.294% top-1
 (its ``_metrics``).
-Not run in this repo. Runtime: not measured (needs accelerators).
+Not run in this repo.
 """
 
 from configs import imagenet

@@ -16,7 +16,7 @@ of hundreds, and plain SGD at LeNet-5's usual lr 0.05 learns slowly from there
 with cosine decay, batch 128, 20 epochs, no weight decay, no augmentation.
 
 Expect: no published reference (the paper reports 0.95% test error on MNIST,
-not Fashion-MNIST); not run to the end in this repo. Runtime: not measured.
+not Fashion-MNIST); not run to the end in this repo.
 """
 
 from configs import base

@@ -14,8 +14,7 @@ augmentation).
 
 Expect: LeCun et al. 1998 report 0.95% test error (99.05% accuracy) for the
 1998 LeNet-5 without distortions, trained 20 epochs with a different
-optimizer; not run in this repo. Runtime: not measured (the Fashion-MNIST run
-of the same model and recipe is a few minutes on 2 CPU cores).
+optimizer; not run in this repo.
 """
 
 from configs import base

@@ -15,7 +15,6 @@ decay 4e-5 (the paper's, not on BN or biases), 2-pixel pad + random crop and
 horizontal flips.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import base

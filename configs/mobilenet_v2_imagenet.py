@@ -26,7 +26,6 @@ The paper's own recipe (section 6.1: RMSProp decay and momentum 0.9, lr
 (the paper reports 72.0% top-1 with it).
 
 Expect: 71.878% top-1 (torchvision's ``_metrics``). Not run in this repo.
-Runtime: not measured (needs accelerators).
 """
 
 from configs import imagenet

@@ -24,7 +24,7 @@ closer to configs/efficientnet_b0_imagenet.py's; torchvision's
 (vision issue #3995) that this config does not follow.
 
 Expect: 74.042% top-1 (torchvision's ``_metrics`` for ``IMAGENET1K_V1``). Not
-run in this repo. Runtime: not measured (needs accelerators).
+run in this repo.
 """
 
 from configs import imagenet

@@ -8,8 +8,7 @@ RMSProp momentum 0.9, lr 0.064 x0.973 every 2 epochs, weight decay 1e-5, 600
 epochs, AutoAugment (ImageNet policy), random erasing 0.2, dropout 0.2).
 
 Expect: 67.668% top-1 (torchvision's ``_metrics``; the paper reports 67.4%
-with its own recipe). Not run in this repo. Runtime: not measured (needs
-accelerators).
+with its own recipe). Not run in this repo.
 """
 
 from configs import mobilenet_v3_large_imagenet

@@ -20,8 +20,7 @@ Inception crops limited to at least 25% of the image (our choice: the paper
 gives no figure). Not reproduced: asynchronous training.
 
 Expect: the paper reports 70.6% top-1 for 1.0 MobileNet-224 (0.75: 68.4%,
-0.5: 63.7%, 0.25: 50.6%). Not run in this repo. Runtime: not measured (needs
-accelerators).
+0.5: 63.7%, 0.25: 50.6%). Not run in this repo.
 """
 
 from configs import imagenet

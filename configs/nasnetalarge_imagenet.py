@@ -13,7 +13,7 @@ the run's length). The epoch count is not in the paper; this config keeps the
 Mobile config's 600 epochs.
 
 Expect: the paper reports 82.7% top-1 (Keras' ported weights 82.5%, timm's
-82.63%). Not run in this repo. Runtime: not measured (needs accelerators).
+82.63%). Not run in this repo.
 """
 
 from configs import nasnetamobile_imagenet

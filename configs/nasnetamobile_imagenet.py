@@ -14,7 +14,7 @@ second reduction cell with loss weight 0.4 (TF-slim's ``nasnet.py`` and
 The epoch count is not in the paper; MindSpore trains 600 epochs (used here).
 
 Expect: the paper reports 74.0% top-1 (Keras' ported weights: 74.4%). Not run
-in this repo. Runtime: not measured (needs accelerators).
+in this repo.
 """
 
 from configs import imagenet

@@ -13,7 +13,6 @@ batch 128, lr x0.1 at 50% and 75% of training) shortened to 40 epochs, with
 2-pixel pad + random crop and horizontal flips.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import base

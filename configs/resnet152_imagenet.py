@@ -16,8 +16,7 @@ The argument picks the recipe:
   weights (configs/imagenet.py ``torchvision_v2`` has it). Expect
   82.284% top-1 (torchvision's ``_metrics``).
 
-bfloat16 compute. Not run in this repo. Runtime: not measured (far beyond the
-2-core CPU this repo is developed on; needs accelerators).
+bfloat16 compute. Not run in this repo.
 """
 
 from configs import imagenet

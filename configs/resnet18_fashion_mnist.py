@@ -13,7 +13,6 @@ Recipe: SGD momentum 0.9, lr 0.1, weight decay 5e-4, batch 128, cosine decay
 over 30 epochs, 2-pixel pad + random crop and horizontal flips.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import base

@@ -26,7 +26,7 @@ features are pretrained), cosine decay over 3 epochs, weight decay 1e-4,
 batch 128, horizontal flips.
 
 Expect: not run to completion in this repo (tests/test_convert.py runs 20
-steps at 32x32 to check that it works end to end). Runtime: not measured.
+steps at 32x32 to check that it works end to end).
 """
 
 from configs import base

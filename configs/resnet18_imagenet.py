@@ -13,8 +13,7 @@ every parameter, lr x0.1 at epochs 30 and 60, 90 epochs, RandomResizedCrop 224
 + flip, evaluation on the central 224 of 256; bfloat16 compute.
 
 Expect: 69.758% top-1 (torchvision's ``_metrics`` for ``IMAGENET1K_V1``). Not
-run in this repo. Runtime: not measured (far beyond the 2-core CPU this repo
-is developed on; needs accelerators).
+run in this repo.
 """
 
 from configs import imagenet

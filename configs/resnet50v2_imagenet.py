@@ -16,7 +16,6 @@ label smoothing 0.1, 90 epochs, Inception crop + flip at 224, bfloat16).
 
 Expect: the Keras applications table lists 76.0% top-1 for ResNet50V2's
 ImageNet weights (trained with another recipe). Not run in this repo.
-Runtime: not measured (needs accelerators).
 """
 
 from configs import imagenet

@@ -14,8 +14,7 @@ flip at 224. Weight decay 1e-4, label smoothing 0.1 and bfloat16 come from the
 shared configs/imagenet.py; no warmup.
 
 Expect: the paper reports 18.68% top-1 error (81.32% top-1) single-crop at
-224 for SENet-154. Not run in this repo. Runtime: not measured (needs many
-accelerators).
+224 for SENet-154. Not run in this repo.
 """
 
 from configs import imagenet

@@ -14,7 +14,6 @@ bfloat16 come from the shared configs/imagenet.py; no warmup.
 
 Expect: the paper reports 23.29% top-1 error (76.71% top-1) single-crop for
 SE-ResNet-50 (their re-implemented ResNet-50: 24.80%). Not run in this repo.
-Runtime: not measured (needs accelerators).
 """
 
 from configs import imagenet

@@ -16,7 +16,6 @@ cosine decay, weight decay 5e-4, batch 128, 30 epochs, 4-pixel pad + random
 crop and horizontal flips at 32x32.
 
 Expect: no published reference for this exact setup and not run in this repo.
-Runtime: not measured.
 """
 
 from configs import base

@@ -15,8 +15,7 @@ in configs/imagenet.py. (The paper itself: batch 256, lr 0.01 divided by 10
 three times, weight decay 5e-4, 74 epochs, deeper nets initialized from A.)
 
 Expect: torchvision's IMAGENET1K_V1 top-1: vgg11 69.02%, vgg13 69.928%, vgg16
-71.592%, vgg19 72.376%; not run in this repo. Runtime: not measured (needs
-accelerators).
+71.592%, vgg19 72.376%; not run in this repo.
 """
 
 from configs import imagenet

@@ -12,8 +12,7 @@ at 299, central 87.5% crop for evaluation. Use --config.model=legacy_xception
 for timm's padding/BN conventions.
 
 Expect: the paper reports 79.0% top-1 (single crop, 299); Keras' and timm's
-ported weights report the same. Not run in this repo. Runtime: not measured
-(needs accelerators).
+ported weights report the same. Not run in this repo.
 """
 
 from configs import imagenet
