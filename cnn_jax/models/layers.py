@@ -429,3 +429,27 @@ class SeparableConv(nn.Module):
       dtype=self.dtype,
       name='pointwise',
     )(x)
+
+
+def separable_conv_bn(
+  x,
+  train: bool,
+  features: int,
+  *,
+  names: tuple[str, str],
+  kernel_size: int = 3,
+  strides: int = 1,
+  padding: Padding = 'torch',
+  bn_epsilon: float,
+  bn_momentum: float,
+  dtype: Dtype = jnp.float32,
+):
+  """:class:`SeparableConv` then BatchNorm, as Xception and NASNet chain
+  them. Built in the calling module's scope, named ``names`` (conv, BN), so
+  the parameters keep the names the references' converters map."""
+  x = SeparableConv(
+    features, kernel_size, strides, padding=padding, dtype=dtype, name=names[0]
+  )(x)
+  return batch_norm(
+    train, dtype=dtype, epsilon=bn_epsilon, momentum=bn_momentum, name=names[1]
+  )(x)

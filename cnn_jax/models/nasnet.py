@@ -104,22 +104,18 @@ class SeparableStack(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     for i, strides in enumerate((self.strides, 1)):
-      x = nn.relu(x)
-      x = layers.SeparableConv(
-        self.features,
-        self.kernel_size,
-        strides,
-        padding='SAME',
-        dtype=self.dtype,
-        name=f'separable_conv_{i + 1}',
-      )(x)
-      x = layers.batch_norm(
+      x = layers.separable_conv_bn(
+        nn.relu(x),
         train,
+        self.features,
+        names=(f'separable_conv_{i + 1}', f'bn_{i + 1}'),
+        kernel_size=self.kernel_size,
+        strides=strides,
+        padding='SAME',
+        bn_epsilon=self.bn_epsilon,
+        bn_momentum=self.bn_momentum,
         dtype=self.dtype,
-        epsilon=self.bn_epsilon,
-        momentum=self.bn_momentum,
-        name=f'bn_{i + 1}',
-      )(x)
+      )
     return x
 
 

@@ -67,20 +67,16 @@ class XceptionBlock(nn.Module):
         features = in_features if i < self.reps - 1 else self.features
       if i > 0 or self.start_with_relu:
         x = nn.relu(x)
-      x = layers.SeparableConv(
-        features,
-        3,
-        padding=self.padding,
-        dtype=self.dtype,
-        name=f'sepconv{i + 1}',
-      )(x)
-      x = layers.batch_norm(
+      x = layers.separable_conv_bn(
+        x,
         train,
+        features,
+        names=(f'sepconv{i + 1}', f'bn{i + 1}'),
+        padding=self.padding,
+        bn_epsilon=self.bn_epsilon,
+        bn_momentum=self.bn_momentum,
         dtype=self.dtype,
-        epsilon=self.bn_epsilon,
-        momentum=self.bn_momentum,
-        name=f'bn{i + 1}',
-      )(x)
+      )
     if self.strides != 1:
       pad = 'SAME' if self.padding == 'SAME' else 1
       x = layers.max_pool(x, 3, self.strides, padding=pad)
@@ -150,16 +146,16 @@ class Xception(nn.Module):
       1024, 2, 2, grow_first=False, name=f'block{self.middle_blocks + 4}'
     )(x, train)
     for name, features in (('3', 1536), ('4', 2048)):
-      x = layers.SeparableConv(
-        features, 3, padding=self.padding, dtype=self.dtype, name=f'conv{name}'
-      )(x)
-      x = layers.batch_norm(
+      x = layers.separable_conv_bn(
+        x,
         train,
+        features,
+        names=(f'conv{name}', f'bn{name}'),
+        padding=self.padding,
+        bn_epsilon=self.bn_epsilon,
+        bn_momentum=self.bn_momentum,
         dtype=self.dtype,
-        epsilon=self.bn_epsilon,
-        momentum=self.bn_momentum,
-        name=f'bn{name}',
-      )(x)
+      )
       x = nn.relu(x)
     x = layers.global_avg_pool(x)
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
