@@ -40,6 +40,8 @@ import tempfile
 import time
 from typing import Any, Callable
 
+from cnn_jax import config_file
+
 ROOT = os.path.dirname(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 )
@@ -294,22 +296,9 @@ def _enable_compilation_cache(directory: str) -> None:
     pass
 
 
-def _load_config(path: str):
-  """A config file, with its argument after a colon as --config takes it."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-
-  path, _, arg = path.partition(':')
-  module_spec = importlib.util.spec_from_file_location(
-    'campaign_config', os.path.join(ROOT, path)
-  )
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg) if arg else module.get_config()
-
-
 def seed_model_config(spec, workdir_root: str):
   """The model's CIFAR-10 recipe on Fashion-MNIST, on-device input."""
-  c = _load_config(spec['config'])
+  c = config_file.load(spec['config'], ROOT)
   c.dataset = 'fashion_mnist'
   c.crop_padding = 2  # 28x28 images: 2 pixels, as experiments/sweeps/uvadl_*.
   c.input_pipeline = 'device'

@@ -36,7 +36,7 @@ import shlex
 import sys
 from typing import Any, Iterable, Optional
 
-from cnn_jax import config_validation, errors
+from cnn_jax import config_file, config_validation, errors
 
 ROOT = os.path.dirname(
   os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -217,13 +217,7 @@ def printable_command(cmd: list[str], env: dict[str, str]) -> str:
 
 def _base_config(sweep: Sweep, run: Run):
   """The run's config file's ConfigDict, without the overrides."""
-  path, _, arg = run_config_path(sweep, run).partition(':')
-  spec = importlib.util.spec_from_file_location(
-    '_cfg', os.path.join(ROOT, path)
-  )
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod.get_config(arg) if arg else mod.get_config()
+  return config_file.load(run_config_path(sweep, run), ROOT)
 
 
 def _override(config, key: str, value: Any) -> None:
