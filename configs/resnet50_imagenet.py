@@ -14,8 +14,9 @@ configs/resnet50v2_imagenet.py, which is the pre-activation ResNet-v2):
   weights (configs/imagenet.py ``torchvision_v2`` has it). Expect
   80.858% top-1 (torchvision's ``_metrics``).
 
-Needs imagenet2012 prepared in TFDS (the two ILSVRC2012 tar files in the TFDS
-manual download directory; the error message says where). Other depths with
+Needs ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in the manual
+directory (--config.manual_dir=DIR; without them the error message says
+where): the first run prepares them with TFDS's builder. Other depths with
 the same recipes: --config.model=resnet101 (torchvision 77.374% V1, 81.886%
 V2), resnet152 (78.312% / 82.284%). Both computed in bfloat16. Not run in this
 repo: it needs accelerators (about 4 h on 8 V100s for 90 epochs in Goyal et

@@ -1,12 +1,20 @@
-"""Input pipeline: splits, exact-once evaluation, resume, augmentation, errors."""
+"""Input pipeline: splits, exact-once evaluation, resume, augmentation, errors.
+
+The tf.data path hands over uint8 batches; what the train step does to them
+(augmentation, normalization) is ``TFDataPipeline``'s ``batch_transform`` and
+eval transform, checked here through it.
+"""
 
 import collections
 
+import jax
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from cnn_jax.data import augment, datasets, pipeline
+from cnn_jax.data import augment, datasets, device_augment, inputs, pipeline
+from cnn_jax.training import sharding
 from configs import base
 from tests import fake_tfds
 
@@ -111,14 +119,16 @@ def test_epochs_reshuffle_and_resume_at_epoch_boundary(fmnist):
   assert not np.array_equal(first['label'], fresh['label'])
 
 
+def _tfdata(config, info):
+  return inputs.TFDataPipeline(config, info, sharding.make_mesh(1))
+
+
 def test_normalization_statistics(fmnist):
   config, info = fmnist
-  ds, _ = pipeline.eval_dataset(
-    _config(**{**config.to_dict(), 'augment': ''}), info, 'validation'
-  )
-  images = np.concatenate(
-    [b['image'][b['mask']] for b in pipeline.as_numpy(ds)]
-  )
+  feed = _tfdata(_config(**{**config.to_dict(), 'augment': ''}), info)
+  batches = [jax.device_get(b) for b in feed.eval_batches('validation')]
+  images = np.concatenate([b['image'][b['mask']] for b in batches])
+  assert images.dtype == np.float32
   assert abs(images.mean()) < 0.05 and abs(images.std() - 1) < 0.05
 
 
@@ -142,6 +152,7 @@ def test_small_tfds_datasets(tmp_path, name, shape, classes):
   assert info.num_examples('train') == 16
   batch = next(pipeline.as_numpy(pipeline.train_dataset(config, info)))
   assert batch['image'].shape == (8, *shape)
+  assert batch['image'].dtype == np.uint8  # normalized in the train step
   assert batch['label'].dtype == np.int32
   ds, n = pipeline.eval_dataset(config, info, 'validation')
   evals = list(pipeline.as_numpy(ds))
@@ -180,16 +191,11 @@ def test_mnist_prepares_from_local_idx_files(tmp_path):
     for img, lab in zip(b['image'][b['mask']], b['label'][b['mask']])
   ]
   assert len(got) == 10
-  # TFDS reorders examples when it writes them: match images by content.
-  expected = {
-    ((images[i, :, :, None] / 255.0 - 0.1307) / 0.3081)
-    .astype(np.float32)
-    .round(4)
-    .tobytes(): labels[i]
-    for i in range(10)
-  }
+  # TFDS reorders examples when it writes them: match images by content
+  # (uint8, as stored: normalization is the train step's).
+  expected = {images[i, :, :, None].tobytes(): labels[i] for i in range(10)}
   for img, lab in got:
-    assert expected[img.round(4).tobytes()] == lab
+    assert expected[img.tobytes()] == lab
 
 
 def test_imagenet_inception_crop(tmp_path):
@@ -212,12 +218,40 @@ def test_imagenet_inception_crop(tmp_path):
     cache=False,
   )
   info = pipeline.get_info(config)
-  batch = next(pipeline.as_numpy(pipeline.train_dataset(config, info)))
+  assert info.jpeg_photos  # read as JPEG bytes, decoded in the crop window
+  stream = pipeline.as_numpy(pipeline.train_dataset(config, info))
+  batches = [next(stream) for _ in range(3)]
   ds, _ = pipeline.eval_dataset(config, info, 'test')
   evals = next(pipeline.as_numpy(ds))
   assert info.num_classes == 1000 and info.num_examples('test') == 4
-  assert batch['image'].shape == (4, 64, 64, 3)
+  assert batches[0]['image'].shape == (4, 64, 64, 3)
+  assert batches[0]['image'].dtype == np.uint8
   assert evals['image'].shape == (4, 64, 64, 3)
+  # Resumed at step 2: the same crops of the same examples.
+  resumed = next(
+    pipeline.as_numpy(pipeline.train_dataset(config, info, start_step=2))
+  )
+  np.testing.assert_array_equal(resumed['image'], batches[2]['image'])
+  # Repeated augmentation (each JPEG decoded once for its copies), resumed
+  # inside a group of three: position 4 is the second copy of 3, 4, 5.
+  repeated = _config(**{**config.to_dict(), 'aug_repeats': 3})
+  stream = pipeline.as_numpy(pipeline.train_dataset(repeated, info))
+  straight = [next(stream) for _ in range(2)]
+  resumed = next(
+    pipeline.as_numpy(pipeline.train_dataset(repeated, info, start_step=1))
+  )
+  np.testing.assert_array_equal(resumed['image'], straight[1]['image'])
+  np.testing.assert_array_equal(resumed['label'], straight[1]['label'])
+  assert straight[0]['label'][3] == resumed['label'][0] == resumed['label'][1]
+  assert not np.array_equal(straight[0]['image'][3], resumed['image'][0])
+  # The train step's eval transform only normalizes: the host resized.
+  feed = _tfdata(config, info)
+  first = jax.device_get(next(feed.eval_batches('test')))
+  np.testing.assert_allclose(
+    first['image'],
+    (evals['image'] / 255.0 - np.float32(info.mean)) / np.float32(info.std),
+    atol=1e-5,
+  )
 
 
 def test_synthetic_dataset_any_shape():
@@ -241,20 +275,33 @@ def test_synthetic_dataset_any_shape():
   )
 
 
-def test_augmentations():
-  rng = np.random.default_rng(0)
-  image = rng.random((32, 32, 3)).astype(np.float32)
-  seed = np.array([1, 2], np.int64)
-  cropped = augment.crop_pad(image, seed, 4).numpy()
-  assert cropped.shape == image.shape
-  flips = [augment.flip(image, np.array([0, s])).numpy() for s in range(8)]
-  assert any(np.array_equal(f, image[:, ::-1]) for f in flips)
-  assert any(np.array_equal(f, image) for f in flips)
-  assert augment.random_resized_crop(image, seed, 24).shape == (24, 24, 3)
-  assert augment.central_crop_resize(image, 16, 0.875).shape == (16, 16, 3)
-  with pytest.raises(ValueError, match='Unknown augmentation'):
-    augment.make_train_transform(
-      ['rotate'], size=-1, padding=4, scale=(0.08, 1), ratio=(0.75, 1.33)
+def test_host_crop_windows():
+  """rrc / inception_crop windows: inside the image, of the area and aspect
+  ranges (or the whole image), a function of the seed; the central window."""
+  shape = tf.constant([300, 400, 3])
+  areas = []
+  for name in augment.HOST_CROPS:
+    for s in range(40):
+      seed = tf.constant([s, 7], tf.int64)
+      window = augment.crop_window(name, seed, (0.08, 1.0), (3 / 4, 4 / 3))
+      offset, extent = (t.numpy() for t in window(shape))
+      again = np.concatenate([t.numpy() for t in window(shape)])
+      np.testing.assert_array_equal(again, np.concatenate([offset, extent]))
+      assert (offset >= 0).all() and (offset + extent <= [300, 400]).all()
+      area = extent.prod() / 120_000
+      assert 0.08 - 0.01 <= area <= 1.0
+      whole = list(extent) == [300, 400]
+      assert whole or 3 / 4 - 0.02 <= extent[1] / extent[0] <= 4 / 3 + 0.02
+      areas.append(area)
+  assert len(set(areas)) > 40
+  offset, extent = augment.central_window(0.875)(shape)
+  assert list(extent.numpy()) == [262, 262]
+  assert list(offset.numpy()) == [19, 69]
+  offset, extent = augment.central_window(1.0)(shape)
+  assert list(offset.numpy()) == [0, 0] and list(extent.numpy()) == [300, 400]
+  with pytest.raises(ValueError, match='no on-device version'):
+    device_augment.make_train_transform(
+      _config(augment='rotate'), None, host_crops_done=True
     )
 
 
@@ -276,6 +323,49 @@ def test_unprepared_dataset_says_how_to_prepare(tmp_path):
     datasets.DatasetNotPreparedError, match='tfds build cifar10'
   ):
     pipeline.get_info(_config(dataset='cifar10', data_dir=str(tmp_path)))
+
+
+def test_imagenet_prepares_from_its_two_tars_without_a_flag(tmp_path):
+  """The tars in the manual directory: the first use prepares imagenet2012
+  with TFDS's own builder (no download flag); one missing: named."""
+  from experiments.benchmarks import imagenet_like
+
+  manual = tmp_path / 'manual'
+  config = _config(
+    dataset='imagenet2012',
+    data_dir=str(tmp_path / 'tfds'),
+    manual_dir=str(manual),
+    image_size=32,
+    validation_examples=1,
+    batch_size=3,
+    eval_batch_size=2,
+    augment='rrc,flip',
+    cache=False,
+  )
+  manual.mkdir()
+  (manual / 'ILSVRC2012_img_train.tar').write_bytes(b'')
+  with pytest.raises(datasets.DatasetNotPreparedError) as error:
+    pipeline.get_info(config)
+  message = str(error.value)
+  assert f'Missing: {manual}/ILSVRC2012_img_val.tar.' in message
+  assert 'train.tar,' not in message and 'download=True' not in message
+  facts = imagenet_like.write_tars(str(manual), train=4, val=2, classes=2)
+  assert facts['train'] == 4 and facts['validation'] == 2
+  info = pipeline.get_info(config)
+  assert tfds.builder('imagenet2012', data_dir=config.data_dir).is_prepared()
+  assert info.num_examples('train') == 3 and info.num_examples('test') == 2
+  batch = next(pipeline.as_numpy(pipeline.train_dataset(config, info)))
+  assert batch['image'].shape == (3, 32, 32, 3)
+  assert set(batch['label']) <= {0, 1}
+  # The input benchmark on it: throughput, stages, windows, options.
+  from cnn_jax.data import input_benchmark
+
+  r = input_benchmark.run(config, batches=2, warmup=1, examples=3)
+  assert r['images_per_s'] > 0 and r['images_per_cpu_s'] > 0
+  assert set(r['stages_per_core']) >= {'read', 'decode_window', 'resize'}
+  assert sum(v for k, v in r['windows'].items() if 'dct' in k) == 1.0
+  assert r['tfdata_options']['max_intra_op_parallelism'] == 1
+  assert r['transfer']['mb_per_batch'] == 3 * 32 * 32 * 3 / 1e6
 
 
 @pytest.mark.slow
@@ -300,7 +390,9 @@ def test_grayscale_to_rgb(fmnist):
   info = pipeline.get_info(config)
   assert info.image_shape == (32, 32, 3) and len(info.mean) == 3
   ds, _ = pipeline.eval_dataset(config, info, 'validation')
-  batch = next(pipeline.as_numpy(ds))
+  stored = next(pipeline.as_numpy(ds))
+  assert stored['image'].shape[1:] == (28, 28, 1)  # the train step converts
+  batch = jax.device_get(next(_tfdata(config, info).eval_batches('validation')))
   assert batch['image'].shape[1:] == (32, 32, 3)
   np.testing.assert_array_equal(batch['image'][..., 0], batch['image'][..., 2])
 
@@ -310,13 +402,14 @@ def test_repeated_augmentation_on_the_tfdata_path(fmnist):
   config = _config(**{**config.to_dict(), 'aug_repeats': 2})
   stream = pipeline.as_numpy(pipeline.train_dataset(config, info))
   batches = [next(stream) for _ in range(3)]
-  for b in batches:
-    # Pairs of copies: same label, augmented apart (crop offsets and flips).
+  transform = jax.jit(_tfdata(config, info).batch_transform)
+  for step, b in enumerate(batches):
+    # Pairs of copies: same image and label from the host, augmented apart
+    # in the train step (crop offsets and flips keyed by their positions).
     np.testing.assert_array_equal(b['label'][0::2], b['label'][1::2])
-    differ = [
-      not np.array_equal(b['image'][i], b['image'][i + 1])
-      for i in range(0, 20, 2)
-    ]
+    np.testing.assert_array_equal(b['image'][0::2], b['image'][1::2])
+    out, _ = transform(b['image'], b['label'], jax.random.key(step))
+    differ = [not np.array_equal(out[i], out[i + 1]) for i in range(0, 20, 2)]
     assert sum(differ) >= 5
   plain = next(pipeline.as_numpy(pipeline.train_dataset(fmnist[0], info)))
   # The first 64 draws of the plain shuffle, each twice.
@@ -325,3 +418,16 @@ def test_repeated_augmentation_on_the_tfdata_path(fmnist):
     pipeline.as_numpy(pipeline.train_dataset(config, info, start_step=2))
   )
   np.testing.assert_array_equal(resumed['image'], batches[2]['image'])
+  # Three copies: a resumed stream starts inside a group (128 = 3 * 42 + 2).
+  config = _config(**{**config.to_dict(), 'aug_repeats': 3})
+  stream = pipeline.as_numpy(pipeline.train_dataset(config, info))
+  straight = [next(stream) for _ in range(2)]
+  resumed = next(
+    pipeline.as_numpy(pipeline.train_dataset(config, info, start_step=1))
+  )
+  np.testing.assert_array_equal(resumed['image'], straight[1]['image'])
+  np.testing.assert_array_equal(resumed['label'], straight[1]['label'])
+  # Position 128 is the third copy of the image at 126 and 127.
+  assert straight[0]['label'][126] == straight[0]['label'][127]
+  assert straight[0]['label'][127] == resumed['label'][0]
+  np.testing.assert_array_equal(resumed['image'][0], straight[0]['image'][127])

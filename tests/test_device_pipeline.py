@@ -261,7 +261,7 @@ def test_eval_batches_equal_the_tfdata_ones(fmnist, resize):
   """Same examples, same order, same preprocessing, every example once.
 
   With ``resize``: grayscale repeated to RGB and resized 28 -> 32 (bilinear,
-  antialiased) on both paths.
+  antialiased) on both paths, by the same eval transform in JAX.
   """
   config, info = fmnist
   if resize:
@@ -272,8 +272,9 @@ def test_eval_batches_equal_the_tfdata_ones(fmnist, resize):
     assert info.image_shape == (32, 32, 3)
   feed = device_pipeline.DevicePipeline(config, info, sharding.make_mesh(1))
   ours = [jax.device_get(b) for b in feed.eval_batches('validation')]
-  ds, n = pipeline.eval_dataset(config, info, 'validation')
-  theirs = list(pipeline.as_numpy(ds))
+  tfdata = inputs.TFDataPipeline(config, info, sharding.make_mesh(1))
+  theirs = [jax.device_get(b) for b in tfdata.eval_batches('validation')]
+  _, n = pipeline.eval_dataset(config, info, 'validation')
   assert len(ours) == len(theirs) == n == 14  # 5,000 / 384, padded
   assert sum(int(b['mask'].sum()) for b in ours) == 5_000
   for a, b in zip(ours, theirs):

@@ -1,7 +1,8 @@
 """``python -m cnn_jax.predict`` and the preprocessing it reproduces.
 
-* Our evaluation preprocessing in NumPy/Pillow equals the tf.data one
-  (``augment.central_crop_resize`` + normalize), and torchvision's
+* Our evaluation preprocessing in NumPy/Pillow equals the pipelines' (the
+  train step's eval transform in JAX; for JPEG photos, the host's crop and
+  resize to uint8 before it), and torchvision's
   ``Resize`` + ``CenterCrop`` geometry equals torchvision's own weights
   transforms bit for bit; Keras' ``preprocess_input`` modes are read right.
 * A torchvision ResNet-18 (random weights, calibrated random BN statistics)
@@ -42,20 +43,36 @@ def _photo(h=300, w=451, seed=0):
     (224, 0.875, (375, 500)),
   ],
 )
-def test_our_eval_preprocessing_equals_the_tf_pipeline(size, fraction, hw):
+def test_our_eval_preprocessing_equals_the_pipelines(size, fraction, hw):
   tf = pytest.importorskip('tensorflow')
-  from cnn_jax.data import augment  # pylint: disable=g-import-not-at-top
+  from cnn_jax.data import augment, decode_crop, device_augment, pipeline  # pylint: disable=g-import-not-at-top
+  from configs import base  # pylint: disable=g-import-not-at-top
 
   image = _photo(*hw)
   mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+  config = base.get_config()
+  config.image_size, config.eval_crop_fraction = size, fraction
+  info = pipeline.InputInfo('x', 10, (size, size, 3), {}, mean, std)
+  pixels = np.asarray(image)
+  # Images of one size: the train step's eval transform crops and resizes.
+  theirs = device_augment.make_eval_transform(config, info)(pixels[None])[0]
   p = prep.Preprocessing(
     input_size=size, crop_fraction=fraction, mean=mean, std=std
   )
-  x = tf.cast(np.asarray(image), tf.float32) / 255.0
-  theirs = augment.normalize(
-    augment.central_crop_resize(x, size, fraction), mean, std
-  ).numpy()
   np.testing.assert_allclose(p(image), theirs, atol=2e-4)
+  # JPEG photos: the host crops, resizes and rounds to uint8 first.
+  host = decode_crop.decode_crop_resize(
+    tf.constant(pixels), augment.central_window(fraction), size, 3
+  ).numpy()
+  theirs = device_augment.make_eval_transform(config, info, host_resized=True)(
+    host[None]
+  )[0]
+  rounded = prep.Preprocessing(
+    input_size=size, crop_fraction=fraction, mean=mean, std=std, rounded=True
+  )
+  levels = np.abs(rounded(image) - np.asarray(theirs)) * np.float32(std) * 255
+  # Equal but where a value lies within float error of a half level.
+  assert levels.max() < 1.01 and (levels > 0.01).mean() < 0.01
 
 
 def test_grayscale_native_size_and_read_size():

@@ -80,6 +80,56 @@ def test_ema_warmup_starts_with_small_decays():
   assert _hand_ema(warmup=True) == [0.1, 2 / 11, 3 / 12, 4 / 13]
 
 
+def test_ema_every_n_steps_restarting_in_warmup_as_torchvision():
+  # torchvision's --model-ema-steps 2 with 3 steps of lr warmup: updates at
+  # steps 0, 2, 4, 6; the average is a copy of the weights at the updates
+  # during the warmup (0, 2) and at the first after it (4).
+  config = base.get_config()
+  config.ema_decay, config.ema_every_steps = 0.8, 2
+  config.ema_reset_in_warmup, config.warmup_epochs = True, 1.0
+  mesh = sharding.make_mesh(config.num_devices)
+  state = train_step.create_train_state(
+    TinyBNNet(), optax.sgd(0.1, 0.9), (8, 8, 3), jax.random.key(0), ema=True
+  )
+  state = jax.device_put(state, sharding.replicated(mesh))
+  train, _ = train_step.compile_steps(
+    config, mesh, state, 10, lambda s: 0.1, steps_per_epoch=3
+  )
+  expected = _host({'p': state.params, 'b': state.batch_stats})
+  for step in range(8):
+    state, _ = train(state, sharding.global_batch(_batch(seed=step), mesh))
+    d = {0: 0.0, 2: 0.0, 4: 0.0, 6: 0.8}.get(step, 1.0)
+    new = _host({'p': state.params, 'b': state.batch_stats})
+    expected = jax.tree.map(lambda e, w: d * e + (1 - d) * w, expected, new)
+    jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+      _host({'p': state.ema_params, 'b': state.ema_batch_stats}),
+      expected,
+    )
+  assert any(  # the last update averaged: not a copy of the weights.
+    not np.allclose(a, b)
+    for a, b in zip(
+      jax.tree.leaves(_host(state.ema_params)),
+      jax.tree.leaves(_host(state.params)),
+    )
+  )
+
+
+def test_torchvision_ema_is_its_reference_scripts():
+  from configs import imagenet  # pylint: disable=g-import-not-at-top
+
+  c = imagenet.torchvision_v2(imagenet.get_config('resnet50'))
+  # adjust = world_size * batch_size * model_ema_steps / epochs;
+  # alpha = (1 - model_ema_decay) * adjust.
+  assert c.ema_decay == pytest.approx(1 - 2e-5 * 1024 * 32 / 600)
+  assert (c.ema_every_steps, c.ema_reset_in_warmup, c.ema_warmup) == (
+    32,
+    True,
+    False,
+  )
+  assert config_validation.problems(c) == []
+
+
 def test_ema_off_keeps_no_averages():
   config = base.get_config()
   mesh, state, train, _ = _compiled(config, TinyBNNet(), (8, 8, 3))
@@ -408,7 +458,7 @@ def test_mixup_cutmix_erasing_run_resumes_exactly(tmp_path):
 
 
 def test_eval_image_size_evaluates_at_another_size():
-  from cnn_jax.data import device_augment, pipeline
+  from cnn_jax.data import device_augment, inputs, pipeline
 
   config = base.get_config()
   config.dataset, config.synthetic_examples = 'synthetic', 64
@@ -416,11 +466,14 @@ def test_eval_image_size_evaluates_at_another_size():
   config.image_size, config.eval_image_size = 24, 32
   config.eval_batch_size, config.batch_size = 12, 8
   info = pipeline.get_info(config)
-  ds, _ = pipeline.eval_dataset(config, info, 'validation')
-  shapes = {b['image'].shape for b in pipeline.as_numpy(ds)}
+  # The tf.data path: the host hands over the stored 40x40 images, the
+  # train step's transforms resize them.
+  feed = inputs.TFDataPipeline(config, info, sharding.make_mesh(1))
+  shapes = {b['image'].shape for b in feed.eval_batches('validation')}
   assert shapes == {(12, 32, 32, 3)}  # padding rows too
-  train = next(pipeline.as_numpy(pipeline.train_dataset(config, info)))
-  assert train['image'].shape[1:] == (24, 24, 3)
+  train = next(feed.train_batches(0))
+  x, _ = feed.batch_transform(train['image'], train['label'], jax.random.key(0))
+  assert x.shape[1:] == (24, 24, 3)
   images = jnp.zeros((2, 40, 40, 3), jnp.uint8)
   assert device_augment.make_eval_transform(config, info)(images).shape == (
     2,

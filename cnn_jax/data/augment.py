@@ -1,14 +1,21 @@
-"""Image preprocessing and augmentation ops for tf.data (stateless, seeded).
+"""The training augmentations, and the crop windows the host draws for them.
 
-Every random op takes an explicit ``seed`` (a shape-[2] int tensor) so that a
-run is reproducible example by example, and a resumed run sees exactly the
-augmentations the uninterrupted run would have seen. Images are float32 in
-[0, 1], HWC, until ``normalize``.
+``augment`` (the config field) lists augmentations from
+:data:`AUGMENTATIONS`. Two of them pick the region of the image to keep and
+resize it (:data:`HOST_CROPS`: ``rrc``, torchvision's RandomResizedCrop, and
+``inception_crop``, Szegedy et al.'s crop that covers at least 10%): on the
+tf.data path the host draws their window here and decodes only that
+(:mod:`cnn_jax.data.decode_crop`). Everything per pixel after that
+(``crop_pad``, ``flip``, the ``auto_augment`` policy, normalization, random
+erasing, mixup / CutMix) runs in JAX inside the train step, on both input
+paths (:mod:`cnn_jax.data.device_augment`, :mod:`cnn_jax.data.batch_augment`).
+
+The windows are stateless: each takes an explicit ``seed`` (a shape-[2] int
+tensor) derived from (seed, epoch, position), so a resumed run draws the
+crops the uninterrupted run drew.
 """
 
 from __future__ import annotations
-
-from typing import Callable, Optional, Sequence
 
 
 class _TensorFlow:
@@ -24,25 +31,28 @@ class _TensorFlow:
 tf = _TensorFlow()
 
 AUGMENTATIONS = ('crop_pad', 'flip', 'rrc', 'inception_crop')
-AUTO_STREAM = 0xA08  # fold_in tag of the auto_augment policy's seed
+HOST_CROPS = ('rrc', 'inception_crop')  # crop + resize: drawn on the host
 
 
-def crop_pad(image, seed, padding: int):
-  """Zero-pads each side by ``padding`` and takes a random crop of the size."""
-  h, w, c = image.shape
-  padded = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-  return tf.image.stateless_random_crop(padded, [h, w, c], seed)
+def names(config) -> list[str]:
+  """The configured augmentations, in order."""
+  return [a for a in config.augment.split(',') if a]
 
 
-def flip(image, seed):
-  return tf.image.stateless_random_flip_left_right(image, seed)
+def host_crop(config):
+  """The configured crop that resizes (an element of :data:`HOST_CROPS`) and
+  its index in :func:`names` (its seed), or (None, None)."""
+  for index, name in enumerate(names(config)):
+    if name in HOST_CROPS:
+      return name, index
+  return None, None
 
 
-def _random_box_crop(
-  image, seed, size: int, scale, ratio, min_object_covered: float
-):
-  begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
-    tf.shape(image),
+def random_box(shape, seed, scale, ratio, min_object_covered: float):
+  """(offset, extent): a box of area ``scale`` and aspect ``ratio`` ranges
+  (10 tries; the whole image if none fits), of an image of ``shape``."""
+  begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+    tf.cast(shape, tf.int32),
     bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
     seed=seed,
     min_object_covered=min_object_covered,
@@ -51,110 +61,26 @@ def _random_box_crop(
     max_attempts=10,
     use_image_if_no_bounding_boxes=True,
   )
-  crop = tf.slice(image, begin, crop_size)
-  return resize(crop, size)
+  return begin[:2], size[:2]
 
 
-def random_resized_crop(
-  image, seed, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
-):
-  """torchvision's RandomResizedCrop: random area and aspect, then resize."""
-  return _random_box_crop(image, seed, size, scale, ratio, 0.0)
+def crop_window(name: str, seed, scale, ratio):
+  """The window of host crop ``name`` ('rrc' or 'inception_crop')."""
+  if name not in HOST_CROPS:
+    raise ValueError(f'{name!r} is not one of {", ".join(HOST_CROPS)}.')
+  covered = 0.1 if name == 'inception_crop' else 0.0
+  return lambda shape: random_box(shape, seed, scale, ratio, covered)
 
 
-def inception_crop(
-  image, seed, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
-):
-  """Inception-style crop (Szegedy et al. 2015): the box must cover >= 10%."""
-  return _random_box_crop(image, seed, size, scale, ratio, 0.1)
+def central_window(fraction: float):
+  """The central square of ``fraction`` of the shorter side; with 1.0 the
+  whole image (resized to a square, stretched if it is not one)."""
 
+  def window(shape):
+    hw = tf.cast(shape[:2], tf.int32)
+    if fraction >= 1.0:
+      return tf.zeros([2], tf.int32), hw
+    side = tf.cast(tf.cast(tf.reduce_min(hw), tf.float32) * fraction, tf.int32)
+    return (hw - side) // 2, tf.stack([side, side])
 
-def resize(image, size: int):
-  return tf.image.resize(image, [size, size], method='bilinear', antialias=True)
-
-
-def central_crop_resize(image, size: int, fraction: float):
-  """Takes the central ``fraction`` of the shorter side, resizes to ``size``."""
-  if fraction < 1.0:
-    shape = tf.shape(image)
-    h, w = shape[0], shape[1]
-    side = tf.cast(tf.cast(tf.minimum(h, w), tf.float32) * fraction, tf.int32)
-    image = tf.image.crop_to_bounding_box(
-      image, (h - side) // 2, (w - side) // 2, side, side
-    )
-  return resize(image, size)
-
-
-def normalize(image, mean: Sequence[float], std: Sequence[float]):
-  return (image - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
-
-
-def make_train_transform(
-  names: Sequence[str],
-  *,
-  size: int,
-  padding: int,
-  scale,
-  ratio,
-  auto_augment: Optional[str] = None,
-  randaugment_num_ops: int = 2,
-  randaugment_magnitude: int = 9,
-) -> Callable:
-  """Chains the named augmentations into ``f(image, seed) -> image``.
-
-  ``size`` is the output side (None: keep the native size). Unless a crop op
-  already resizes, the image is resized to ``size`` first. ``auto_augment``
-  (:mod:`cnn_jax.data.auto_augment`: 'randaugment', 'trivialaugment' or
-  'autoaugment') runs after them, on the cropped and flipped image, as in
-  torchvision's ImageNet recipes.
-  """
-  unknown = [n for n in names if n not in AUGMENTATIONS]
-  if unknown:
-    raise ValueError(
-      f'Unknown augmentation(s) {unknown}; known: {", ".join(AUGMENTATIONS)}'
-    )
-  resizes = any(n in ('rrc', 'inception_crop') for n in names)
-  if resizes and size is None:
-    raise ValueError('rrc / inception_crop need config.image_size.')
-
-  policies = {}  # (height, width) -> the auto_augment policy
-
-  def policy(image):
-    h, w = image.shape[0], image.shape[1]
-    if h is None or w is None:
-      raise ValueError(
-        'auto_augment needs images of a known size: set --config.image_size.'
-      )
-    if (h, w) not in policies:
-      from cnn_jax.data import auto_augment as aa  # pylint: disable=g-import-not-at-top
-
-      policies[h, w] = aa.make_policy(
-        auto_augment,
-        height=h,
-        width=w,
-        num_ops=randaugment_num_ops,
-        magnitude=randaugment_magnitude,
-      )
-    return policies[h, w]
-
-  def transform(image, seed):
-    if size is not None and not resizes:
-      image = resize(image, size)
-    seeds = tf.unstack(
-      tf.random.experimental.stateless_split(seed, num=max(1, len(names)))
-    )
-    for name, s in zip(names, seeds):
-      if name == 'crop_pad':
-        image = crop_pad(image, s, padding)
-      elif name == 'flip':
-        image = flip(image, s)
-      elif name == 'rrc':
-        image = random_resized_crop(image, s, size, scale, ratio)
-      elif name == 'inception_crop':
-        image = inception_crop(image, s, size, scale, ratio)
-    if auto_augment is not None:  # a seed of its own, apart from the ops'
-      policy_seed = tf.random.experimental.stateless_fold_in(seed, AUTO_STREAM)
-      image = policy(image)(image, policy_seed)
-    return image
-
-  return transform
+  return window

@@ -32,13 +32,16 @@ class DatasetSpec:
   # Class names in label order, where they are short enough to keep here
   # (TFDS's names); others come from TFDS (``label_names``).
   class_names: tuple[str, ...] = ()
+  # JPEG photos of varying sizes: read as bytes, decoded on the host inside
+  # each example's crop window (cnn_jax.data.decode_crop).
+  jpeg_photos: bool = False
 
 
 _IMAGENET_HELP = (
   'ImageNet cannot be downloaded automatically. Get ILSVRC2012_img_train.tar '
-  'and ILSVRC2012_img_val.tar from image-net.org, put them in {manual_dir} '
-  '(or pass --config.manual_dir=DIR), then run '
-  '`tfds build imagenet2012 --data_dir={data_dir} --manual_dir={manual_dir}`.'
+  'and ILSVRC2012_img_val.tar from image-net.org and put them in '
+  '{manual_dir} (or pass --config.manual_dir=DIR): the next run prepares it '
+  'from them.'
 )
 _TFDS_HELP = (
   'Run `tfds build {name} --data_dir={data_dir}` on a machine with internet '
@@ -119,6 +122,7 @@ DATASETS = {
     (0.229, 0.224, 0.225),
     test_split='validation',
     how_to_prepare=_IMAGENET_HELP,
+    jpeg_photos=True,
   ),
   'synthetic': DatasetSpec(
     'synthetic', 10, (32, 32, 3), (0.5,), (0.29,), in_memory=True
@@ -204,9 +208,9 @@ def get_builder(
 ):
   """A prepared TFDS builder (``tfds.core.DatasetBuilder``) for ``name``.
 
-  Local IDX files (Fashion-MNIST from Debian) are prepared on first use; with
-  ``download`` TFDS may fetch and prepare the dataset itself (needs network,
-  or the manual files for ImageNet).
+  Local IDX files (Fashion-MNIST from Debian) and ImageNet's two tars in the
+  manual directory are prepared on first use; with ``download`` TFDS may
+  fetch and prepare other datasets itself (needs network).
   """
   spec = get_spec(name)
   tfds = import_tfds()
@@ -235,6 +239,19 @@ def get_builder(
   message = f'Dataset {name!r} is not prepared in {data_dir}. ' + (
     spec.how_to_prepare.format(name=name, data_dir=data_dir, manual_dir=manual)
   )
+  if name == 'imagenet2012':  # read from local tars: no flag, no network
+    from cnn_jax.data import imagenet_tars  # pylint: disable=g-import-not-at-top
+
+    absent = imagenet_tars.missing(manual)
+    if absent:
+      raise DatasetNotPreparedError(
+        message
+        + ' Missing: '
+        + ', '.join(os.path.join(manual, t) for t in absent)
+        + '.'
+      )
+    imagenet_tars.prepare(data_dir, manual)
+    return tfds.builder(name, data_dir=data_dir)
   if not download:
     raise DatasetNotPreparedError(
       message + ' With network access, --config.download=True lets TFDS '

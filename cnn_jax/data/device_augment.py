@@ -1,28 +1,36 @@
 """Preprocessing and augmentation in JAX, run inside the jitted train step.
 
-The on-device input path (:mod:`cnn_jax.data.device_pipeline`) hands the train
-step uint8 images; :func:`make_train_transform` builds the step's
-``batch_transform(images, labels, key) -> (images, targets)`` hook
+Both input paths hand the train step uint8 images: the on-device path
+(:mod:`cnn_jax.data.device_pipeline`) the dataset's own, the tf.data path
+(:mod:`cnn_jax.data.pipeline`) the host's decoded, cropped and resized ones.
+:func:`make_train_transform` builds the step's ``batch_transform(images,
+labels, key) -> (images, targets)`` hook
 (:func:`cnn_jax.training.train_step.train_step`): uint8 -> float32 in [0, 1],
-grayscale -> RGB if asked, resize to ``image_size`` if set, then the
-configured augmentations in order, then normalization with the dataset's
-mean and std. The tf.data pipeline (:mod:`cnn_jax.data.augment`) does the
-same steps in the same order.
+grayscale -> RGB if asked, resize to ``image_size`` if set (nothing to do
+where the host resized), then the configured augmentations in order, then
+normalization with the dataset's mean and std. :func:`make_eval_transform`
+is evaluation's: the central crop and resize (where the host did not), and
+normalization.
 
 Randomness: the step passes one key per batch, derived from (seed, step);
 example ``i`` of the global batch draws from ``fold_in(key, i)``. So the
 augmentation of an example depends on the seed, the step and its position in
 the global batch only, not on how the batch is split over devices or hosts.
-Random erasing, mixup and CutMix run after this hook, on both input paths
+Random erasing, mixup and CutMix run after this hook
 (:mod:`cnn_jax.data.batch_augment`).
 
-Augmentations on the device: ``crop_pad`` (zero-pad each side by
-``crop_padding``, random crop back to the size, as torchvision's
-``RandomCrop(size, padding)``) and ``flip`` (horizontal, probability 1/2);
-then, as in the tf.data path, the ``auto_augment`` policy (RandAugment,
-TrivialAugmentWide or AutoAugment: :mod:`cnn_jax.data.device_auto_augment`,
-the tf.data ops' arithmetic in JAX) on the cropped and flipped image, keyed
-by ``fold_in(example key, AUTO_STREAM)``, apart from the crop and flip draws.
+Augmentations here: ``crop_pad`` (zero-pad each side by ``crop_padding``,
+random crop back to the size, as torchvision's ``RandomCrop(size,
+padding)``) and ``flip`` (horizontal, probability 1/2); then the
+``auto_augment`` policy (RandAugment, TrivialAugmentWide or AutoAugment:
+:mod:`cnn_jax.data.device_auto_augment`) on the cropped and flipped image,
+keyed by ``fold_in(example key, AUTO_STREAM)``, apart from the crop and flip
+draws. ``color_jitter`` (torchvision's ``ColorJitter`` with one strength for
+brightness, contrast and saturation: :func:`color_jitter`) runs between the
+two, keyed by ``fold_in(example key, JITTER_STREAM)``. The crops that
+resize (``rrc``, ``inception_crop``) are drawn on the host, when it
+decodes (:mod:`cnn_jax.data.augment`): the on-device path, which has no host
+step, does not have them.
 """
 
 from __future__ import annotations
@@ -33,14 +41,25 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnn_jax.data import device_auto_augment
-from cnn_jax.data.augment import AUTO_STREAM
+from cnn_jax.data import augment, device_auto_augment
 
 AUGMENTATIONS = ('crop_pad', 'flip')
+AUTO_STREAM = 0xA08  # fold_in tag of the auto_augment policy's key
+JITTER_STREAM = 0xA09  # fold_in tag of color_jitter's key
+# torchvision's ColorJitter brightness, contrast and saturation: on PIL
+# images, ImageEnhance's Brightness, Contrast and Color, the enhance ops of
+# the auto_augment policies.
+JITTER_OPS = ('Brightness', 'Contrast', 'Color')
 
 
-def augment_names(config) -> list[str]:
-  return [a for a in config.augment.split(',') if a]
+def augment_names(config, host_crops_done: bool = False) -> list[str]:
+  """The configured augmentations this module runs (``host_crops_done``:
+  without the crops the host drew)."""
+  return [
+    a
+    for a in augment.names(config)
+    if not (host_crops_done and a in augment.HOST_CROPS)
+  ]
 
 
 def unsupported(config) -> list[str]:
@@ -61,6 +80,33 @@ def crop_pad(image, key, padding: int):
 def flip(image, key):
   """One HWC image, mirrored left-right with probability 1/2."""
   return jnp.where(jax.random.bernoulli(key), image[:, ::-1], image)
+
+
+def color_jitter(image, key, strength: float):
+  """torchvision's ``ColorJitter(s, s, s)`` on one float HWC image in [0, 1]:
+  brightness, contrast and saturation in a random order, each by a factor
+  drawn uniformly from [max(0, 1 - s), 1 + s], on the 0..255 levels of the
+  PIL image it sees: each blend truncated to a level, as PIL's ImageEnhance
+  (brightness exactly PIL's; contrast and saturation within a level, PIL
+  rounding its grayscale to integers)."""
+  order_key, factor_key = jax.random.split(key)
+  order = jax.random.permutation(order_key, len(JITTER_OPS))
+  factors = jax.random.uniform(
+    factor_key,
+    (len(JITTER_OPS),),
+    minval=max(0.0, 1.0 - strength),
+    maxval=1.0 + strength,
+  )
+  ops = [
+    lambda x, f, name=name: jnp.floor(
+      device_auto_augment.apply_op(x, name, f - 1.0)
+    )
+    for name in JITTER_OPS
+  ]
+  x = jnp.round(jnp.clip(image, 0.0, 1.0) * 255.0)
+  for i in range(len(JITTER_OPS)):
+    x = lax.switch(order[i], ops, x, factors[order[i]])
+  return x / 255.0
 
 
 def to_float(images, grayscale_to_rgb: bool = False):
@@ -104,13 +150,17 @@ def example_keys(key, n: int):
   )
 
 
-def make_train_transform(config, info) -> Callable:
+def make_train_transform(
+  config, info, host_crops_done: bool = False
+) -> Callable:
   """The train step's ``batch_transform`` for ``config``; see the module doc.
 
   ``info`` is the run's :class:`cnn_jax.data.pipeline.InputInfo` (mean, std).
+  ``host_crops_done``: the tf.data path's images, on which the host already
+  drew the configured ``rrc`` / ``inception_crop``.
   """
-  names = augment_names(config)
-  bad = unsupported(config)
+  names = augment_names(config, host_crops_done)
+  bad = [a for a in names if a not in AUGMENTATIONS]
   if bad:
     raise ValueError(
       f'Augmentation(s) {bad} have no on-device version (it has '
@@ -120,6 +170,7 @@ def make_train_transform(config, info) -> Callable:
   size, padding = config.image_size, config.crop_padding
   gray_to_rgb, mean, std = config.grayscale_to_rgb, info.mean, info.std
   auto_augment = config.get('auto_augment')
+  jitter = config.get('color_jitter')
   num_ops = config.get('randaugment_num_ops', 2)
   magnitude = config.get('randaugment_magnitude', 9)
 
@@ -130,7 +181,11 @@ def make_train_transform(config, info) -> Callable:
         image = crop_pad(image, k, padding)
       elif name == 'flip':
         image = flip(image, k)
-    if policy is not None:  # a key of its own, apart from the ops' (tf.data's)
+    if jitter is not None:  # keys of their own, apart from the ops'
+      image = color_jitter(
+        image, jax.random.fold_in(key, JITTER_STREAM), jitter
+      )
+    if policy is not None:
       image = policy(image, jax.random.fold_in(key, AUTO_STREAM))
     return image
 
@@ -147,7 +202,7 @@ def make_train_transform(config, info) -> Callable:
         num_ops=num_ops,
         magnitude=magnitude,
       )
-    if names or policy is not None:
+    if names or jitter is not None or policy is not None:
       x = jax.vmap(lambda im, k: augment_one(im, k, policy))(
         x, example_keys(key, x.shape[0])
       )
@@ -156,8 +211,10 @@ def make_train_transform(config, info) -> Callable:
   return batch_transform
 
 
-def make_eval_transform(config, info) -> Callable:
-  """uint8 NHWC -> the model's float32 input: what the tf.data eval does."""
+def make_eval_transform(config, info, host_resized: bool = False) -> Callable:
+  """uint8 NHWC -> the model's float32 input: the central ``eval_crop_fraction``
+  resized to the evaluation size (unless ``host_resized``: the host decoded
+  that window already), normalized."""
   from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
 
   size, fraction = pipeline.eval_size(config), config.eval_crop_fraction
@@ -165,7 +222,7 @@ def make_eval_transform(config, info) -> Callable:
 
   def eval_transform(images):
     x = to_float(images, gray_to_rgb)
-    if size is not None:
+    if size is not None and not host_resized:
       x = resize(central_crop(x, fraction), size)
     return normalize(x, mean, std)
 

@@ -1,14 +1,23 @@
 """RandAugment, TrivialAugmentWide and AutoAugment (ImageNet policy) in JAX.
 
-The on-device twin of :mod:`cnn_jax.data.auto_augment` (the tf.data version),
-for :mod:`cnn_jax.data.device_augment`: the same op set, magnitude bins and
-ImageNet sub-policies (its tables, imported: no TensorFlow is loaded) and the
-same arithmetic, op by op. :func:`make_policy` gives ``f(image, key) ->
-image`` for one float HWC image in [0, 1] (1 or 3 channels); it is pure and
-vmappable, and every draw comes from the JAX ``key`` (:func:`make_sampler`:
-the same distributions as the tf.data version, not the same draws). Like the
-tf.data version it works on the uint8 image torchvision sees: values are
-rounded to 0..255 before, and after every op.
+torchvision's op sets, magnitude bins and ImageNet sub-policies
+(``torchvision.transforms.autoaugment``: the tables below), run inside the
+train step for both input paths (:mod:`cnn_jax.data.device_augment`). The
+same 14 ops (Identity, ShearX/Y, TranslateX/Y, Rotate, Brightness, Color,
+Contrast, Sharpness, Posterize, Solarize, AutoContrast, Equalize; AutoAugment
+adds Invert), nearest-neighbour geometry filled with black, and
+
+* RandAugment(N, M): N ops drawn uniformly, each at magnitude bin M of 31,
+  with a random sign for the signed ones;
+* TrivialAugmentWide: one op, at a uniformly drawn bin of 31 (its wider
+  ranges: shear 0.99, translate 32 px, rotate 135 degrees, enhance 0.99);
+* AutoAugment: one of the 25 ImageNet sub-policies, each of its two ops
+  applied with its probability (10 magnitude bins).
+
+:func:`make_policy` gives ``f(image, key) -> image`` for one float HWC image
+in [0, 1] (1 or 3 channels); it is pure and vmappable, and every draw comes
+from the JAX ``key`` (:func:`make_sampler`). It works on the uint8 image
+torchvision sees: values are rounded to 0..255 before, and after every op.
 
 The op is picked with ``lax.switch``; under ``vmap`` (one image per example)
 every branch runs and the example's result is selected, so the five
@@ -16,27 +25,24 @@ geometric ops share one branch (one gather, its coefficients switched) to
 keep that cheap. The ops of a policy run in a ``lax.scan`` (see
 :func:`make_policy`).
 
-Agreement with the tf.data ops (``tests/test_device_auto_augment.py``): on
-0..255 images every op, at every magnitude bin of the three policies and
-either sign, is bit-equal to :func:`cnn_jax.data.auto_augment.apply_op`
-(measured on CPU: 12x12 RGB and grayscale images). Two details make it so:
+Agreement with torchvision's uint8 ``_apply_op``
+(``tests/test_device_auto_augment.py``, every magnitude bin of the three
+policies, either sign):
 
-* The geometric ops (ShearX/Y, TranslateX/Y, Rotate) are TensorFlow's
-  ImageProjectiveTransformV3 convention: output pixel ``(x, y)`` reads input
-  ``(a0 x + a1 y + a2, b0 x + b1 y + b2)``, with integer pixel coordinates
-  (no half-pixel offset), rounded half away from zero (``std::round``, not
-  ``jnp.round``'s half to even), black outside; shears about the top-left
-  corner, rotation about the centre ``((w - 1) / 2, (h - 1) / 2)``, with the
-  same float32 coefficients computed in the same order.
-* XLA:CPU contracts a product that feeds a sum into one fused multiply-add
-  (one rounding where TensorFlow's kernels round twice). That moves a blend
-  landing on a half (``factor * x + (1 - factor) * y`` with round factors:
-  Sharpness most often) or a shear's source coordinate to the next integer;
-  :func:`_product` keeps those products apart from their sums.
-
-Contrast's mean is a float sum in another order than Eigen's; it could
-differ in the last bit, which changes a pixel only if the blend lands within
-that of a half (not seen in the tests).
+* The geometric ops are equal except where a source coordinate is a tie
+  (``x.5``): output pixel ``(x, y)`` reads input ``(a0 x + a1 y + a2, b0 x
+  + b1 y + b2)``, with integer pixel coordinates, rounded half away from
+  zero (``std::round``, where torchvision's ``grid_sample`` rounds half to
+  even), black outside; shears about the top-left corner, rotation about
+  the centre ``((w - 1) / 2, (h - 1) / 2)``.
+* Blends (Brightness, Color, Contrast, Sharpness) and AutoContrast's
+  scaling are rounded where torchvision truncates: within 1 level; Color
+  within 2 (torchvision also truncates the grayscale image it blends with).
+  The other ops are equal.
+* XLA contracts a product that feeds a sum into one fused multiply-add (one
+  rounding where PyTorch's separate kernels round twice); :func:`_product`
+  keeps those products apart from their sums, so a blend landing on a half
+  rounds the same way on every backend.
 """
 
 from __future__ import annotations
@@ -49,13 +55,106 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from cnn_jax.data.auto_augment import (
-  IMAGENET_POLICY,
-  OPS,
-  POLICIES,
-  SIGNED,
-  magnitudes,
+POLICIES = ('randaugment', 'trivialaugment', 'autoaugment')
+
+# Op order of torchvision's _augmentation_space (the index RandAugment and
+# TrivialAugmentWide draw).
+OPS = (
+  'Identity',
+  'ShearX',
+  'ShearY',
+  'TranslateX',
+  'TranslateY',
+  'Rotate',
+  'Brightness',
+  'Color',
+  'Contrast',
+  'Sharpness',
+  'Posterize',
+  'Solarize',
+  'AutoContrast',
+  'Equalize',
+  'Invert',
 )
+SIGNED = {
+  'ShearX',
+  'ShearY',
+  'TranslateX',
+  'TranslateY',
+  'Rotate',
+  'Brightness',
+  'Color',
+  'Contrast',
+  'Sharpness',
+}
+
+# torchvision's AutoAugmentPolicy.IMAGENET: (op, probability, magnitude bin).
+IMAGENET_POLICY = (
+  (('Posterize', 0.4, 8), ('Rotate', 0.6, 9)),
+  (('Solarize', 0.6, 5), ('AutoContrast', 0.6, None)),
+  (('Equalize', 0.8, None), ('Equalize', 0.6, None)),
+  (('Posterize', 0.6, 7), ('Posterize', 0.6, 6)),
+  (('Equalize', 0.4, None), ('Solarize', 0.2, 4)),
+  (('Equalize', 0.4, None), ('Rotate', 0.8, 8)),
+  (('Solarize', 0.6, 3), ('Equalize', 0.6, None)),
+  (('Posterize', 0.8, 5), ('Equalize', 1.0, None)),
+  (('Rotate', 0.2, 3), ('Solarize', 0.6, 8)),
+  (('Equalize', 0.6, None), ('Posterize', 0.4, 6)),
+  (('Rotate', 0.8, 8), ('Color', 0.4, 0)),
+  (('Rotate', 0.4, 9), ('Equalize', 0.6, None)),
+  (('Equalize', 0.0, None), ('Equalize', 0.8, None)),
+  (('Invert', 0.6, None), ('Equalize', 1.0, None)),
+  (('Color', 0.6, 4), ('Contrast', 1.0, 8)),
+  (('Rotate', 0.8, 8), ('Color', 1.0, 2)),
+  (('Color', 0.8, 8), ('Solarize', 0.8, 7)),
+  (('Sharpness', 0.4, 7), ('Invert', 0.6, None)),
+  (('ShearX', 0.6, 5), ('Equalize', 1.0, None)),
+  (('Color', 0.4, 0), ('Equalize', 0.6, None)),
+  (('Equalize', 0.4, None), ('Solarize', 0.2, 4)),
+  (('Solarize', 0.6, 5), ('AutoContrast', 0.6, None)),
+  (('Invert', 0.6, None), ('Equalize', 1.0, None)),
+  (('Color', 0.6, 4), ('Contrast', 1.0, 8)),
+  (('Equalize', 0.8, None), ('Equalize', 0.6, None)),
+)
+
+
+def magnitudes(
+  policy: str, height: int, width: int, num_bins: int
+) -> dict[str, np.ndarray]:
+  """torchvision's magnitude bins of each op for ``policy``."""
+  lin = lambda hi: np.linspace(0.0, hi, num_bins)  # noqa: E731
+  bits = 6 if policy == 'trivialaugment' else 4
+  table = {
+    'Posterize': 8
+    - np.round(np.arange(num_bins) / ((num_bins - 1) / bits)).astype(int),
+    'Solarize': np.linspace(255.0, 0.0, num_bins),
+  }
+  if policy == 'trivialaugment':
+    table.update(
+      ShearX=lin(0.99),
+      ShearY=lin(0.99),
+      TranslateX=lin(32.0),
+      TranslateY=lin(32.0),
+      Rotate=lin(135.0),
+      Brightness=lin(0.99),
+      Color=lin(0.99),
+      Contrast=lin(0.99),
+      Sharpness=lin(0.99),
+    )
+  else:
+    table.update(
+      ShearX=lin(0.3),
+      ShearY=lin(0.3),
+      TranslateX=lin(150.0 / 331.0 * width),
+      TranslateY=lin(150.0 / 331.0 * height),
+      Rotate=lin(30.0),
+      Brightness=lin(0.9),
+      Color=lin(0.9),
+      Contrast=lin(0.9),
+      Sharpness=lin(0.9),
+    )
+  return {k: np.asarray(v, np.float32) for k, v in table.items()}
+
 
 GEOMETRIC = ('ShearX', 'ShearY', 'TranslateX', 'TranslateY', 'Rotate')
 
@@ -64,7 +163,7 @@ def _product(a, b):
   """``a * b``, rounded to float32 before any sum it feeds.
 
   XLA:CPU lets LLVM contract ``a * b + c`` into a fused multiply-add,
-  rounding once where TensorFlow's separate kernels round twice. Behind a
+  rounding once where PyTorch's separate kernels round twice. Behind a
   select on a condition the compiler cannot fold (``a * b`` is NaN whenever
   an operand is, so it is the product either way), the multiply cannot be
   absorbed by the add.
@@ -144,8 +243,8 @@ def _sharpness_degenerate(image):
   the border keeps its pixels (torchvision's adjust_sharpness).
 
   The weighted sum of integers, k, is exact, and k / 13 is at least 1/26
-  away from any half, far more than the float error of TF's convolution, so
-  both round to the same integer."""
+  away from any half, far more than the float error of torchvision's
+  convolution, so both round to the same integer."""
   h, w = image.shape[0], image.shape[1]
   total = 4.0 * image[1:-1, 1:-1]  # the centre's 5, less the 1 below
   for dy in range(3):
@@ -176,8 +275,7 @@ def _auto_contrast(image):
 
 
 def apply_op(image, name: str, magnitude):
-  """torchvision's ``_apply_op`` (fill 0, nearest) on 0..255 floats: the
-  JAX version of :func:`cnn_jax.data.auto_augment.apply_op`."""
+  """torchvision's ``_apply_op`` (fill 0, nearest) on 0..255 floats."""
   magnitude = jnp.asarray(magnitude, jnp.float32)
   if name == 'Identity':
     return image
@@ -264,8 +362,7 @@ def make_sampler(
 ) -> tuple[tuple[str, ...], Callable]:
   """``(names, sample)``: ``sample(key) -> (ops, magnitudes, applied)``, the
   ops ``policy`` runs in turn (indices into ``names``), their signed
-  magnitudes and whether each runs; the draws of
-  :func:`cnn_jax.data.auto_augment.make_policy`, from a JAX key:
+  magnitudes and whether each runs, drawn from a JAX key:
 
   * randaugment: ``num_ops`` ops drawn uniformly from the 14, each at bin
     ``magnitude`` of 31, negated with probability 1/2 if signed;

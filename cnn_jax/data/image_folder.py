@@ -19,8 +19,12 @@ middle of training) and always decodes to RGB. The layout, label order and
 the fixed per-split shuffle (so that a carved validation split holds every
 class) are the same as TFDS's.
 
-``scan`` checks the whole folder before anything runs (image headers only,
-read with Pillow) and reports every problem at once with what to fix. Images
+``scan`` checks the whole folder before anything runs and reports every
+problem at once with what to fix. Every image is decoded once by Pillow (JPEGs
+at 1/8 scale, which still reads all their data): a truncated download would
+otherwise stop training when the pipeline first reaches it. With
+``skip_unreadable_images`` the files Pillow cannot read are left out instead,
+listed in ``WORKDIR/unreadable_images.txt`` (``write_skipped``). Images
 are decoded by TensorFlow in the tf.data pipeline (``read``); with
 ``image_size`` set, each is read as an ``image_size`` square (central square
 crop and resize, aspect kept, rounded to uint8), so that folders of photos of
@@ -31,6 +35,7 @@ path of small datasets.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import dataclasses
 import functools
@@ -40,6 +45,7 @@ from typing import Optional
 
 import numpy as np
 
+from cnn_jax import config_validation, errors
 from cnn_jax.data import preprocessing
 
 NAME = 'image_folder'
@@ -50,9 +56,10 @@ SPLIT_DIRS = {
   'test': ('test',),
 }
 _MAX_LISTED = 5  # problems listed per kind in an error message.
+SKIPPED_FILE = 'unreadable_images.txt'  # in the workdir, with skipping on.
 
 
-class ImageFolderError(ValueError):
+class ImageFolderError(errors.UserError, ValueError):
   """The folder does not have the expected layout (message says what to fix)."""
 
 
@@ -69,6 +76,8 @@ class FolderScan:
     sizes: set of (height, width) found.
     channels: 3 if any image has colour, else 1.
     ignored: files skipped because their extension is not an image's.
+    unreadable: with ``skip_unreadable``: 'path (error)' of each file left
+      out because Pillow cannot read it as an image.
   """
 
   root: str
@@ -78,6 +87,7 @@ class FolderScan:
   sizes: frozenset
   channels: int
   ignored: tuple[str, ...] = ()
+  unreadable: tuple[str, ...] = ()
 
   def num_examples(self, split: str) -> int:
     return len(self.files.get(split, ()))
@@ -91,6 +101,7 @@ class FolderScan:
       'num_examples': {s: len(f) for s, f in self.files.items()},
       'channels': self.channels,
       'image_sizes': sorted(list(s) for s in self.sizes)[:10],
+      'unreadable_skipped': len(self.unreadable),
     }
 
 
@@ -114,12 +125,14 @@ def _listing(paths, more: int) -> str:
 
 
 def _header(path: str):
-  """(height, width, has_colour) from the file header, or the error text."""
+  """(height, width, has_colour) of a decodable image, or the error text."""
   import PIL.Image  # pylint: disable=g-import-not-at-top
 
   try:
     with PIL.Image.open(path) as image:
       width, height = image.size
+      image.draft(image.mode, (1, 1))  # JPEG: decode at 1/8 scale (faster).
+      image.load()  # a truncated or corrupt file fails here, not in training.
       colour = image.mode not in (
         '1',
         'L',
@@ -137,7 +150,8 @@ def _header(path: str):
         )
       return height, width, colour
   except Exception as e:  # pylint: disable=broad-except
-    return f'{type(e).__name__}: {e}'
+    text = str(e).replace(f" '{path}'", '')  # the path is listed already.
+    return f'{type(e).__name__}: {text}'
 
 
 def _shuffled(files: list, split: str) -> list:
@@ -149,16 +163,33 @@ def _shuffled(files: list, split: str) -> list:
   return [files[i] for i in order]
 
 
+def _error(root: str, problems: list[str]) -> ImageFolderError:
+  """One line for one problem, else one line per problem."""
+  if len(problems) == 1:
+    return ImageFolderError(f'Image folder {root}: {problems[0]}')
+  return ImageFolderError(
+    f'Image folder {root} cannot be used as it is:\n- ' + '\n- '.join(problems)
+  )
+
+
 @functools.lru_cache(maxsize=8)
-def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
+def scan(
+  root: str, image_size: Optional[int] = None, skip_unreadable: bool = False
+) -> FolderScan:
   """Checks ``root`` and lists its images; raises ImageFolderError.
 
   Every problem is collected first, so one message lists all there is to
   fix: a missing folder, no class folders, images outside class folders, an
   empty class, classes in val/test that train lacks, files that cannot be
-  read as images, and (without ``image_size``) images of different sizes.
+  read as images (left out instead with ``skip_unreadable``), and (without
+  ``image_size``) images of different sizes.
   """
   root = os.path.abspath(os.path.expanduser(root))
+  if os.path.exists(root) and not os.path.isdir(root):
+    raise ImageFolderError(
+      f'Image folder {root} is a file, not a folder. Pass the folder that '
+      'holds train/<class>/*.jpg with --config.image_folder=DIR.'
+    )
   if not os.path.isdir(root):
     raise ImageFolderError(
       f'Image folder {root} does not exist. Pass the folder that holds '
@@ -190,7 +221,7 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
   if len(class_names) < 2:
     problems.append(
       f'{train_dir} has one class folder ({class_names[0]}); '
-      'a classifier needs at least two.'
+      'a classifier needs at least two: add a folder of images per class.'
     )
 
   files: dict[str, list] = {}
@@ -225,11 +256,6 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
           if f.startswith('.'):
             continue
           (images if _is_image(f) else ignored).append(os.path.join(dirpath, f))
-      if not images and split == 'train':
-        problems.append(
-          f'Class {name!r} ({class_dir}) has no images ({", ".join(EXTENSIONS)}): '
-          'add some, or remove the folder.'
-        )
       entries += [(path, class_names.index(name)) for path in images]
     if entries or split == 'train':
       files[split] = entries
@@ -240,11 +266,38 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
     for path, header in zip(all_paths, pool.map(_header, all_paths)):
       headers[path] = header
   unreadable = [f'{p} ({h})' for p, h in headers.items() if isinstance(h, str)]
-  if unreadable:
+  skipping = bool(unreadable and skip_unreadable)
+  if skipping:
+    for split, entries in files.items():
+      files[split] = [e for e in entries if not isinstance(headers[e[0]], str)]
+  elif unreadable:
     problems.append(
       f'{len(unreadable)} file(s) cannot be read as images: '
-      f'{_listing(unreadable, len(unreadable))}. Delete or replace them.'
+      f'{_listing(unreadable, len(unreadable))}. Delete or replace them, or '
+      'set --config.skip_unreadable_images=True to leave them out.'
     )
+  counts = collections.Counter(label for _, label in files['train'])
+  empty = [name for i, name in enumerate(class_names) if not counts[i]]
+  if empty:
+    what = 'no readable images' if skipping else 'no images'
+    kinds = ', '.join(EXTENSIONS)
+    if len(empty) == len(class_names) > 1:
+      problems.append(
+        f'none of its {len(empty)} class folders in {train_dir} '
+        f'({_listing(empty, len(empty))}) has {what[3:]} ({kinds}): add '
+        'images to them.'
+      )
+    elif len(empty) == 1:
+      problems.append(
+        f'Class {empty[0]!r} ({os.path.join(train_dir, empty[0])}) has '
+        f'{what} ({kinds}): add some, or remove the folder.'
+      )
+    else:
+      problems.append(
+        f'{len(empty)} of its {len(class_names)} classes have {what} '
+        f'({kinds}): {_listing(empty, len(empty))} in {train_dir}: add '
+        'some, or remove those folders.'
+      )
   good = [h for h in headers.values() if not isinstance(h, str)]
   sizes = frozenset((h, w) for h, w, _ in good)
   if len(sizes) > 1 and not image_size:
@@ -260,10 +313,7 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
       'crop, resize).'
     )
   if problems:
-    raise ImageFolderError(
-      f'Image folder {root} cannot be used as it is:\n- '
-      + '\n- '.join(problems)
-    )
+    raise _error(root, problems)
   channels = 3 if any(colour for _, _, colour in good) else 1
   return FolderScan(
     root=root,
@@ -273,6 +323,7 @@ def scan(root: str, image_size: Optional[int] = None) -> FolderScan:
     sizes=sizes,
     channels=channels,
     ignored=tuple(ignored),
+    unreadable=tuple(unreadable) if skip_unreadable else (),
   )
 
 
@@ -284,7 +335,33 @@ def scan_for(config) -> FolderScan:
       'that holds train/<class>/*.jpg (see README, "Your own data").'
     )
   size = config.image_size
-  return scan(config.image_folder, size)
+  return scan(
+    config.image_folder, size, bool(config.get('skip_unreadable_images'))
+  )
+
+
+def write_skipped(config, workdir: str) -> Optional[str]:
+  """Lists the files ``skip_unreadable_images`` left out in
+  ``workdir/unreadable_images.txt`` and warns once; the file's path, or None
+  when nothing was left out."""
+  from absl import logging  # pylint: disable=g-import-not-at-top
+
+  folder = scan_for(config)
+  if not folder.unreadable:
+    return None
+  path = os.path.join(workdir, SKIPPED_FILE)
+  with open(path, 'w') as f:
+    f.write(''.join(f'{line}\n' for line in folder.unreadable))
+  kept = sum(len(e) for e in folder.files.values())
+  logging.warning(
+    'Left out %d file(s) of %s that cannot be read as images '
+    '(skip_unreadable_images=True; %d images kept); the list is in %s.',
+    len(folder.unreadable),
+    folder.root,
+    kept,
+    path,
+  )
+  return path
 
 
 def read_size(config) -> Optional[int]:
@@ -308,20 +385,26 @@ def split_slices(config, folder: FolderScan) -> dict[str, tuple[str, int, int]]:
     fraction = config.get('validation_fraction')
     if fraction is not None:
       if not 0 <= fraction < 1:
-        raise ValueError(f'validation_fraction={fraction} must be in [0, 1).')
+        raise config_validation.ConfigError(
+          [f'validation_fraction={fraction} must be in [0, 1).']
+        )
       n_val = int(round(n * fraction))
     else:
       n_val = config.validation_examples
       if not 0 <= n_val < n:
-        raise ValueError(
-          f'validation_examples={n_val} must be in [0, {n}) for the {n} '
-          f'training images of {folder.root}. Set '
-          '--config.validation_fraction=0.1 (or add a val/ folder).'
+        raise config_validation.ConfigError(
+          [
+            f'validation_examples={n_val} must be in [0, {n}) for the {n} '
+            f'training images of {folder.root}. Set '
+            '--config.validation_fraction=0.1 (or add a val/ folder).'
+          ]
         )
     if n_val >= n:
-      raise ValueError(
-        f'The validation split would take all {n} training '
-        'images: lower validation_fraction.'
+      raise config_validation.ConfigError(
+        [
+          f'validation_fraction={fraction}: the validation split would take '
+          f'all {n} training images; lower validation_fraction.'
+        ]
       )
     if n_val:
       out['validation'] = ('train', n - n_val, n)

@@ -3,27 +3,29 @@
 ``config.input_pipeline`` picks it:
 
 * ``'device'`` (:mod:`cnn_jax.data.device_pipeline`): the dataset is loaded
-  once onto the devices, batches are gathered there and augmented inside the
-  jitted train step. No TensorFlow needed (without TFDS the dataset's own
-  files are read). For datasets that fit in memory (MNIST, Fashion-MNIST,
-  CIFAR-10/100, synthetic) with the augmentations that have a JAX version
-  (``crop_pad``, ``flip``, and ``auto_augment``: RandAugment,
-  TrivialAugmentWide, AutoAugment; not ``rrc`` or ``inception_crop``).
-* ``'tfdata'`` (:mod:`cnn_jax.data.pipeline`): TFDS + tf.data on the host CPU,
-  for every dataset (ImageNet) and every augmentation (``rrc``,
-  ``inception_crop``, ``auto_augment``: RandAugment, TrivialAugmentWide,
-  AutoAugment).
+  once onto the devices and batches are gathered there. No TensorFlow
+  needed (without TFDS the dataset's own files are read). For datasets that
+  fit in memory (MNIST, Fashion-MNIST, CIFAR-10/100, synthetic) without the
+  crops that resize (``rrc``, ``inception_crop``: drawn where the host
+  decodes).
+* ``'tfdata'`` (:mod:`cnn_jax.data.pipeline`): TFDS + tf.data on the host
+  CPU, for every dataset (ImageNet) and every augmentation; the host
+  decodes, crops and resizes, and hands over uint8 batches, two in flight
+  to the devices.
 * ``'auto'`` (the default): ``'device'`` where it applies, else ``'tfdata'``.
 
 Both give the trainer the same thing: ``train_batches(start_step)`` (global
 batches, sharded over the mesh, from a step on), ``eval_batches(split)`` (one
-padded, masked pass) and the train step's ``batch_transform`` (None for
-tf.data, whose batches arrive preprocessed).
+padded, masked pass, ready for the model) and the train step's
+``batch_transform`` (:mod:`cnn_jax.data.device_augment`: the same
+augmentation, normalization and dtype handling in JAX for both paths).
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+import collections
+import itertools
+from typing import Iterable, Iterator, Optional
 
 import jax
 
@@ -69,11 +71,24 @@ def choose(config) -> str:
   return 'tfdata' if problems else 'device'
 
 
+PREFETCH = 2  # tf.data batches in flight to the devices
+
+
+def prefetched(batches: Iterable, size: int = PREFETCH) -> Iterator:
+  """``batches``, each made ``size`` items ahead: their host-to-device copies
+  overlap the steps that run before them."""
+  queue = collections.deque()
+  it = iter(batches)
+  queue.extend(itertools.islice(it, size))
+  while queue:
+    yield queue.popleft()
+    queue.extend(itertools.islice(it, 1))
+
+
 class TFDataPipeline:
   """tf.data batches (:mod:`cnn_jax.data.pipeline`) as global device arrays."""
 
   name = 'tfdata'
-  batch_transform = None
   source = 'tfds'
 
   def __init__(self, config, info: pipeline.InputInfo, mesh):
@@ -85,6 +100,15 @@ class TFDataPipeline:
         'tensorflow-datasets` (versions in requirements.txt), or use '
         '--config.input_pipeline=auto.'
       )
+    self.batch_transform = device_augment.make_train_transform(
+      config, info, host_crops_done=True
+    )
+    self._eval_transform = jax.jit(
+      device_augment.make_eval_transform(
+        config, info, host_resized=info.jpeg_photos
+      ),
+      out_shardings=sharding.data_sharding(mesh),
+    )
 
   def train_batches(self, start_step: int = 0) -> Iterator[dict]:
     ds = pipeline.train_dataset(
@@ -94,8 +118,9 @@ class TFDataPipeline:
       process_index=jax.process_index(),
       process_count=jax.process_count(),
     )
-    for batch in pipeline.as_numpy(ds):
-      yield sharding.global_batch(batch, self.mesh)
+    return prefetched(
+      sharding.global_batch(batch, self.mesh) for batch in pipeline.as_numpy(ds)
+    )
 
   def eval_batches(self, split: str) -> Iterator[dict]:
     ds, _ = pipeline.eval_dataset(
@@ -105,8 +130,10 @@ class TFDataPipeline:
       process_index=jax.process_index(),
       process_count=jax.process_count(),
     )
-    for batch in pipeline.as_numpy(ds):
-      yield sharding.global_batch(batch, self.mesh)
+    for batch in prefetched(
+      sharding.global_batch(b, self.mesh) for b in pipeline.as_numpy(ds)
+    ):
+      yield {**batch, 'image': self._eval_transform(batch['image'])}
 
 
 def build(config, info: pipeline.InputInfo, mesh, which: Optional[str] = None):

@@ -1,16 +1,18 @@
 """Evaluation preprocessing of one image file, in NumPy and Pillow.
 
-The training pipeline (``pipeline.eval_dataset``) prepares evaluation images
-with tf.data; ``python -m cnn_jax.predict`` must give the same model input
-without TensorFlow, on any backend. ``Preprocessing`` describes that input and
-reproduces it: Pillow's float ('F' mode) resampling is the same antialiased
-triangle / Keys-cubic filter as ``tf.image.resize(..., antialias=True)``
+The training pipelines prepare evaluation images (tf.data's host decoding
+and ``device_augment.make_eval_transform`` in JAX); ``python -m
+cnn_jax.predict`` must give the same model input without TensorFlow, on any
+backend. ``Preprocessing`` describes that input and reproduces it: Pillow's
+float ('F' mode) resampling is the same antialiased triangle / Keys-cubic
+filter as ``tf.image.resize(..., antialias=True)`` and ``jax.image.resize``
 (equal to about 1e-5 on the 0-1 scale, ``tests/test_predict.py``).
 
 Two geometries cover what runs and pretrained weights expect:
 
 * ours (``crop_fraction``): the central square of ``crop_fraction`` of the
-  shorter side, resized to ``input_size`` (``augment.central_crop_resize``);
+  shorter side, resized to ``input_size`` (``augment.central_window``;
+  rounded to 0..255 where the host resized: ``rounded``);
 * torchvision / timm (``resize_size``): the shorter side resized to
   ``resize_size`` (aspect kept), then the central ``input_size`` square
   (``transforms.Resize`` + ``CenterCrop``; timm's ``crop_pct`` is
@@ -55,6 +57,9 @@ class Preprocessing:
     read_size: image folders: the training pipeline reads every image as a
       ``read_size`` square (central square crop, resize, rounded to uint8)
       before the evaluation crop; None elsewhere.
+    rounded: ours: the resized image is rounded to 0..255 before
+      normalization (JPEG photos of varying sizes, ImageNet: the host crops
+      and resizes them, and hands over uint8).
     interpolation: 'bilinear' or 'bicubic' (antialiased when shrinking).
     mean: per-channel mean on the 0-1 scale, in the model's channel order.
     std: per-channel standard deviation on the 0-1 scale.
@@ -68,6 +73,7 @@ class Preprocessing:
   crop_fraction: float = 1.0
   resize_size: Optional[int] = None
   read_size: Optional[int] = None
+  rounded: bool = False
   interpolation: str = 'bilinear'
   mean: tuple[float, ...] = IMAGENET_MEAN
   std: tuple[float, ...] = IMAGENET_STD
@@ -142,6 +148,8 @@ class Preprocessing:
       x = central_crop_resize(
         x, self.input_size, self.crop_fraction, self.interpolation
       )
+      if self.rounded:
+        x = np.clip(np.round(x * 255.0), 0, 255) / 255.0
     return self._normalize(x)
 
   def _torchvision_geometry(self, image) -> np.ndarray:
@@ -226,7 +234,7 @@ def resize(
 def central_crop_resize(
   x: np.ndarray, size: int, fraction: float, interpolation: str = 'bilinear'
 ) -> np.ndarray:
-  """``augment.central_crop_resize`` in NumPy.
+  """The evaluation's central crop and resize in NumPy.
 
   With ``fraction < 1`` the central square of that fraction of the shorter
   side, resized to ``size``; with 1.0 the whole image resized to a square

@@ -72,7 +72,7 @@ def _native(config) -> tuple[tuple[int, int], int, Optional[str]]:
 
 
 def eval_preprocessing(config, info) -> preprocessing.Preprocessing:
-  """The evaluation preprocessing of ``pipeline.eval_dataset`` for a run."""
+  """The evaluation preprocessing of a run (its input path's eval batches)."""
   native_hw, channels, root = _native(config)
   size = config.get('eval_image_size') or config.image_size
   read_size = image_folder.read_size(config) if root else None
@@ -81,6 +81,7 @@ def eval_preprocessing(config, info) -> preprocessing.Preprocessing:
     native_hw=None if size else native_hw,
     crop_fraction=float(config.eval_crop_fraction),
     read_size=read_size,
+    rounded=info.jpeg_photos,
     interpolation='bilinear',
     mean=tuple(info.mean),
     std=tuple(info.std),
