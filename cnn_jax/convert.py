@@ -41,6 +41,8 @@ pretrained-only convention of the three libraries.
 
 from __future__ import annotations
 
+import math
+import os
 from typing import Optional
 
 from absl import flags
@@ -49,6 +51,7 @@ import jax
 import numpy as np
 
 from cnn_jax import errors
+from cnn_jax.training import workdir_lock
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -125,6 +128,60 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
   )
 
 
+def check_flags(
+  source: str,
+  model: str,
+  *,
+  reference_name: str,
+  weights: str,
+  num_classes: int,
+  input_size: int,
+  max_relative_error: float,
+) -> None:
+  """A UserError naming the first flag the conversion cannot use, before
+  any work."""
+  from cnn_jax import models  # pylint: disable=g-import-not-at-top
+  from cnn_jax.analysis import input_size as input_size_lib  # pylint: disable=g-import-not-at-top
+  from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
+  if source == 'keras' and not reference_name:
+    if model not in keras_source.KERAS_MODELS:
+      ours = ', '.join(keras_source.KERAS_MODELS)
+      raise errors.UserError(
+        f'--model={model} has no Keras reference. The models converted from '
+        f'Keras: {ours}; --reference_name=CLASS names a keras.applications '
+        'class.'
+      )
+  if weights and not os.path.isfile(weights):
+    raise errors.UserError(f'--weights={weights}: no such file.')
+  if num_classes < 1:
+    raise errors.UserError(
+      f'--num_classes={num_classes}: must be an integer >= 1.'
+    )
+  if input_size < 0:
+    raise errors.UserError(
+      f"--input_size={input_size}: must be 0 (the model's native size) or "
+      'a side in pixels.'
+    )
+  if math.isnan(max_relative_error):
+    raise errors.UserError(
+      '--max_relative_error=nan: give a number (< 0: never refuse).'
+    )
+  spec = models.get_spec(model)
+  if 0 < input_size < min(spec.input_shape[:2]):
+    channels = spec.input_shape[2]
+    problem = input_size_lib.input_size_problem(
+      models.build(model, num_classes=num_classes),
+      (input_size, input_size, channels),
+    )
+    if problem:
+      smallest = input_size_lib.min_input_size(model, channels)
+      raise errors.UserError(
+        f'--input_size={input_size} is too small for {model}: {problem}. It '
+        f'takes at least {smallest}.'
+      )
+
+
 def run(
   source: str,
   model: str,
@@ -144,7 +201,17 @@ def run(
   problem = config_validation.check_field('model', model)
   if problem:
     raise errors.UserError(problem)
+  check_flags(
+    source,
+    model,
+    reference_name=reference_name,
+    weights=weights,
+    num_classes=num_classes,
+    input_size=input_size,
+    max_relative_error=max_relative_error,
+  )
   convert_lib.check_empty(out)  # before the work, not after.
+  workdir_lock.check_creatable(out, '--out')
   result = convert_lib.convert(
     source,
     model,

@@ -15,19 +15,28 @@ from absl import flags
 from ml_collections import config_flags
 
 from cnn_jax import config_validation, errors
-from cnn_jax.training import sharding
+from cnn_jax.data import image_folder
+from cnn_jax.training import sharding, workdir_lock
 from cnn_jax.ops import cpu_tuning
 
-FLAGS = flags.FLAGS
-config_flags.DEFINE_config_file(
-  'config', None, 'Experiment config file.', lock_config=True
-)
-flags.DEFINE_string(
-  'workdir',
-  None,
-  'Checkpoints, summaries and results (default: workdirs/<config name>).',
-)
-flags.mark_flags_as_required(['config'])
+
+def define_flags(flag_values: flags.FlagValues = flags.FLAGS, argv=None):
+  """Defines the CLI flags (on a fresh FlagValues with its argv in tests)."""
+  config_flags.DEFINE_config_file(
+    'config',
+    None,
+    'Experiment config file.',
+    flag_values=flag_values,
+    lock_config=True,
+    sys_argv=argv,
+  )
+  flags.DEFINE_string(
+    'workdir',
+    None,
+    'Checkpoints, summaries and results (default: workdirs/<config name>).',
+    flag_values=flag_values,
+  )
+  flags.mark_flags_as_required(['config'], flag_values=flag_values)
 
 
 def default_workdir(config_arg: str) -> str:
@@ -44,7 +53,8 @@ def default_workdir(config_arg: str) -> str:
   return os.path.join('workdirs', name or 'run')
 
 
-def main(argv):
+def main(argv, flag_values: flags.FlagValues = flags.FLAGS):
+  fv = flag_values
   if len(argv) > 1:
     raise errors.UserError(
       f'Unexpected arguments: {argv[1:]}; config fields '
@@ -52,22 +62,26 @@ def main(argv):
     )
   # Every problem of the config at once, before anything starts (the checks
   # that need the devices, the model and the data follow in trainer.setup).
-  config_validation.validate(FLAGS.config)
-  workdir = FLAGS.workdir
+  config_validation.validate(fv.config)
+  if fv.config.dataset == image_folder.NAME:  # the folder too, before JAX
+    image_folder.scan_for(fv.config)
+  workdir = fv.workdir
   if not workdir:
-    workdir = default_workdir(config_flags.get_config_filename(FLAGS['config']))
+    workdir = default_workdir(config_flags.get_config_filename(fv['config']))
     print(
       f'Workdir: {workdir} (set --workdir=DIR to choose another)', flush=True
     )
+  workdir_lock.make_workdir(workdir)  # a bad --workdir before any work.
   # Before anything starts JAX's backend: XLA_FLAGS are read once.
   cpu_tuning.configure(
-    host_devices=FLAGS.config.host_devices, tuning=FLAGS.config.cpu_tuning
+    host_devices=fv.config.host_devices, tuning=fv.config.cpu_tuning
   )
   sharding.maybe_initialize_distributed()
   from cnn_jax.training import trainer  # pylint: disable=g-import-not-at-top
 
-  trainer.train_and_evaluate(FLAGS.config, workdir)
+  trainer.train_and_evaluate(fv.config, workdir)
 
 
 if __name__ == '__main__':
+  define_flags()
   errors.run(main)

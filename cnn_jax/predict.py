@@ -24,11 +24,11 @@ latest checkpoint). ``--json`` prints one JSON object instead of the table.
 from __future__ import annotations
 
 import json
-import sys
 
-from absl import app
 from absl import flags
 from absl import logging
+
+from cnn_jax import errors
 
 
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
@@ -96,33 +96,39 @@ def run(
 
 def run_flags(argv, fv: flags.FlagValues = flags.FLAGS) -> str:
   if not fv.checkpoint:
-    raise app.UsageError(
+    raise errors.UserError(
       '--checkpoint=DIR is required (a training workdir or '
       'a converted checkpoint).'
     )
   if len(argv) < 2:
-    raise app.UsageError('Name one or more image files or folders.')
-  if fv.top_k < 1 or fv.batch_size < 1:
-    raise app.UsageError('--top_k and --batch_size must be positive.')
-  return run(
-    fv.checkpoint,
-    argv[1:],
-    top_k=fv.top_k,
-    batch_size=fv.batch_size,
-    which=fv.which,
-    as_json=fv.json,
-  )
-
-
-def main(argv):
-  logging.set_verbosity(logging.WARNING)  # Orbax logs every read at INFO.
+    raise errors.UserError('Name one or more image files or folders.')
+  for name in ('top_k', 'batch_size'):
+    if fv[name].value < 1:
+      raise errors.UserError(
+        f'--{name}={fv[name].value}: must be an integer >= 1.'
+      )
   try:
-    print(run_flags(argv, flags.FLAGS))
+    return run(
+      fv.checkpoint,
+      argv[1:],
+      top_k=fv.top_k,
+      batch_size=fv.batch_size,
+      which=fv.which,
+      as_json=fv.json,
+    )
   except (FileNotFoundError, ValueError) as e:
-    print(f'predict: {e}', file=sys.stderr)
-    sys.exit(2)
+    # The predictor's messages (a missing file, an unreadable image, a
+    # checkpoint without its records) say what to do.
+    if isinstance(e, errors.UserError):
+      raise
+    raise errors.UserError(str(e)) from e
+
+
+def main(argv, flag_values: flags.FlagValues = flags.FLAGS):
+  logging.set_verbosity(logging.WARNING)  # Orbax logs every read at INFO.
+  print(run_flags(argv, flag_values))
 
 
 if __name__ == '__main__':
   define_flags()
-  app.run(main)
+  errors.run(main)

@@ -50,8 +50,10 @@ def list_models(count: bool = False) -> str:
   return '\n'.join(lines)
 
 
-def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
-  """Defines the CLI flags (on a fresh FlagValues in tests)."""
+def define_flags(
+  flag_values: flags.FlagValues = flags.FLAGS, argv=None
+) -> None:
+  """Defines the CLI flags (on a fresh FlagValues with its argv in tests)."""
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
   fv = flag_values
@@ -95,6 +97,7 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
     'model_kwargs, num_classes, dataset and '
     'image_size are used).',
     flag_values=fv,
+    sys_argv=argv,
   )
   flags.DEFINE_bool(
     'debug', False, 'Show the traceback of errors too.', flag_values=fv
@@ -103,16 +106,21 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> None:
 
 def run(fv: flags.FlagValues = flags.FLAGS) -> str:
   """Does what the parsed flags ask and returns the text to print."""
+  from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
+
   if fv.list:
     return list_models(fv.count)
+  for flag, low in (('num_classes', 1), ('batch_size', 1), ('depth', -1)):
+    value = fv[flag].value
+    if value is not None and value < low:
+      raise errors.UserError(f'--{flag}={value}: must be an integer >= {low}.')
   kwargs: dict[str, Any] = {}
   if fv.config is not None:
+    config_validation.validate(fv.config)
     name, kwargs, shape, num_classes, dtype = from_config(fv.config)
     kwargs['dtype'] = dtype
   elif fv.model:
     name = fv.model
-    from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
-
     problem = config_validation.check_field('model', name)
     if problem:
       raise errors.UserError(problem)
@@ -141,10 +149,12 @@ def run(fv: flags.FlagValues = flags.FLAGS) -> str:
   return layer_table.format_summary(s, depth=fv.depth)
 
 
-def main(argv: Sequence[str]) -> None:
+def main(
+  argv: Sequence[str], flag_values: flags.FlagValues = flags.FLAGS
+) -> None:
   if len(argv) > 1:
     raise errors.UserError(f'Unexpected arguments: {argv[1:]}')
-  print(run(flags.FLAGS))
+  print(run(flag_values))
 
 
 if __name__ == '__main__':

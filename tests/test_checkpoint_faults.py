@@ -342,6 +342,22 @@ def test_non_finite_loss_before_any_checkpoint_says_so(tmp_path):
   assert 'None' not in str(e.value)
 
 
+def test_a_diverged_state_never_becomes_the_best(tmp_path):
+  """The loss turns non-finite inside the first log window, before the first
+  evaluation: that evaluation must not keep the state as best/."""
+  with pytest.raises(trainer.NonFiniteLossError):
+    trainer.train_and_evaluate(
+      _config(
+        learning_rate=1e30,
+        log_every_steps=1000,
+        checkpoint_every_steps=1000,
+        eval_every_epochs=0.25,  # step 20
+      ),
+      str(tmp_path),
+    )
+  assert not [s for s in os.listdir(tmp_path / 'best') if s.isdigit()]
+
+
 # --- A full disk during a save ------------------------------------------
 # Runs argv[1:] with writes past argv[0] bytes failing with EFBIG (SIGXFSZ
 # ignored, which exec keeps, as it keeps the limit).

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 
 from cnn_jax.analysis import scalars as scalars_lib
-from cnn_jax.data import image_folder, pipeline
+from cnn_jax.data import image_folder, inputs, pipeline
 from cnn_jax.inference import predictor, records
-from cnn_jax.training import trainer
+from cnn_jax.training import sharding, trainer
 from configs import image_folder as image_folder_config
 from examples import shapes_folder
 
@@ -163,6 +163,90 @@ def test_missing_pieces_say_what_to_add(tmp_path, layout, expected):
     image_folder.scan(str(root))
 
 
+def _with_unreadable_files(root):
+  """Two classes of three PNGs, a text file named .jpg, a truncated JPEG."""
+  for cls in ('cat', 'dog'):
+    for i in range(3):
+      _image(str(root / 'train' / cls / f'{i}.png'), (10, 10))
+  (root / 'train' / 'cat' / 'notes.jpg').write_text('a text')
+  pixels = np.random.default_rng(0).integers(0, 255, (32, 32, 3), np.uint8)
+  path = str(root / 'train' / 'dog' / 'cut.jpg')
+  Image.fromarray(pixels).save(path)
+  with open(path, 'rb') as f:
+    data = f.read()
+  with open(path, 'wb') as f:
+    f.write(data[: len(data) // 2])  # its header reads; its pixels do not
+
+
+def test_unreadable_files_are_listed_or_skipped(tmp_path, caplog):
+  _with_unreadable_files(tmp_path)
+  with pytest.raises(image_folder.ImageFolderError) as e:
+    image_folder.scan(str(tmp_path))
+  message = str(e.value)
+  assert '\n' not in message  # one problem, one line
+  for expected in (
+    '2 file(s) cannot be read as images',
+    'notes.jpg (UnidentifiedImageError',
+    'cut.jpg (OSError: ',
+    '--config.skip_unreadable_images=True',
+  ):
+    assert expected in message, (expected, message)
+
+  folder = image_folder.scan(str(tmp_path), skip_unreadable=True)
+  assert folder.num_examples('train') == 6
+  assert [u.split(' ')[0] for u in folder.unreadable] == [
+    str(tmp_path / 'train' / 'cat' / 'notes.jpg'),
+    str(tmp_path / 'train' / 'dog' / 'cut.jpg'),
+  ]
+  c = _config(str(tmp_path), skip_unreadable_images=True, image_size=None)
+  workdir = tmp_path / 'run'
+  workdir.mkdir()
+  with caplog.at_level('WARNING'):
+    path = image_folder.write_skipped(c, str(workdir))
+  assert path == str(workdir / image_folder.SKIPPED_FILE)
+  with open(path) as f:
+    assert f.read().splitlines() == list(folder.unreadable)
+  (warning,) = [r for r in caplog.records if 'Left out' in r.getMessage()]
+  assert warning.getMessage() == (
+    f'Left out 2 file(s) of {tmp_path} that cannot be read as images '
+    f'(skip_unreadable_images=True; 6 images kept); the list is in {path}.'
+  )
+
+
+def test_a_class_of_only_unreadable_files_is_an_error_even_skipping(tmp_path):
+  _with_unreadable_files(tmp_path)
+  (tmp_path / 'train' / 'bird').mkdir()
+  (tmp_path / 'train' / 'bird' / 'x.png').write_text('not a png')
+  with pytest.raises(
+    image_folder.ImageFolderError,
+    match=r"Class 'bird' \(.*bird\) has no readable images",
+  ):
+    image_folder.scan(str(tmp_path), skip_unreadable=True)
+
+
+def test_a_run_skipping_unreadable_files_lists_them_in_the_workdir(tmp_path):
+  _with_unreadable_files(tmp_path / 'data')
+  workdir = str(tmp_path / 'run')
+  c = _config(
+    str(tmp_path / 'data'),
+    skip_unreadable_images=True,
+    image_size=16,
+    batch_size=2,
+    eval_batch_size=2,
+    validation_fraction=None,
+    validation_examples=2,
+    num_train_steps=2,
+    log_every_steps=2,
+    checkpoint_every_steps=2,
+  )
+  result = trainer.train_and_evaluate(c, workdir)
+  assert result['step'] == 2 and result['validation']['num_examples'] == 2
+  with open(os.path.join(workdir, image_folder.SKIPPED_FILE)) as f:
+    assert len(f.read().splitlines()) == 2
+  with open(os.path.join(workdir, 'dataset.json')) as f:
+    assert json.load(f)['image_folder']['unreadable_skipped'] == 2
+
+
 def test_unset_folder_and_too_many_validation_examples(shapes):
   c = _config(shapes)
   c.image_folder = None
@@ -271,17 +355,18 @@ def test_eval_only_and_predict_agree_with_the_run(shapes, trained):
   )
   ours = model.probabilities(np.stack([model.prepare(p) for p in files]), 8)
 
-  # The same images through the tf.data evaluation pipeline and the model.
+  # The same images through the tf.data evaluation path (the host's uint8
+  # batches, the train step's eval transform) and the model.
   c = _config(shapes)
   info = pipeline.get_info(c)
-  ds, _ = pipeline.eval_dataset(c, info, 'test')
+  feed = inputs.TFDataPipeline(c, info, sharding.make_mesh(1))
   apply = jax.jit(
     lambda v, x: jax.nn.softmax(model.model.apply(v, x, train=False))
   )
   theirs = np.concatenate(
     [
-      np.asarray(apply(model.variables, b['image']))[b['mask']]
-      for b in pipeline.as_numpy(ds)
+      np.asarray(apply(model.variables, b['image']))[np.asarray(b['mask'])]
+      for b in feed.eval_batches('test')
     ]
   )
   png = np.array([p.endswith('.png') for p in files])

@@ -177,6 +177,11 @@ class Predictor:
   @classmethod
   def load(cls, directory: str, which: str = 'best') -> 'Predictor':
     directory = os.path.abspath(directory)
+    if os.path.isfile(directory):
+      raise FileNotFoundError(
+        f'{directory} is a file: pass a training workdir or a converted '
+        'checkpoint (a directory).'
+      )
     if not os.path.isdir(directory):
       raise FileNotFoundError(
         f'{directory} does not exist: pass a training '

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import socket
 import sys
 import time
@@ -26,6 +27,42 @@ LOCK_FILE = '.lock'
 
 class WorkdirBusyError(errors.UserError, RuntimeError):
   """Another process holds the workdir's lock."""
+
+
+class WorkdirError(errors.UserError, OSError):
+  """The workdir is not a directory and cannot be made one."""
+
+
+def make_workdir(workdir: str, flag: str = '--workdir') -> None:
+  """Creates ``workdir`` if needed; a WorkdirError (naming the command-line
+  ``flag`` that gave it) says why it cannot be."""
+  path = os.path.abspath(workdir)
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise WorkdirError(
+      f'{flag}={workdir} is a file, not a directory; choose another '
+      f'{flag} (a new directory is created).'
+    )
+  try:
+    os.makedirs(path, exist_ok=True)
+  except OSError as e:
+    where = f' ({e.filename})' if e.filename else ''
+    raise WorkdirError(
+      f'{flag}={workdir} cannot be created: {e.strerror or e}{where}. '
+      'Choose a directory you can write to.'
+    ) from e
+
+
+def check_creatable(directory: str, flag: str) -> None:
+  """:func:`make_workdir`'s errors for a directory made only later, without
+  leaving it behind."""
+  path = os.path.abspath(directory)
+  if os.path.isdir(path):
+    return
+  top = path  # the first missing directory: everything below it is new.
+  while not os.path.exists(os.path.dirname(top)):
+    top = os.path.dirname(top)
+  make_workdir(directory, flag)
+  shutil.rmtree(top)
 
 
 def _owner(path: str) -> str:
@@ -43,7 +80,7 @@ def _owner(path: str) -> str:
 @contextlib.contextmanager
 def hold(workdir: str) -> Iterator[str]:
   """Holds the lock of ``workdir`` (created if needed) for the block."""
-  os.makedirs(workdir, exist_ok=True)
+  make_workdir(workdir)
   path = os.path.join(os.path.abspath(workdir), LOCK_FILE)
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:

@@ -32,8 +32,16 @@ from experiments.sweep.spec import (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+  """argparse, with its errors as one message and exit status 2 (argparse
+  prints the usage first)."""
+
+  def error(self, message):
+    errors.fail(f'{message} (--help lists the options).')
+
+
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser = _Parser(description=__doc__.split('\n')[0])
   parser.add_argument(
     'sweep',
     help='a sweep file, e.g. experiments/sweeps/scaling_fashion_mnist.py',
@@ -83,7 +91,17 @@ def _main(args, argv) -> int:
   sweep = load_sweep(args.sweep)
   statuses = {}
   if not args.collect_only:
-    problems = config_problems(sweep, select(sweep, args.filter))
+    selected = select(sweep, args.filter)
+    if args.filter and not selected:
+      raise errors.UserError(
+        f'--filter={args.filter} matches none of the runs of '
+        f'{_rel(sweep.path)}: {", ".join(r.name for r in sweep.runs)}.'
+      )
+    problems = config_problems(sweep, selected)
+    if len(problems) == 1:
+      raise errors.UserError(
+        f'{_rel(sweep.path)}: nothing was run; in run {problems[0]}'
+      )
     if problems:
       raise errors.UserError(
         f"{_rel(sweep.path)}: {len(problems)} problem(s) in its runs' "

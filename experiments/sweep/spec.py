@@ -129,7 +129,13 @@ def load_sweep(path: str) -> Sweep:
     '_sweep_' + os.path.splitext(os.path.basename(path))[0], path
   )
   mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
+  try:
+    spec.loader.exec_module(mod)
+  except Exception as e:  # pylint: disable=broad-except
+    raise errors.UserError(
+      f'{path} cannot be loaded{errors.frame_in(e, path)}: '
+      f'{type(e).__name__}: {e}'
+    ) from e
   missing = [n for n in ('NAME', 'CONFIG', 'RUNS') if not hasattr(mod, n)]
   if missing:
     raise errors.UserError(
