@@ -44,9 +44,11 @@ alone. Reported:
 Input (``--mode=input``): images/s of the config's real training input path
 on its real dataset (``--config.input_pipeline`` chooses, as in training):
 
-* ``tfdata`` (``data.pipeline.train_dataset``: TFDS read, cache, shuffle, the
-  config's augmentation, normalization, batching, ``as_numpy``), and per CPU
-  core of this process;
+* ``tfdata`` (``data.pipeline.train_dataset``: TFDS read, cache, shuffle,
+  decode, the crop window and resize, uint8 batching, ``as_numpy``), and per
+  CPU core of this process; then what each host stage costs on one core,
+  the transfer of a batch to the devices, the train step's own input work
+  and the tf.data options (``data.input_benchmark``);
 * ``device`` (``data.device_pipeline``): the per-step gather of a batch from
   the arrays on the devices plus the augmentation and normalization that the
   train step runs (its ``batch_transform``, compiled alone), timed until the
@@ -453,34 +455,9 @@ def run_input_benchmark(
 
   if inputs.choose(config) == 'device':
     return run_device_input_benchmark(config, batches=batches, warmup=warmup)
-  from cnn_jax.data import pipeline  # pylint: disable=g-import-not-at-top
+  from cnn_jax.data import input_benchmark  # pylint: disable=g-import-not-at-top
 
-  pipeline.hide_gpus_from_tensorflow()
-  info = pipeline.get_info(config)
-  ds = pipeline.train_dataset(config, info)
-  it = pipeline.as_numpy(ds)
-  t0 = time.perf_counter()
-  for _ in range(warmup):
-    next(it)
-  warm_s = time.perf_counter() - t0
-  t = time.perf_counter()
-  n = 0
-  for _ in range(batches):
-    n += len(next(it)['label'])
-  elapsed = time.perf_counter() - t
-  cores = cpu_count()
-  return {
-    'dataset': config.dataset,
-    'augment': config.augment,
-    'input_pipeline': 'tfdata',
-    'batch_size': config.batch_size,
-    'batches': batches,
-    'warmup': warmup,
-    'warmup_s': warm_s,
-    'images_per_s': n / elapsed,
-    'images_per_s_per_core': n / elapsed / cores,
-    'cpu_cores': cores,
-  }
+  return input_benchmark.run(config, batches=batches, warmup=warmup)
 
 
 def run_device_input_benchmark(
@@ -598,7 +575,44 @@ def format_table(results: dict[str, Any]) -> str:
       f'{r["images_per_s_per_core"]:,.0f} img/s per core '
       f'({r["cpu_cores"]} cores)'
     )
+    lines += _input_stage_lines(r)
   return '\n'.join(lines)
+
+
+def _input_stage_lines(r: dict[str, Any]) -> list[str]:
+  """The tf.data input benchmark's stages, transfer, step work, options."""
+  lines = []
+  if r.get('images_per_cpu_s'):
+    lines.append(
+      f'per CPU-second of this process: {r["images_per_cpu_s"]:,.0f} img'
+    )
+  if r.get('stages_per_core'):
+    lines.append(
+      'host stages, img per CPU-second on one thread: '
+      + ', '.join(f'{k} {v:,.0f}' for k, v in r['stages_per_core'].items())
+    )
+  if r.get('windows'):
+    lines.append(
+      'crop windows: '
+      + ', '.join(f'{k} {100 * v:.0f}%' for k, v in r['windows'].items())
+    )
+  if r.get('transfer'):
+    t = r['transfer']
+    lines.append(
+      f'transfer to the devices: {t["images_per_s"]:,.0f} img/s '
+      f'({t["mb_per_batch"]:,.1f} MB uint8 per batch)'
+    )
+  if r.get('step_input_work_images_per_s'):
+    lines.append(
+      'in-step input work (augmentation, normalization, recipe) on the '
+      f'devices: {r["step_input_work_images_per_s"]:,.0f} img/s'
+    )
+  if r.get('tfdata_options'):
+    lines.append(
+      'tf.data options: '
+      + ', '.join(f'{k}={v}' for k, v in r['tfdata_options'].items())
+    )
+  return lines
 
 
 def machine_info() -> dict[str, Any]:
@@ -615,15 +629,40 @@ def machine_info() -> dict[str, Any]:
   }
 
 
-def main(argv):
-  run(argv)
+def main(argv, flag_values=None):
+  run(argv, flag_values)
 
 
-def run(argv) -> dict[str, Any]:
+def check_flags(flags_) -> None:
+  """A UserError naming the first flag with a value the run cannot use."""
+  from cnn_jax import errors  # pylint: disable=g-import-not-at-top
+
+  for name, low in (('steps', 1), ('warmup', 0), ('input_batches', 1)):
+    if flags_[name].value < low:
+      raise errors.UserError(
+        f'--{name}={flags_[name].value}: must be an integer >= {low}.'
+      )
+  peak = flags_.peak_flops
+  if not (math.isfinite(peak) and peak >= 0):
+    raise errors.UserError(
+      f'--peak_flops={peak}: must be a number >= 0 (FLOP/s per device; 0: '
+      'from the table).'
+    )
+  out = flags_.json_out
+  if out and (
+    os.path.isdir(out)
+    or not os.path.isdir(os.path.dirname(os.path.abspath(out)))
+  ):
+    raise errors.UserError(
+      f'--json_out={out}: give a file path in an existing directory.'
+    )
+
+
+def run(argv, flag_values=None) -> dict[str, Any]:
   """The CLI's work, returning the figures (tests call this in-process)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
 
-  flags_ = flags.FLAGS
+  flags_ = flags.FLAGS if flag_values is None else flag_values
   from cnn_jax import config_validation  # pylint: disable=g-import-not-at-top
   from cnn_jax import errors  # pylint: disable=g-import-not-at-top
 
@@ -633,6 +672,7 @@ def run(argv) -> dict[str, Any]:
 
   config = flags_.config
   config_validation.validate(config)  # before JAX starts (cpu_tuning)
+  check_flags(flags_)
   cpu_tuning.configure(
     host_devices=config.host_devices, tuning=config.cpu_tuning
   )
@@ -663,26 +703,46 @@ def run(argv) -> dict[str, Any]:
   return results
 
 
-def define_flags():
+def define_flags(flag_values=None, argv=None):
+  """Defines the CLI flags (on a fresh FlagValues with its argv in tests)."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-  if 'config' in flags.FLAGS:
+  fv = flags.FLAGS if flag_values is None else flag_values
+  if 'config' in fv:
     return
   config_flags.DEFINE_config_file(
-    'config', None, 'Experiment config file.', lock_config=True
+    'config',
+    None,
+    'Experiment config file.',
+    flag_values=fv,
+    lock_config=True,
+    sys_argv=argv,
   )
   flags.DEFINE_enum(
-    'mode', 'all', ['train', 'eval', 'input', 'all'], 'What to time.'
+    'mode',
+    'all',
+    ['train', 'eval', 'input', 'all'],
+    'What to time.',
+    flag_values=fv,
   )
-  flags.DEFINE_integer('steps', 50, 'Timed steps (or input batches).')
-  flags.DEFINE_integer('warmup', 5, 'Untimed steps first.')
-  flags.DEFINE_integer('input_batches', 50, 'Timed input-pipeline batches.')
+  flags.DEFINE_integer(
+    'steps', 50, 'Timed steps (or input batches).', flag_values=fv
+  )
+  flags.DEFINE_integer('warmup', 5, 'Untimed steps first.', flag_values=fv)
+  flags.DEFINE_integer(
+    'input_batches', 50, 'Timed input-pipeline batches.', flag_values=fv
+  )
   flags.DEFINE_float(
-    'peak_flops', 0.0, 'Peak FLOP/s per device for MFU (0: from the table).'
+    'peak_flops',
+    0.0,
+    'Peak FLOP/s per device for MFU (0: from the table).',
+    flag_values=fv,
   )
-  flags.DEFINE_string('json_out', '', 'Also write the figures here.')
-  flags.mark_flags_as_required(['config'])
+  flags.DEFINE_string(
+    'json_out', '', 'Also write the figures here.', flag_values=fv
+  )
+  flags.mark_flags_as_required(['config'], flag_values=fv)
 
 
 if __name__ == '__main__':

@@ -94,20 +94,28 @@ class Field:
       ml_collections.ConfigDict: 'a ConfigDict',
     }
     text = names.get(self.type, self.type.__name__)
+    low, high = _bound(self.low), _bound(self.high)
     if self.low is not None and self.high is not None:
       text += (
-        f' in {"(" if self.low_open else "["}{self.low:g}, '
-        f'{self.high:g}{")" if self.high_open else "]"}'
+        f' in {"(" if self.low_open else "["}{low}, '
+        f'{high}{")" if self.high_open else "]"}'
       )
     elif self.low is not None:
-      text += f' {">" if self.low_open else ">="} {self.low:g}'
+      text += f' {">" if self.low_open else ">="} {low}'
     elif self.high is not None:
-      text += f' {"<" if self.high_open else "<="} {self.high:g}'
+      text += f' {"<" if self.high_open else "<="} {high}'
     if self.length is not None:
       text += ' of length ' + ' or '.join(str(n) for n in self.length)
     if self.optional:
       text += ', or None'
     return text
+
+
+def _bound(x: Optional[float]) -> str:
+  """A range bound as typed: 2147483647, not 2.14748e+09."""
+  if x is None:
+    return ''
+  return str(int(x)) if float(x).is_integer() else f'{x:g}'
 
 
 def _f(type_, meaning, **kw) -> Field:
@@ -139,6 +147,11 @@ FIELDS: dict[str, Field] = {
     str,
     "dataset='image_folder': the folder of train/<class>/*.jpg",
     optional=True,
+  ),
+  'skip_unreadable_images': _f(
+    bool,
+    "dataset='image_folder': leave out files that cannot be read as images "
+    '(listed in WORKDIR/unreadable_images.txt) instead of stopping',
   ),
   'data_dir': _f(
     str,
@@ -208,6 +221,13 @@ FIELDS: dict[str, Field] = {
     choices=('randaugment', 'trivialaugment', 'autoaugment'),
   ),
   'randaugment_num_ops': _f(int, 'RandAugment: ops per image (N)', low=0),
+  'color_jitter': _f(
+    float,
+    "torchvision's ColorJitter strength for brightness, contrast and "
+    'saturation (either input path)',
+    optional=True,
+    low=0,
+  ),
   'randaugment_magnitude': _f(
     int, 'RandAugment: magnitude (M) of 31 levels', low=0, high=30
   ),
@@ -229,7 +249,11 @@ FIELDS: dict[str, Field] = {
     choices=('pixel', 'const'),
   ),
   'shuffle_buffer': _f(int, 'examples in the shuffle buffer', low=1),
-  'cache': _f(bool, 'cache decoded examples in memory', changes_result=False),
+  'cache': _f(
+    bool,
+    'tf.data: cache the examples as read (ImageNet: JPEG bytes) in memory',
+    changes_result=False,
+  ),
   'synthetic_shape': _f(
     tuple, 'image shape (H, W, C) of the synthetic dataset', length=(3,)
   ),
@@ -274,10 +298,17 @@ FIELDS: dict[str, Field] = {
   'weight_decay_on_bn_and_bias': _f(
     bool, 'decay BatchNorm parameters and biases too'
   ),
+  'norm_weight_decay': _f(
+    float,
+    'weight decay of BatchNorm/LayerNorm scale and bias, all else by '
+    'weight_decay (None: weight_decay_on_bn_and_bias decides)',
+    optional=True,
+    low=0,
+  ),
   'lr_schedule': _f(
     str,
     'learning-rate schedule',
-    choices=('constant', 'cosine', 'multistep', 'exponential'),
+    choices=('constant', 'cosine', 'linear', 'multistep', 'exponential'),
   ),
   'lr_boundaries': _f(
     tuple,
@@ -293,6 +324,11 @@ FIELDS: dict[str, Field] = {
   'warmup_epochs': _f(float, 'linear warmup, in epochs', low=0),
   'warmup_start_factor': _f(
     float, 'fraction of the lr the warmup starts from', low=0, high=1
+  ),
+  'lr_per_epoch': _f(
+    bool,
+    'the learning rate changes once per epoch, at its start (torchvision '
+    'steps its schedulers per epoch); False: every step',
   ),
   'label_smoothing': _f(
     float, 'label smoothing', low=0, high=1, high_open=True
@@ -326,10 +362,23 @@ FIELDS: dict[str, Field] = {
     high_open=True,
   ),
   'ema_warmup': _f(bool, 'EMA decay min(ema_decay, (1+step)/(10+step))'),
+  'ema_every_steps': _f(
+    int, 'update the moving average every this many steps', low=1
+  ),
+  'ema_reset_in_warmup': _f(
+    bool,
+    'the moving average restarts from the weights until the lr warmup ends',
+  ),
   'grad_accum_steps': _f(
     int, 'micro-batches per optimizer update (gradient accumulation)', low=1
   ),
   'grad_clip_norm': _f(float, 'global gradient-norm clip (0: off)', low=0),
+  'precise_bn_steps': _f(
+    int,
+    'training batches whose average BatchNorm statistics replace the running '
+    'ones after the last step (0: off)',
+    low=0,
+  ),
   # Distribution
   'num_devices': _f(
     int,
@@ -355,6 +404,7 @@ FIELDS: dict[str, Field] = {
     int,
     'XLA devices to split the CPU into (0: one)',
     low=0,
+    high=1024,  # XLA takes an int32 and starts every device at once.
     changes_result=False,
   ),
   # Run
@@ -440,6 +490,16 @@ def check_field(name: str, value: Any) -> Optional[str]:
       f'{name}={value!r} is a {type(value).__name__}; it takes '
       f'{field.allowed()} ({field.meaning}).'
     )
+  if (
+    field.type is str
+    and field.optional
+    and field.choices is None
+    and not value.strip()
+  ):
+    return (
+      f'{name}={value!r} is empty ({field.meaning}); give a value, or None '
+      'to leave it unset.'
+    )
   if field.type in (int, float) and not _range_ok(value, field):
     return f'{name}={value!r}: must be {field.allowed()} ({field.meaning}).'
   if field.length is not None and len(value) not in field.length:
@@ -506,18 +566,24 @@ def _combination_problems(config, bad: set[str]) -> list[str]:
   if ok('augment', 'image_size'):
     names = [a.strip() for a in config.augment.split(',') if a.strip()]
     known = _augmentations()
-    for a in names:
-      if a not in known:
-        p.append(
-          f'augment: unknown augmentation {a!r}; known: '
-          f'{", ".join(known)}.{closest(a, known)}'
-        )
+    unknown = list(dict.fromkeys(a for a in names if a not in known))
+    if unknown:  # one line, however many
+      hints = ''.join(closest(a, known) for a in unknown)
+      p.append(
+        f'augment: unknown augmentation {", ".join(map(repr, unknown))}; '
+        f'known: {", ".join(known)}.{hints}'
+      )
     resizing = [a for a in names if a in ('rrc', 'inception_crop')]
     if resizing and config.image_size is None:
       p.append(
         f'augment={config.augment!r}: {resizing[0]} resizes its crop '
         'to image_size; set --config.image_size (e.g. 224 for '
         'ImageNet, the native side for small datasets).'
+      )
+    if len(resizing) > 1:  # the host decodes one crop window per image
+      p.append(
+        f'augment={config.augment!r}: {" and ".join(resizing)} each pick '
+        'the region to keep; use one of them.'
       )
   if ok('rrc_scale') and (
     not _numbers(config.rrc_scale)
@@ -541,16 +607,18 @@ def _combination_problems(config, bad: set[str]) -> list[str]:
     else None
   )
   for name in ('mean', 'std'):
+    if name in bad:
+      continue
     values = tuple(getattr(config, name))
-    if name in bad or not values:
+    if not values:
       continue
     if not _numbers(values):
       p.append(f'{name}={values!r}: must be numbers (0-1 scale).')
     elif channels and len(values) not in (1, channels):
+      give = '1 value' if channels == 1 else f'1 or {channels}'
       p.append(
         f'{name}={values!r}: {len(values)} values for {channels}-'
-        f'channel inputs; give 1 or {channels} (or () for the '
-        "dataset's)."
+        f"channel inputs; give {give} (or () for the dataset's)."
       )
     elif name == 'std' and min(values) <= 0:
       p.append(f'std={values!r}: must be > 0.')
@@ -597,6 +665,14 @@ def _combination_problems(config, bad: set[str]) -> list[str]:
   ):
     p.append(
       'nesterov=True needs momentum > 0 (SGD ignores it without momentum).'
+    )
+  if ok('ema_decay', 'ema_every_steps', 'ema_reset_in_warmup') and (
+    config.ema_decay is None
+    and (config.ema_every_steps > 1 or config.ema_reset_in_warmup)
+  ):
+    p.append(
+      'ema_every_steps / ema_reset_in_warmup shape the moving average of '
+      'the weights: set ema_decay too (e.g. 0.9999).'
     )
   if (
     ok('bn_group_size', 'batch_size')
@@ -654,6 +730,9 @@ def _model_kwargs_problems(config) -> list[str]:
     return [
       f'model_kwargs={kwargs!r}: {config.model} does not take them ({e}).'
     ]
+  except ValueError as e:  # arguments it takes, values it refuses
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    return [f'model_kwargs={given!r}: {config.model}: {e}']
   return []
 
 

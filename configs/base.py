@@ -58,6 +58,10 @@ def get_config() -> ml_collections.ConfigDict:
   # dataset='image_folder': the folder holding train/<class>/*.jpg|png (and
   # optionally val/ and test/ alike), or <class>/*.jpg; README "Your own data".
   c.image_folder = config_dict.placeholder(str)
+  # dataset='image_folder': leave out the files that cannot be read as images
+  # (one warning; their list in WORKDIR/unreadable_images.txt) instead of
+  # stopping with the list; for scraped folders.
+  c.skip_unreadable_images = False
   # TFDS data dir; None: $TFDS_DATA_DIR or ~/tensorflow_datasets.
   c.data_dir = config_dict.placeholder(str)
   # Where manually downloaded files are; None: the dataset's default.
@@ -88,7 +92,8 @@ def get_config() -> ml_collections.ConfigDict:
   # Input path: 'device' loads the dataset once onto the devices and
   # augments inside the train step (mnist, fashion_mnist, cifar10/100,
   # synthetic; augment crop_pad/flip, auto_augment; no TensorFlow needed);
-  # 'tfdata' is TFDS + tf.data on the host (any dataset/augmentation);
+  # 'tfdata' is TFDS + tf.data on the host (any dataset/augmentation: the
+  # host decodes, crops and resizes; the rest runs in the train step);
   # 'auto' = 'device' where it applies, else 'tfdata'.
   c.input_pipeline = 'auto'
   # Automatic augmentation policy (both input paths), after the crops and
@@ -98,6 +103,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.auto_augment = config_dict.placeholder(str)
   c.randaugment_num_ops = 2  # RandAugment N.
   c.randaugment_magnitude = 9  # RandAugment M, of 31 levels (0..30).
+  # torchvision's ColorJitter(s, s, s) (both input paths), after the crops
+  # and flips, before auto_augment: brightness, contrast and saturation in a
+  # random order, each by a factor from [max(0, 1 - s), 1 + s]; None: off.
+  c.color_jitter = config_dict.placeholder(float)
   # Per-example random erasing (timm's RandomErasing, after normalization)
   # with this probability; None: off. Area 2%-1/3, log-uniform aspect.
   c.random_erasing = config_dict.placeholder(float)
@@ -109,7 +118,7 @@ def get_config() -> ml_collections.ConfigDict:
   # keeps its length. 1: off.
   c.aug_repeats = 1
   c.shuffle_buffer = 60_000  # tf.data only ('device' shuffles whole epochs).
-  c.cache = True  # tf.data: cache decoded examples in memory (small datasets).
+  c.cache = True  # tf.data: cache examples as read (ImageNet: JPEG bytes).
   c.synthetic_shape = (32, 32, 3)  # image shape of the synthetic dataset.
   c.synthetic_classes = 10
   c.synthetic_examples = 10_000
@@ -137,7 +146,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.rmsprop_initial_scale = 0.0
   c.weight_decay = 0.0  # L2 coefficient (decoupled for adamw).
   c.weight_decay_on_bn_and_bias = True  # False: mask BN params and biases.
-  c.lr_schedule = 'constant'  # constant, cosine, multistep, exponential.
+  # Weight decay of the normalization layers' scale and bias (BatchNorm,
+  # LayerNorm; torchvision's --norm-weight-decay, e.g. 0.0), every other
+  # parameter (biases too) decaying by weight_decay; None:
+  # weight_decay_on_bn_and_bias decides.
+  c.norm_weight_decay = config_dict.placeholder(float)
+  # constant, cosine, linear (to 0 at the end), multistep, exponential.
+  c.lr_schedule = 'constant'
   c.lr_boundaries = ()  # multistep: epochs at which lr *= lr_decay_factor.
   c.lr_decay_factor = 0.1
   c.lr_decay_epochs = 2.4  # exponential: decay by lr_decay_factor every N.
@@ -145,6 +160,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.warmup_start_factor = (
     0.0  # from this fraction of the lr (torchvision: 0.01).
   )
+  # The lr (warmup and decay) changes once per epoch, at its start, as
+  # torchvision's schedulers step; False: every step.
+  c.lr_per_epoch = False
   c.label_smoothing = 0.0
   # mixup / CutMix on the batch in the train step (timm's Mixup): lam ~
   # Beta(alpha, alpha), one per batch; None: off. Both set: CutMix with
@@ -158,11 +176,21 @@ def get_config() -> ml_collections.ConfigDict:
   # evaluated and checkpointed beside the raw weights; None: off.
   c.ema_decay = config_dict.placeholder(float)
   c.ema_warmup = False  # decay min(ema_decay, (1 + step) / (10 + step)).
+  # Update the average every this many steps, by ema_decay each time
+  # (torchvision's --model-ema-steps, 32); ema_warmup then counts updates.
+  c.ema_every_steps = 1
+  # Restart the average from the weights at every update until the lr warmup
+  # ends, and at the first one after (torchvision's reference script).
+  c.ema_reset_in_warmup = False
   # Micro-batches per step: one optimizer update from the mean gradient of
   # batch_size // grad_accum_steps examples at a time (BatchNorm statistics
   # per micro-batch).
   c.grad_accum_steps = 1
   c.grad_clip_norm = 0.0  # > 0: clip the global gradient norm.
+  # After the last step, replace the BatchNorm running statistics by the
+  # average batch statistics of this many more training batches with the
+  # final weights ("precise BN", as the ShuffleNet authors' code); 0: off.
+  c.precise_bn_steps = 0
 
   # --- Distribution ------------------------------------------------------
   c.num_devices = config_dict.placeholder(int)  # None: all; N: the first N.

@@ -4,8 +4,9 @@ Standard ResNet-style training (Goyal et al. 2017; torchvision's reference
 recipe): Inception-style random crop + flip at 224, central 87.5% crop for
 evaluation, SGD with Nesterov-free momentum 0.9, lr 0.1 per 256 images with
 5 epochs of linear warmup then cosine decay, weight decay 1e-4 (not on BN or
-biases), label smoothing 0.1, 90 epochs. Needs imagenet2012 prepared in TFDS
-(see README: the two tar files go in the TFDS manual download directory).
+biases), label smoothing 0.1, 90 epochs. Needs ImageNet's two ILSVRC2012 tars
+in the manual directory (``--config.manual_dir``): the first run prepares
+them with TFDS's builder.
 """
 
 from configs import base
@@ -75,12 +76,10 @@ def torchvision_v2(c):
 
   Here: batch 1024, lr 0.5 per 1024, 5 warmup epochs then cosine, 600
   epochs, TrivialAugmentWide, random erasing 0.1 (torchvision's: zeros
-  after normalization), weight decay 2e-5 not on BatchNorm (nor biases: only
-  the classifier has one), label smoothing 0.1, mixup 0.2 / CutMix 1.0 (one
-  of the two per batch), training at 176.
-  torchvision's EMA (decay 0.99998, updated every 32 steps with its alpha
-  scaled by batch x 32 / epochs, reset during warmup) is a per-step decay of
-  about 0.99997 at batch 1024: ``ema_decay=0.99997`` with the warmup ramp.
+  after normalization), weight decay 2e-5 on every parameter but the
+  BatchNorm ones (``norm_weight_decay=0``), label smoothing 0.1, mixup 0.2 /
+  CutMix 1.0 (one of the two per batch), training at 176, and torchvision's
+  EMA (``torchvision_ema``).
   Evaluation at 224: the central 224/232 of the image, resized to 224
   (``eval_image_size``). Repeated augmentation with 4 copies
   (``aug_repeats``; torchvision's RASampler spreads the copies of an image
@@ -102,6 +101,7 @@ def torchvision_v2(c):
   c.momentum = 0.9
   c.weight_decay = 2e-5
   c.weight_decay_on_bn_and_bias = False
+  c.norm_weight_decay = 0.0
   c.lr_schedule = 'cosine'
   c.warmup_epochs = 5.0
   c.warmup_start_factor = 0.01
@@ -110,10 +110,24 @@ def torchvision_v2(c):
   c.cutmix_alpha = 1.0
   c.mix_prob = 1.0
   c.mix_switch_prob = 0.5
-  c.ema_decay = 0.99997
-  c.ema_warmup = True
   c.aug_repeats = 4
   c.num_epochs = 600.0
+  return torchvision_ema(c)
+
+
+def torchvision_ema(c, decay: float = 0.99998, every: int = 32):
+  """torchvision's ``--model-ema`` as its reference script runs it (defaults
+  ``--model-ema-decay 0.99998 --model-ema-steps 32``): the average of the
+  weights and BatchNorm statistics is updated every 32 steps with ``alpha =
+  (1 - decay) * batch * 32 / epochs`` (so that its horizon is a fixed share
+  of the run), and restarts from the weights at every update of the lr
+  warmup epochs. Reads ``c.batch_size`` and ``c.num_epochs``: call it after
+  setting them (and again after changing them)."""
+  alpha = min(1.0, (1.0 - decay) * c.batch_size * every / c.num_epochs)
+  c.ema_decay = 1.0 - alpha
+  c.ema_every_steps = every
+  c.ema_warmup = False
+  c.ema_reset_in_warmup = True
   return c
 
 

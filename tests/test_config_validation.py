@@ -84,6 +84,8 @@ def test_every_shipped_config_fits_its_model():
     (dict(std=(0.0,)), r'std=\(0.0,\): must be > 0'),
     (dict(bn_group_size=48), 'bn_group_size=48 does not divide batch_size=128'),
     (dict(nesterov=True, momentum=0.0), 'nesterov=True needs'),
+    (dict(ema_every_steps=32), 'set ema_decay too'),
+    (dict(norm_weight_decay=-1.0), 'norm_weight_decay=-1.0: must be'),
     (dict(warmup_epochs=10.0), 'warmup_epochs=10.0 is not shorter'),
     (
       dict(lr_schedule='multistep', lr_boundaries=(5.0, 3.0)),

@@ -226,6 +226,34 @@ def test_batch_norm_epsilon_must_match_and_momentum_is_reported():
   ]
 
 
+def test_torch_parameters_outside_known_layers():
+  """A block's own per-channel parameter (torchvision ConvNeXt's
+  ``layer_scale``) is a layer scale, recorded after the block's layers; any
+  other parameter the converter does not know stops it, named."""
+
+  class Block(torch.nn.Module):
+    def __init__(self, shape):
+      super().__init__()
+      self.norm = torch.nn.LayerNorm(3, eps=1e-6)
+      self.fc = torch.nn.Linear(3, 3)
+      self.layer_scale = torch.nn.Parameter(torch.full(shape, 0.5))
+
+    def forward(self, x):  # NCHW in: per-channel scale of a linear branch
+      y = self.fc(self.norm(x.permute(0, 2, 3, 1))).permute(0, 3, 1, 2)
+      return x + self.layer_scale * y
+
+  layers = torch_source.reference_layers(Block((3, 1, 1)), (2, 2, 3))
+  assert [(l.kind, l.name) for l in layers] == [
+    ('ln', 'norm'),
+    ('dense', 'fc'),
+    ('scale', 'layer_scale'),
+  ]
+  assert layers[0].epsilon == 1e-6
+  np.testing.assert_array_equal(layers[2].tensors['gamma'], [0.5] * 3)
+  with pytest.raises(ConversionError, match=r'layer_scale \(shape \(2, 2\)\)'):
+    torch_source.reference_layers(Block((2, 2)), (2, 2, 3))
+
+
 def test_keras_model_wired_differently_names_the_first_layer():
   """Keras MobileNet pads 'SAME'; timm's (our mobilenetv1_100) symmetrically.
 

@@ -47,6 +47,17 @@ def test_warmup_then_cosine_and_linear_scaling():
   assert float(f(9000)) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_linear_schedule_reaches_zero_at_the_last_step():
+  # The ShuffleNet authors' LambdaLR(1 - step / total_iters), here after a
+  # warmup of 10 steps.
+  c = _config(lr_schedule='linear', learning_rate=0.5, warmup_epochs=1)
+  f = optim.learning_rate_schedule(c, steps_per_epoch=10, total_steps=110)
+  assert float(f(10)) == pytest.approx(0.5)
+  assert float(f(60)) == pytest.approx(0.25)
+  assert float(f(109)) == pytest.approx(0.005)
+  assert float(f(110)) == pytest.approx(0.0, abs=1e-7)
+
+
 def test_warmup_can_start_from_a_fraction_of_the_lr():
   c = _config(lr_schedule='constant', learning_rate=0.5, warmup_epochs=5)
   c.warmup_start_factor = 0.01  # torchvision's --lr-warmup-decay
@@ -54,6 +65,31 @@ def test_warmup_can_start_from_a_fraction_of_the_lr():
   assert float(f(0)) == pytest.approx(0.005)
   assert float(f(250)) == pytest.approx(0.005 + 0.5 * (0.5 - 0.005))
   assert float(f(500)) == pytest.approx(0.5)
+
+
+def test_lr_per_epoch_is_torchvisions_epoch_stepped_schedule():
+  # torchvision's RegNet recipe: LinearLR(start_factor=0.1, total_iters=5)
+  # then CosineAnnealingLR(T_max=epochs - 5), both stepped once per epoch.
+  c = _config(
+    lr_schedule='cosine',
+    learning_rate=0.8,
+    warmup_epochs=5,
+    warmup_start_factor=0.1,
+    lr_per_epoch=True,
+  )
+  spe, epochs = 10, 100
+  f = optim.learning_rate_schedule(c, spe, epochs * spe)
+  for epoch in range(epochs):
+    if epoch < 5:
+      want = 0.8 * (0.1 + 0.9 * epoch / 5)
+    else:
+      want = 0.8 * (1 + np.cos(np.pi * (epoch - 5) / (epochs - 5))) / 2
+    for step in (epoch * spe, epoch * spe + spe - 1):
+      assert float(f(step)) == pytest.approx(want, rel=1e-5, abs=1e-7), step
+  # Per step (the default) the lr moves within an epoch.
+  c.lr_per_epoch = False
+  g = optim.learning_rate_schedule(c, spe, epochs * spe)
+  assert float(g(spe - 1)) > float(g(0))
 
 
 def test_exponential_decay_staircase():
@@ -69,7 +105,7 @@ def test_exponential_decay_staircase():
 
 
 def test_unknown_schedule_and_optimizer():
-  with pytest.raises(ValueError, match='constant, cosine, multistep'):
+  with pytest.raises(ValueError, match='constant, cosine, linear, multistep'):
     optim.learning_rate_schedule(_config(lr_schedule='poly'), 10, 100)
   with pytest.raises(ValueError, match='sgd, adam, adamw, rmsprop'):
     optim.make_optimizer(_config(optimizer='lamb'), lambda s: 0.1)
@@ -100,6 +136,50 @@ def test_weight_decay_mask_spares_bn_and_biases(name):
   assert np.abs(updates[True]['bn']['scale']).min() > 0
   assert np.all(updates[False]['bn']['scale'] == 0)
   assert np.all(updates[False]['conv']['bias'] == 0)
+
+
+@pytest.mark.parametrize('name', ['sgd', 'adamw'])
+def test_norm_weight_decay_is_torchvisions(name):
+  # torchvision's --norm-weight-decay: BatchNorm and LayerNorm parameters
+  # decay by it, every other one (biases, ConvNeXt's layer scale) by
+  # --weight-decay.
+  params = {
+    **PARAMS,
+    'block': {
+      'norm': {'scale': jnp.ones(2), 'bias': jnp.ones(2)},
+      'pwconv1': {'kernel': jnp.ones((2, 2)), 'bias': jnp.ones(2)},
+      'layer_scale': {'gamma': jnp.ones(2)},
+    },
+  }
+  assert optim.norm_mask(params) == {
+    'conv': {'kernel': False, 'bias': False},
+    'bn': {'scale': True, 'bias': True},
+    'block': {
+      'norm': {'scale': True, 'bias': True},
+      'pwconv1': {'kernel': False, 'bias': False},
+      'layer_scale': {'gamma': False},
+    },
+  }
+  c = _config(
+    optimizer=name,
+    momentum=0.0,
+    weight_decay=0.1,
+    norm_weight_decay=0.02,
+    weight_decay_on_bn_and_bias=False,  # overridden
+  )
+  tx = optim.make_optimizer(c, optax.constant_schedule(0.1))
+  zero_grads = jax.tree.map(jnp.zeros_like, params)
+  updates, _ = tx.update(zero_grads, tx.init(params), params)
+  # Zero gradients: the update is -lr * decay * p (SGD's L2, AdamW's
+  # decoupled decay alike).
+  want = jax.tree.map(
+    lambda norm, p: -0.1 * (0.02 if norm else 0.1) * p,
+    optim.norm_mask(params),
+    params,
+  )
+  jax.tree.map(
+    lambda u, w: np.testing.assert_allclose(u, w, rtol=1e-6), updates, want
+  )
 
 
 def test_gradient_clipping():

@@ -136,3 +136,74 @@ def test_fine_tuning_from_a_checkpoint_made_otherwise_warns(tmp_path):
   config.model_kwargs.transform_input = True
   assert records.init_from_mismatches(config, str(tmp_path), Info) == []
   assert os.path.exists(tmp_path / 'model.json')
+
+
+def _keras_input_map(model, first_layer: str):
+  """(mean, std) on the 0-1 scale of what ``model`` does to its input before
+  ``first_layer``: per channel ``(v / 255 - mean) / std``, read off on
+  images of 0s and 255s."""
+  keras = pytest.importorskip('keras')
+  probe = keras.Model(model.input, model.get_layer(first_layer).input)
+  shape = (1, *model.input_shape[1:])
+  low, high = (
+    np.asarray(probe(np.full(shape, v, np.float32)))[0, 0, 0] for v in (0, 255)
+  )
+  std = 1.0 / (high - low)
+  return -low * std, std
+
+
+@pytest.mark.slow  # builds Keras' ConvNeXt-T and EfficientNetV2-S: ~30 s
+def test_keras_in_model_preprocessing_is_read_off_its_layers():
+  from cnn_jax.conversion import keras_source  # pylint: disable=g-import-not-at-top
+
+  keras = pytest.importorskip('keras')
+  for name, first in (
+    ('ConvNeXtTiny', 'convnext_tiny_stem'),
+    ('EfficientNetV2S', 'stem_conv'),
+  ):
+    with keras_source._numpy_initializers():  # pylint: disable=protected-access
+      model = getattr(keras.applications, name)(
+        weights=None, include_top=False, input_shape=(32, 32, 3)
+      )
+    mean, std = _keras_input_map(model, first)
+    want_mean, want_std = pretrained.KERAS_IN_MODEL_PREPROCESSING[name]
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-5)
+    np.testing.assert_allclose(std, want_std, rtol=1e-5)
+    conv = pretrained.conventions('keras', name, 'x', weights='w.weights.h5')
+    assert conv.reference_kwargs == {'include_preprocessing': False}
+
+
+@pytest.mark.slow  # builds Keras' ConvNeXt-T twice and converts it: ~40 s
+def test_keras_weights_of_a_model_with_in_model_preprocessing(tmp_path):
+  """A weights file of ConvNeXtTiny as Keras builds it pretrained (input
+  normalization inside) converts; ours, fed what preprocessing.json says,
+  computes what Keras' model computes from the pixels."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from cnn_jax.conversion import convert_lib, keras_source  # pylint: disable=g-import-not-at-top
+
+  keras = pytest.importorskip('keras')
+  with keras_source._numpy_initializers(seed=3):  # pylint: disable=protected-access
+    full = keras.applications.ConvNeXtTiny(
+      weights=None,
+      input_shape=(32, 32, 3),
+      classes=10,
+      classifier_activation=None,
+    )
+  path = str(tmp_path / 'convnext_tiny.weights.h5')
+  full.save_weights(path)
+  result = convert_lib.convert(
+    'keras', 'convnext_tiny', weights=path, num_classes=10, input_size=32
+  )
+  assert result.relative_error < 1e-4
+  p = result.preprocessing
+  pixels = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
+  pixels = pixels.astype(np.float32)
+  theirs = np.asarray(full(pixels))
+  x = (pixels / 255 - np.array(p.mean)) / np.array(p.std)
+  model = models.build('convnext_tiny', num_classes=10)
+  ours = np.asarray(
+    jax.jit(lambda v, x: model.apply(v, x, train=False))(
+      result.variables, x.astype(np.float32)
+    )
+  )
+  assert np.abs(ours - theirs).max() / np.abs(theirs).max() < 1e-4

@@ -2,8 +2,9 @@
 
 Published MAC figures: torchvision 0.29.1's ``_ops`` metadata (GMACs of one
 224x224 image: resnet50 4.089, mobilenet_v2 0.301, mobilenet_v3_large 0.217,
-mobilenet_v3_small 0.057, efficientnet_b0 0.386) and the MobileNet v1 paper
-(Table 8: 569 million mult-adds for 1.0 MobileNet-224).
+mobilenet_v3_small 0.057, efficientnet_b0 0.386, convnext_tiny 4.456; of one
+384x384 image: efficientnet_v2_s 8.366) and the MobileNet v1 paper (Table 8:
+569 million mult-adds for 1.0 MobileNet-224).
 """
 
 import re
@@ -164,6 +165,8 @@ PUBLISHED_GMACS = {
   'efficientnet_b0': 0.386,
   'mobilenetv1_100': 0.569,
   'resnet50': 4.089,
+  'convnext_tiny': 4.456,
+  'efficientnet_v2_s': 8.366,
 }
 
 

@@ -152,7 +152,7 @@ def convert(
       input_shape,
       num_classes,
       weights_path=weights,
-      **(reference_kwargs or {}),
+      **{**conv.reference_kwargs, **(reference_kwargs or {})},
     )
     if randomize_batch_norm:
       keras_source.randomize_batch_norm(ref, seed, _calibration(batch, seed))

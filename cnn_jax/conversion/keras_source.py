@@ -11,6 +11,10 @@ kernels); what differs is handled here:
   pointwise 1x1, see ``layers.SeparableConv``).
 * BatchNormalization: gamma/beta/moving_mean/moving_variance; ``scale=False``
   layers (InceptionV3) have no gamma, and ours are built without a scale.
+* LayerNormalization: gamma/beta -> scale/bias. Any other layer with weights
+  must hold one per-channel vector, a layer scale (ConvNeXt's ``LayerScale``).
+* Models nested in the model (ConvNeXt's stem and downsampling blocks are
+  ``Sequential`` models) count with their layers, in their place.
 
 Keras counts BN moving statistics in ``count_params()``; we keep them in the
 ``batch_stats`` collection.
@@ -49,7 +53,15 @@ KERAS_MODELS = {
   'nasnetamobile': 'NASNetMobile',
   'nasnetalarge': 'NASNetLarge',
   'inception_v3_keras': 'InceptionV3',
+  'inception_resnet_v2_keras': 'InceptionResNetV2',
   'densenet121_keras': 'DenseNet121',
+  'convnext_tiny': 'ConvNeXtTiny',
+  'convnext_small': 'ConvNeXtSmall',
+  'convnext_base': 'ConvNeXtBase',
+  'convnext_large': 'ConvNeXtLarge',
+  'efficientnet_v2_s_keras': 'EfficientNetV2S',
+  'efficientnet_v2_m_keras': 'EfficientNetV2M',
+  'efficientnet_v2_l_keras': 'EfficientNetV2L',
 }
 
 
@@ -158,6 +170,21 @@ def _numpy_initializers(seed: int = 0):
       setattr(module, k, f)
 
 
+WEIGHTS_SUFFIXES = ('.weights.h5', '.h5', '.keras')
+
+
+def check_weights_file(path: str) -> None:
+  """A ConversionError unless ``path`` is a file Keras could read weights
+  from (by its name; its contents are read by ``load_weights``)."""
+  if not os.path.isfile(path):
+    raise ConversionError(f'Weights file {path} does not exist.')
+  if not path.endswith(WEIGHTS_SUFFIXES):
+    raise ConversionError(
+      f'{path}: Keras reads weights from {", ".join(WEIGHTS_SUFFIXES)} '
+      'files (a torch state_dict goes with --source=torchvision or timm).'
+    )
+
+
 def build_reference(
   name: str,
   input_shape,
@@ -172,11 +199,20 @@ def build_reference(
   """
   keras = _keras()
   cls_name = KERAS_MODELS.get(name, name)
-  if not hasattr(keras.applications, cls_name):
-    raise ValueError(f'keras.applications has no {cls_name!r}.')
+  # keras.applications also holds modules (keras.applications.resnet50).
+  builder = getattr(keras.applications, cls_name, None)
+  if not callable(builder):
+    ours = ', '.join(f'{k} ({v})' for k, v in KERAS_MODELS.items())
+    raise ConversionError(
+      f'keras.applications has no model {cls_name!r}. The models converted '
+      f'from Keras: {ours}; --reference_name=CLASS names another '
+      'keras.applications class.'
+    )
+  if weights_path:
+    check_weights_file(weights_path)
   order = []
   with _record_call_order(order), _numpy_initializers():
-    model = getattr(keras.applications, cls_name)(
+    model = builder(
       weights=None,
       input_shape=tuple(input_shape),
       classes=num_classes,
@@ -191,7 +227,13 @@ def build_reference(
         f'{weights_path} does not fit keras.applications.{cls_name} with '
         f'input {tuple(input_shape)} and {num_classes} classes: {e}'
       ) from e
-  layers = set(id(l) for l in model.layers)
+    except Exception as e:  # pylint: disable=broad-except
+      # h5py's OSError, zipfile's BadZipFile...: not a Keras file.
+      raise ConversionError(
+        f'{weights_path} is not a readable Keras weights file '
+        f'({type(e).__name__}: {e}).'
+      ) from e
+  layers = set(id(l) for l in _flat_layers(model)[0])
   seen, call_order = set(), []
   for op in order:
     if id(op) in layers and id(op) not in seen:
@@ -306,6 +348,61 @@ def reference_layers(
   return _reference_layers(model, batch, logits=False)[0]
 
 
+def _flat_layers(model) -> tuple[list, dict[int, object]]:
+  """``model``'s layers with those of the models nested in it in their place,
+  and ``id(layer) -> the model whose graph holds the layer's input`` (nested
+  models included, for their parent)."""
+  keras = _keras()
+  flat, owner = [], {}
+  for layer in model.layers:
+    owner[id(layer)] = model
+    if isinstance(layer, keras.Model):
+      inner, inner_owner = _flat_layers(layer)
+      flat.extend(inner)
+      owner.update(inner_owner)
+    else:
+      flat.append(layer)
+  return flat, owner
+
+
+def _layer_inputs(graph, graph_input, value, ordered, owner, found, logits):
+  """Runs ``graph`` (the model, or a model nested in it) on ``value`` and
+  records in ``found`` the input of each of its layers in ``ordered`` and,
+  where that comes out of ZeroPadding2D layers, the tensors before them (see
+  RefLayer.input_alternatives); then does the same inside each nested model,
+  on its input. Returns the graph's output if ``logits``."""
+  keras = _keras()
+  L = keras.layers
+  mine = [l for l in ordered if owner[id(l)] is graph]
+  nested = [l for l in graph.layers if isinstance(l, keras.Model)]
+  tensors, chains = [], []
+  for layer in mine:
+    tensors.append(layer.input)
+    t, chain = layer.input, []
+    while isinstance(t._keras_history.operation, L.ZeroPadding2D):  # pylint: disable=protected-access
+      t = t._keras_history.operation.input  # pylint: disable=protected-access
+      chain.append(len(tensors))
+      tensors.append(t)
+    chains.append(chain)
+  for sub in nested:
+    nodes = sub._inbound_nodes  # pylint: disable=protected-access
+    if len(nodes) != 1 or len(nodes[0].input_tensors) != 1:
+      raise ConversionError(
+        f'{sub.name}: a nested model called more than once or on several '
+        'inputs is not supported by the converter.'
+      )
+    tensors.append(nodes[0].input_tensors[0])
+  outputs = tensors + (list(graph.outputs) if logits else [])
+  values = _run(keras.Model(graph_input, outputs), value) if outputs else []
+  k = 0
+  for layer, chain in zip(mine, chains):
+    found[id(layer)] = (values[k], tuple(values[c] for c in chain))
+    k += 1 + len(chain)
+  for sub, v in zip(nested, values[k:]):
+    _layer_inputs(sub, sub.inputs[0], v, ordered, owner, found, False)
+  return values[len(tensors)] if logits else None
+
+
 def _reference_layers(model, batch, logits: bool):
   keras = _keras()
   L = keras.layers
@@ -314,35 +411,24 @@ def _reference_layers(model, batch, logits: bool):
     L.DepthwiseConv2D,
     L.SeparableConv2D,
     L.BatchNormalization,
+    L.LayerNormalization,
     L.Dense,
   )
-  ordered = _CALL_ORDER.get(model) or model.layers
-  ordered = [l for l in ordered if isinstance(l, kinds)]
+  flat, owner = _flat_layers(model)
+  ordered = _CALL_ORDER.get(model) or flat
+  # Known kinds, and any other layer with weights (a layer scale, below).
+  ordered = [l for l in ordered if isinstance(l, kinds) or l.weights]
   inputs = [None] * len(ordered)
   unpadded = [()] * len(ordered)
   ref_logits = None
   if batch is not None:
-    # Each layer's input and, where that comes out of ZeroPadding2D layers,
-    # the tensor before them (see RefLayer.input_alternatives).
-    tensors, chains = [], []
-    for layer in ordered:
-      tensors.append(layer.input)
-      t, chain = layer.input, []
-      while isinstance(t._keras_history.operation, L.ZeroPadding2D):  # pylint: disable=protected-access
-        t = t._keras_history.operation.input  # pylint: disable=protected-access
-        chain.append(len(tensors))
-        tensors.append(t)
-      chains.append(chain)
-    outputs = tensors + (list(model.outputs) if logits else [])
+    found = {}
     with _without_softmax(model):
-      values = _run(keras.Model(model.input, outputs), batch)
-    if logits:
-      ref_logits = values[len(tensors)]
-    k = 0
-    for j, chain in enumerate(chains):
-      inputs[j] = values[k]
-      unpadded[j] = tuple(values[c] for c in chain)
-      k += 1 + len(chain)
+      ref_logits = _layer_inputs(
+        model, model.input, batch, ordered, owner, found, logits
+      )
+    for j, layer in enumerate(ordered):
+      inputs[j], unpadded[j] = found[id(layer)]
   out = []
   for layer, x, alt in zip(ordered, inputs, unpadded):
     w = {v.path.split('/')[-1]: _numpy(v) for v in layer.weights}
@@ -389,8 +475,24 @@ def _reference_layers(model, batch, logits: bool):
           'bn', name, t, input=x, epsilon=layer.epsilon, momentum=layer.momentum
         )
       )
+    elif isinstance(layer, L.LayerNormalization):
+      t = {}
+      if 'gamma' in w:
+        t['scale'] = w['gamma']
+      if 'beta' in w:
+        t['bias'] = w['beta']
+      out.append(RefLayer('ln', name, t, input=x, epsilon=layer.epsilon))
     elif isinstance(layer, L.Dense):
       out.append(RefLayer('dense', name, dict(w), input=x))
+    else:
+      values = list(w.values())
+      if len(values) != 1 or values[0].ndim != 1:
+        shapes = [tuple(v.shape) for v in values]
+        raise ConversionError(
+          f'{name} ({type(layer).__name__}, weights {shapes}) is a layer the '
+          'converter does not know.'
+        )
+      out.append(RefLayer('scale', name, {'gamma': values[0]}, input=x))
   return out, ref_logits
 
 

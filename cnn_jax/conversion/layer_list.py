@@ -1,9 +1,9 @@
 """Models as lists of parameterized layers, and pairing two such lists.
 
 Conversion pairs the reference's parameterized layers (conv, batch norm,
-dense) with ours (by execution order or by data flow, below). Layouts differ
-and are converted on the reference side, where the reference's convention
-lives:
+dense, layer norm, layer scale) with ours (by execution order or by data
+flow, below). Layouts differ and are converted on the reference side, where
+the reference's convention lives:
 
 * conv kernels: PyTorch OIHW -> HWIO; grouped/depthwise kernels keep their
   per-group input dimension (PyTorch (C*m, 1, kh, kw) -> (kh, kw, 1, C*m)).
@@ -20,6 +20,12 @@ lives:
   it changes only fine-tuning). Momentum is compared in Flax's convention,
   which weights the running value: PyTorch's ``momentum=0.1`` is Flax's 0.9,
   Keras' 0.99 is Flax's 0.99.
+* layer norm (``ln``): weight/bias (PyTorch), gamma/beta (Keras) -> scale/bias;
+  its epsilon is checked like BatchNorm's.
+* layer scale (``scale``, ``layers.LayerScale``): a per-channel factor that
+  the references keep as a bare parameter of the block (torchvision's
+  ``CNBlock.layer_scale``, shape (C, 1, 1)) or as its own layer (Keras'
+  ``LayerScale``) -> gamma (C,).
 * padding: PyTorch's symmetric padding vs TF/Keras 'SAME' (extra row/column
   at the end for even inputs with stride 2) is likewise part of each model's
   definition (``layers.ConvBNAct(padding=...)``), not of the weights.
@@ -57,7 +63,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-KINDS = ('conv', 'bn', 'dense')
+from cnn_jax.models import layers as layers_lib
+
+KINDS = ('conv', 'bn', 'dense', 'ln', 'scale')
+
+# Our layers that hold weights, and their kind.
+_OUR_KINDS = (
+  (nn.BatchNorm, 'bn'),
+  (nn.LayerNorm, 'ln'),
+  (layers_lib.LayerScale, 'scale'),
+  (nn.Conv, 'conv'),
+  (nn.Dense, 'dense'),
+)
+_OUR_TYPES = tuple(t for t, _ in _OUR_KINDS)
+
+
+def _our_kind(module: nn.Module) -> str:
+  return next(kind for t, kind in _OUR_KINDS if isinstance(module, t))
 
 
 @dataclasses.dataclass
@@ -90,7 +112,7 @@ class OurLayer:
   path: tuple[str, ...]
   shapes: dict[str, tuple[int, ...]]
   collection: dict[str, str]  # tensor name -> 'params' / 'batch_stats'
-  epsilon: Optional[float] = None  # BatchNorm only.
+  epsilon: Optional[float] = None  # norm layers only.
   momentum: Optional[float] = None
 
 
@@ -99,7 +121,7 @@ class ConversionError(ValueError):
 
 
 def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
-  """Our model's conv/BN/dense layers in the order a forward pass calls them."""
+  """Our model's parameterized layers in the order a forward pass calls them."""
   x = jnp.zeros((1, *input_shape), jnp.float32)
   variables = jax.eval_shape(
     lambda: model.init(
@@ -112,12 +134,11 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
 
   def record(next_fun, args, kwargs, context):
     module = context.module
-    if context.method_name == '__call__' and isinstance(
-      module, (nn.Conv, nn.BatchNorm, nn.Dense)
-    ):
+    if context.method_name == '__call__' and isinstance(module, _OUR_TYPES):
       order.append(
         (
           tuple(module.path),
+          _our_kind(module),
           getattr(module, 'epsilon', None),
           getattr(module, 'momentum', None),
         )
@@ -127,7 +148,7 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
   with nn.intercept_methods(record):
     jax.eval_shape(lambda v: model.apply(v, x, train=False), variables)
   layers, seen = [], set()
-  for path, epsilon, momentum in order:
+  for path, kind, epsilon, momentum in order:
     if path in seen:
       raise ConversionError(
         f'{"/".join(path)} is called twice: shared layers '
@@ -142,11 +163,6 @@ def our_layers(model: nn.Module, input_shape) -> list[OurLayer]:
       for name, leaf in node.items():
         if hasattr(leaf, 'shape'):
           shapes[name], collection[name] = tuple(leaf.shape), col
-    kind = (
-      'bn'
-      if 'mean' in shapes
-      else ('conv' if len(shapes.get('kernel', ())) == 4 else 'dense')
-    )
     layers.append(OurLayer(kind, path, shapes, collection, epsilon, momentum))
   return layers
 
@@ -253,8 +269,9 @@ def _fit_error(r: RefLayer, o: OurLayer) -> Optional[str]:
     and not np.isclose(r.epsilon, o.epsilon, rtol=1e-6, atol=0)
   ):
     # Part of the function, not of the weights: our model must set it.
+    norm = 'BatchNorm' if r.kind == 'bn' else 'LayerNorm'
     return (
-      f'Reference BatchNorm {r.name!r} has epsilon {r.epsilon:g} but '
+      f'Reference {norm} {r.name!r} has epsilon {r.epsilon:g} but '
       f'our {where!r} has {o.epsilon:g}: the model definition must use '
       "the reference's epsilon."
     )
@@ -365,9 +382,7 @@ def assemble_by_dataflow(
 
   def intercept(next_fun, args, kwargs, context):
     module = context.module
-    if context.method_name != '__call__' or not isinstance(
-      module, (nn.Conv, nn.BatchNorm, nn.Dense)
-    ):
+    if context.method_name != '__call__' or not isinstance(module, _OUR_TYPES):
       return next_fun(*args, **kwargs)
     path = tuple(module.path)
     if path in seen:
@@ -381,13 +396,8 @@ def assemble_by_dataflow(
       for name, leaf in tree.items():
         if hasattr(leaf, 'shape'):
           o_shapes[name], collection[name] = tuple(leaf.shape), col
-    kind = (
-      'bn'
-      if 'mean' in o_shapes
-      else ('conv' if len(o_shapes.get('kernel', ())) == 4 else 'dense')
-    )
     o = OurLayer(
-      kind,
+      _our_kind(module),
       path,
       o_shapes,
       collection,
@@ -439,9 +449,8 @@ def assemble_by_dataflow(
   ]
   if unset:
     raise ConversionError(
-      f'Our variables {unset[:5]} belong to no conv, '
-      'BatchNorm or Dense layer: the converter cannot '
-      'fill them.'
+      f'Our variables {unset[:5]} belong to no layer the converter '
+      f'knows ({", ".join(KINDS)}): it cannot fill them.'
     )
   out = {
     'params': jax.tree.map(np.asarray, dict(assembled.get('params', {}))),

@@ -25,21 +25,33 @@ torchvision (builders in ``torchvision/models/*.py`` with ``weights=``):
   torchvision downloads them under); an unknown name gets the default
   weights' transform, with a note.
 * No other constructor argument depends on ``weights`` (alexnet, vgg, resnet,
-  resnext, wide_resnet, mobilenet_v2/v3, efficientnet: only ``num_classes``).
+  resnext, wide_resnet, mobilenet_v2/v3, efficientnet (B0-B7 and V2),
+  convnext, shufflenet_v2,
+  squeezenet, mnasnet: only ``num_classes``). torchvision's MNASNet also
+  reads files saved by its first version (``_version`` 1 in the state
+  dict's metadata), whose stem stayed 32/16 wide at every multiplier; ours
+  is the current one (the two agree for ``mnasnet1_0`` only).
 
 timm (``create_model(pretrained=True)``): no constructor argument changes for
 the converted models (seresnet50, seresnext50_32x4d, senet154,
-mobilenetv1_100/125, legacy_xception); each pretrained tag's
-``pretrained_cfg`` gives its evaluation transform: ``input_size``,
-``crop_pct`` (resize to ``input_size / crop_pct``, then central crop),
-``interpolation`` (bicubic for all of these) and mean/std (0.5 for
-mobilenetv1 and legacy_xception, ImageNet's for the others). Pass the tag in
+mobilenetv1_100/125, legacy_xception, inception_v4, inception_resnet_v2);
+each pretrained tag's ``pretrained_cfg`` gives its evaluation transform:
+``input_size``, ``crop_pct`` (resize to ``input_size / crop_pct``, then
+central crop), ``interpolation`` (bicubic for all of these) and mean/std
+(0.5 for mobilenetv1, legacy_xception and the Inceptions, ImageNet's for
+the others). Pass the tag in
 ``--reference_name`` (``seresnet50.ra2_in1k``) for another tag's.
 
-Keras applications (``weights='imagenet'``): no constructor difference; each
+Keras applications (``weights='imagenet'``): no constructor difference. ConvNeXt
+and EfficientNetV2 normalize their input inside the model (Rescaling /
+Normalization layers, ``include_preprocessing=True``; their
+``preprocess_input`` is the identity): those layers hold no weights, so the
+reference is built without them (``KERAS_IN_MODEL_PREPROCESSING``) and what
+they did becomes the converted model's preprocessing. Every other
 family's ``preprocess_input`` has a mode: 'caffe' for ResNet50 (RGB -> BGR,
 subtract the BGR mean in 0-255, no scaling), 'tf' for Xception, MobileNet,
-ResNet50V2/101V2/152V2, InceptionV3, NASNetMobile/Large (scale to [-1, 1]),
+ResNet50V2/101V2/152V2, InceptionV3, InceptionResNetV2, NASNetMobile/Large
+(scale to [-1, 1]),
 'torch' for DenseNet121 (0-1, ImageNet mean/std). The mode is read off the
 application's own ``preprocess_input`` (``_keras_mode``), images are resized
 to the model's input size without cropping, as Keras' examples load them.
@@ -64,6 +76,21 @@ from cnn_jax.data import preprocessing as prep
 
 # torchvision models whose pretrained builder sets transform_input=True.
 TRANSFORM_INPUT = ('googlenet', 'inception_v3')
+# Keras applications that normalize their input inside the model, and how:
+# (mean, std) on the 0-1 scale, read off keras/src/applications (convnext.py
+# ``PreStem``: ImageNet's; efficientnet_v2.py for S/M/L: ``Rescaling(1 / 128,
+# offset=-1)``, i.e. (v / 255 - 128 / 255) / (128 / 255)).
+_IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+_HALF = ((128 / 255,) * 3, (128 / 255,) * 3)
+KERAS_IN_MODEL_PREPROCESSING = {
+  'ConvNeXtTiny': _IMAGENET,
+  'ConvNeXtSmall': _IMAGENET,
+  'ConvNeXtBase': _IMAGENET,
+  'ConvNeXtLarge': _IMAGENET,
+  'EfficientNetV2S': _HALF,
+  'EfficientNetV2M': _HALF,
+  'EfficientNetV2L': _HALF,
+}
 # (num_batches_tracked: the files torchvision released predate it; the same
 # files re-saved by a newer PyTorch have it.)
 _DENSENET_OLD_KEY = re.compile(
@@ -118,6 +145,13 @@ def conventions(
     raise ValueError(
       f'--transform_input applies to torchvision {" and ".join(TRANSFORM_INPUT)} '
       f'only, not {source} {reference}.'
+    )
+  if source == 'keras' and base in KERAS_IN_MODEL_PREPROCESSING:
+    conv.reference_kwargs['include_preprocessing'] = False
+    conv.notes.append(
+      f'keras.applications.{base} built without its input normalization '
+      'layers (include_preprocessing=False; they hold no weights): the '
+      'converted model takes normalized images (preprocessing.json).'
     )
   if not applies:
     return conv
@@ -281,6 +315,19 @@ def _keras_mode(reference: str) -> tuple[tuple, tuple, str]:
 
 
 def _keras_preprocessing(reference: str, size: int):
+  if reference in KERAS_IN_MODEL_PREPROCESSING:
+    mean, std = KERAS_IN_MODEL_PREPROCESSING[reference]
+    p = prep.Preprocessing(
+      input_size=size,
+      crop_fraction=1.0,
+      interpolation='bilinear',
+      mean=mean,
+      std=std,
+    )
+    return p, (
+      f'keras.applications {reference}: its in-model input normalization, '
+      f'resized to {p.input_size} without a crop'
+    )
   mean, std, order = _keras_mode(reference)
   p = prep.Preprocessing(
     input_size=size,

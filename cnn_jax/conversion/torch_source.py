@@ -1,8 +1,11 @@
 """Reads a PyTorch (torchvision / timm) model as an ordered list of layers.
 
-A forward pass in eval mode with hooks on every Conv2d, BatchNorm2d and Linear
-records them in execution order, which is what ``layer_list.assemble`` pairs
-with our model's order. Layout conversions are documented in ``layer_list``;
+A forward pass in eval mode with hooks on every Conv2d, BatchNorm2d, Linear
+and LayerNorm records them in execution order, which is what
+``layer_list.assemble`` pairs with our model's order. A module's own
+per-channel parameter outside those layers (torchvision ConvNeXt's
+``CNBlock.layer_scale``) is a layer scale, recorded when the module's forward
+returns (the block multiplies its output by it last). Layout conversions are documented in ``layer_list``;
 the NCHW flatten is detected here: a Linear whose 2-D input has as many
 features as the *latest* 4-D module output has C*H*W elements reads a
 flattened feature map (AlexNet, VGG), and its rows are permuted from (C, H, W)
@@ -218,7 +221,7 @@ def randomize_batch_norm(
 def reference_layers(
   module, input_shape, batch: Optional[np.ndarray] = None
 ) -> list[RefLayer]:
-  """``module``'s conv/BN/linear layers in execution order, our layout.
+  """``module``'s parameterized layers in execution order, our layout.
 
   ``input_shape`` is (H, W, C). Runs one eval-mode forward pass (on zeros,
   or on ``batch``).
@@ -255,6 +258,11 @@ def _reference_layers(module, input_shape, batch):
       # PyTorch's momentum weights the new batch; Flax's the running value.
       momentum = None if m.momentum is None else 1.0 - m.momentum
       layers.append(RefLayer('bn', name, t, epsilon=m.eps, momentum=momentum))
+    elif isinstance(m, torch.nn.LayerNorm):
+      t = {}
+      if m.weight is not None:
+        t.update(scale=_np(m.weight), bias=_np(m.bias))
+      layers.append(RefLayer('ln', name, t, epsilon=m.eps))
     elif isinstance(m, torch.nn.Linear):
       kernel = _np(m.weight).T
       # Only the *latest* 4-D output can be what was flattened into this
@@ -273,17 +281,30 @@ def _reference_layers(module, input_shape, batch):
       if m.bias is not None:
         t['bias'] = _np(m.bias)
       layers.append(RefLayer('dense', name, t))
+    else:
+      for key, p in m.named_parameters(recurse=False):
+        key = f'{name}.{key}' if name else key
+        if p.numel() != p.shape[0]:
+          raise ConversionError(
+            f'{key} (shape {tuple(p.shape)}) is a parameter of a '
+            f'{type(m).__name__}, a layer the converter does not know.'
+          )
+        layers.append(RefLayer('scale', key, {'gamma': _np(p).reshape(-1)}))
 
-  # Leaves, plus layers with children of their own (timm's BatchNormAct2d).
+  # Leaves, plus layers with children of their own (timm's BatchNormAct2d),
+  # plus modules with parameters of their own (ConvNeXt's CNBlock).
   kinds = (
     torch.nn.Conv2d,
     torch.nn.modules.batchnorm._BatchNorm,  # pylint: disable=protected-access
     torch.nn.Linear,
+    torch.nn.LayerNorm,
   )
   handles = [
     m.register_forward_hook(hook)
     for m in module.modules()
-    if isinstance(m, kinds) or not list(m.children())
+    if isinstance(m, kinds)
+    or not list(m.children())
+    or any(True for _ in m.parameters(recurse=False))
   ]
   module.eval()
   x = np.zeros((1, *input_shape), np.float32) if batch is None else batch

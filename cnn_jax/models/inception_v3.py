@@ -30,8 +30,9 @@ from cnn_jax.models.googlenet import imagenet_to_unit_range
 from cnn_jax.models.registry import register
 
 
-class _Block(nn.Module):
-  """Base of the Inception modules: a conv-BN-ReLU factory and pools."""
+class InceptionBlock(nn.Module):
+  """Base of the Inception modules: a conv-BN-ReLU factory and pools (shared
+  with Inception-v4 and Inception-ResNet-v2)."""
 
   conv: Callable[..., nn.Module]
   pool_include_pad: bool = True
@@ -42,7 +43,7 @@ class _Block(nn.Module):
     )
 
 
-class InceptionA(_Block):
+class InceptionA(InceptionBlock):
   """35x35 module: 1x1 | 1x1-5x5 | 1x1-3x3-3x3 | avgpool-1x1."""
 
   pool_features: int = 32
@@ -60,7 +61,7 @@ class InceptionA(_Block):
     return jnp.concatenate([b1, b5, b3, bp], axis=-1)
 
 
-class InceptionB(_Block):
+class InceptionB(InceptionBlock):
   """Grid reduction 35 -> 17: 3x3/2 | 1x1-3x3-3x3/2 | maxpool 3/2."""
 
   @nn.compact
@@ -73,7 +74,7 @@ class InceptionB(_Block):
     return jnp.concatenate([b3, bd, layers.max_pool(x, 3, 2)], axis=-1)
 
 
-class InceptionC(_Block):
+class InceptionC(InceptionBlock):
   """17x17 module with factorized 7x7 convs (1x7 and 7x1)."""
 
   channels_7x7: int = 128
@@ -94,7 +95,7 @@ class InceptionC(_Block):
     return jnp.concatenate([b1, b7, bd, bp], axis=-1)
 
 
-class InceptionD(_Block):
+class InceptionD(InceptionBlock):
   """Grid reduction 17 -> 8: 1x1-3x3/2 | 1x1-1x7-7x1-3x3/2 | maxpool 3/2."""
 
   @nn.compact
@@ -109,7 +110,7 @@ class InceptionD(_Block):
     return jnp.concatenate([b3, b7, layers.max_pool(x, 3, 2)], axis=-1)
 
 
-class InceptionE(_Block):
+class InceptionE(InceptionBlock):
   """8x8 module with expanded filter banks (parallel 1x3 and 3x1)."""
 
   @nn.compact

@@ -48,6 +48,13 @@ def hard_swish(x):
   return x * hard_sigmoid(x)
 
 
+def gelu(x):
+  """GELU in its exact (erf) form: PyTorch's ``nn.GELU()`` and Keras'
+  ``gelu`` default to it; Flax's ``nn.gelu`` defaults to the tanh
+  approximation, which differs by up to 5e-4."""
+  return jax.nn.gelu(x, approximate=False)
+
+
 ACTIVATIONS: dict[str, Activation] = {
   'relu': nn.relu,
   'relu6': relu6,
@@ -57,7 +64,7 @@ ACTIVATIONS: dict[str, Activation] = {
   'swish': nn.swish,
   'hard_swish': hard_swish,
   'hard_sigmoid': hard_sigmoid,
-  'gelu': nn.gelu,
+  'gelu': gelu,
   'none': None,
 }
 
@@ -157,6 +164,22 @@ def batch_norm(
   )
 
 
+def layer_norm(
+  *,
+  epsilon: float = 1e-6,
+  dtype: Dtype = jnp.float32,
+  name: Optional[str] = None,
+) -> nn.LayerNorm:
+  """LayerNorm over the last axis: the channels of an NHWC map (torchvision's
+  ``LayerNorm2d``, which permutes to channels-last for it) or of a pooled
+  (N, C) vector. Epsilon 1e-6 as ConvNeXt's (torchvision and Keras). The
+  variance is the two-pass ``mean((x - mean)^2)`` of both references, not
+  Flax's default ``E[x^2] - E[x]^2``, which loses digits on large means."""
+  return nn.LayerNorm(
+    epsilon=epsilon, dtype=dtype, use_fast_variance=False, name=name
+  )
+
+
 class ConvBNAct(nn.Module):
   """Conv -> BatchNorm -> activation, the unit nearly every CNN is made of.
 
@@ -252,6 +275,44 @@ class SqueezeExcite(nn.Module):
     return x * get_activation(self.gate)(s)
 
 
+class Fire(nn.Module):
+  """SqueezeNet's fire module (Iandola et al. 2016): a 1x1 "squeeze" conv,
+  then 1x1 and 3x3 "expand" convs side by side, concatenated.
+
+  Convs with bias, each followed by ReLU, no BatchNorm (torchvision's
+  ``Fire``; its names ``squeeze``, ``expand1x1``, ``expand3x3``).
+  """
+
+  squeeze_features: int
+  expand1x1_features: int
+  expand3x3_features: int
+  kernel_init: Callable = conv_kernel_init
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    conv = lambda *a, **k: ConvBNAct(  # noqa: E731
+      *a, use_bn=False, kernel_init=self.kernel_init, dtype=self.dtype, **k
+    )
+    x = conv(self.squeeze_features, 1, name='squeeze')(x, train)
+    return jnp.concatenate(
+      [
+        conv(self.expand1x1_features, 1, name='expand1x1')(x, train),
+        conv(self.expand3x3_features, 3, name='expand3x3')(x, train),
+      ],
+      axis=-1,
+    )
+
+
+def channel_shuffle(x: jax.Array, groups: int) -> jax.Array:
+  """ShuffleNet's channel shuffle (Zhang et al. 2018): NHWC channels viewed
+  as (groups, C / groups), transposed, flattened, so that channel ``i`` of
+  every group ends up side by side (torchvision's ``channel_shuffle``)."""
+  *lead, channels = x.shape
+  x = x.reshape(*lead, groups, channels // groups)
+  return jnp.swapaxes(x, -1, -2).reshape(*lead, channels)
+
+
 class StochasticDepth(nn.Module):
   """Drops a residual branch per example with probability ``rate`` in training.
 
@@ -273,6 +334,29 @@ class StochasticDepth(nn.Module):
     shape = (x.shape[0],) + (1,) * (x.ndim - 1)
     mask = jax.random.bernoulli(self.make_rng('dropout'), keep, shape)
     return jnp.where(mask, x / keep, jnp.zeros_like(x))
+
+
+class LayerScale(nn.Module):
+  """Multiplies each channel (last axis) by a learned ``gamma`` (Touvron et
+  al. 2021, "Going deeper with Image Transformers"; ConvNeXt's residual
+  branches). Starting at ``init_value`` (1e-6), a branch adds almost nothing
+  until training grows it.
+
+  The parameter is ``gamma`` (Keras' name; torchvision's ``layer_scale``), not
+  ``scale``: ``scale`` and ``bias`` name normalization parameters, which
+  ``norm_weight_decay`` tells apart by name, and torchvision decays this one
+  like a weight.
+  """
+
+  init_value: float = 1e-6
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    gamma = self.param(
+      'gamma', nn.initializers.constant(self.init_value), (x.shape[-1],)
+    )
+    return x * gamma.astype(self.dtype)
 
 
 class LocalResponseNorm(nn.Module):

@@ -59,7 +59,13 @@ def build(name: str, conv_impl: str = 'auto', **kwargs: Any) -> nn.Module:
   ``conv_impl``: 'auto' (oneDNN convolutions and pooling on CPU, XLA's
   elsewhere) or 'xla' (XLA's everywhere, for comparisons). 'xla' wraps the model in
   ``cnn_jax.ops.conv.WithConvImpl``, which keeps its variables unchanged.
+
+  A keyword whose value is None is left out, so the model keeps its own
+  value: a config can list a model's arguments as unset ``model_kwargs``
+  placeholders (which makes them overridable on the command line, e.g. the
+  RegNet design parameters in ``configs/regnet_*``) without changing them.
   """
+  kwargs = {k: v for k, v in kwargs.items() if v is not None}
   model = get_spec(name).factory(**kwargs)
   if conv_impl == 'auto':
     return model

@@ -15,6 +15,12 @@ Recipes (``configs/base.py``, "Training recipes"):
   updated in the step: ``ema = d * ema + (1 - d) * new``, with ``d =
   min(ema_decay, (1 + step) / (10 + step))`` if ``ema_warmup`` (TensorFlow's
   ``ExponentialMovingAverage(num_updates=step)``, which EfficientNet used).
+  ``ema_every_steps = n`` updates it at every n-th step only (steps 0, n,
+  2n, ...; torchvision's ``--model-ema-steps``), ``step`` above then counting
+  updates; ``ema_reset_in_warmup`` sets ``d = 0`` (the average restarts from
+  the weights) at the updates before the lr warmup's last step and at the
+  first one after, as torchvision's reference script resets its average's
+  count during the warmup epochs.
 * ``grad_accum_steps = k``: the global batch is split into ``k`` micro-batches
   (example ``i`` goes to micro-batch ``i % k``, so each one spans every
   device) run one after the other by ``lax.scan``; their mean gradient makes
@@ -125,9 +131,22 @@ def ema_decay_at(step, decay: float, warmup: bool):
   return jnp.minimum(decay, (1.0 + step) / (10.0 + step))
 
 
-def update_ema(state: TrainState, step, decay: float, warmup: bool):
-  """``state`` with its moving averages moved towards its weights."""
-  d = ema_decay_at(step, decay, warmup)
+def update_ema(
+  state: TrainState,
+  step,
+  decay: float,
+  warmup: bool,
+  every: int = 1,
+  reset_steps: int = 0,
+):
+  """``state`` with its moving averages moved towards its weights (see the
+  module docstring: ``every`` is ``ema_every_steps``, ``reset_steps`` the lr
+  warmup's length in steps if ``ema_reset_in_warmup``, else 0)."""
+  d = ema_decay_at(step // every, decay, warmup)
+  if reset_steps:
+    d = jnp.where(step < reset_steps + every, 0.0, d)
+  if every > 1:  # d = 1 keeps the average as it is.
+    d = jnp.where(step % every == 0, d, 1.0)
 
   def mix(avg, new):
     return (d * avg + (1.0 - d) * new).astype(avg.dtype)
@@ -256,13 +275,15 @@ def train_step(
   grad_accum_steps: int = 1,
   ema_decay: Optional[float] = None,
   ema_warmup: bool = False,
+  ema_every_steps: int = 1,
+  ema_reset_steps: int = 0,
   progress_steps: Optional[int] = None,
 ):
   """One SGD step on a global batch; returns the new state and metrics.
 
   ``batch_transform(images, labels, key) -> (images, targets)``, if given,
-  runs first, inside the compiled step: the on-device input path hands it
-  uint8 images and it returns normalized float32 images and int labels (or
+  runs first, inside the compiled step: either input path hands it uint8
+  images and it returns normalized float32 images and int labels (or
   float soft targets ``[N, num_classes]``). ``key`` is :func:`augment_key`;
   per-example randomness must come from ``fold_in(key, i)`` with ``i`` the
   example's position in the global batch, so that results do not depend on
@@ -344,7 +365,9 @@ def train_step(
   step = state.step
   state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
   if ema_decay is not None:
-    state = update_ema(state, step, ema_decay, ema_warmup)
+    state = update_ema(
+      state, step, ema_decay, ema_warmup, ema_every_steps, ema_reset_steps
+    )
   metrics = TrainMetrics.single_from_model_output(
     loss=loss,
     accuracy=accuracy,
@@ -374,12 +397,15 @@ def compile_steps(
   learning_rate_fn: Callable,
   batch_transform: Optional[Callable] = None,
   total_steps: Optional[int] = None,
+  steps_per_epoch: Optional[int] = None,
 ):
   """jit-compiled (train_step, eval_step) over ``mesh`` with donation.
 
   ``batch_transform``: see :func:`train_step` (the input path provides it).
   ``total_steps``: the run's length, passed on as ``progress_steps`` when
-  the model takes ``progress``.
+  the model takes ``progress``. ``steps_per_epoch``: for
+  ``ema_reset_in_warmup`` (the warmup's length in steps; without it, as in
+  the benchmarks, the average is not reset).
   """
   model = getattr(state.apply_fn, '__self__', None)
   progress_steps = (
@@ -388,6 +414,9 @@ def compile_steps(
     else None
   )
   dtype = jnp.dtype(config.dtype)
+  ema_reset_steps = 0
+  if config.get('ema_reset_in_warmup', False) and steps_per_epoch:
+    ema_reset_steps = int(round(config.warmup_epochs * steps_per_epoch))
   recipe = batch_augment.make_recipe_transform(config, num_classes)
   # mixup / CutMix targets carry the label smoothing already.
   smoothing = 0.0 if batch_augment.mixing(config) else config.label_smoothing
@@ -409,6 +438,8 @@ def compile_steps(
       grad_accum_steps=config.grad_accum_steps,
       ema_decay=config.ema_decay,
       ema_warmup=config.ema_warmup,
+      ema_every_steps=config.get('ema_every_steps', 1),
+      ema_reset_steps=ema_reset_steps,
       progress_steps=progress_steps,
     ),
     in_shardings=(state_sharding, data),

@@ -35,13 +35,14 @@ import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from cnn_jax import config_validation, models
-from cnn_jax.data import inputs, pipeline
+from cnn_jax import config_validation, errors, models
+from cnn_jax.data import image_folder, inputs, pipeline
 from cnn_jax.inference import records
 from cnn_jax.training import (
   checkpointing,
   metric_writer,
   optim,
+  precise_bn,
   run_record,
   sharding,
   train_step,
@@ -49,8 +50,8 @@ from cnn_jax.training import (
 )
 
 
-class NonFiniteLossError(FloatingPointError):
-  pass
+class NonFiniteLossError(errors.UserError, FloatingPointError):
+  """The training loss became NaN or infinite (the run diverged)."""
 
 
 class _StopSignal:
@@ -171,6 +172,8 @@ def setup(config, workdir: str):
     model_input=True,
   )
   info = pipeline.get_info(config)
+  if config.dataset == image_folder.NAME and jax.process_index() == 0:
+    image_folder.write_skipped(config, workdir)
   config_validation.validate_with_data(config, info)
   num_classes = num_classes_for(config, info)
   mesh = sharding.make_mesh(config.num_devices)
@@ -224,6 +227,7 @@ def setup(config, workdir: str):
     schedule,
     batch_transform=input_.batch_transform,
     total_steps=total_steps,
+    steps_per_epoch=steps_per_epoch,
   )
   writer = metric_writer.create_writer(
     workdir, primary=jax.process_index() == 0
@@ -399,10 +403,15 @@ def _log_window(run: Run, window: _MetricsWindow, step: int) -> None:
   window.reset()
 
 
-def _save(run: Run, state, step: int, window: _MetricsWindow) -> None:
-  """Saves ``state`` unless the metrics since the last log line are bad."""
+def _check_window(run: Run, window: _MetricsWindow, step: int) -> None:
+  """NonFiniteLossError if the metrics since the last log line are bad."""
   if window.metrics is not None:
     _check_finite(window.values(), run, step - window.steps, step)
+
+
+def _save(run: Run, state, step: int, window: _MetricsWindow) -> None:
+  """Saves ``state`` unless the metrics since the last log line are bad."""
+  _check_window(run, window, step)
   run.checkpointer.save(state, step)
 
 
@@ -427,7 +436,12 @@ def train(run: Run, state) -> tuple[Any, int, Optional[int]]:
 
       if step % config.log_every_steps == 0 or step == run.total_steps:
         _log_window(run, window, step)
+      if step == run.total_steps and config.get('precise_bn_steps', 0):
+        # Before the final evaluation and checkpoint, which then use them.
+        with window.not_training():
+          state = _precise_batch_norm(run, state)
       if step % run.eval_every_steps == 0 or step == run.total_steps:
+        _check_window(run, window, step)  # before best/ may keep the state
         with window.not_training():
           _evaluate_during_training(run, state, step)
           _save(run, state, step, window)
@@ -438,6 +452,21 @@ def train(run: Run, state) -> tuple[Any, int, Optional[int]]:
         return state, step, stop.received
   _save(run, state, step, window)
   return state, step, None
+
+
+def _precise_batch_norm(run: Run, state):
+  """``state`` with BatchNorm statistics recomputed over the training
+  stream's next ``precise_bn_steps`` batches (:mod:`precise_bn`)."""
+  steps = run.config.precise_bn_steps
+  logging.info('Recomputing the BatchNorm statistics over %d batches.', steps)
+  return precise_bn.recalibrate(
+    state,
+    run.input.train_batches(run.total_steps),
+    steps,
+    run.mesh,
+    batch_transform=run.input.batch_transform,
+    dtype=jnp.dtype(run.config.dtype),
+  )
 
 
 def _evaluate_during_training(run: Run, state, step: int) -> None:
@@ -534,7 +563,7 @@ def train_and_evaluate(config, workdir: str) -> dict[str, Any]:
 
   Holds the workdir's lock (``workdir_lock``) while it runs.
   """
-  os.makedirs(workdir, exist_ok=True)
+  workdir_lock.make_workdir(workdir)
   _setup_logging()
   with workdir_lock.hold_if_primary(workdir):
     return _train_and_evaluate(config, workdir)

@@ -67,6 +67,18 @@ TORCHVISION = _table(
     'mobilenet_v2': 3_504_872,
     'mobilenet_v3_large': 5_483_032,
     'mobilenet_v3_small': 2_542_856,
+    'mnasnet0_5': 2_218_512,
+    'mnasnet0_75': 3_170_208,
+    'mnasnet1_0': 4_383_312,
+    'mnasnet1_3': 6_282_256,
+    'shufflenet_v2_x0_5': 1_366_792,
+    'shufflenet_v2_x1_0': 2_278_604,
+    'shufflenet_v2_x1_5': 3_503_624,
+    'shufflenet_v2_x2_0': 7_393_996,
+    # shufflenet_v2_x1_0(num_classes=10): the small stem changes strides only.
+    'shufflenet_v2_x1_0_cifar': 1_263_854,
+    'squeezenet1_0': 1_248_424,
+    'squeezenet1_1': 1_235_496,
     'efficientnet_b0': 5_288_548,
     'efficientnet_b1': 7_794_184,
     'efficientnet_b2': 9_109_994,
@@ -75,6 +87,32 @@ TORCHVISION = _table(
     'efficientnet_b5': 30_389_784,
     'efficientnet_b6': 43_040_704,
     'efficientnet_b7': 66_347_960,
+    # Keras' ConvNeXtTiny..Large count the same (no BatchNorm statistics).
+    'convnext_tiny': 28_589_128,
+    'convnext_small': 50_223_688,
+    'convnext_base': 88_591_464,
+    'convnext_large': 197_767_336,
+    'efficientnet_v2_s': 21_458_488,
+    'efficientnet_v2_m': 54_139_356,
+    'efficientnet_v2_l': 118_515_272,
+    'regnet_x_400mf': 5_495_976,
+    'regnet_x_800mf': 7_259_656,
+    'regnet_x_1_6gf': 9_190_136,
+    'regnet_x_3_2gf': 15_296_552,
+    'regnet_x_8gf': 39_572_648,
+    'regnet_x_16gf': 54_278_536,
+    'regnet_x_32gf': 107_811_560,
+    'regnet_y_400mf': 4_344_144,
+    'regnet_y_800mf': 6_432_512,
+    'regnet_y_1_6gf': 11_202_430,
+    'regnet_y_3_2gf': 19_436_338,
+    'regnet_y_8gf': 39_381_472,
+    'regnet_y_16gf': 83_590_140,
+    'regnet_y_32gf': 145_046_770,
+    'regnet_y_128gf': 644_812_894,
+    # regnet_x/y_400mf(num_classes=10): the stem's stride has no parameters.
+    'regnet_x_400mf_cifar': 5_098_986,
+    'regnet_y_400mf_cifar': 3_907_554,
   },
 )
 
@@ -93,6 +131,8 @@ TIMM = _table(
     'mobilenetv1_125': 6_270_840,
     'legacy_xception': 22_855_952,
     'nasnetalarge': 88_753_150,
+    'inception_v4': 42_679_816,
+    'inception_resnet_v2': 55_843_464,
   },
 )
 
@@ -100,6 +140,7 @@ KERAS = _table(
   'keras 3.15.1 applications',
   {
     'inception_v3_keras': 23_851_784,  # InceptionV3
+    'inception_resnet_v2_keras': 55_873_736,  # InceptionResNetV2
     'resnet50_keras': 25_636_712,  # ResNet50
     'resnet50v2': 25_613_800,  # ResNet50V2
     'resnet101v2': 44_675_560,  # ResNet101V2
@@ -108,6 +149,9 @@ KERAS = _table(
     'xception': 22_910_480,  # Xception
     'mobilenet_keras': 4_253_864,  # MobileNet
     'nasnetamobile': 5_326_716,  # NASNetMobile
+    'efficientnet_v2_s_keras': 21_612_360,  # EfficientNetV2S
+    'efficientnet_v2_m_keras': 54_431_388,  # EfficientNetV2M
+    'efficientnet_v2_l_keras': 119_027_848,  # EfficientNetV2L
   },
   includes_bn_statistics=True,
 )

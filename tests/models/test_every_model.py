@@ -59,6 +59,9 @@ SMALL = {
   'inception_v3': ((75, 75, 3), {}),  # the smallest torchvision accepts
   'inception_v3_aux': ((75, 75, 3), {}),
   'inception_v3_keras': ((75, 75, 3), {}),
+  'inception_v4': ((75, 75, 3), {}),  # as Inception-v3: unpadded convs
+  'inception_resnet_v2': ((75, 75, 3), {}),
+  'inception_resnet_v2_keras': ((75, 75, 3), {}),
   'xception': ((71, 71, 3), {}),  # the smallest Keras accepts
   'legacy_xception': ((71, 71, 3), {}),
   **{
@@ -86,7 +89,7 @@ def _train_step_case(name):
   spec = models.get_spec(name)
   default = spec.input_shape if spec.input_shape[0] <= 32 else (64, 64, 3)
   shape, kwargs = SMALL.get(name, (default, {}))
-  if name.startswith('efficientnet'):
+  if name.startswith(('efficientnet', 'convnext')):
     kwargs = {**kwargs, **NO_DROP}
   return pytest.param(name, shape, kwargs, id=name)
 

@@ -39,7 +39,7 @@ TORCHVISION = {
 TIMM = {
   n: c.value
   for n, c in reference_counts.TIMM.items()
-  if 'resnet' in n or n == 'senet154'
+  if ('resnet' in n and not n.startswith('inception')) or n == 'senet154'
 }
 KERAS = {
   n: c.value

@@ -11,12 +11,24 @@ SE, SiLU and stochastic depth). Layer order as in torchvision's
   -> [StochasticDepth] -> + input    (only when stride 1 and in == out)
 
 The expansion is skipped when ``expanded_features`` equals the input width
-(expansion ratio 1), as in all three references. This module registers no
-model: it is the shared block of ``mobilenet.py`` and ``efficientnet.py``.
+(expansion ratio 1), as in all three references.
+
+Fused-MBConv (``fused=True``; Tan & Le 2021, "EfficientNetV2: Smaller Models
+and Faster Training"; torchvision's ``FusedMBConv``, Keras'
+``FusedMBConvBlock``) replaces the expand 1x1 + depthwise kxk pair by one
+full kxk convolution, which runs faster on accelerators in early stages:
+
+  expand kxk ConvBNAct (strided) -> [SqueezeExcite] -> project 1x1 ConvBN
+  -> [StochasticDepth] -> + input
+
+and without expansion a single strided kxk ConvBNAct (``project``, with the
+activation). This module registers no model: it is the shared block of
+``mobilenet.py`` and ``efficientnet.py``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional, Union
 
 import flax.linen as nn
@@ -34,8 +46,8 @@ class InvertedResidual(nn.Module):
       as its reference does: torchvision's MobileNet v2 uses
       ``round(in * t)``, MobileNet v3 lists them, EfficientNet uses
       ``make_divisible(in * t, 8)``).
-    kernel_size: depthwise kernel size.
-    strides: depthwise stride.
+    kernel_size: kernel size of the depthwise (fused: the full) convolution.
+    strides: its stride.
     dilation: depthwise dilation (MobileNet v3 ``dilated=True``).
     act: activation of the expand and depthwise stages.
     se_features: squeeze width of the SqueezeExcite on the expanded features;
@@ -44,7 +56,9 @@ class InvertedResidual(nn.Module):
       v3, SiLU + sigmoid in EfficientNet).
     drop_path_rate: stochastic depth rate applied to the residual branch (only
       blocks with a residual connection have one, as in torchvision).
-    padding: ``'torch'`` (symmetric) or anything ``ConvBNAct`` accepts.
+    padding: of the kxk convolution: ``'torch'`` (symmetric) or anything
+      ``ConvBNAct`` accepts (``'SAME'`` for Keras' EfficientNetV2).
+    fused: Fused-MBConv (see the module docstring).
     bn_momentum, bn_epsilon: Flax BatchNorm settings.
   """
 
@@ -59,6 +73,7 @@ class InvertedResidual(nn.Module):
   se_gate: Union[str, layers.Activation] = 'sigmoid'
   drop_path_rate: float = 0.0
   padding: layers.Padding = 'torch'
+  fused: bool = False
   bn_momentum: float = 0.9
   bn_epsilon: float = 1e-5
   dtype: Any = jnp.float32
@@ -74,18 +89,26 @@ class InvertedResidual(nn.Module):
       **k,
     )
     y = x
-    if self.expanded_features != in_features:
-      y = conv(self.expanded_features, 1, act=self.act, name='expand')(y, train)
-    y = conv(
-      self.expanded_features,
-      self.kernel_size,
-      self.strides,
-      groups=self.expanded_features,
+    expand = self.expanded_features != in_features
+    spatial = functools.partial(  # the block's kxk (strided) convolution
+      conv,
+      kernel_size=self.kernel_size,
+      strides=self.strides,
       dilation=self.dilation,
       padding=self.padding,
       act=self.act,
-      name='depthwise',
-    )(y, train)
+    )
+    if self.fused:
+      if expand:
+        y = spatial(self.expanded_features, name='expand')(y, train)
+    else:
+      if expand:
+        y = conv(self.expanded_features, 1, act=self.act, name='expand')(
+          y, train
+        )
+      y = spatial(
+        self.expanded_features, groups=self.expanded_features, name='depthwise'
+      )(y, train)
     if self.se_features:
       y = layers.SqueezeExcite(
         self.se_features,
@@ -94,7 +117,10 @@ class InvertedResidual(nn.Module):
         dtype=self.dtype,
         name='se',
       )(y)
-    y = conv(self.features, 1, act=None, name='project')(y, train)
+    if self.fused and not expand:  # the kxk convolution projects.
+      y = spatial(self.features, name='project')(y, train)
+    else:
+      y = conv(self.features, 1, act=None, name='project')(y, train)
     if self.strides == 1 and in_features == self.features:
       y = layers.StochasticDepth(self.drop_path_rate, name='drop_path')(
         y, train

@@ -7,6 +7,8 @@ Recognition"): ``out = act(branch(x) + shortcut(x))``.
   the UvA DL tutorial's ResNetBlock).
 * :class:`BottleneckBlock`: conv1x1-BN-act-conv3x3-BN-act-conv1x1-BN with a
   4x expansion (ResNet-50+, ResNeXt, Wide ResNet, SE-ResNe(X)t, SENet-154).
+* :class:`RegNetBottleneck`: conv1x1-BN-act-conv3x3(groups)-BN-act-[SE]-
+  conv1x1-BN without expansion, SE inside the branch (RegNetX / RegNetY).
 
 Pre-activation units (He et al. 2016, "Identity Mappings in Deep Residual
 Networks"): ``out = branch(x) + shortcut(x)`` with BN-act *before* each conv,
@@ -232,11 +234,14 @@ class ResidualUnit(nn.Module):
     preact=None,
     pre_norm: bool = False,
     use_bn: bool = True,
+    identity=None,
   ):
     """``y`` plus the shortcut of ``x`` (``y`` alone in a plain net).
 
     Called from the unit's compact ``__call__``: the modules it makes
-    (``drop_path``, ``downsample``) are the unit's children.
+    (``drop_path``, ``downsample``) are the unit's children. ``identity``:
+    the shortcut, if the unit computed it (:meth:`shortcut_of`) before its
+    branch.
     """
     if not self.shortcut:
       return y
@@ -244,7 +249,28 @@ class ResidualUnit(nn.Module):
       y = layers.StochasticDepth(self.drop_path_rate, name='drop_path')(
         y, train
       )
-    identity = Shortcut(
+    if identity is None:
+      identity = self.shortcut_of(
+        x, train, out_features, preact, pre_norm, use_bn
+      )
+    return y + identity.astype(y.dtype)
+
+  def shortcut_of(
+    self,
+    x,
+    train: bool,
+    out_features: int,
+    preact=None,
+    pre_norm: bool = False,
+    use_bn: bool = True,
+  ):
+    """The shortcut path of ``x`` (the unit's child ``downsample``).
+
+    A unit whose reference runs the projection before the branch (RegNet)
+    calls this first, so that the layers run in the reference's order (the
+    converter pairs them in that order).
+    """
+    return Shortcut(
       out_features,
       self.strides,
       self.shortcut_type,
@@ -260,7 +286,6 @@ class ResidualUnit(nn.Module):
       dtype=self.dtype,
       name='downsample',
     )(x, preact, train)
-    return y + identity.astype(y.dtype)
 
 
 class BasicBlock(ResidualUnit):
@@ -333,6 +358,58 @@ class BottleneckBlock(ResidualUnit):
         se_width(out, self.se_ratio), dtype=self.dtype, name='se'
       )(y)
     y = self.add_shortcut(x, y, train, out, use_bn=self.proj_bn)
+    return layers.get_activation(self.act)(y)
+
+
+class RegNetBottleneck(ResidualUnit):
+  """conv1x1-BN-act-conv3x3(groups)-BN-act-[SE]-conv1x1-BN, + shortcut, act.
+
+  RegNet's X block (Radosavovic et al. 2020, "Designing Network Design
+  Spaces"), and with ``se_ratio`` its Y block; torchvision's
+  ``ResBottleneckBlock``. No 4x expansion: the unit outputs ``features``
+  channels; its inner width is ``round(features * bottleneck_multiplier)``
+  in groups of ``group_width`` channels. The SE sits between the 3x3 and the
+  last 1x1 conv and squeezes to ``round(se_ratio * in_channels)``: its
+  width follows the unit's *input*, as torchvision's. The projection runs
+  before the branch, as in torchvision (the converter pairs layers in order).
+  """
+
+  bottleneck_multiplier: float = 1.0
+  group_width: int = 1
+  se_ratio: float = 0.0
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    in_features = x.shape[-1]
+    width = int(round(self.features * self.bottleneck_multiplier))
+    identity = (
+      self.shortcut_of(x, train, self.features) if self.shortcut else None
+    )
+    cba = self.conv_bn_act()
+    y = cba(width, 1, act=self.act, name='conv1')(x, train)
+    y = cba(
+      width,
+      3,
+      self.strides,
+      groups=width // self.group_width,
+      act=self.act,
+      name='conv2',
+    )(y, train)
+    if self.se_ratio:
+      y = layers.SqueezeExcite(
+        int(round(self.se_ratio * in_features)),
+        act=self.act,
+        dtype=self.dtype,
+        name='se',
+      )(y)
+    y = cba(
+      self.features,
+      1,
+      act=None,
+      zero_init_bn=self.zero_init_last,
+      name='conv3',
+    )(y, train)
+    y = self.add_shortcut(x, y, train, self.features, identity=identity)
     return layers.get_activation(self.act)(y)
 
 
