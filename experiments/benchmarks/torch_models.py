@@ -226,7 +226,13 @@ _CIFAR_DEPTHS = {
 }
 _TORCHVISION = ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152')
 
-_TORCHVISION_ANY = _TORCHVISION + ('mobilenet_v2',)
+_TORCHVISION_ANY = _TORCHVISION + (
+  'mobilenet_v2',
+  'convnext_tiny',
+  'regnet_y_400mf',
+  'efficientnet_v2_s',
+  'shufflenet_v2_x1_0',
+)
 
 MODELS = (
   ('lenet5', 'googlenet_uvadl', 'densenet_uvadl')
