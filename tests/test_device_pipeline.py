@@ -9,7 +9,6 @@ import collections
 import os
 import pickle
 import tarfile
-import textwrap
 import types
 
 import jax
@@ -26,7 +25,6 @@ from cnn_jax.data import (
 )
 from cnn_jax.training import checkpointing, sharding, train_step, trainer
 from configs import base, lenet5_fashion_mnist
-from tests import host_devices
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FMNIST_FILES = raw_files.DEBIAN_DIRS['fashion_mnist'][1]
@@ -349,46 +347,39 @@ def test_augment_key_depends_on_seed_and_step_only():
   assert not np.array_equal(keys(state(0, 5)), dropout)
 
 
-_EIGHT_DEVICES = textwrap.dedent("""
-    import jax, numpy as np
-    from cnn_jax.data import device_pipeline, pipeline
-    from cnn_jax.training import sharding, train_step
-    from configs import base
-    assert jax.device_count() == 8, jax.devices()
-    c = base.get_config()
-    c.dataset = 'fashion_mnist'; c.augment = 'crop_pad,flip'
-    c.batch_size = 64; c.eval_batch_size = 96
-    info = pipeline.get_info(c)
-    out = {}
-    for n in (1, 8):
-      mesh = sharding.make_mesh(n)
-      feed = device_pipeline.DevicePipeline(c, info, mesh)
-      batch = feed.train_batch(5)
-      shards = batch['image'].addressable_shards
-      assert len(shards) == n and {s.data.shape[0] for s in shards} == {64 // n}
-      transform = jax.jit(feed.batch_transform,
-                          in_shardings=(sharding.data_sharding(mesh),) * 2 +
-                          (sharding.replicated(mesh),),
-                          out_shardings=sharding.data_sharding(mesh))
-      key = jax.random.key(7)
-      images, labels = transform(batch['image'], batch['label'], key)
-      evals = [jax.device_get(b) for b in feed.eval_batches('test')]
-      out[n] = (jax.device_get(batch), np.asarray(images), evals)
-    for k in ('image', 'label'):
-      np.testing.assert_array_equal(out[1][0][k], out[8][0][k])
-    np.testing.assert_array_equal(out[1][1], out[8][1])  # augmentation too
-    assert sum(int(b['mask'].sum()) for b in out[8][2]) == 10_000
-    for a, b in zip(out[1][2], out[8][2]):
-      for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
-    print('OK')
-""")
-
-
+@pytest.mark.host_devices(8)
 def test_eight_devices_get_the_same_batches_and_augmentation():
-  proc = host_devices.run(_EIGHT_DEVICES)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  assert 'OK' in proc.stdout
+  assert jax.device_count() == 8, jax.devices()
+  c = base.get_config()
+  c.dataset = 'fashion_mnist'
+  c.augment = 'crop_pad,flip'
+  c.batch_size = 64
+  c.eval_batch_size = 96
+  info = pipeline.get_info(c)
+  out = {}
+  for n in (1, 8):
+    mesh = sharding.make_mesh(n)
+    feed = device_pipeline.DevicePipeline(c, info, mesh)
+    batch = feed.train_batch(5)
+    shards = batch['image'].addressable_shards
+    assert len(shards) == n and {s.data.shape[0] for s in shards} == {64 // n}
+    transform = jax.jit(
+      feed.batch_transform,
+      in_shardings=(sharding.data_sharding(mesh),) * 2
+      + (sharding.replicated(mesh),),
+      out_shardings=sharding.data_sharding(mesh),
+    )
+    key = jax.random.key(7)
+    images, labels = transform(batch['image'], batch['label'], key)
+    evals = [jax.device_get(b) for b in feed.eval_batches('test')]
+    out[n] = (jax.device_get(batch), np.asarray(images), evals)
+  for k in ('image', 'label'):
+    np.testing.assert_array_equal(out[1][0][k], out[8][0][k])
+  np.testing.assert_array_equal(out[1][1], out[8][1])  # augmentation too
+  assert sum(int(b['mask'].sum()) for b in out[8][2]) == 10_000
+  for a, b in zip(out[1][2], out[8][2]):
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k])
 
 
 def _short_run(**overrides):
